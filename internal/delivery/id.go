@@ -1,0 +1,55 @@
+package delivery
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// ID identifies users, restaurants, menu items and orders. It is a positive
+// integer in the database and a decimal string on the wire ("42"), because
+// browser JavaScript loses precision on large integers. Decoding accepts a
+// JSON number too, for clients that send one.
+type ID int64
+
+func (id ID) String() string { return strconv.FormatInt(int64(id), 10) }
+
+// MarshalJSON encodes the ID as a JSON string.
+func (id ID) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 22)
+	b = append(b, '"')
+	b = strconv.AppendInt(b, int64(id), 10)
+	return append(b, '"'), nil
+}
+
+// UnmarshalJSON accepts "42" or 42; anything else is an error naming the value.
+func (id *ID) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		return nil
+	}
+	s := b
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		s = b[1 : len(b)-1]
+	}
+	v, err := ParseID(string(s))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}
+
+// ParseID parses a positive decimal ID.
+func ParseID(s string) (ID, error) {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v <= 0 {
+		return 0, Errorf(EINVALID, "invalid id %q", truncate(s, 32))
+	}
+	return ID(v), nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

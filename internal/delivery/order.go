@@ -1,0 +1,154 @@
+package delivery
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Role is what a user is to the service; it decides which orders and
+// channels the user may see and which transitions the user may make.
+type Role string
+
+const (
+	RoleCustomer   Role = "customer"
+	RoleRestaurant Role = "restaurant"
+	RoleCourier    Role = "courier"
+	RoleAdmin      Role = "admin"
+)
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleCustomer, RoleRestaurant, RoleCourier, RoleAdmin:
+		return true
+	}
+	return false
+}
+
+// Actor is the authenticated caller of an operation, taken from a verified
+// access token. RestaurantID is set only for restaurant staff.
+type Actor struct {
+	UserID       ID
+	Role         Role
+	RestaurantID ID
+}
+
+// User is an account. PasswordHash never leaves the service.
+type User struct {
+	ID           ID        `json:"id"`
+	Email        string    `json:"email"`
+	Name         string    `json:"name"`
+	Role         Role      `json:"role"`
+	RestaurantID ID        `json:"restaurant_id,omitempty"`
+	PasswordHash string    `json:"-"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Actor returns the user as the caller of an operation.
+func (u User) Actor() Actor {
+	return Actor{UserID: u.ID, Role: u.Role, RestaurantID: u.RestaurantID}
+}
+
+// Restaurant is created with its first staff account.
+type Restaurant struct {
+	ID        ID        `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// MenuItem is something a restaurant sells; orders are priced from it.
+type MenuItem struct {
+	ID           ID     `json:"id"`
+	RestaurantID ID     `json:"restaurant_id"`
+	Name         string `json:"name"`
+	PriceCents   int64  `json:"price_cents"`
+	Available    bool   `json:"available"`
+}
+
+// OrderItem is one line of an order, priced by the server when the order
+// was placed; later menu changes do not touch it.
+type OrderItem struct {
+	MenuItemID ID     `json:"menu_item_id"`
+	Name       string `json:"name"`
+	Quantity   int    `json:"quantity"`
+	PriceCents int64  `json:"price_cents"`
+}
+
+// Order is the state of one order. Seq is the seq of its latest event, so
+// it doubles as the version for If-Match.
+type Order struct {
+	ID              ID          `json:"id"`
+	Status          Status      `json:"status"`
+	Seq             int64       `json:"seq"`
+	CustomerID      ID          `json:"customer_id"`
+	RestaurantID    ID          `json:"restaurant_id"`
+	CourierID       *ID         `json:"courier_id"`
+	Items           []OrderItem `json:"items"`
+	TotalCents      int64       `json:"total_cents"`
+	DeliveryAddress string      `json:"delivery_address"`
+	Notes           string      `json:"notes,omitempty"`
+	Reason          string      `json:"reason,omitempty"`
+	CreatedAt       time.Time   `json:"created_at"`
+	UpdatedAt       time.Time   `json:"updated_at"`
+}
+
+// Durable event types: each is one row of an order's event log with a seq.
+const (
+	EventOrderCreated  = "order.created"
+	EventOrderStatus   = "order.status"
+	EventOrderAssigned = "order.assigned"
+)
+
+// Event is one entry of an order's durable event log. Seq numbers an
+// order's events 1, 2, 3, … with no gaps; Data is the JSON payload given to
+// subscribers (for order.* events, the order as it was after the change).
+type Event struct {
+	OrderID   ID              `json:"order_id"`
+	Seq       int64           `json:"seq"`
+	Type      string          `json:"event"`
+	Data      json.RawMessage `json:"data"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// Change is what an order mutation records: the event type and, when Data
+// is nil, the order snapshot after the change as its payload.
+type Change struct {
+	Type string
+	Data any
+}
+
+// IsParty reports whether a is one of the order's parties: its customer,
+// its restaurant's staff or its assigned courier. Admins see everything.
+func IsParty(o Order, a Actor) bool {
+	switch a.Role {
+	case RoleAdmin:
+		return true
+	case RoleCustomer:
+		return o.CustomerID == a.UserID
+	case RoleRestaurant:
+		return a.RestaurantID != 0 && o.RestaurantID == a.RestaurantID
+	case RoleCourier:
+		return o.CourierID != nil && *o.CourierID == a.UserID
+	}
+	return false
+}
+
+// IsOffered reports whether couriers may claim the order now: accepted by
+// the restaurant, not yet picked up, and no courier assigned.
+func IsOffered(o Order) bool {
+	if o.CourierID != nil {
+		return false
+	}
+	switch o.Status {
+	case StatusAccepted, StatusPreparing, StatusReady:
+		return true
+	}
+	return false
+}
+
+// CanView reports whether a may read the order itself: its parties, and
+// any courier while the order is offered (so that couriers can decide to
+// claim it). Events, chat and location stay with the parties.
+func CanView(o Order, a Actor) bool {
+	return IsParty(o, a) || (a.Role == RoleCourier && IsOffered(o))
+}

@@ -1,0 +1,98 @@
+package delivery
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps users, restaurants, menus, orders and their event logs.
+// Implementations: internal/store/sqlite and internal/store/postgres, both
+// held to internal/store/storetest.
+//
+// Errors are *Error with ENOTFOUND, ECONFLICT, EEMAILTAKEN, ETOKENREUSED,
+// EIDEMPOTENCY or EUNAUTHORIZED where the method says so; anything else is
+// an internal failure. Times come back in UTC with microsecond precision.
+type Store interface {
+	// CreateUser inserts u (ID and CreatedAt are set by the store). For
+	// role restaurant it first creates a restaurant named restaurantName
+	// and sets u.RestaurantID, in the same transaction. An email already
+	// registered (compared case-insensitively) is EEMAILTAKEN.
+	CreateUser(ctx context.Context, u User, restaurantName string) (User, error)
+	UserByID(ctx context.Context, id ID) (User, error)
+	UserByEmail(ctx context.Context, email string) (User, error)
+
+	// CreateRefreshToken stores a new token (only its hash) starting or
+	// continuing the family t.FamilyID.
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// RotateRefreshToken spends the token with hash oldHash and stores next
+	// in the same family for the same user, atomically; it returns the
+	// token's user id. An unknown, expired or revoked token is
+	// EUNAUTHORIZED. A token already spent is ETOKENREUSED, and then the
+	// whole family is revoked (committed, so that the thief's copy dies).
+	// next.UserID and next.FamilyID are taken from the old token.
+	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (ID, error)
+	// RevokeRefreshFamily revokes the family of the token with hash hash if
+	// the token belongs to userID; an unknown token is ENOTFOUND.
+	RevokeRefreshFamily(ctx context.Context, hash string, userID ID) error
+
+	ListRestaurants(ctx context.Context) ([]Restaurant, error)
+	RestaurantByID(ctx context.Context, id ID) (Restaurant, error)
+	// ListMenu returns a restaurant's items in id order.
+	ListMenu(ctx context.Context, restaurantID ID) ([]MenuItem, error)
+	CreateMenuItem(ctx context.Context, item MenuItem) (MenuItem, error)
+
+	// CreateOrder inserts o with status placed and seq 1 together with its
+	// order.created event, in one transaction. With a non-empty key.Key,
+	// a second call by the same customer with the same key returns the
+	// first order and created=false; if key.RequestHash differs it is
+	// EIDEMPOTENCY. Concurrent calls with one key create one order.
+	CreateOrder(ctx context.Context, o Order, key IdempotencyKey) (order Order, created bool, err error)
+	OrderByID(ctx context.Context, id ID) (Order, error)
+	// UpdateOrder serializes changes to one order: it locks the order,
+	// calls mutate on a copy, and if mutate returns no error writes the
+	// order with the next seq and appends the change as the event with that
+	// seq, in one transaction. mutate's error is returned as it is and
+	// nothing is written. An unknown order is ENOTFOUND.
+	UpdateOrder(ctx context.Context, id ID, mutate func(*Order) (Change, error)) (Order, Event, error)
+	// ListOrders returns the orders f selects, newest first.
+	ListOrders(ctx context.Context, f OrderFilter) ([]Order, error)
+	// EventsAfter returns up to limit events of an order with seq > after,
+	// in seq order.
+	EventsAfter(ctx context.Context, orderID ID, after int64, limit int) ([]Event, error)
+
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// RefreshToken is a stored refresh token: the SHA-256 of the opaque token
+// the client holds, never the token itself.
+type RefreshToken struct {
+	Hash      string
+	UserID    ID
+	FamilyID  string
+	ExpiresAt time.Time
+}
+
+// IdempotencyKey makes order placement safe to retry. RequestHash is a
+// digest of the request body, to refuse a key reused for another order.
+type IdempotencyKey struct {
+	Key         string
+	RequestHash string
+}
+
+// OrderFilter selects orders for a listing. The visibility fields are
+// OR-ed: an order matches if it belongs to CustomerID, to RestaurantID, is
+// assigned to CourierID, or (with Offered) is offered to couriers
+// (IsOffered). All zero with All set lists every order (admins).
+// Status, when set, narrows the result; BeforeID pages (id < BeforeID).
+type OrderFilter struct {
+	CustomerID   ID
+	RestaurantID ID
+	CourierID    ID
+	Offered      bool
+	All          bool
+	Status       Status
+	BeforeID     ID
+	Limit        int
+}
