@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"bytes"
+	"encoding/json"
+	"reflect"
 	"strconv"
 )
 
@@ -21,7 +23,9 @@ func (id ID) MarshalJSON() ([]byte, error) {
 	return append(b, '"'), nil
 }
 
-// UnmarshalJSON accepts "42" or 42; anything else is an error naming the value.
+// UnmarshalJSON accepts "42" or 42. Anything else is a
+// *json.UnmarshalTypeError, which encoding/json completes with the field
+// name so that the caller's error message can name it.
 func (id *ID) UnmarshalJSON(b []byte) error {
 	if bytes.Equal(b, []byte("null")) {
 		return nil
@@ -32,7 +36,7 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 	}
 	v, err := ParseID(string(s))
 	if err != nil {
-		return err
+		return &json.UnmarshalTypeError{Value: "value " + truncate(string(b), 32), Type: reflect.TypeFor[ID]()}
 	}
 	*id = v
 	return nil

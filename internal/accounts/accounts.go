@@ -1,0 +1,234 @@
+// Package accounts runs registration, login, refresh-token rotation and
+// logout on top of the Store and internal/auth.
+package accounts
+
+import (
+	"context"
+	"net/mail"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ordercast/ordercast/internal/auth"
+	"github.com/ordercast/ordercast/internal/delivery"
+)
+
+// RefreshTTL is how long a refresh token may be used; each use rotates it.
+const RefreshTTL = 30 * 24 * time.Hour
+
+// Limits on registration fields.
+const (
+	MinPasswordLen = 8
+	MaxEmailLen    = 254
+	MaxNameLen     = 100
+)
+
+// Service issues and rotates credentials.
+type Service struct {
+	store  delivery.Store
+	tokens *auth.Tokens
+	now    func() time.Time
+	// dummyHash is compared against when the email is unknown, so that a
+	// login's timing does not tell which emails are registered.
+	dummyHash func() string
+}
+
+// New returns the account service.
+func New(store delivery.Store, tokens *auth.Tokens) *Service {
+	return &Service{
+		store:  store,
+		tokens: tokens,
+		now:    time.Now,
+		dummyHash: sync.OnceValue(func() string {
+			h, _ := auth.HashPassword("not a password of anyone")
+			return h
+		}),
+	}
+}
+
+// Session is what register, login and refresh answer.
+type Session struct {
+	User         delivery.User `json:"user"`
+	AccessToken  string        `json:"access_token"`
+	RefreshToken string        `json:"refresh_token"`
+	TokenType    string        `json:"token_type"`
+	ExpiresIn    int           `json:"expires_in"`
+}
+
+// RegisterRequest is the body of POST /auth/register.
+type RegisterRequest struct {
+	Email          string        `json:"email"`
+	Password       string        `json:"password"`
+	Name           string        `json:"name"`
+	Role           delivery.Role `json:"role"`
+	RestaurantName string        `json:"restaurant_name,omitempty"`
+}
+
+// Register creates a user (and, for role restaurant, its restaurant) and
+// signs it in. Admins cannot register themselves.
+func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, error) {
+	email, err := normalizeEmail(req.Email)
+	if err != nil {
+		return Session{}, err
+	}
+	if err := checkPassword(req.Password); err != nil {
+		return Session{}, err
+	}
+	name := strings.TrimSpace(req.Name)
+	if err := checkName("name", name); err != nil {
+		return Session{}, err
+	}
+	restaurantName := strings.TrimSpace(req.RestaurantName)
+	switch req.Role {
+	case delivery.RoleCustomer, delivery.RoleCourier:
+		if restaurantName != "" {
+			return Session{}, delivery.Errorf(delivery.EINVALID, "restaurant_name: only for role restaurant")
+		}
+	case delivery.RoleRestaurant:
+		if err := checkName("restaurant_name", restaurantName); err != nil {
+			return Session{}, err
+		}
+	case delivery.RoleAdmin:
+		return Session{}, delivery.Errorf(delivery.EFORBIDDEN, "role: admin accounts cannot self-register")
+	default:
+		return Session{}, delivery.Errorf(delivery.EINVALID, "role: must be customer, restaurant or courier")
+	}
+	hash, err := auth.HashPassword(req.Password)
+	if err != nil {
+		return Session{}, err
+	}
+	u, err := s.store.CreateUser(ctx, delivery.User{Email: email, Name: name, Role: req.Role, PasswordHash: hash}, restaurantName)
+	if err != nil {
+		return Session{}, err
+	}
+	family, err := auth.NewFamilyID()
+	if err != nil {
+		return Session{}, err
+	}
+	return s.startSession(ctx, u, family)
+}
+
+// Login checks the password and signs the user in with a new token family.
+func (s *Service) Login(ctx context.Context, email, password string) (Session, error) {
+	invalid := delivery.Errorf(delivery.EUNAUTHORIZED, "invalid email or password")
+	email = strings.ToLower(strings.TrimSpace(email))
+	u, err := s.store.UserByEmail(ctx, email)
+	if delivery.ErrorCode(err) == delivery.ENOTFOUND {
+		auth.CheckPassword(s.dummyHash(), password)
+		return Session{}, invalid
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	if !auth.CheckPassword(u.PasswordHash, password) {
+		return Session{}, invalid
+	}
+	family, err := auth.NewFamilyID()
+	if err != nil {
+		return Session{}, err
+	}
+	return s.startSession(ctx, u, family)
+}
+
+// Refresh spends refreshToken and returns a new pair in the same family.
+// A token used twice revokes the family (the store does it), so a stolen
+// token dies at the first use by either holder.
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, error) {
+	if refreshToken == "" {
+		return Session{}, delivery.Errorf(delivery.EINVALID, "refresh_token: required")
+	}
+	token, hash, err := auth.NewRefreshToken()
+	if err != nil {
+		return Session{}, err
+	}
+	now := s.now()
+	next := delivery.RefreshToken{Hash: hash, ExpiresAt: now.Add(RefreshTTL)}
+	userID, err := s.store.RotateRefreshToken(ctx, auth.HashRefreshToken(refreshToken), next, now)
+	if err != nil {
+		return Session{}, err
+	}
+	u, err := s.store.UserByID(ctx, userID)
+	if err != nil {
+		return Session{}, err
+	}
+	return s.session(u, token)
+}
+
+// Logout revokes the family of refreshToken, which must be the caller's.
+func (s *Service) Logout(ctx context.Context, a delivery.Actor, refreshToken string) error {
+	if refreshToken == "" {
+		return delivery.Errorf(delivery.EINVALID, "refresh_token: required")
+	}
+	err := s.store.RevokeRefreshFamily(ctx, auth.HashRefreshToken(refreshToken), a.UserID)
+	if delivery.ErrorCode(err) == delivery.ENOTFOUND {
+		return delivery.Errorf(delivery.EUNAUTHORIZED, "unknown refresh token")
+	}
+	return err
+}
+
+// Me returns the caller's account.
+func (s *Service) Me(ctx context.Context, a delivery.Actor) (delivery.User, error) {
+	return s.store.UserByID(ctx, a.UserID)
+}
+
+func (s *Service) startSession(ctx context.Context, u delivery.User, family string) (Session, error) {
+	token, hash, err := auth.NewRefreshToken()
+	if err != nil {
+		return Session{}, err
+	}
+	rt := delivery.RefreshToken{Hash: hash, UserID: u.ID, FamilyID: family, ExpiresAt: s.now().Add(RefreshTTL)}
+	if err := s.store.CreateRefreshToken(ctx, rt); err != nil {
+		return Session{}, err
+	}
+	return s.session(u, token)
+}
+
+func (s *Service) session(u delivery.User, refreshToken string) (Session, error) {
+	access, _, err := s.tokens.Issue(u)
+	if err != nil {
+		return Session{}, err
+	}
+	return Session{
+		User:         u,
+		AccessToken:  access,
+		RefreshToken: refreshToken,
+		TokenType:    "Bearer",
+		ExpiresIn:    int(s.tokens.TTL() / time.Second),
+	}, nil
+}
+
+func normalizeEmail(raw string) (string, error) {
+	email := strings.ToLower(strings.TrimSpace(raw))
+	if email == "" {
+		return "", delivery.Errorf(delivery.EINVALID, "email: required")
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || len(email) > MaxEmailLen {
+		return "", delivery.Errorf(delivery.EINVALID, "email: not a valid address")
+	}
+	return email, nil
+}
+
+func checkPassword(pw string) error {
+	if utf8.RuneCountInString(pw) < MinPasswordLen {
+		return delivery.Errorf(delivery.EINVALID, "password: at least %d characters", MinPasswordLen)
+	}
+	if len(pw) > auth.MaxPasswordLen {
+		return delivery.Errorf(delivery.EINVALID, "password: at most %d bytes", auth.MaxPasswordLen)
+	}
+	return nil
+}
+
+func checkName(field, v string) error {
+	if !utf8.ValidString(v) {
+		return delivery.Errorf(delivery.EINVALID, "%s: must be valid UTF-8", field)
+	}
+	if v == "" {
+		return delivery.Errorf(delivery.EINVALID, "%s: required", field)
+	}
+	if utf8.RuneCountInString(v) > MaxNameLen {
+		return delivery.Errorf(delivery.EINVALID, "%s: at most %d characters", field, MaxNameLen)
+	}
+	return nil
+}

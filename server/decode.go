@@ -1,0 +1,75 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+)
+
+// decodeJSON decodes one JSON object from body into v. Unknown fields,
+// wrong types, trailing data and malformed JSON are EINVALID errors whose
+// message names the field or the offset, so a client can fix its request.
+func decodeJSON(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return delivery.Errorf(delivery.EINVALID, "request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return delivery.Errorf(delivery.EINVALID, "request body must hold a single JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	var domainErr *delivery.Error
+	switch {
+	case errors.As(err, &syntaxErr):
+		return delivery.Errorf(delivery.EINVALID, "malformed JSON at byte %d", syntaxErr.Offset)
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return delivery.Errorf(delivery.EINVALID, "request body must be a JSON object")
+		}
+		if typeErr.Type == reflect.TypeFor[delivery.ID]() {
+			return delivery.Errorf(delivery.EINVALID, "%s: must be an id (a positive integer)", typeErr.Field)
+		}
+		return delivery.Errorf(delivery.EINVALID, "%s: must be %s", typeErr.Field, describeType(typeErr.Type.Kind().String()))
+	case errors.As(err, &domainErr):
+		return domainErr
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return delivery.Errorf(delivery.EINVALID, "malformed JSON: unexpected end of input")
+	}
+	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return delivery.Errorf(delivery.EINVALID, "%s: unknown field", strings.Trim(field, `"`))
+	}
+	return delivery.Errorf(delivery.EINVALID, "invalid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+func describeType(kind string) string {
+	switch kind {
+	case "int", "int64", "int32", "uint", "uint64":
+		return "an integer"
+	case "float64", "float32":
+		return "a number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	}
+	return fmt.Sprintf("a %s", kind)
+}

@@ -1,0 +1,253 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ordercast/ordercast/internal/accounts"
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/orders"
+)
+
+func (s *Server) handleRegister(c *fiber.Ctx) error {
+	var req accounts.RegisterRequest
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	sess, err := s.cfg.Accounts.Register(c.UserContext(), req)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(sess)
+}
+
+func (s *Server) handleLogin(c *fiber.Ctx) error {
+	var req struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	sess, err := s.cfg.Accounts.Login(c.UserContext(), req.Email, req.Password)
+	if err != nil {
+		return err
+	}
+	return c.JSON(sess)
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+func (s *Server) handleRefresh(c *fiber.Ctx) error {
+	var req refreshRequest
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	sess, err := s.cfg.Accounts.Refresh(c.UserContext(), req.RefreshToken)
+	if err != nil {
+		return err
+	}
+	return c.JSON(sess)
+}
+
+func (s *Server) handleLogout(c *fiber.Ctx) error {
+	var req refreshRequest
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	if err := s.cfg.Accounts.Logout(c.UserContext(), actor(c), req.RefreshToken); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) handleMe(c *fiber.Ctx) error {
+	u, err := s.cfg.Accounts.Me(c.UserContext(), actor(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(u)
+}
+
+func (s *Server) handleListRestaurants(c *fiber.Ctx) error {
+	list, err := s.cfg.Orders.ListRestaurants(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"restaurants": list})
+}
+
+func (s *Server) handleMenu(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	items, err := s.cfg.Orders.Menu(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": items})
+}
+
+func (s *Server) handleAddMenuItem(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in orders.MenuItemInput
+	if err := decodeJSON(c.Body(), &in); err != nil {
+		return err
+	}
+	item, err := s.cfg.Orders.AddMenuItem(c.UserContext(), actor(c), id, in)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(item)
+}
+
+func (s *Server) handlePlaceOrder(c *fiber.Ctx) error {
+	var req orders.PlaceRequest
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	o, created, err := s.cfg.Orders.Place(c.UserContext(), actor(c), req, c.Get("Idempotency-Key"))
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusCreated
+	if !created {
+		// A retry: the same order, marked so the client can tell.
+		c.Set("Idempotent-Replayed", "true")
+		status = fiber.StatusOK
+	}
+	return sendOrder(c.Status(status), o)
+}
+
+func (s *Server) handleListOrders(c *fiber.Ctx) error {
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	list, next, err := s.cfg.Orders.List(c.UserContext(), actor(c), orders.ListRequest{
+		Status: delivery.Status(c.Query("status")),
+		Limit:  int(limit),
+		Cursor: c.Query("cursor"),
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"orders": list, "next_cursor": next})
+}
+
+func (s *Server) handleGetOrder(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	o, err := s.cfg.Orders.Get(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return sendOrder(c, o)
+}
+
+func (s *Server) handleSetStatus(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Status delivery.Status `json:"status"`
+		Reason string          `json:"reason,omitempty"`
+	}
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	ifMatch, err := parseIfMatch(c.Get(fiber.HeaderIfMatch))
+	if err != nil {
+		return err
+	}
+	o, err := s.cfg.Orders.SetStatus(c.UserContext(), actor(c), id, req.Status, req.Reason, ifMatch)
+	if err != nil {
+		return err
+	}
+	return sendOrder(c, o)
+}
+
+func (s *Server) handleClaim(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	o, err := s.cfg.Orders.Claim(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return sendOrder(c, o)
+}
+
+func (s *Server) handleEvents(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	after, err := queryInt(c, "after")
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	events, err := s.cfg.Orders.Events(c.UserContext(), actor(c), id, after, int(limit))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"events": events})
+}
+
+// sendOrder answers with the order and its seq as ETag, the value a client
+// sends back in If-Match.
+func sendOrder(c *fiber.Ctx, o delivery.Order) error {
+	c.Set(fiber.HeaderETag, strconv.Quote(strconv.FormatInt(o.Seq, 10)))
+	return c.JSON(o)
+}
+
+func pathID(c *fiber.Ctx) (delivery.ID, error) {
+	id, err := delivery.ParseID(c.Params("id"))
+	if err != nil {
+		return 0, delivery.Errorf(delivery.ENOTFOUND, "no such resource")
+	}
+	return id, nil
+}
+
+// queryInt parses an optional integer query parameter (0 when absent).
+func queryInt(c *fiber.Ctx, name string) (int64, error) {
+	v := c.Query(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, delivery.Errorf(delivery.EINVALID, "%s: must be an integer", name)
+	}
+	return n, nil
+}
+
+// parseIfMatch reads an If-Match header holding a seq, bare (5) or as the
+// ETag we send ("5"); absent means no precondition.
+func parseIfMatch(h string) (*int64, error) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return nil, nil
+	}
+	seq, err := strconv.ParseInt(strings.Trim(h, `"`), 10, 64)
+	if err != nil || seq < 0 {
+		return nil, delivery.Errorf(delivery.EINVALID, "If-Match: must be the order's seq")
+	}
+	return &seq, nil
+}

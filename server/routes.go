@@ -1,0 +1,71 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+)
+
+// readyTimeout bounds each readiness probe so that /readyz answers even
+// when a dependency hangs.
+const readyTimeout = 2 * time.Second
+
+func (s *Server) routes() {
+	s.app.Use(s.logRequests)
+	s.app.Use(recover.New())
+
+	s.app.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok"})
+	})
+	s.app.Get("/readyz", s.handleReady)
+
+	api := s.app.Group("/api/v1")
+	api.Post("/auth/register", s.handleRegister)
+	api.Post("/auth/login", s.handleLogin)
+	api.Post("/auth/refresh", s.handleRefresh)
+	api.Post("/auth/logout", s.requireAuth, s.handleLogout)
+	api.Get("/me", s.requireAuth, s.handleMe)
+
+	api.Get("/restaurants", s.handleListRestaurants)
+	api.Get("/restaurants/:id/menu", s.handleMenu)
+	api.Post("/restaurants/:id/menu", s.requireAuth, s.handleAddMenuItem)
+
+	api.Post("/orders", s.requireAuth, s.handlePlaceOrder)
+	api.Get("/orders", s.requireAuth, s.handleListOrders)
+	api.Get("/orders/:id", s.requireAuth, s.handleGetOrder)
+	api.Post("/orders/:id/status", s.requireAuth, s.handleSetStatus)
+	api.Post("/orders/:id/claim", s.requireAuth, s.handleClaim)
+	api.Get("/orders/:id/events", s.requireAuth, s.handleEvents)
+
+	s.mountRealtime()
+}
+
+// handleReady pings the store and every other dependency; any failure
+// makes the instance unready (503) and names what failed.
+func (s *Server) handleReady(c *fiber.Ctx) error {
+	checks := map[string]func(context.Context) error{"store": s.cfg.Store.Ping}
+	for name, check := range s.cfg.ReadyChecks {
+		checks[name] = check
+	}
+	result := make(map[string]string, len(checks))
+	ready := true
+	for name, check := range checks {
+		ctx, cancel := context.WithTimeout(c.UserContext(), readyTimeout)
+		err := check(ctx)
+		cancel()
+		if err != nil {
+			ready = false
+			result[name] = "down"
+			requestLogger(c).Warn().Err(err).Str("check", name).Msg("not ready")
+			continue
+		}
+		result[name] = "up"
+	}
+	status := fiber.StatusOK
+	if !ready {
+		status = fiber.StatusServiceUnavailable
+	}
+	return c.Status(status).JSON(fiber.Map{"ready": ready, "checks": result})
+}

@@ -1,0 +1,74 @@
+// Package server is the Fiber app: REST routes, token middleware, the
+// error→status table and the websocket bridge to the hub.
+package server
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/ordercast/ordercast/hub"
+	"github.com/ordercast/ordercast/internal/accounts"
+	"github.com/ordercast/ordercast/internal/auth"
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/orders"
+)
+
+// DefaultBodyLimit caps request bodies; a larger one is answered 413.
+const DefaultBodyLimit = 64 << 10
+
+// Config is what the server is built from; cmd/ordercast wires it.
+type Config struct {
+	Store    delivery.Store
+	Orders   *orders.Service
+	Accounts *accounts.Service
+	Tokens   *auth.Tokens
+	// Hub serves GET /ws and the publish API; nil serves REST only.
+	Hub *hub.Hub
+	// HubAPIKey enables POST /api/v1/publish when non-empty.
+	HubAPIKey string
+	// AllowedOrigins for websocket handshakes; empty means same origin.
+	AllowedOrigins []string
+	// ReadyChecks run on /readyz besides the store ping (e.g. Redis).
+	ReadyChecks map[string]func(context.Context) error
+	BodyLimit   int
+	Log         zerolog.Logger
+}
+
+// Server is the HTTP side of ordercast.
+type Server struct {
+	cfg Config
+	app *fiber.App
+}
+
+// New builds the app with every route mounted.
+func New(cfg Config) *Server {
+	if cfg.BodyLimit == 0 {
+		cfg.BodyLimit = DefaultBodyLimit
+	}
+	s := &Server{cfg: cfg}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "ordercast",
+		BodyLimit:             cfg.BodyLimit,
+		ReadTimeout:           15 * time.Second,
+		WriteTimeout:          15 * time.Second,
+		IdleTimeout:           60 * time.Second,
+		DisableStartupMessage: true,
+		ErrorHandler:          writeError,
+	})
+	s.routes()
+	return s
+}
+
+// App returns the Fiber app, for tests that drive it with app.Test.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting, waits for in-flight requests until ctx ends,
+// and closes idle keep-alive connections.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
