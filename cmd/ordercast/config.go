@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+)
+
+// config is the environment of API.md ("Configuration"), parsed once.
+type config struct {
+	Addr           string
+	DatabaseURL    string
+	DataDir        string
+	JWTSecret      string
+	HubAPIKey      string
+	AllowedOrigins []string
+	RedisURL       string
+	MetricsAddr    string
+	LogLevel       zerolog.Level
+	LogFormat      string
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	cfg := config{
+		Addr:        envOr(getenv, "HUB_ADDR", ":8080"),
+		DatabaseURL: envOr(getenv, "DATABASE_URL", "sqlite://data/ordercast.db"),
+		JWTSecret:   getenv("JWT_SECRET"),
+		HubAPIKey:   getenv("HUB_API_KEY"),
+		RedisURL:    getenv("REDIS_URL"),
+		MetricsAddr: getenv("METRICS_ADDR"),
+		LogFormat:   getenv("LOG_FORMAT"),
+	}
+	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+		}
+	}
+	level, err := zerolog.ParseLevel(envOr(getenv, "LOG_LEVEL", "info"))
+	if err != nil {
+		return cfg, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	cfg.LogLevel = level
+	switch cfg.LogFormat {
+	case "":
+		cfg.LogFormat = "json"
+		if isatty.IsTerminal(os.Stdout.Fd()) {
+			cfg.LogFormat = "console"
+		}
+	case "json", "console":
+	default:
+		return cfg, fmt.Errorf("LOG_FORMAT: want json or console, got %q", cfg.LogFormat)
+	}
+	// The data folder holds the SQLite database and the generated JWT
+	// secret; it is the database's folder when SQLite is used.
+	cfg.DataDir = envOr(getenv, "DATA_DIR", "data")
+	if path, ok := sqlitePath(cfg.DatabaseURL); ok && getenv("DATA_DIR") == "" {
+		cfg.DataDir = filepath.Dir(path)
+	}
+	if _, ok := sqlitePath(cfg.DatabaseURL); !ok && !isPostgresURL(cfg.DatabaseURL) {
+		return cfg, fmt.Errorf("DATABASE_URL: want sqlite://path or postgres://…, got scheme of %q", scheme(cfg.DatabaseURL))
+	}
+	return cfg, nil
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// sqlitePath returns the file of a sqlite:// URL (relative paths allowed:
+// sqlite://data/ordercast.db is ./data/ordercast.db).
+func sqlitePath(url string) (string, bool) {
+	path, ok := strings.CutPrefix(url, "sqlite://")
+	return path, ok && path != ""
+}
+
+func isPostgresURL(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// scheme returns the part of url before "://", so that errors never print
+// a URL that may hold a password.
+func scheme(url string) string {
+	s, _, _ := strings.Cut(url, "://")
+	return s
+}

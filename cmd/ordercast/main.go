@@ -1,0 +1,122 @@
+// Command ordercast serves the ordercast REST API and websocket hub.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ordercast/ordercast/internal/accounts"
+	"github.com/ordercast/ordercast/internal/auth"
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/orders"
+	"github.com/ordercast/ordercast/internal/store/postgres"
+	"github.com/ordercast/ordercast/internal/store/sqlite"
+	"github.com/ordercast/ordercast/server"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take to finish
+// after SIGTERM.
+const shutdownTimeout = 20 * time.Second
+
+// Token claims iss and aud; a token of another service is refused.
+const (
+	tokenIssuer   = "ordercast"
+	tokenAudience = "ordercast-api"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "ordercast:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends, then shuts down gracefully. When listening is
+// non-nil it receives the bound address once the server accepts (tests
+// start the program on port 0).
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer, listening chan<- string) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stdout)
+
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error().Err(err).Msg("close store")
+		}
+	}()
+
+	secret, err := auth.LoadOrCreateSecret(cfg.JWTSecret, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	tokens := auth.NewTokens(secret, tokenIssuer, tokenAudience, auth.DefaultTTL)
+	srv := server.New(server.Config{
+		Store:          store,
+		Orders:         orders.New(store, nil),
+		Accounts:       accounts.New(store, tokens),
+		Tokens:         tokens,
+		HubAPIKey:      cfg.HubAPIKey,
+		AllowedOrigins: cfg.AllowedOrigins,
+		Log:            log,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info().Str("addr", ln.Addr().String()).Str("store", scheme(cfg.DatabaseURL)).Msg("serving")
+	if listening != nil {
+		listening <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Error().Err(err).Msg("shutdown")
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+func openStore(ctx context.Context, cfg config) (delivery.Store, error) {
+	if path, ok := sqlitePath(cfg.DatabaseURL); ok {
+		return sqlite.Open(ctx, path)
+	}
+	return postgres.Open(ctx, cfg.DatabaseURL)
+}
+
+func newLogger(cfg config, stdout io.Writer) zerolog.Logger {
+	w := stdout
+	if cfg.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: stdout, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(cfg.LogLevel).With().Timestamp().Logger()
+}

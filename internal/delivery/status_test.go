@@ -1,0 +1,148 @@
+package delivery_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+)
+
+// allowed is API.md's lifecycle table written out independently of the
+// implementation's table: who→(from→to) pairs that succeed.
+var allowed = map[string]bool{
+	"restaurant:placed->accepted":     true,
+	"restaurant:placed->rejected":     true,
+	"restaurant:accepted->preparing":  true,
+	"restaurant:preparing->ready":     true,
+	"courier:ready->picked_up":        true,
+	"courier:picked_up->delivered":    true,
+	"customer:placed->cancelled":      true,
+	"restaurant:accepted->cancelled":  true,
+	"restaurant:preparing->cancelled": true,
+	"restaurant:ready->cancelled":     true,
+}
+
+// permittedTarget: statuses each mover may ever set (else 403).
+var permittedTarget = map[string]map[delivery.Status]bool{
+	"customer":   {delivery.StatusCancelled: true},
+	"restaurant": {delivery.StatusAccepted: true, delivery.StatusRejected: true, delivery.StatusPreparing: true, delivery.StatusReady: true, delivery.StatusCancelled: true},
+	"courier":    {delivery.StatusPickedUp: true, delivery.StatusDelivered: true},
+}
+
+func TestCheckTransitionEveryFromToRole(t *testing.T) {
+	courier := delivery.ID(30)
+	actors := map[string]delivery.Actor{
+		"customer":   {UserID: 10, Role: delivery.RoleCustomer},
+		"restaurant": {UserID: 20, Role: delivery.RoleRestaurant, RestaurantID: 2},
+		"courier":    {UserID: courier, Role: delivery.RoleCourier},
+	}
+	strangers := map[string]delivery.Actor{
+		"other customer":   {UserID: 11, Role: delivery.RoleCustomer},
+		"other restaurant": {UserID: 21, Role: delivery.RoleRestaurant, RestaurantID: 3},
+		"other courier":    {UserID: 31, Role: delivery.RoleCourier},
+		"admin":            {UserID: 1, Role: delivery.RoleAdmin},
+	}
+	for _, from := range delivery.Statuses {
+		for _, to := range delivery.Statuses {
+			o := delivery.Order{ID: 1, Status: from, CustomerID: 10, RestaurantID: 2, CourierID: &courier}
+			for name, a := range actors {
+				t.Run(fmt.Sprintf("%s:%s->%s", name, from, to), func(t *testing.T) {
+					got := delivery.ErrorCode(delivery.CheckTransition(o, a, to, "out of stock"))
+					want := delivery.EINVALIDTRANSITION
+					switch {
+					case allowed[fmt.Sprintf("%s:%s->%s", name, from, to)]:
+						want = ""
+					case !permittedTarget[name][to]:
+						want = delivery.EFORBIDDEN
+					}
+					if want == "" {
+						if err := delivery.CheckTransition(o, a, to, "out of stock"); err != nil {
+							t.Fatalf("got %v, want allowed", err)
+						}
+						return
+					}
+					if got != want {
+						t.Fatalf("got %s, want %s", got, want)
+					}
+				})
+			}
+			for name, a := range strangers {
+				if err := delivery.CheckTransition(o, a, to, "x"); delivery.ErrorCode(err) != delivery.EFORBIDDEN {
+					t.Errorf("%s %s->%s: got %v, want forbidden", name, from, to, err)
+				}
+			}
+		}
+	}
+}
+
+func TestRestaurantCancelNeedsReason(t *testing.T) {
+	o := delivery.Order{Status: delivery.StatusAccepted, RestaurantID: 2}
+	a := delivery.Actor{UserID: 20, Role: delivery.RoleRestaurant, RestaurantID: 2}
+	if got := delivery.ErrorCode(delivery.CheckTransition(o, a, delivery.StatusCancelled, "")); got != delivery.EINVALID {
+		t.Fatalf("got %s, want invalid", got)
+	}
+	customerOrder := delivery.Order{Status: delivery.StatusPlaced, CustomerID: 10}
+	if err := delivery.CheckTransition(customerOrder, delivery.Actor{UserID: 10, Role: delivery.RoleCustomer}, delivery.StatusCancelled, ""); err != nil {
+		t.Fatalf("customer cancel without reason: %v", err)
+	}
+}
+
+func TestCheckTransitionUnknownStatus(t *testing.T) {
+	o := delivery.Order{Status: delivery.StatusPlaced, RestaurantID: 2}
+	a := delivery.Actor{UserID: 20, Role: delivery.RoleRestaurant, RestaurantID: 2}
+	if got := delivery.ErrorCode(delivery.CheckTransition(o, a, "eaten", "")); got != delivery.EINVALID {
+		t.Fatalf("got %s, want invalid", got)
+	}
+}
+
+func TestCheckClaim(t *testing.T) {
+	courier := delivery.Actor{UserID: 30, Role: delivery.RoleCourier}
+	assigned := delivery.ID(31)
+	for _, tc := range []struct {
+		status  delivery.Status
+		courier *delivery.ID
+		role    delivery.Role
+		want    string
+	}{
+		{delivery.StatusPlaced, nil, delivery.RoleCourier, delivery.EINVALIDTRANSITION},
+		{delivery.StatusAccepted, nil, delivery.RoleCourier, ""},
+		{delivery.StatusPreparing, nil, delivery.RoleCourier, ""},
+		{delivery.StatusReady, nil, delivery.RoleCourier, ""},
+		{delivery.StatusPickedUp, nil, delivery.RoleCourier, delivery.EINVALIDTRANSITION},
+		{delivery.StatusDelivered, nil, delivery.RoleCourier, delivery.EINVALIDTRANSITION},
+		{delivery.StatusCancelled, nil, delivery.RoleCourier, delivery.EINVALIDTRANSITION},
+		{delivery.StatusAccepted, &assigned, delivery.RoleCourier, delivery.EALREADYASSIGNED},
+		{delivery.StatusAccepted, nil, delivery.RoleCustomer, delivery.EFORBIDDEN},
+	} {
+		a := courier
+		a.Role = tc.role
+		err := delivery.CheckClaim(delivery.Order{Status: tc.status, CourierID: tc.courier}, a)
+		got := ""
+		if err != nil {
+			got = delivery.ErrorCode(err)
+		}
+		if got != tc.want {
+			t.Errorf("%s courier=%v role=%s: got %q, want %q", tc.status, tc.courier, tc.role, got, tc.want)
+		}
+	}
+}
+
+func TestVisibility(t *testing.T) {
+	courier := delivery.ID(30)
+	offered := delivery.Order{Status: delivery.StatusAccepted, CustomerID: 10, RestaurantID: 2}
+	assigned := offered
+	assigned.CourierID = &courier
+	anyCourier := delivery.Actor{UserID: 99, Role: delivery.RoleCourier}
+	if !delivery.CanView(offered, anyCourier) || delivery.IsParty(offered, anyCourier) {
+		t.Fatal("an offered order is viewable by any courier but they are no party")
+	}
+	if delivery.CanView(assigned, anyCourier) {
+		t.Fatal("an assigned order is hidden from other couriers")
+	}
+	if !delivery.IsParty(assigned, delivery.Actor{UserID: courier, Role: delivery.RoleCourier}) {
+		t.Fatal("the assigned courier is a party")
+	}
+	if delivery.IsParty(offered, delivery.Actor{UserID: 10, Role: delivery.RoleCourier}) {
+		t.Fatal("a user id match with the wrong role is no party")
+	}
+}

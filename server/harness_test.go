@@ -1,0 +1,277 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ordercast/ordercast/internal/accounts"
+	"github.com/ordercast/ordercast/internal/auth"
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/orders"
+	"github.com/ordercast/ordercast/internal/store/postgres"
+	"github.com/ordercast/ordercast/internal/store/sqlite"
+	"github.com/ordercast/ordercast/server"
+)
+
+func TestMain(m *testing.M) {
+	auth.BcryptCost = bcrypt.MinCost
+	os.Exit(m.Run())
+}
+
+var testSecret = []byte("test-secret-test-secret-test-secret-0123")
+
+// testEnv is a whole server on a real listener over a real store.
+type testEnv struct {
+	t      *testing.T
+	URL    string
+	Store  delivery.Store
+	Tokens *auth.Tokens
+	Orders *orders.Service
+	logs   *syncBuffer
+	seq    atomic.Int64
+}
+
+// syncBuffer collects log output written from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// storeFactories are the engines server tests run on: SQLite always,
+// PostgreSQL when TEST_DATABASE_URL is set (required under CI=true).
+func storeFactories() map[string]func(testing.TB) delivery.Store {
+	f := map[string]func(testing.TB) delivery.Store{
+		"sqlite": func(t testing.TB) delivery.Store { return sqlite.OpenTest(t) },
+	}
+	if os.Getenv("TEST_DATABASE_URL") != "" || os.Getenv("CI") == "true" {
+		f["postgres"] = func(t testing.TB) delivery.Store { return postgres.OpenTest(t) }
+	}
+	return f
+}
+
+// newTestEnv starts a server on SQLite; edit may change its Config.
+func newTestEnv(t *testing.T, edit ...func(*server.Config)) *testEnv {
+	return newTestEnvOn(t, sqlite.OpenTest(t), edit...)
+}
+
+func newTestEnvOn(t *testing.T, store delivery.Store, edit ...func(*server.Config)) *testEnv {
+	t.Helper()
+	tokens := auth.NewTokens(testSecret, "ordercast", "ordercast-api", time.Minute)
+	logs := &syncBuffer{}
+	svc := orders.New(store, nil)
+	cfg := server.Config{
+		Store:    store,
+		Orders:   svc,
+		Accounts: accounts.New(store, tokens),
+		Tokens:   tokens,
+		Log:      zerolog.New(logs),
+	}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	srv := server.New(cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-done
+	})
+	return &testEnv{t: t, URL: "http://" + ln.Addr().String(), Store: store, Tokens: tokens, Orders: svc, logs: logs}
+}
+
+// response is a decoded answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// errorCode returns the code of an API error answer, failing the test if
+// the body is not the one error shape.
+func (r response) errorCode(t *testing.T) string {
+	t.Helper()
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	r.decode(t, &body)
+	if body.Error.Code == "" || body.Error.Message == "" {
+		t.Fatalf("not an error body: %s", r.Body)
+	}
+	return body.Error.Code
+}
+
+// do sends a request; body is JSON-encoded unless it is a string or []byte.
+// headers are name, value pairs.
+func (e *testEnv) do(method, path, token string, body any, headers ...string) response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// must sends a request and fails the test unless it answers want.
+func (e *testEnv) must(want int, method, path, token string, body any, headers ...string) response {
+	e.t.Helper()
+	r := e.do(method, path, token, body, headers...)
+	if r.Status != want {
+		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, want, r.Body)
+	}
+	return r
+}
+
+// party is a registered user with a token.
+type party struct {
+	User         delivery.User
+	Token        string
+	RefreshToken string
+}
+
+func (e *testEnv) register(role delivery.Role) party {
+	e.t.Helper()
+	n := e.seq.Add(1)
+	req := map[string]any{
+		"email":    fmt.Sprintf("%s%d@example.com", role, n),
+		"password": "correct horse battery",
+		"name":     fmt.Sprintf("%s %d", role, n),
+		"role":     role,
+	}
+	if role == delivery.RoleRestaurant {
+		req["restaurant_name"] = fmt.Sprintf("Kitchen %d", n)
+	}
+	var s accounts.Session
+	e.must(http.StatusCreated, "POST", "/api/v1/auth/register", "", req).decode(e.t, &s)
+	return party{User: s.User, Token: s.AccessToken, RefreshToken: s.RefreshToken}
+}
+
+// world is one restaurant with a menu, a customer and two couriers.
+type world struct {
+	Restaurant party
+	Customer   party
+	Courier    party
+	Courier2   party
+	Items      []delivery.MenuItem
+}
+
+func (e *testEnv) newWorld() world {
+	e.t.Helper()
+	w := world{
+		Restaurant: e.register(delivery.RoleRestaurant),
+		Customer:   e.register(delivery.RoleCustomer),
+		Courier:    e.register(delivery.RoleCourier),
+		Courier2:   e.register(delivery.RoleCourier),
+	}
+	for _, it := range []map[string]any{{"name": "Pizza", "price_cents": 1250}, {"name": "Soda", "price_cents": 300}} {
+		var item delivery.MenuItem
+		e.must(http.StatusCreated, "POST", menuPath(w.Restaurant.User.RestaurantID), w.Restaurant.Token, it).decode(e.t, &item)
+		w.Items = append(w.Items, item)
+	}
+	return w
+}
+
+func menuPath(rid delivery.ID) string { return "/api/v1/restaurants/" + rid.String() + "/menu" }
+func orderPath(id delivery.ID) string { return "/api/v1/orders/" + id.String() }
+
+// place places an order of one pizza and two sodas.
+func (e *testEnv) place(w world) delivery.Order {
+	e.t.Helper()
+	var o delivery.Order
+	e.must(http.StatusCreated, "POST", "/api/v1/orders", w.Customer.Token, placeBody(w),
+		"Idempotency-Key", fmt.Sprintf("key-%d", e.seq.Add(1))).decode(e.t, &o)
+	return o
+}
+
+func placeBody(w world) map[string]any {
+	return map[string]any{
+		"restaurant_id":    w.Restaurant.User.RestaurantID,
+		"items":            []map[string]any{{"menu_item_id": w.Items[0].ID, "quantity": 1}, {"menu_item_id": w.Items[1].ID, "quantity": 2}},
+		"delivery_address": "1 Main St",
+	}
+}
+
+// setStatus moves an order and fails the test unless it answers want.
+func (e *testEnv) setStatus(want int, o delivery.Order, p party, status delivery.Status, reason string) response {
+	e.t.Helper()
+	body := map[string]any{"status": status}
+	if reason != "" {
+		body["reason"] = reason
+	}
+	return e.must(want, "POST", orderPath(o.ID)+"/status", p.Token, body)
+}
