@@ -1,0 +1,161 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+)
+
+// MaxIDLen bounds the id a client may attach to a frame; it is echoed in
+// the answer, so it must stay small.
+const MaxIDLen = 64
+
+// ClientFrame is any client frame (API.md, "Client → server"); which
+// fields matter depends on Type. Unknown fields are ignored, so that an
+// older server keeps working with a newer client.
+type ClientFrame struct {
+	Type string `json:"type"`
+	// ID is the frame's raw JSON id (a string or a number), echoed in the
+	// ack or error that answers the frame; nil when the frame had none.
+	ID          json.RawMessage `json:"id,omitempty"`
+	Channel     string          `json:"channel,omitempty"`
+	Since       *int64          `json:"since,omitempty"`
+	OrderID     delivery.ID     `json:"order_id,omitempty"`
+	Text        string          `json:"text,omitempty"`
+	ClientMsgID string          `json:"client_msg_id,omitempty"`
+	Seq         int64           `json:"seq,omitempty"`
+	Lat         *float64        `json:"lat,omitempty"`
+	Lng         *float64        `json:"lng,omitempty"`
+	Heading     *float64        `json:"heading,omitempty"`
+	Speed       *float64        `json:"speed,omitempty"`
+	Ts          int64           `json:"ts,omitempty"`
+	Token       string          `json:"token,omitempty"`
+}
+
+// known lists the client frame types of the contract.
+var known = map[string]bool{
+	TypeSubscribe: true, TypeUnsubscribe: true, TypeChat: true, TypeTyping: true,
+	TypeRead: true, TypeLocation: true, TypeAuth: true,
+}
+
+// Decode parses one client frame. On error it still returns the frame's
+// id when it could be read, so that the error frame answers the right
+// request. Errors are *delivery.Error with a Code* of this package.
+func Decode(b []byte) (ClientFrame, error) {
+	var f ClientFrame
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] != '{' {
+		if len(b) > 0 && !json.Valid(b) {
+			return f, delivery.Errorf(CodeBadFrame, "malformed JSON")
+		}
+		return f, delivery.Errorf(CodeBadFrame, "frame must be a JSON object")
+	}
+	// First the envelope alone: it fails only on malformed JSON, so a
+	// frame with a bad field still gets an answer carrying its id.
+	var env struct {
+		ID   json.RawMessage `json:"id"`
+		Type json.RawMessage `json:"type"`
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return f, delivery.Errorf(CodeBadFrame, "malformed JSON at byte %d", se.Offset)
+		}
+		return f, delivery.Errorf(CodeBadFrame, "malformed JSON")
+	}
+	if err := checkID(env.ID); err != nil {
+		return f, err
+	}
+	if len(env.ID) > 0 && !bytes.Equal(env.ID, []byte("null")) {
+		f.ID = env.ID
+	}
+	id := f.ID
+	if err := json.Unmarshal(b, &f); err != nil {
+		f = ClientFrame{ID: id}
+		return f, fieldError(err)
+	}
+	f.ID = id
+	switch {
+	case f.Type == "":
+		return f, delivery.Errorf(CodeInvalid, "type: required")
+	case !known[f.Type]:
+		return f, delivery.Errorf(CodeUnknownType, "type: unknown frame type %q", truncate(f.Type, 32))
+	}
+	return f, f.validate()
+}
+
+// checkID accepts a string or number id of at most MaxIDLen bytes.
+func checkID(id json.RawMessage) error {
+	if len(id) == 0 || bytes.Equal(id, []byte("null")) {
+		return nil
+	}
+	if len(id) > MaxIDLen {
+		return delivery.Errorf(CodeInvalid, "id: at most %d bytes", MaxIDLen)
+	}
+	c := id[0]
+	if c != '"' && c != '-' && (c < '0' || c > '9') {
+		return delivery.Errorf(CodeInvalid, "id: must be a string or a number")
+	}
+	return nil
+}
+
+// validate checks the fields the frame's type requires.
+func (f *ClientFrame) validate() error {
+	switch f.Type {
+	case TypeSubscribe, TypeUnsubscribe:
+		if f.Channel == "" {
+			return delivery.Errorf(CodeInvalid, "channel: required")
+		}
+		if f.Since != nil && *f.Since < 0 {
+			return delivery.Errorf(CodeInvalid, "since: must not be negative")
+		}
+	case TypeAuth:
+		if f.Token == "" {
+			return delivery.Errorf(CodeInvalid, "token: required")
+		}
+	}
+	return nil
+}
+
+// fieldError names the field of a type error, like the REST decoder.
+func fieldError(err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te) && te.Field != "":
+		return delivery.Errorf(CodeInvalid, "%s: must be %s", te.Field, describe(te.Type))
+	case errors.As(err, &se):
+		return delivery.Errorf(CodeBadFrame, "malformed JSON at byte %d", se.Offset)
+	}
+	return delivery.Errorf(CodeInvalid, "invalid frame")
+}
+
+func describe(t reflect.Type) string {
+	if t == reflect.TypeFor[delivery.ID]() {
+		return "an id (a positive integer)"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "an integer"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return "of another type"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

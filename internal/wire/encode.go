@@ -1,0 +1,101 @@
+package wire
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// AppendEvent appends the event frame
+//
+//	{"type":"event","channel":…,"event":…,"seq":…,"data":…,"ts":…}
+//
+// to dst. seq 0 (ephemeral) is left out. data must be valid JSON (it is
+// copied as it is); nil data is encoded as null. ts is Unix milliseconds.
+func AppendEvent(dst []byte, channel, event string, seq int64, data []byte, ts int64) []byte {
+	dst = append(dst, `{"type":"event","channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"event":`...)
+	dst = AppendString(dst, event)
+	if seq != 0 {
+		dst = append(dst, `,"seq":`...)
+		dst = strconv.AppendInt(dst, seq, 10)
+	}
+	dst = append(dst, `,"data":`...)
+	if len(data) == 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, data...)
+	}
+	dst = append(dst, `,"ts":`...)
+	dst = strconv.AppendInt(dst, ts, 10)
+	return append(dst, '}')
+}
+
+// AppendAck appends {"type":"ack","id":…}; id is the raw JSON id of the
+// client frame, echoed as it came.
+func AppendAck(dst []byte, id []byte) []byte {
+	dst = append(dst, `{"type":"ack","id":`...)
+	dst = append(dst, id...)
+	return append(dst, '}')
+}
+
+// AppendError appends {"type":"error","id":…,"code":…,"message":…}; the
+// id is left out when the frame had none (or none could be read).
+func AppendError(dst []byte, id []byte, code, message string) []byte {
+	dst = append(dst, `{"type":"error"`...)
+	if len(id) > 0 {
+		dst = append(dst, `,"id":`...)
+		dst = append(dst, id...)
+	}
+	dst = append(dst, `,"code":`...)
+	dst = AppendString(dst, code)
+	dst = append(dst, `,"message":`...)
+	dst = AppendString(dst, message)
+	return append(dst, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
+// as encoding/json does, so the frame is always valid JSON and UTF-8 (a
+// browser closes the socket on a text frame that is not).
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
