@@ -1,0 +1,266 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/store/sqlutil"
+)
+
+const orderColumns = `id, status, seq, customer_id, restaurant_id, courier_id, items, total_cents,
+	delivery_address, notes, reason, created_at, updated_at`
+
+func scanOrder(row pgx.Row) (delivery.Order, error) {
+	var o delivery.Order
+	var courier *int64
+	var items []byte
+	err := row.Scan(&o.ID, &o.Status, &o.Seq, &o.CustomerID, &o.RestaurantID, &courier, &items,
+		&o.TotalCents, &o.DeliveryAddress, &o.Notes, &o.Reason, &o.CreatedAt, &o.UpdatedAt)
+	if err != nil {
+		return delivery.Order{}, err
+	}
+	if courier != nil {
+		id := delivery.ID(*courier)
+		o.CourierID = &id
+	}
+	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	if o.Items, err = sqlutil.UnmarshalItems(items); err != nil {
+		return delivery.Order{}, err
+	}
+	return o, nil
+}
+
+// orderByID loads an order; lock appends FOR UPDATE (inside a transaction).
+func orderByID(ctx context.Context, q queryer, id delivery.ID, lock bool) (delivery.Order, error) {
+	query := `SELECT ` + orderColumns + ` FROM orders WHERE id = $1`
+	if lock {
+		query += ` FOR UPDATE`
+	}
+	o, err := scanOrder(q.QueryRow(ctx, query, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return delivery.Order{}, delivery.Errorf(delivery.ENOTFOUND, "order %s not found", id)
+	}
+	if err != nil {
+		return delivery.Order{}, fmt.Errorf("load order %s: %w", id, err)
+	}
+	return o, nil
+}
+
+// OrderByID returns the order with id, or ENOTFOUND.
+func (s *Store) OrderByID(ctx context.Context, id delivery.ID) (delivery.Order, error) {
+	o, err := orderByID(ctx, s.pool, id, false)
+	return o, sqlutil.Wrap("postgres", err)
+}
+
+// CreateOrder inserts o as placed with its order.created event. A call
+// whose key is taken does not insert: ON CONFLICT waits for the transaction
+// that holds the key to commit and then does nothing, and the committed
+// order is returned instead.
+func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.IdempotencyKey) (delivery.Order, bool, error) {
+	o = sqlutil.NewOrder(o, sqlutil.Now())
+	created := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		items, err := sqlutil.MarshalItems(o.Items)
+		if err != nil {
+			return err
+		}
+		var idemKey, reqHash *string
+		if key.Key != "" {
+			idemKey, reqHash = &key.Key, &key.RequestHash
+		}
+		err = tx.QueryRow(ctx, `
+			INSERT INTO orders (status, seq, customer_id, restaurant_id, courier_id, items, total_cents,
+				delivery_address, notes, reason, idempotency_key, request_hash, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+			ON CONFLICT (customer_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+			RETURNING id`,
+			o.Status, o.Seq, o.CustomerID, o.RestaurantID, courierArg(o.CourierID), string(items), o.TotalCents,
+			o.DeliveryAddress, o.Notes, o.Reason, idemKey, reqHash, o.CreatedAt, o.UpdatedAt).Scan(&o.ID)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows): // the key is taken
+			o, err = orderByKey(ctx, tx, o.CustomerID, key)
+			return err
+		case isForeignKey(err):
+			return delivery.Errorf(delivery.ENOTFOUND, "customer, restaurant or courier not found")
+		case err != nil:
+			return fmt.Errorf("insert order: %w", err)
+		}
+		ev, err := sqlutil.CreatedEvent(o)
+		if err != nil {
+			return err
+		}
+		created = true
+		return insertEvent(ctx, tx, ev)
+	})
+	if err != nil {
+		return delivery.Order{}, false, sqlutil.Wrap("postgres: create order", err)
+	}
+	return o, created, nil
+}
+
+// orderByKey returns the order a customer placed with key, or EIDEMPOTENCY
+// if it was placed by another request.
+func orderByKey(ctx context.Context, tx pgx.Tx, customerID delivery.ID, key delivery.IdempotencyKey) (delivery.Order, error) {
+	var id delivery.ID
+	var hash string
+	err := tx.QueryRow(ctx, `SELECT id, request_hash FROM orders WHERE customer_id = $1 AND idempotency_key = $2`,
+		customerID, key.Key).Scan(&id, &hash)
+	if err != nil {
+		return delivery.Order{}, fmt.Errorf("look up idempotency key: %w", err)
+	}
+	if hash != key.RequestHash {
+		return delivery.Order{}, delivery.Errorf(delivery.EIDEMPOTENCY, "idempotency key already used for another request")
+	}
+	return orderByID(ctx, tx, id, false)
+}
+
+func courierArg(id *delivery.ID) *int64 {
+	if id == nil {
+		return nil
+	}
+	v := int64(*id)
+	return &v
+}
+
+func insertEvent(ctx context.Context, tx pgx.Tx, ev delivery.Event) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO order_events (order_id, seq, type, data, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		ev.OrderID, ev.Seq, ev.Type, string(ev.Data), ev.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("insert event %s/%d: %w", ev.OrderID, ev.Seq, err)
+	}
+	return nil
+}
+
+// UpdateOrder locks the order row, applies mutate and appends the change as
+// the event with the next seq.
+func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*delivery.Order) (delivery.Change, error)) (delivery.Order, delivery.Event, error) {
+	var o delivery.Order
+	var ev delivery.Event
+	var mutateErr error
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		old, err := orderByID(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		o, ev, mutateErr = sqlutil.Mutate(old, mutate, sqlutil.Now())
+		if mutateErr != nil {
+			return mutateErr
+		}
+		items, err := sqlutil.MarshalItems(o.Items)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE orders SET status = $1, seq = $2, courier_id = $3, items = $4, total_cents = $5,
+				delivery_address = $6, notes = $7, reason = $8, updated_at = $9
+			WHERE id = $10`,
+			o.Status, o.Seq, courierArg(o.CourierID), string(items), o.TotalCents,
+			o.DeliveryAddress, o.Notes, o.Reason, o.UpdatedAt, o.ID)
+		if err != nil {
+			return fmt.Errorf("write order: %w", err)
+		}
+		return insertEvent(ctx, tx, ev)
+	})
+	if mutateErr != nil {
+		return delivery.Order{}, delivery.Event{}, mutateErr
+	}
+	if err != nil {
+		return delivery.Order{}, delivery.Event{}, sqlutil.Wrap("postgres: update order", err)
+	}
+	return o, ev, nil
+}
+
+// ListOrders returns the orders f selects, newest first. With no visibility
+// field and not All it selects nothing.
+func (s *Store) ListOrders(ctx context.Context, f delivery.OrderFilter) ([]delivery.Order, error) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	var visible []string
+	if !f.All {
+		if f.CustomerID != 0 {
+			visible = append(visible, `customer_id = `+arg(f.CustomerID))
+		}
+		if f.RestaurantID != 0 {
+			visible = append(visible, `restaurant_id = `+arg(f.RestaurantID))
+		}
+		if f.CourierID != 0 {
+			visible = append(visible, `courier_id = `+arg(f.CourierID))
+		}
+		if f.Offered {
+			visible = append(visible, `(courier_id IS NULL AND status IN ('accepted', 'preparing', 'ready'))`)
+		}
+		if len(visible) == 0 {
+			return []delivery.Order{}, nil
+		}
+	}
+	where := []string{"true"}
+	if len(visible) > 0 {
+		where = append(where, "("+strings.Join(visible, " OR ")+")")
+	}
+	if f.Status != "" {
+		where = append(where, `status = `+arg(f.Status))
+	}
+	if f.BeforeID != 0 {
+		where = append(where, `id < `+arg(f.BeforeID))
+	}
+	query := `SELECT ` + orderColumns + ` FROM orders WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY id DESC LIMIT ` + arg(sqlutil.ListLimit(f.Limit))
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list orders: %w", err)
+	}
+	defer rows.Close()
+	list := []delivery.Order{}
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list orders: %w", err)
+		}
+		list = append(list, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list orders: %w", err)
+	}
+	return list, nil
+}
+
+// EventsAfter returns up to limit events of the order with seq > after, in
+// seq order; limit <= 0 means all of them.
+func (s *Store) EventsAfter(ctx context.Context, orderID delivery.ID, after int64, limit int) ([]delivery.Event, error) {
+	var lim *int64 // LIMIT NULL is no limit
+	if limit > 0 {
+		v := int64(limit)
+		lim = &v
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT order_id, seq, type, data, created_at FROM order_events
+		WHERE order_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, orderID, after, lim)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: events after: %w", err)
+	}
+	defer rows.Close()
+	list := []delivery.Event{}
+	for rows.Next() {
+		var ev delivery.Event
+		var data []byte
+		if err := rows.Scan(&ev.OrderID, &ev.Seq, &ev.Type, &data, &ev.CreatedAt); err != nil {
+			return nil, fmt.Errorf("postgres: events after: %w", err)
+		}
+		ev.Data, ev.CreatedAt = data, ev.CreatedAt.UTC()
+		list = append(list, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: events after: %w", err)
+	}
+	return list, nil
+}

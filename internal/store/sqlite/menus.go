@@ -1,0 +1,88 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/store/sqlutil"
+)
+
+// ListRestaurants returns every restaurant in id order.
+func (s *Store) ListRestaurants(ctx context.Context) ([]delivery.Restaurant, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id, name, created_at FROM restaurants ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list restaurants: %w", err)
+	}
+	defer rows.Close()
+	list := []delivery.Restaurant{}
+	for rows.Next() {
+		var r delivery.Restaurant
+		if err := rows.Scan(&r.ID, &r.Name, timeCol{&r.CreatedAt}); err != nil {
+			return nil, fmt.Errorf("sqlite: list restaurants: %w", err)
+		}
+		list = append(list, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list restaurants: %w", err)
+	}
+	return list, nil
+}
+
+// RestaurantByID returns the restaurant with id, or ENOTFOUND.
+func (s *Store) RestaurantByID(ctx context.Context, id delivery.ID) (delivery.Restaurant, error) {
+	var r delivery.Restaurant
+	err := s.read.QueryRowContext(ctx, `SELECT id, name, created_at FROM restaurants WHERE id = ?`, id).
+		Scan(&r.ID, &r.Name, timeCol{&r.CreatedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return delivery.Restaurant{}, delivery.Errorf(delivery.ENOTFOUND, "restaurant %s not found", id)
+	}
+	if err != nil {
+		return delivery.Restaurant{}, fmt.Errorf("sqlite: load restaurant: %w", err)
+	}
+	return r, nil
+}
+
+// ListMenu returns a restaurant's menu items in id order; an unknown
+// restaurant has an empty menu.
+func (s *Store) ListMenu(ctx context.Context, restaurantID delivery.ID) ([]delivery.MenuItem, error) {
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT id, restaurant_id, name, price_cents, available
+		FROM menu_items WHERE restaurant_id = ? ORDER BY id`, restaurantID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list menu: %w", err)
+	}
+	defer rows.Close()
+	items := []delivery.MenuItem{}
+	for rows.Next() {
+		var m delivery.MenuItem
+		if err := rows.Scan(&m.ID, &m.RestaurantID, &m.Name, &m.PriceCents, &m.Available); err != nil {
+			return nil, fmt.Errorf("sqlite: list menu: %w", err)
+		}
+		items = append(items, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list menu: %w", err)
+	}
+	return items, nil
+}
+
+// CreateMenuItem inserts item; an unknown restaurant is ENOTFOUND.
+func (s *Store) CreateMenuItem(ctx context.Context, item delivery.MenuItem) (delivery.MenuItem, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `
+			INSERT INTO menu_items (restaurant_id, name, price_cents, available)
+			VALUES (?, ?, ?, ?) RETURNING id`,
+			item.RestaurantID, item.Name, item.PriceCents, item.Available).Scan(&item.ID)
+		if isForeignKey(err) {
+			return delivery.Errorf(delivery.ENOTFOUND, "restaurant %s not found", item.RestaurantID)
+		}
+		return err
+	})
+	if err != nil {
+		return delivery.MenuItem{}, sqlutil.Wrap("sqlite: create menu item", err)
+	}
+	return item, nil
+}

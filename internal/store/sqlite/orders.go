@@ -1,0 +1,261 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/store/sqlutil"
+)
+
+const orderColumns = `id, status, seq, customer_id, restaurant_id, courier_id, items, total_cents,
+	delivery_address, notes, reason, created_at, updated_at`
+
+func scanOrder(row interface{ Scan(...any) error }) (delivery.Order, error) {
+	var o delivery.Order
+	var courier sql.NullInt64
+	var items []byte
+	err := row.Scan(&o.ID, &o.Status, &o.Seq, &o.CustomerID, &o.RestaurantID, &courier, &items,
+		&o.TotalCents, &o.DeliveryAddress, &o.Notes, &o.Reason, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt})
+	if err != nil {
+		return delivery.Order{}, err
+	}
+	if courier.Valid {
+		id := delivery.ID(courier.Int64)
+		o.CourierID = &id
+	}
+	if o.Items, err = sqlutil.UnmarshalItems(items); err != nil {
+		return delivery.Order{}, err
+	}
+	return o, nil
+}
+
+func orderByID(ctx context.Context, q queryer, id delivery.ID) (delivery.Order, error) {
+	o, err := scanOrder(q.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return delivery.Order{}, delivery.Errorf(delivery.ENOTFOUND, "order %s not found", id)
+	}
+	if err != nil {
+		return delivery.Order{}, fmt.Errorf("load order %s: %w", id, err)
+	}
+	return o, nil
+}
+
+// OrderByID returns the order with id, or ENOTFOUND.
+func (s *Store) OrderByID(ctx context.Context, id delivery.ID) (delivery.Order, error) {
+	o, err := orderByID(ctx, s.read, id)
+	return o, sqlutil.Wrap("sqlite", err)
+}
+
+// CreateOrder inserts o as placed with its order.created event. The write
+// transaction holds SQLite's write lock from its first statement, so the
+// idempotency lookup and the insert cannot interleave with another call.
+func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.IdempotencyKey) (delivery.Order, bool, error) {
+	o = sqlutil.NewOrder(o, sqlutil.Now())
+	created := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if key.Key != "" {
+			var id delivery.ID
+			var hash string
+			err := tx.QueryRowContext(ctx, `
+				SELECT id, request_hash FROM orders WHERE customer_id = ? AND idempotency_key = ?`,
+				o.CustomerID, key.Key).Scan(&id, &hash)
+			if err == nil {
+				if hash != key.RequestHash {
+					return delivery.Errorf(delivery.EIDEMPOTENCY, "idempotency key already used for another request")
+				}
+				o, err = orderByID(ctx, tx, id)
+				return err
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("look up idempotency key: %w", err)
+			}
+		}
+		if err := insertOrder(ctx, tx, &o, key); err != nil {
+			return err
+		}
+		created = true
+		return nil
+	})
+	if err != nil {
+		return delivery.Order{}, false, sqlutil.Wrap("sqlite: create order", err)
+	}
+	return o, created, nil
+}
+
+func insertOrder(ctx context.Context, tx *sql.Tx, o *delivery.Order, key delivery.IdempotencyKey) error {
+	items, err := sqlutil.MarshalItems(o.Items)
+	if err != nil {
+		return err
+	}
+	var idemKey, reqHash sql.NullString
+	if key.Key != "" {
+		idemKey = sql.NullString{String: key.Key, Valid: true}
+		reqHash = sql.NullString{String: key.RequestHash, Valid: true}
+	}
+	err = tx.QueryRowContext(ctx, `
+		INSERT INTO orders (status, seq, customer_id, restaurant_id, courier_id, items, total_cents,
+			delivery_address, notes, reason, idempotency_key, request_hash, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		o.Status, o.Seq, o.CustomerID, o.RestaurantID, courierArg(o.CourierID), string(items), o.TotalCents,
+		o.DeliveryAddress, o.Notes, o.Reason, idemKey, reqHash,
+		sqlutil.FormatTime(o.CreatedAt), sqlutil.FormatTime(o.UpdatedAt)).Scan(&o.ID)
+	if isForeignKey(err) {
+		return delivery.Errorf(delivery.ENOTFOUND, "customer, restaurant or courier not found")
+	}
+	if err != nil {
+		return fmt.Errorf("insert order: %w", err)
+	}
+	ev, err := sqlutil.CreatedEvent(*o)
+	if err != nil {
+		return err
+	}
+	return insertEvent(ctx, tx, ev)
+}
+
+func courierArg(id *delivery.ID) any {
+	if id == nil {
+		return nil
+	}
+	return int64(*id)
+}
+
+func insertEvent(ctx context.Context, tx *sql.Tx, ev delivery.Event) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO order_events (order_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?)`,
+		ev.OrderID, ev.Seq, ev.Type, string(ev.Data), sqlutil.FormatTime(ev.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("insert event %s/%d: %w", ev.OrderID, ev.Seq, err)
+	}
+	return nil
+}
+
+// UpdateOrder applies mutate to the order under the write lock and appends
+// the change as the event with the next seq.
+func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*delivery.Order) (delivery.Change, error)) (delivery.Order, delivery.Event, error) {
+	var o delivery.Order
+	var ev delivery.Event
+	var mutateErr error
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		old, err := orderByID(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		o, ev, mutateErr = sqlutil.Mutate(old, mutate, sqlutil.Now())
+		if mutateErr != nil {
+			return mutateErr
+		}
+		items, err := sqlutil.MarshalItems(o.Items)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `
+			UPDATE orders SET status = ?, seq = ?, courier_id = ?, items = ?, total_cents = ?,
+				delivery_address = ?, notes = ?, reason = ?, updated_at = ?
+			WHERE id = ?`,
+			o.Status, o.Seq, courierArg(o.CourierID), string(items), o.TotalCents,
+			o.DeliveryAddress, o.Notes, o.Reason, sqlutil.FormatTime(o.UpdatedAt), o.ID)
+		if err != nil {
+			return fmt.Errorf("write order: %w", err)
+		}
+		return insertEvent(ctx, tx, ev)
+	})
+	if mutateErr != nil {
+		return delivery.Order{}, delivery.Event{}, mutateErr
+	}
+	if err != nil {
+		return delivery.Order{}, delivery.Event{}, sqlutil.Wrap("sqlite: update order", err)
+	}
+	return o, ev, nil
+}
+
+// ListOrders returns the orders f selects, newest first. With no visibility
+// field and not All it selects nothing.
+func (s *Store) ListOrders(ctx context.Context, f delivery.OrderFilter) ([]delivery.Order, error) {
+	var visible []string
+	var args []any
+	if !f.All {
+		if f.CustomerID != 0 {
+			visible = append(visible, `customer_id = ?`)
+			args = append(args, f.CustomerID)
+		}
+		if f.RestaurantID != 0 {
+			visible = append(visible, `restaurant_id = ?`)
+			args = append(args, f.RestaurantID)
+		}
+		if f.CourierID != 0 {
+			visible = append(visible, `courier_id = ?`)
+			args = append(args, f.CourierID)
+		}
+		if f.Offered {
+			visible = append(visible, `(courier_id IS NULL AND status IN ('accepted', 'preparing', 'ready'))`)
+		}
+		if len(visible) == 0 {
+			return []delivery.Order{}, nil
+		}
+	}
+	where := []string{"1 = 1"}
+	if len(visible) > 0 {
+		where = append(where, "("+strings.Join(visible, " OR ")+")")
+	}
+	if f.Status != "" {
+		where = append(where, `status = ?`)
+		args = append(args, f.Status)
+	}
+	if f.BeforeID != 0 {
+		where = append(where, `id < ?`)
+		args = append(args, f.BeforeID)
+	}
+	args = append(args, sqlutil.ListLimit(f.Limit))
+	query := `SELECT ` + orderColumns + ` FROM orders WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY id DESC LIMIT ?`
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list orders: %w", err)
+	}
+	defer rows.Close()
+	list := []delivery.Order{}
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list orders: %w", err)
+		}
+		list = append(list, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list orders: %w", err)
+	}
+	return list, nil
+}
+
+// EventsAfter returns up to limit events of the order with seq > after, in
+// seq order; limit <= 0 means all of them.
+func (s *Store) EventsAfter(ctx context.Context, orderID delivery.ID, after int64, limit int) ([]delivery.Event, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT order_id, seq, type, data, created_at FROM order_events
+		WHERE order_id = ? AND seq > ? ORDER BY seq LIMIT ?`, orderID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: events after: %w", err)
+	}
+	defer rows.Close()
+	list := []delivery.Event{}
+	for rows.Next() {
+		var ev delivery.Event
+		var data []byte
+		if err := rows.Scan(&ev.OrderID, &ev.Seq, &ev.Type, &data, timeCol{&ev.CreatedAt}); err != nil {
+			return nil, fmt.Errorf("sqlite: events after: %w", err)
+		}
+		ev.Data = data
+		list = append(list, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: events after: %w", err)
+	}
+	return list, nil
+}

@@ -1,0 +1,196 @@
+// Package sqlite implements delivery.Store on SQLite (modernc.org/sqlite,
+// pure Go), the default engine of a single instance.
+//
+// SQLite allows one writer at a time. Instead of letting concurrent writers
+// collide and retry on SQLITE_BUSY, every write transaction goes through a
+// pool of exactly one connection that begins with BEGIN IMMEDIATE: writers
+// queue in database/sql, and the write lock is taken before the first read
+// of a transaction, so a read-modify-write (UpdateOrder, idempotent
+// CreateOrder, RotateRefreshToken) is serialized without further locking.
+// Reads outside transactions use a separate read-only pool, which WAL mode
+// lets run alongside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/store/migrations"
+	"github.com/ordercast/ordercast/internal/store/sqlutil"
+)
+
+var _ delivery.Store = (*Store)(nil)
+
+// busyTimeout bounds how long a connection waits for a lock held by another
+// process (or by a WAL checkpoint) before SQLITE_BUSY.
+const busyTimeout = 5 * time.Second
+
+// Store is a delivery.Store on one SQLite database file.
+type Store struct {
+	write   *sql.DB // exactly one connection, BEGIN IMMEDIATE
+	read    *sql.DB // query_only connections
+	tempDir string  // removed on Close when Open made the file up
+}
+
+// Open opens (creating it and its parent directory if needed) the SQLite
+// database at path and applies pending migrations. The path ":memory:" (or
+// "") opens a fresh database in a temporary directory that Close removes;
+// a real in-memory database cannot be shared by the two connection pools.
+func Open(ctx context.Context, path string) (*Store, error) {
+	s := &Store{}
+	if path == "" || path == ":memory:" {
+		dir, err := os.MkdirTemp("", "ordercast-sqlite-")
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: temp dir: %w", err)
+		}
+		s.tempDir = dir
+		path = filepath.Join(dir, "ordercast.db")
+	}
+	if err := s.open(ctx, path); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context, path string) error {
+	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return fmt.Errorf("sqlite: path %q: want a plain file path", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("sqlite: create directory: %w", err)
+	}
+	var err error
+	if s.write, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s.write.SetMaxOpenConns(1)
+	s.write.SetConnMaxIdleTime(0)
+	// The first connection switches the file to WAL before any reader opens.
+	if err := sqlutil.Migrate(ctx, goose.DialectSQLite3, s.write, migrations.SQLite()); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	if s.read, err = sql.Open("sqlite", dsn(path, true)); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.NumCPU())
+	s.read.SetMaxOpenConns(n)
+	s.read.SetMaxIdleConns(n)
+	return s.Ping(ctx)
+}
+
+// dsn returns the modernc.org/sqlite data source name of path. Pragmas are
+// per connection, so they go in the DSN and apply to every new connection.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return path + "?" + q.Encode()
+}
+
+// Ping checks that both pools answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping writer: %w", err)
+	}
+	if err := s.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping reader: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database; a temporary database is deleted.
+func (s *Store) Close() error {
+	var errs []error
+	if s.read != nil {
+		errs = append(errs, s.read.Close())
+	}
+	if s.write != nil {
+		errs = append(errs, s.write.Close())
+	}
+	if s.tempDir != "" {
+		errs = append(errs, os.RemoveAll(s.tempDir))
+	}
+	return errors.Join(errs...)
+}
+
+// inTx runs fn in a write transaction and commits if fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	// Rolls back on error and on panic in fn, which would otherwise hold
+	// the only write connection forever; after Commit it is a no-op.
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// queryer is what both a pool and a transaction offer.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// sqliteCode returns the extended result code of err, or 0.
+func sqliteCode(err error) int {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return 0
+}
+
+func isUnique(err error) bool {
+	c := sqliteCode(err)
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+func isForeignKey(err error) bool { return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY }
+
+// timeCol scans a TEXT time column written by sqlutil.FormatTime.
+type timeCol struct{ t *time.Time }
+
+func (c timeCol) Scan(v any) error {
+	var s string
+	switch v := v.(type) {
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	default:
+		return fmt.Errorf("time column: unexpected %T", v)
+	}
+	t, err := sqlutil.ParseTime(s)
+	if err != nil {
+		return err
+	}
+	*c.t = t
+	return nil
+}

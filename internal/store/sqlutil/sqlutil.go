@@ -1,0 +1,181 @@
+// Package sqlutil holds what the SQL stores share that is not SQL: time
+// normalization, JSON columns, the order-mutation steps around the database
+// writes, and running migrations. Each engine keeps its own queries.
+package sqlutil
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+)
+
+// TimeLayout is how SQLite columns hold times: UTC with exactly six
+// fractional digits, so that text order is time order.
+const TimeLayout = "2006-01-02T15:04:05.000000Z"
+
+// Time returns t as the stores keep it: UTC, truncated to microseconds
+// (both engines' precision), without a monotonic reading.
+func Time(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// Now is the current time as the stores keep it.
+func Now() time.Time { return Time(time.Now()) }
+
+// FormatTime returns t in TimeLayout.
+func FormatTime(t time.Time) string { return Time(t).Format(TimeLayout) }
+
+// ParseTime parses a time written by FormatTime.
+func ParseTime(s string) (time.Time, error) {
+	t, err := time.Parse(TimeLayout, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse time %q: %w", s, err)
+	}
+	return t.UTC(), nil
+}
+
+// NormalizeEmail returns the form emails are stored and looked up in; the
+// unique index on it makes emails unique case-insensitively.
+func NormalizeEmail(email string) string { return strings.ToLower(email) }
+
+// Listing limits of ListOrders.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 200
+)
+
+// ListLimit returns the limit ListOrders applies for a requested n.
+func ListLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultListLimit
+	case n > MaxListLimit:
+		return MaxListLimit
+	}
+	return n
+}
+
+// NewOrder returns o as CreateOrder stores it: status placed, seq 1, both
+// times now, and a non-nil Items.
+func NewOrder(o delivery.Order, now time.Time) delivery.Order {
+	o = CloneOrder(o)
+	o.ID = 0
+	o.Status = delivery.StatusPlaced
+	o.Seq = 1
+	o.CreatedAt = now
+	o.UpdatedAt = now
+	return o
+}
+
+// CloneOrder returns a deep copy of o, so that a mutation of the copy never
+// reaches the original's items or courier; Items is never nil.
+func CloneOrder(o delivery.Order) delivery.Order {
+	items := make([]delivery.OrderItem, len(o.Items))
+	copy(items, o.Items)
+	o.Items = items
+	if o.CourierID != nil {
+		id := *o.CourierID
+		o.CourierID = &id
+	}
+	return o
+}
+
+// MarshalItems encodes order items for the items column; nil becomes [].
+func MarshalItems(items []delivery.OrderItem) ([]byte, error) {
+	if items == nil {
+		items = []delivery.OrderItem{}
+	}
+	b, err := json.Marshal(items)
+	if err != nil {
+		return nil, fmt.Errorf("encode order items: %w", err)
+	}
+	return b, nil
+}
+
+// UnmarshalItems decodes the items column; the result is never nil.
+func UnmarshalItems(b []byte) ([]delivery.OrderItem, error) {
+	items := []delivery.OrderItem{}
+	if err := json.Unmarshal(b, &items); err != nil {
+		return nil, fmt.Errorf("decode order items: %w", err)
+	}
+	if items == nil {
+		items = []delivery.OrderItem{}
+	}
+	return items, nil
+}
+
+// CreatedEvent returns the order.created event of a newly stored order.
+func CreatedEvent(o delivery.Order) (delivery.Event, error) {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return delivery.Event{}, fmt.Errorf("encode order.created: %w", err)
+	}
+	return delivery.Event{OrderID: o.ID, Seq: o.Seq, Type: delivery.EventOrderCreated, Data: data, CreatedAt: o.CreatedAt}, nil
+}
+
+// Mutate runs the non-SQL part of UpdateOrder on old, the locked current
+// row: it calls mutate on a deep copy and, if mutate succeeds, returns the
+// order to write (next seq, UpdatedAt now) and the event to append. The
+// identity of the order (id, customer, restaurant, creation time) is not
+// mutable and is restored from old. mutate's error comes back unwrapped.
+func Mutate(old delivery.Order, mutate func(*delivery.Order) (delivery.Change, error), now time.Time) (delivery.Order, delivery.Event, error) {
+	o := CloneOrder(old)
+	change, err := mutate(&o)
+	if err != nil {
+		return delivery.Order{}, delivery.Event{}, err
+	}
+	if change.Type == "" {
+		return delivery.Order{}, delivery.Event{}, errors.New("update order: mutate returned a change without an event type")
+	}
+	o.ID, o.CustomerID, o.RestaurantID, o.CreatedAt = old.ID, old.CustomerID, old.RestaurantID, old.CreatedAt
+	if o.Items == nil {
+		o.Items = []delivery.OrderItem{}
+	}
+	o.Seq = old.Seq + 1
+	o.UpdatedAt = now
+	var payload any = o
+	if change.Data != nil {
+		payload = change.Data
+	}
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return delivery.Order{}, delivery.Event{}, fmt.Errorf("encode %s event data: %w", change.Type, err)
+	}
+	ev := delivery.Event{OrderID: o.ID, Seq: o.Seq, Type: change.Type, Data: data, CreatedAt: now}
+	return o, ev, nil
+}
+
+// Migrate applies every pending migration of fsys to db with goose, each in
+// its own transaction.
+func Migrate(ctx context.Context, dialect goose.Dialect, db *sql.DB, fsys fs.FS, opts ...goose.ProviderOption) error {
+	opts = append([]goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}, opts...)
+	p, err := goose.NewProvider(dialect, db, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	return nil
+}
+
+// Wrap returns the *delivery.Error in err's chain as it is, so that callers
+// get the documented *delivery.Error, and wraps any other error with the
+// context op. It returns nil for nil.
+func Wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *delivery.Error
+	if errors.As(err, &de) {
+		return de
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

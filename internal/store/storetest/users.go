@@ -1,0 +1,228 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+)
+
+func testUsers(t *testing.T, s delivery.Store) {
+	ctx := t.Context()
+	u, err := s.CreateUser(ctx, delivery.User{Email: "Alice@Example.COM", Name: "Alice", Role: delivery.RoleCustomer, PasswordHash: "h"}, "ignored")
+	must(t, err)
+	if u.ID <= 0 || u.Email != "alice@example.com" || u.RestaurantID != 0 || u.PasswordHash != "h" {
+		t.Fatalf("CreateUser = %+v: want an id, the email lower-cased, no restaurant", u)
+	}
+	wantUTCMicro(t, "CreatedAt", u.CreatedAt)
+	byID, err := s.UserByID(ctx, u.ID)
+	must(t, err)
+	deepEqual(t, "UserByID", byID, u)
+	byEmail, err := s.UserByEmail(ctx, "ALICE@example.com")
+	must(t, err)
+	deepEqual(t, "UserByEmail", byEmail, u)
+
+	_, err = s.UserByID(ctx, u.ID+1000)
+	wantCode(t, err, delivery.ENOTFOUND)
+	_, err = s.UserByEmail(ctx, "nobody@example.com")
+	wantCode(t, err, delivery.ENOTFOUND)
+	list, err := s.ListRestaurants(ctx)
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("a customer created restaurants %+v", list)
+	}
+}
+
+func testUserEmailTaken(t *testing.T, s delivery.Store) {
+	ctx := t.Context()
+	createUser(t, s, "dup@example.com", delivery.RoleCustomer, "")
+	for _, email := range []string{"dup@example.com", "DUP@example.com", "Dup@Example.Com"} {
+		_, err := s.CreateUser(ctx, delivery.User{Email: email, Name: "x", Role: delivery.RoleCourier, PasswordHash: "h"}, "")
+		wantCode(t, err, delivery.EEMAILTAKEN)
+	}
+	// The restaurant is created in the user's transaction, so it goes too.
+	_, err := s.CreateUser(ctx, delivery.User{Email: "DUP@EXAMPLE.COM", Name: "x", Role: delivery.RoleRestaurant, PasswordHash: "h"}, "Ghost")
+	wantCode(t, err, delivery.EEMAILTAKEN)
+	list, err := s.ListRestaurants(ctx)
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("failed registration left restaurants %+v", list)
+	}
+}
+
+func testRestaurantUser(t *testing.T, s delivery.Store) {
+	ctx := t.Context()
+	a := createUser(t, s, "a@example.com", delivery.RoleRestaurant, "Pizza")
+	b := createUser(t, s, "b@example.com", delivery.RoleRestaurant, "Sushi")
+	if a.RestaurantID <= 0 || b.RestaurantID <= 0 || a.RestaurantID == b.RestaurantID {
+		t.Fatalf("restaurant ids %d, %d: want two distinct ids", a.RestaurantID, b.RestaurantID)
+	}
+	got, err := s.UserByID(ctx, a.ID)
+	must(t, err)
+	deepEqual(t, "UserByID", got, a)
+	r, err := s.RestaurantByID(ctx, a.RestaurantID)
+	must(t, err)
+	if r.ID != a.RestaurantID || r.Name != "Pizza" {
+		t.Fatalf("RestaurantByID = %+v, want Pizza", r)
+	}
+	wantUTCMicro(t, "restaurant CreatedAt", r.CreatedAt)
+	list, err := s.ListRestaurants(ctx)
+	must(t, err)
+	deepEqual(t, "ListRestaurants", list, []delivery.Restaurant{r, mustRestaurant(t, s, b.RestaurantID)})
+	_, err = s.RestaurantByID(ctx, b.RestaurantID+1000)
+	wantCode(t, err, delivery.ENOTFOUND)
+}
+
+func mustRestaurant(t *testing.T, s delivery.Store, id delivery.ID) delivery.Restaurant {
+	t.Helper()
+	r, err := s.RestaurantByID(t.Context(), id)
+	must(t, err)
+	return r
+}
+
+// refreshBase is a fixed instant: rotation takes now from the caller.
+var refreshBase = time.Date(2030, 1, 2, 3, 4, 5, 678901000, time.UTC)
+
+func token(hash string, user delivery.ID, family string) delivery.RefreshToken {
+	return delivery.RefreshToken{Hash: hash, UserID: user, FamilyID: family, ExpiresAt: refreshBase.Add(time.Hour)}
+}
+
+func testRefreshRotate(t *testing.T, s delivery.Store) {
+	ctx := t.Context()
+	u := createUser(t, s, "u@example.com", delivery.RoleCustomer, "")
+	must(t, s.CreateRefreshToken(ctx, token("t1", u.ID, "fam")))
+	// next's user and family are taken from the old token, not from next.
+	uid, err := s.RotateRefreshToken(ctx, "t1", token("t2", 0, "other"), refreshBase)
+	must(t, err)
+	if uid != u.ID {
+		t.Fatalf("Rotate returned user %s, want %s", uid, u.ID)
+	}
+	uid, err = s.RotateRefreshToken(ctx, "t2", token("t3", 0, ""), refreshBase.Add(time.Minute))
+	must(t, err)
+	if uid != u.ID {
+		t.Fatalf("second Rotate returned user %s, want %s", uid, u.ID)
+	}
+	_, err = s.RotateRefreshToken(ctx, "unknown", token("t4", 0, ""), refreshBase)
+	wantCode(t, err, delivery.EUNAUTHORIZED)
+	// Logging out with t3 revokes t3's family: proof that it is "fam".
+	must(t, s.RevokeRefreshFamily(ctx, "t3", u.ID))
+	must(t, s.CreateRefreshToken(ctx, token("x1", u.ID, "other")))
+	_, err = s.RotateRefreshToken(ctx, "x1", token("x2", 0, ""), refreshBase)
+	must(t, err)
+}
+
+func testRefreshReuse(t *testing.T, s delivery.Store) {
+	ctx := t.Context()
+	u := createUser(t, s, "u@example.com", delivery.RoleCustomer, "")
+	must(t, s.CreateRefreshToken(ctx, token("t1", u.ID, "fam")))
+	must(t, s.CreateRefreshToken(ctx, token("o1", u.ID, "other-device")))
+	_, err := s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), refreshBase)
+	must(t, err)
+	_, err = s.RotateRefreshToken(ctx, "t2", token("t3", 0, ""), refreshBase)
+	must(t, err)
+
+	// The thief replays t1: reuse, and the legitimate t3 dies with it.
+	_, err = s.RotateRefreshToken(ctx, "t1", token("t4", 0, ""), refreshBase)
+	wantCode(t, err, delivery.ETOKENREUSED)
+	_, err = s.RotateRefreshToken(ctx, "t3", token("t5", 0, ""), refreshBase)
+	wantCode(t, err, delivery.EUNAUTHORIZED)
+	// The token stored by the refused rotation does not exist.
+	_, err = s.RotateRefreshToken(ctx, "t4", token("t6", 0, ""), refreshBase)
+	wantCode(t, err, delivery.EUNAUTHORIZED)
+	_, err = s.RotateRefreshToken(ctx, "t2", token("t7", 0, ""), refreshBase)
+	wantCode(t, err, delivery.ETOKENREUSED)
+	// Other families are untouched.
+	_, err = s.RotateRefreshToken(ctx, "o1", token("o2", 0, ""), refreshBase)
+	must(t, err)
+}
+
+func testRefreshExpiry(t *testing.T, s delivery.Store) {
+	ctx := t.Context()
+	u := createUser(t, s, "u@example.com", delivery.RoleCustomer, "")
+	tok := token("t1", u.ID, "fam")
+	must(t, s.CreateRefreshToken(ctx, tok))
+	_, err := s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), tok.ExpiresAt)
+	wantCode(t, err, delivery.EUNAUTHORIZED)
+	_, err = s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), tok.ExpiresAt.Add(time.Hour))
+	wantCode(t, err, delivery.EUNAUTHORIZED)
+	// Refusing an expired token neither spends nor revokes it.
+	_, err = s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), tok.ExpiresAt.Add(-time.Microsecond))
+	must(t, err)
+}
+
+func testRefreshLogout(t *testing.T, s delivery.Store) {
+	ctx := t.Context()
+	u := createUser(t, s, "u@example.com", delivery.RoleCustomer, "")
+	other := createUser(t, s, "o@example.com", delivery.RoleCustomer, "")
+	must(t, s.CreateRefreshToken(ctx, token("t1", u.ID, "fam")))
+	_, err := s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), refreshBase)
+	must(t, err)
+
+	wantCode(t, s.RevokeRefreshFamily(ctx, "unknown", u.ID), delivery.ENOTFOUND)
+	wantCode(t, s.RevokeRefreshFamily(ctx, "t2", other.ID), delivery.ENOTFOUND)
+	// Logging out with the spent t1 still ends the session.
+	must(t, s.RevokeRefreshFamily(ctx, "t1", u.ID))
+	_, err = s.RotateRefreshToken(ctx, "t2", token("t3", 0, ""), refreshBase)
+	wantCode(t, err, delivery.EUNAUTHORIZED)
+	must(t, s.RevokeRefreshFamily(ctx, "t2", u.ID)) // twice is fine
+}
+
+// testRefreshConcurrentRotate: of several clients presenting one token at
+// once, one gets the new token and the others are reuse.
+func testRefreshConcurrentRotate(t *testing.T, s delivery.Store) {
+	ctx := t.Context()
+	u := createUser(t, s, "u@example.com", delivery.RoleCustomer, "")
+	must(t, s.CreateRefreshToken(ctx, token("t1", u.ID, "fam")))
+	const n = 10
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = s.RotateRefreshToken(ctx, "t1", token(label(i), 0, ""), refreshBase)
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+			continue
+		}
+		wantCode(t, err, delivery.ETOKENREUSED)
+	}
+	if ok != 1 {
+		t.Fatalf("%d rotations succeeded, want 1", ok)
+	}
+}
+
+func testMenus(t *testing.T, s delivery.Store) {
+	ctx := t.Context()
+	a := createUser(t, s, "a@example.com", delivery.RoleRestaurant, "Pizza")
+	b := createUser(t, s, "b@example.com", delivery.RoleRestaurant, "Sushi")
+	var want []delivery.MenuItem
+	for i, in := range []delivery.MenuItem{
+		{RestaurantID: a.RestaurantID, Name: "Margherita", PriceCents: 850, Available: true},
+		{RestaurantID: a.RestaurantID, Name: "Calzone", PriceCents: 1200, Available: false},
+		{RestaurantID: a.RestaurantID, Name: "Water", PriceCents: 0, Available: true},
+	} {
+		item, err := s.CreateMenuItem(ctx, in)
+		must(t, err)
+		if item.ID <= 0 || (i > 0 && item.ID <= want[i-1].ID) {
+			t.Fatalf("CreateMenuItem id %d: want increasing positive ids", item.ID)
+		}
+		in.ID = item.ID
+		deepEqual(t, "CreateMenuItem", item, in)
+		want = append(want, item)
+	}
+	got, err := s.ListMenu(ctx, a.RestaurantID)
+	must(t, err)
+	deepEqual(t, "ListMenu", got, want)
+	got, err = s.ListMenu(ctx, b.RestaurantID)
+	must(t, err)
+	if got == nil || len(got) != 0 {
+		t.Fatalf("ListMenu of an empty menu = %#v, want an empty slice", got)
+	}
+	_, err = s.CreateMenuItem(ctx, delivery.MenuItem{RestaurantID: b.RestaurantID + 1000, Name: "x", PriceCents: 1})
+	wantCode(t, err, delivery.ENOTFOUND)
+}
