@@ -36,11 +36,12 @@ var testSecret = []byte("test-secret-test-secret-test-secret-0123")
 
 // testEnv is a whole server on a real listener over a real store.
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	URL    string
 	Store  delivery.Store
 	Tokens *auth.Tokens
 	Orders *orders.Service
+	Server *server.Server
 	logs   *syncBuffer
 	seq    atomic.Int64
 }
@@ -76,11 +77,11 @@ func storeFactories() map[string]func(testing.TB) delivery.Store {
 }
 
 // newTestEnv starts a server on SQLite; edit may change its Config.
-func newTestEnv(t *testing.T, edit ...func(*server.Config)) *testEnv {
+func newTestEnv(t testing.TB, edit ...func(*server.Config)) *testEnv {
 	return newTestEnvOn(t, sqlite.OpenTest(t), edit...)
 }
 
-func newTestEnvOn(t *testing.T, store delivery.Store, edit ...func(*server.Config)) *testEnv {
+func newTestEnvOn(t testing.TB, store delivery.Store, edit ...func(*server.Config)) *testEnv {
 	t.Helper()
 	tokens := auth.NewTokens(testSecret, "ordercast", "ordercast-api", time.Minute)
 	logs := &syncBuffer{}
@@ -110,7 +111,7 @@ func newTestEnvOn(t *testing.T, store delivery.Store, edit ...func(*server.Confi
 		}
 		<-done
 	})
-	return &testEnv{t: t, URL: "http://" + ln.Addr().String(), Store: store, Tokens: tokens, Orders: svc, logs: logs}
+	return &testEnv{t: t, URL: "http://" + ln.Addr().String(), Store: store, Tokens: tokens, Orders: svc, Server: srv, logs: logs}
 }
 
 // response is a decoded answer.
@@ -120,7 +121,7 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.Body, err)
@@ -129,7 +130,7 @@ func (r response) decode(t *testing.T, v any) {
 
 // errorCode returns the code of an API error answer, failing the test if
 // the body is not the one error shape.
-func (r response) errorCode(t *testing.T) string {
+func (r response) errorCode(t testing.TB) string {
 	t.Helper()
 	var body struct {
 		Error struct {
