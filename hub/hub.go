@@ -1,5 +1,276 @@
-// Package hub delivers order events to websocket subscribers.
+// Package hub delivers order events to websocket subscribers: it keeps the
+// channel index, runs each connection's reader and writer, authorizes
+// subscriptions, replays missed durable events from the Store and then
+// goes live without gap or duplicate, and fans events out through a
+// delivery.Bus so that several instances behave as one.
 package hub
 
-// Hub is replaced by the websocket hub (issue 3).
-type Hub struct{}
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ordercast/ordercast/internal/auth"
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/wire"
+)
+
+// Store is what the hub reads: orders to authorize subscriptions and
+// event logs to replay. delivery.Store satisfies it.
+type Store interface {
+	OrderByID(ctx context.Context, id delivery.ID) (delivery.Order, error)
+	EventsAfter(ctx context.Context, orderID delivery.ID, after int64, limit int) ([]delivery.Event, error)
+}
+
+// TokenVerifier checks the tokens of auth frames; *auth.Tokens is one.
+type TokenVerifier interface {
+	Verify(token string) (auth.Claims, error)
+}
+
+// Actions serves the client frames beyond subscriptions (chat, typing,
+// read, location: issue 5). A nil error is acked; an *delivery.Error is
+// answered with its code.
+type Actions interface {
+	HandleFrame(ctx context.Context, a delivery.Actor, f wire.ClientFrame) error
+}
+
+// Limits bound what one connection may cost. Zero fields take defaults.
+type Limits struct {
+	MaxMessageBytes  int64         // a larger client frame closes with 1009; default 16 KiB
+	MaxSubscriptions int           // per connection, user:{id} included; default 64
+	RatePerSecond    float64       // client frames per second, sustained; default 20
+	RateBurst        int           // client frames at once; default 40; beyond closes with 4008
+	SendQueueFrames  int           // queued frames per connection; beyond closes with 4009; default 512
+	SendQueueBytes   int           // queued bytes per connection; default 1 MiB
+	PingInterval     time.Duration // a ping after this much silence from the peer; default 25 s
+	ReadTimeout      time.Duration // silence after which the peer is dead; default 60 s
+	WriteTimeout     time.Duration // bound of every write; default 10 s
+	SweepInterval    time.Duration // how often pings and token expiry are checked; default 1 s
+	ReplayPage       int           // events read from the Store at once; default 100
+}
+
+func (l *Limits) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if l.MaxMessageBytes <= 0 {
+		l.MaxMessageBytes = 16 << 10
+	}
+	if l.RatePerSecond <= 0 {
+		l.RatePerSecond = 20
+	}
+	def(&l.MaxSubscriptions, 64)
+	def(&l.RateBurst, 40)
+	def(&l.SendQueueFrames, 512)
+	def(&l.SendQueueBytes, 1<<20)
+	def(&l.ReplayPage, 100)
+	defDur(&l.PingInterval, 25*time.Second)
+	defDur(&l.ReadTimeout, 60*time.Second)
+	defDur(&l.WriteTimeout, 10*time.Second)
+	defDur(&l.SweepInterval, time.Second)
+}
+
+// Config is what a hub is built from.
+type Config struct {
+	Store  Store         // required
+	Bus    delivery.Bus  // required; the hub calls its Start
+	Tokens TokenVerifier // required, for auth frames
+	// Actions serves chat, typing, read and location frames; nil answers
+	// them not_implemented.
+	Actions Actions
+	Limits  Limits
+	Log     zerolog.Logger
+}
+
+// ErrClosed is returned by Serve once Shutdown began.
+var ErrClosed = errors.New("hub: shut down")
+
+// Hub is the websocket hub. It implements delivery.EventPublisher.
+type Hub struct {
+	cfg    Config
+	log    zerolog.Logger
+	shards [numShards]shard
+	stats  counters
+
+	// ctx bounds the hub's own Store and Bus calls; Shutdown cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex // guards clients and closing
+	clients map[*client]struct{}
+	closing bool
+
+	// wg counts every goroutine of the hub: the sweeper, and each
+	// connection's reader, writer and gap repair.
+	wg       sync.WaitGroup
+	stop     chan struct{} // closed by Shutdown: ends the sweeper
+	drained  chan struct{} // closed when wg reached zero after Shutdown
+	shutOnce sync.Once
+}
+
+var _ delivery.EventPublisher = (*Hub)(nil)
+
+// New returns a running hub: it starts the bus and the sweeper. Stop it
+// with Shutdown.
+func New(cfg Config) (*Hub, error) {
+	if cfg.Store == nil || cfg.Bus == nil || cfg.Tokens == nil {
+		return nil, errors.New("hub: Store, Bus and Tokens are required")
+	}
+	cfg.Limits.setDefaults()
+	h := &Hub{
+		cfg:     cfg,
+		log:     cfg.Log.With().Str("component", "hub").Logger(),
+		clients: make(map[*client]struct{}),
+		stop:    make(chan struct{}),
+		drained: make(chan struct{}),
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	for i := range h.shards {
+		h.shards[i].m = make(map[string]*channel)
+	}
+	if err := cfg.Bus.Start((*inbound)(h)); err != nil {
+		h.cancel()
+		return nil, err
+	}
+	h.wg.Add(1)
+	go h.sweepLoop()
+	return h, nil
+}
+
+// Serve runs the websocket handshake on conn for the request r of a user
+// whose token the caller verified, and starts the connection. conn must
+// hold no unread bytes. Serve returns once the connection runs (or
+// failed); the connection is then the hub's to close.
+func (h *Hub) Serve(conn net.Conn, r *http.Request, claims auth.Claims) error {
+	c := &client{hub: h, actor: claims.Actor(), subs: make(map[string]*subscription, 1)}
+	c.exp.Store(claims.ExpiresAt.UnixNano())
+	c.touch()
+	if h.isClosing() {
+		_ = conn.Close()
+		return ErrClosed
+	}
+	t, err := acceptWS(conn, r, h.cfg.Limits, c.touch)
+	if err != nil {
+		return err
+	}
+	c.t = t
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		t.close(wire.CloseRestart, "server restarting")
+		t.release(nil)
+		return ErrClosed
+	}
+	h.clients[c] = struct{}{}
+	h.wg.Add(1) // the reader's count; taken before the client can be seen
+	h.mu.Unlock()
+	h.stats.accepted.Add(1)
+
+	// Every user's own feed, subscribed before the first frame is read.
+	user := wire.Channel{Kind: wire.KindUser, ID: c.actor.UserID}
+	if s, err := h.subscribe(c, user.String(), user, 0, nil); err != nil {
+		h.log.Error().Err(err).Msg("subscribe user feed")
+		c.closeWith(wire.CloseInternal, "internal error")
+	} else {
+		c.subs[user.String()] = s
+	}
+	go c.readLoop()
+	return nil
+}
+
+func (h *Hub) isClosing() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closing
+}
+
+// Closing reports whether Shutdown began; the server then refuses
+// upgrades with 503 instead of handing them over.
+func (h *Hub) Closing() bool { return h.isClosing() }
+
+func (h *Hub) remove(c *client) {
+	h.mu.Lock()
+	delete(h.clients, c)
+	h.mu.Unlock()
+	h.stats.closed.Add(1)
+}
+
+// sweepLoop is the only timer of the hub: it pings quiet connections and
+// closes those whose token expired, instead of a timer per connection.
+func (h *Hub) sweepLoop() {
+	defer h.wg.Done()
+	tick := time.NewTicker(h.cfg.Limits.SweepInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case now := <-tick.C:
+			h.sweep(now.UnixNano())
+		}
+	}
+}
+
+func (h *Hub) sweep(now int64) {
+	ping := h.cfg.Limits.PingInterval
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		switch {
+		case now >= c.exp.Load():
+			if !c.closing() {
+				h.stats.expired.Add(1)
+				c.closeWith(wire.CloseTokenExpired, "token expired")
+			}
+		case now-c.lastRead.Load() >= int64(ping):
+			c.requestPing(now, ping)
+		}
+	}
+}
+
+// Shutdown closes every connection with 1012 (server restarting), waits
+// until they are gone, and stops the hub. When ctx ends first, the
+// remaining connections are cut and ctx's error returned. Connections
+// served through fasthttp's hijack are not tracked by the HTTP server, so
+// call Shutdown before the server's.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.shutOnce.Do(func() {
+		h.mu.Lock()
+		h.closing = true
+		for c := range h.clients {
+			c.closeWith(wire.CloseRestart, "server restarting")
+		}
+		h.mu.Unlock()
+		close(h.stop)
+		go func() { // ends when the last goroutine of the hub did
+			h.wg.Wait()
+			close(h.drained)
+		}()
+	})
+	select {
+	case <-h.drained:
+		h.cancel()
+		return nil
+	case <-ctx.Done():
+	}
+	h.cancel() // ends replays waiting on the Store
+	h.mu.Lock()
+	for c := range h.clients {
+		c.t.abort()
+	}
+	h.mu.Unlock()
+	<-h.drained // prompt: every connection is closed under its goroutines
+	return ctx.Err()
+}

@@ -1,5 +1,134 @@
 package server
 
-// mountRealtime mounts the websocket hub, the publish API and the web app
-// (issue 3 replaces this placeholder).
-func (s *Server) mountRealtime() {}
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/web"
+)
+
+// mountRealtime mounts GET /ws (the hub), POST /api/v1/publish (when a
+// HUB_API_KEY is set) and the web app at /.
+func (s *Server) mountRealtime() {
+	s.app.Get("/", serveIndex)
+	if s.cfg.Hub == nil {
+		return
+	}
+	// Upgraded connections belong to the hub, which closes them; fasthttp
+	// then frees its request state as soon as the handler returns, which
+	// roughly halves the memory of an idle socket (WEBSOCKET-ON-FIBER.md).
+	s.app.Server().KeepHijackedConns = true
+	s.app.Get("/ws", s.handleWS)
+	if s.cfg.HubAPIKey != "" {
+		s.app.Post("/api/v1/publish", s.handlePublish)
+	}
+}
+
+func serveIndex(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	return c.Send(web.Index)
+}
+
+// handleWS checks the handshake (origin, token) while an HTTP answer is
+// still possible, then hands the raw connection to the hub.
+func (s *Server) handleWS(c *fiber.Ctx) error {
+	if s.cfg.Hub.Closing() {
+		// No domain code maps to 503: answer directly, in the one shape.
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return c.Status(fiber.StatusServiceUnavailable).JSON(errorBody{errorDetail{Code: "unavailable", Message: "server restarting"}})
+	}
+	if !isUpgrade(c) {
+		return delivery.Errorf(delivery.EINVALID, "websocket upgrade required")
+	}
+	if !s.originAllowed(c) {
+		return delivery.Errorf(delivery.EFORBIDDEN, "origin not allowed")
+	}
+	token, ok := bearerToken(c.Get(fiber.HeaderAuthorization))
+	if !ok {
+		token = c.Query("access_token")
+	}
+	if token == "" {
+		return delivery.Errorf(delivery.EUNAUTHORIZED, "missing access token (Authorization: Bearer or access_token)")
+	}
+	claims, err := s.cfg.Tokens.Verify(token)
+	if err != nil {
+		return err
+	}
+	c.Locals(localClaims, claims)
+
+	req := new(http.Request)
+	if err := fasthttpadaptor.ConvertRequest(c.Context(), req, true); err != nil {
+		return delivery.Errorf(delivery.EINVALID, "bad handshake request")
+	}
+	hub, log := s.cfg.Hub, requestLogger(c)
+	c.Context().HijackSetNoResponse(true)
+	c.Context().Hijack(func(conn net.Conn) {
+		// Runs after this handler returned. The hijacked conn would read
+		// through fasthttp's buffer; it holds nothing, since a client sends
+		// no frame before the 101, so the raw conn is used instead.
+		if u, ok := conn.(interface{ UnsafeConn() net.Conn }); ok {
+			conn = u.UnsafeConn()
+		}
+		if err := hub.Serve(conn, req, claims); err != nil {
+			log.Warn().Err(err).Msg("websocket handshake")
+		}
+	})
+	return nil
+}
+
+func isUpgrade(c *fiber.Ctx) bool {
+	return headerHasToken(c.Get(fiber.HeaderConnection), "upgrade") &&
+		headerHasToken(c.Get(fiber.HeaderUpgrade), "websocket")
+}
+
+func headerHasToken(v, token string) bool {
+	for _, t := range strings.Split(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(t), token) {
+			return true
+		}
+	}
+	return false
+}
+
+// originAllowed checks the Origin header against AllowedOrigins: an
+// entry is "*", an origin ("https://app.example.com") or a host pattern
+// ("*.example.com", path.Match syntax). Without entries only the same
+// origin passes. Clients that send no Origin (not browsers) are not
+// subject to cross-site request forgery and pass.
+func (s *Server) originAllowed(c *fiber.Ctx) bool {
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if len(s.cfg.AllowedOrigins) == 0 {
+		return strings.EqualFold(u.Host, string(c.Request().Host()))
+	}
+	for _, allowed := range s.cfg.AllowedOrigins {
+		allowed = strings.ToLower(strings.TrimSpace(allowed))
+		switch {
+		case allowed == "*":
+			return true
+		case strings.Contains(allowed, "://"):
+			if allowed == strings.ToLower(strings.TrimSuffix(origin, "/")) {
+				return true
+			}
+		default:
+			if ok, _ := path.Match(allowed, strings.ToLower(u.Host)); ok {
+				return true
+			}
+		}
+	}
+	return false
+}

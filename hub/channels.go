@@ -1,0 +1,190 @@
+package hub
+
+import (
+	"hash/maphash"
+	"sync"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/wire"
+)
+
+// numShards spreads the channel index so that subscription churn on one
+// channel does not stall lookups on others.
+const numShards = 64
+
+var shardSeed = maphash.MakeSeed()
+
+// shard is one part of the channel index.
+type shard struct {
+	mu sync.RWMutex // guards m: lookups take it for reading
+	m  map[string]*channel
+	// subMu serializes membership changes of the shard's channels, and
+	// with them the bus Subscribe on a first subscriber and Unsubscribe
+	// after the last, so that those never race for one channel.
+	subMu sync.Mutex
+}
+
+// channel is a channel with local subscribers.
+type channel struct {
+	name    string
+	kind    wire.Kind
+	orderID delivery.ID // KindOrder only
+	// mu guards subs and the sequence state of every subscription; it is
+	// held for a whole fan-out so that every subscriber sees one order.
+	mu   sync.Mutex
+	subs []*subscription
+}
+
+// subscription is one client on one channel.
+type subscription struct {
+	ch  *channel
+	c   *client
+	idx int // position in ch.subs
+
+	// Sequence state, order channels only, guarded by ch.mu. lastSeq is
+	// the last durable event given to the client. While live, the next
+	// event must be lastSeq+1: older ones are duplicates and dropped, a
+	// newer one means one is missing (published out of order, or lost by
+	// the bus), and the Store fills the gap. While not live (replaying),
+	// live events are only noted in maxSeen, and the replay reads the
+	// Store until it has passed maxSeen.
+	lastSeq int64
+	maxSeen int64
+	live    bool
+	removed bool
+}
+
+func (h *Hub) shard(name string) *shard {
+	return &h.shards[maphash.String(shardSeed, name)%numShards]
+}
+
+// subscribe adds c to channel name, subscribing the bus on the channel's
+// first local subscriber. The ack for id, if any, is queued in the same
+// critical section as the registration, so that it precedes every event
+// of the channel. Order channels start not live, at lastSeq: the caller
+// runs catchUp.
+func (h *Hub) subscribe(c *client, name string, ch wire.Channel, lastSeq int64, id []byte) (*subscription, error) {
+	sh := h.shard(name)
+	sh.subMu.Lock()
+	defer sh.subMu.Unlock()
+	sh.mu.RLock()
+	cn := sh.m[name]
+	sh.mu.RUnlock()
+	if cn == nil {
+		// Subscribe before the channel is visible: the bus guarantees
+		// every later publish, and catchUp reads the Store after this.
+		if err := h.cfg.Bus.Subscribe(h.ctx, name); err != nil {
+			return nil, err
+		}
+		cn = &channel{name: name, kind: ch.Kind, orderID: ch.ID}
+		sh.mu.Lock()
+		sh.m[name] = cn
+		sh.mu.Unlock()
+	}
+	s := &subscription{ch: cn, c: c, lastSeq: lastSeq, live: ch.Kind != wire.KindOrder}
+	cn.mu.Lock()
+	s.idx = len(cn.subs)
+	cn.subs = append(cn.subs, s)
+	c.sendAck(id)
+	cn.mu.Unlock()
+	h.stats.subscriptions.Add(1)
+	return s, nil
+}
+
+// unsubscribe removes s, and the channel after its last subscriber.
+func (h *Hub) unsubscribe(s *subscription) {
+	cn := s.ch
+	sh := h.shard(cn.name)
+	sh.subMu.Lock()
+	defer sh.subMu.Unlock()
+	cn.mu.Lock()
+	if s.removed {
+		cn.mu.Unlock()
+		return
+	}
+	s.removed = true
+	last := len(cn.subs) - 1
+	cn.subs[s.idx] = cn.subs[last]
+	cn.subs[s.idx].idx = s.idx
+	cn.subs[last] = nil
+	cn.subs = cn.subs[:last]
+	empty := last == 0
+	cn.mu.Unlock()
+	h.stats.subscriptions.Add(-1)
+	if !empty {
+		return
+	}
+	sh.mu.Lock()
+	delete(sh.m, cn.name)
+	sh.mu.Unlock()
+	if err := h.cfg.Bus.Unsubscribe(h.ctx, cn.name); err != nil {
+		h.log.Warn().Err(err).Str("channel", cn.name).Msg("bus unsubscribe")
+	}
+}
+
+func (h *Hub) lookup(name string) *channel {
+	sh := h.shard(name)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	return sh.m[name]
+}
+
+// inbound is the hub as the bus's handler.
+type inbound Hub
+
+// HandleMessage queues msg's frame for every local subscriber of its
+// channel. It never blocks on a socket (client.send only queues).
+func (in *inbound) HandleMessage(msg delivery.BusMessage) {
+	h := (*Hub)(in)
+	cn := h.lookup(msg.Channel)
+	if cn == nil {
+		return
+	}
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	h.stats.delivered.Add(uint64(len(cn.subs)))
+	if cn.kind != wire.KindOrder || msg.Seq == 0 {
+		for _, s := range cn.subs {
+			s.c.send(msg.Frame)
+		}
+		return
+	}
+	for _, s := range cn.subs {
+		switch {
+		case !s.live:
+			s.maxSeen = max(s.maxSeen, msg.Seq)
+		case msg.Seq <= s.lastSeq:
+			// Already given (by the replay, or a redelivery).
+		case msg.Seq == s.lastSeq+1:
+			s.lastSeq = msg.Seq
+			s.c.send(msg.Frame)
+		default:
+			s.live, s.maxSeen = false, msg.Seq
+			h.repair(s)
+		}
+	}
+}
+
+// HandleGap re-reads the Store for every order subscription, after the
+// bus may have lost messages.
+func (in *inbound) HandleGap() {
+	h := (*Hub)(in)
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		for _, cn := range sh.m {
+			if cn.kind != wire.KindOrder {
+				continue
+			}
+			cn.mu.Lock()
+			for _, s := range cn.subs {
+				if s.live {
+					s.live = false
+					h.repair(s)
+				}
+			}
+			cn.mu.Unlock()
+		}
+		sh.mu.RUnlock()
+	}
+}

@@ -1,0 +1,246 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/wire"
+)
+
+// keepQueueCap is the largest queue slice kept between bursts; a longer
+// one is dropped so that an idle connection holds little memory.
+const keepQueueCap = 16
+
+var errClientClosed = errors.New("hub: connection closing")
+
+// client is one websocket connection. Its reader goroutine (readLoop)
+// lives as long as the connection and is the one that cleans up. A writer
+// goroutine (writeLoop) runs only while frames are queued: the first frame
+// queued on an idle connection starts it, and it ends when it found the
+// queue empty. So an idle connection costs one goroutine, and no timer:
+// the hub's sweeper does pings and token expiry for all connections.
+type client struct {
+	hub   *Hub
+	t     *wsConn
+	actor delivery.Actor
+
+	exp      atomic.Int64 // token expiry, Unix nanoseconds
+	lastRead atomic.Int64 // last frame, ping or pong from the peer, Unix ns
+
+	// Reader goroutine only.
+	subs     map[string]*subscription
+	tokens   float64 // rate limit bucket
+	tokensAt int64   // Unix ns of the last refill
+
+	mu sync.Mutex // guards everything below
+	// queue holds frames not yet handed to the writer; spare is the
+	// writer's previous batch, reused so that steady traffic allocates no
+	// slices. Frames are shared by every socket and never modified.
+	queue     [][]byte
+	spare     [][]byte
+	queued    int  // bytes in queue
+	writing   bool // a writer goroutine runs (or the close was handed to it)
+	ping      bool // the writer should send a ping
+	pingAt    int64
+	closeCode int // a close was requested: nothing more is queued
+	reason    string
+	done      bool          // the reader ended; the client is gone
+	room      chan struct{} // closed by the writer when it drains: replay flow control
+}
+
+// touch records activity from the peer.
+func (c *client) touch() { c.lastRead.Store(time.Now().UnixNano()) }
+
+// send queues frame for the socket. It never blocks: a client whose queue
+// is full is too slow to keep up and is closed with 4009, and its queued
+// frames are dropped, so that it holds no memory for others.
+func (c *client) send(frame []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeCode != 0 || c.done {
+		return
+	}
+	lim := &c.hub.cfg.Limits
+	if len(c.queue) >= lim.SendQueueFrames || c.queued+len(frame) > lim.SendQueueBytes {
+		clear(c.queue)
+		c.queue, c.queued = c.queue[:0], 0
+		c.hub.stats.slowClosed.Add(1)
+		c.closeLocked(wire.CloseSlow, "too slow: send queue overflowed")
+		return
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	c.kickLocked()
+}
+
+// kickLocked starts the writer unless it runs.
+func (c *client) kickLocked() {
+	if c.writing || c.done {
+		return
+	}
+	c.writing = true
+	c.hub.wg.Add(1) // the reader's count is held, so Wait cannot have returned
+	go c.writeLoop()
+}
+
+// closeWith asks the writer to close the connection with code after what
+// is queued (4009 drops the queue first, in send).
+func (c *client) closeWith(code int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked(code, reason)
+}
+
+func (c *client) closeLocked(code int, reason string) {
+	if c.closeCode != 0 || c.done {
+		return
+	}
+	c.closeCode, c.reason = code, reason
+	c.wakeLocked()
+	c.kickLocked()
+}
+
+func (c *client) closing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeCode != 0 || c.done
+}
+
+// requestPing asks the writer for a ping, at most once per interval.
+func (c *client) requestPing(now int64, interval time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeCode != 0 || now-c.pingAt < int64(interval) {
+		return
+	}
+	c.pingAt = now
+	c.ping = true
+	c.kickLocked()
+}
+
+// writeLoop writes batches until the queue is empty, then ends; or closes
+// the connection when asked. A write error aborts the connection, which
+// ends the reader, which cleans up.
+func (c *client) writeLoop() {
+	defer c.hub.wg.Done()
+	for {
+		c.mu.Lock()
+		batch, ping := c.queue, c.ping
+		if len(batch) == 0 && !ping {
+			if c.closeCode != 0 && !c.done {
+				code, reason := c.closeCode, c.reason
+				c.mu.Unlock()
+				c.t.close(code, reason) // writing stays true: no writer after this one
+				return
+			}
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.queue, c.spare = c.spare[:0], nil
+		c.queued, c.ping = 0, false
+		c.wakeLocked()
+		c.mu.Unlock()
+
+		err := c.t.writeFrames(batch, ping)
+		c.hub.stats.written.Add(uint64(len(batch)))
+		clear(batch) // drop references to shared frames
+		if cap(batch) > keepQueueCap {
+			batch = nil
+		}
+		c.mu.Lock()
+		c.spare = batch
+		if err != nil {
+			c.closeCode = wire.CloseInternal // nothing more to queue; the reader cleans up
+			c.mu.Unlock()
+			c.t.abort()
+			return
+		}
+		c.mu.Unlock()
+	}
+}
+
+// wakeLocked releases a replay waiting for room in the queue.
+func (c *client) wakeLocked() {
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
+	}
+}
+
+// hasRoomLocked reports whether the queue is at most half full, the
+// level under which a replay may add to it.
+func (c *client) hasRoomLocked() bool {
+	lim := &c.hub.cfg.Limits
+	return len(c.queue) < lim.SendQueueFrames/2 && c.queued < lim.SendQueueBytes/2
+}
+
+// waitRoom blocks a replay until the queue has room, so that replaying a
+// long history is paced by the socket instead of overflowing the queue.
+func (c *client) waitRoom(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		if c.closeCode != 0 || c.done {
+			c.mu.Unlock()
+			return errClientClosed
+		}
+		if c.hasRoomLocked() {
+			c.mu.Unlock()
+			return nil
+		}
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		room := c.room
+		c.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// hasRoom reports whether a replay may queue more now.
+func (c *client) hasRoom() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hasRoomLocked()
+}
+
+// sendNow queues a control answer (ack, error) for this client alone.
+func (c *client) sendAck(id []byte) {
+	if id == nil {
+		return
+	}
+	c.send(wire.AppendAck(make([]byte, 0, len(id)+24), id))
+}
+
+func (c *client) sendError(id []byte, err error) {
+	code, msg := delivery.ErrorCode(err), delivery.ErrorMessage(err)
+	if code == delivery.EINTERNAL {
+		c.hub.log.Error().Err(err).Str("user_id", c.actor.UserID.String()).Msg("websocket frame failed")
+	}
+	c.send(wire.AppendError(make([]byte, 0, len(id)+len(code)+len(msg)+48), id, code, msg))
+}
+
+// allow takes one frame from the rate-limit bucket.
+func (c *client) allow(now int64) bool {
+	lim := &c.hub.cfg.Limits
+	burst := float64(lim.RateBurst)
+	if c.tokensAt == 0 {
+		c.tokens = burst
+	} else {
+		c.tokens = min(burst, c.tokens+float64(now-c.tokensAt)/float64(time.Second)*lim.RatePerSecond)
+	}
+	c.tokensAt = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}

@@ -1,0 +1,182 @@
+package hub
+
+import (
+	"errors"
+	"time"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/wire"
+)
+
+// readLoop reads client frames until the connection ends, then cleans up.
+// It is the connection's one long-lived goroutine.
+func (c *client) readLoop() {
+	defer c.hub.wg.Done()
+	var readErr error
+	defer func() { c.cleanup(readErr) }()
+	for {
+		bp := getBuf()
+		msg, text, err := c.t.read(*bp)
+		if err != nil {
+			putBuf(bp, *bp)
+			readErr = err
+			return
+		}
+		c.touch()
+		// Frames that arrive while the connection closes are not answered:
+		// the close frame may already be on its way.
+		if !c.closing() {
+			if c.allow(time.Now().UnixNano()) {
+				c.handle(msg, text)
+			} else {
+				c.hub.stats.rateLimited.Add(1)
+				c.closeWith(wire.CloseRateLimited, "rate limited: too many frames")
+			}
+		}
+		putBuf(bp, msg)
+	}
+}
+
+// cleanup leaves every channel and releases the connection.
+func (c *client) cleanup(readErr error) {
+	c.mu.Lock()
+	c.done = true
+	clear(c.queue)
+	c.queue, c.spare, c.queued = nil, nil, 0
+	c.wakeLocked()
+	c.mu.Unlock()
+	for _, s := range c.subs {
+		c.hub.unsubscribe(s)
+	}
+	c.subs = nil
+	c.hub.remove(c)
+	c.t.release(readErr)
+}
+
+// handle answers one client frame. Every error is an error frame; the
+// connection stays up.
+func (c *client) handle(msg []byte, text bool) {
+	if !text {
+		c.sendError(nil, delivery.Errorf(wire.CodeBadFrame, "frames must be text messages holding JSON"))
+		return
+	}
+	f, err := wire.Decode(msg)
+	if err != nil {
+		c.sendError(f.ID, err)
+		return
+	}
+	switch f.Type {
+	case wire.TypeSubscribe:
+		err = c.subscribe(f) // acks itself, before any event of the channel
+	case wire.TypeUnsubscribe:
+		if err = c.unsubscribe(f); err == nil {
+			c.sendAck(f.ID)
+		}
+	case wire.TypeAuth:
+		if err = c.reauth(f); err == nil {
+			c.sendAck(f.ID)
+		}
+	default:
+		if c.hub.cfg.Actions == nil {
+			err = delivery.Errorf(wire.CodeNotImplemented, "%s frames are not served yet", f.Type)
+		} else if err = c.hub.cfg.Actions.HandleFrame(c.hub.ctx, c.actor, f); err == nil {
+			c.sendAck(f.ID)
+		}
+	}
+	if err != nil {
+		c.sendError(f.ID, err)
+		var ca *closeAfter
+		if errors.As(err, &ca) {
+			c.closeWith(ca.code, ca.reason)
+		}
+	}
+}
+
+// closeAfter is an error answered with an error frame, after which the
+// connection is closed with code.
+type closeAfter struct {
+	err    error
+	code   int
+	reason string
+}
+
+func (e *closeAfter) Error() string { return e.err.Error() }
+func (e *closeAfter) Unwrap() error { return e.err }
+
+// subscribe authorizes and registers a subscription, acks it, and for an
+// order channel replays what the client missed (since) before going live.
+func (c *client) subscribe(f wire.ClientFrame) error {
+	ch, err := wire.ParseChannel(f.Channel)
+	if err != nil {
+		return err
+	}
+	if f.Since != nil && ch.Kind != wire.KindOrder {
+		return delivery.Errorf(wire.CodeInvalid, "since: only order channels are numbered; resynchronize feeds with GET /orders")
+	}
+	name := ch.String()
+	if _, ok := c.subs[name]; ok {
+		c.sendAck(f.ID) // subscribing twice is harmless
+		return nil
+	}
+	if len(c.subs) >= c.hub.cfg.Limits.MaxSubscriptions {
+		return delivery.Errorf(wire.CodeTooManySubscriptions, "at most %d subscriptions per connection", c.hub.cfg.Limits.MaxSubscriptions)
+	}
+	seq, err := c.hub.authorize(c.actor, ch)
+	if err != nil {
+		return err
+	}
+	from := seq // without since: live from the order's current seq
+	if f.Since != nil {
+		if *f.Since > seq {
+			return delivery.Errorf(wire.CodeInvalid, "since: order %s is at seq %d", ch.ID, seq)
+		}
+		from = *f.Since
+	}
+	s, err := c.hub.subscribe(c, name, ch, from, f.ID)
+	if err != nil {
+		return err
+	}
+	c.subs[name] = s
+	if ch.Kind != wire.KindOrder {
+		return nil
+	}
+	// Replay inline: the next frame of this client waits, which bounds
+	// the store work one client can start at once.
+	if err := c.hub.catchUp(s); err != nil {
+		delete(c.subs, name)
+		c.hub.unsubscribe(s)
+		if errors.Is(err, errClientClosed) {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+func (c *client) unsubscribe(f wire.ClientFrame) error {
+	ch, err := wire.ParseChannel(f.Channel)
+	if err != nil {
+		return err
+	}
+	name := ch.String()
+	if s, ok := c.subs[name]; ok {
+		delete(c.subs, name)
+		c.hub.unsubscribe(s)
+	}
+	return nil
+}
+
+// reauth takes a fresh token for the same user, which moves the time at
+// which the connection is closed with 4001. A token of someone else
+// closes the connection with 4003: a connection has one identity.
+func (c *client) reauth(f wire.ClientFrame) error {
+	claims, err := c.hub.cfg.Tokens.Verify(f.Token)
+	if err != nil {
+		return delivery.Errorf(wire.CodeUnauthorized, "%s", delivery.ErrorMessage(err))
+	}
+	if claims.Actor() != c.actor {
+		return &closeAfter{delivery.Errorf(wire.CodeForbidden, "token of another user"), wire.CloseForbidden, "token of another user"}
+	}
+	c.exp.Store(claims.ExpiresAt.UnixNano())
+	return nil
+}

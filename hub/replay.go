@@ -1,0 +1,101 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/wire"
+)
+
+// catchUp brings a not-live order subscription up to date from the Store
+// and makes it live, with no gap and no duplicate: events are given
+// strictly in seq order from lastSeq+1, and the subscription turns live
+// only under the channel lock, when the Store had nothing beyond every seq
+// seen live meanwhile (maxSeen). Every published event was committed
+// before it was published, so a seq seen live is always in the Store.
+func (h *Hub) catchUp(s *subscription) error {
+	cn, c := s.ch, s.c
+	page := h.cfg.Limits.ReplayPage
+	for {
+		if err := c.waitRoom(h.ctx); err != nil {
+			return err
+		}
+		cn.mu.Lock()
+		from, removed := s.lastSeq, s.removed
+		cn.mu.Unlock()
+		if removed {
+			return nil
+		}
+		events, err := h.cfg.Store.EventsAfter(h.ctx, cn.orderID, from, page)
+		if err != nil {
+			return fmt.Errorf("replay %s after %d: %w", cn.name, from, err)
+		}
+		done, err := h.give(s, events, len(events) < page)
+		if done || err != nil {
+			return err
+		}
+	}
+}
+
+// give queues the events that continue s's sequence, as long as the
+// client's queue has room, and makes s live when the Store is exhausted
+// (final) and nothing newer was seen live. It reports whether s is live.
+func (h *Hub) give(s *subscription, events []delivery.Event, final bool) (bool, error) {
+	cn, c := s.ch, s.c
+	for len(events) > 0 {
+		cn.mu.Lock()
+		if s.removed {
+			cn.mu.Unlock()
+			return true, nil
+		}
+		for len(events) > 0 && c.hasRoom() {
+			ev := events[0]
+			if ev.Seq > s.lastSeq+1 {
+				cn.mu.Unlock()
+				return false, fmt.Errorf("store returned seq %d after %d", ev.Seq, s.lastSeq)
+			}
+			events = events[1:]
+			if ev.Seq <= s.lastSeq {
+				continue // already given
+			}
+			c.send(encodeEvent(cn.name, ev.Type, ev.Seq, ev.Data, ev.CreatedAt.UnixMilli()))
+			s.lastSeq = ev.Seq
+			h.stats.replayed.Add(1)
+		}
+		cn.mu.Unlock()
+		if len(events) == 0 {
+			break
+		}
+		if err := c.waitRoom(h.ctx); err != nil {
+			return false, err
+		}
+	}
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if s.removed {
+		return true, nil
+	}
+	if final && s.maxSeen <= s.lastSeq {
+		s.live = true
+		return true, nil
+	}
+	return false, nil
+}
+
+// repair starts a goroutine that fills a gap of a live subscription from
+// the Store. Called with the channel lock held; at most one runs per
+// subscription, because s is not live until it ends.
+func (h *Hub) repair(s *subscription) {
+	h.stats.repairs.Add(1)
+	h.wg.Add(1) // the client's reader is counted: it cannot leave while s is listed
+	go func() {
+		defer h.wg.Done()
+		if err := h.catchUp(s); err != nil && !errors.Is(err, errClientClosed) && h.ctx.Err() == nil {
+			h.log.Error().Err(err).Str("channel", s.ch.name).Msg("gap repair failed")
+			// The client has a hole it cannot see: make it reconnect and
+			// resume with since.
+			s.c.closeWith(wire.CloseInternal, "internal error, resume with since")
+		}
+	}()
+}

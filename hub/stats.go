@@ -1,0 +1,48 @@
+package hub
+
+import "sync/atomic"
+
+// counters are the hub's metric hooks: plain atomics, read by Stats, so
+// that the caller can export them (Prometheus collectors registered by
+// cmd/ordercast) without the hub depending on a metrics library.
+type counters struct {
+	accepted, closed                 atomic.Uint64
+	subscriptions                    atomic.Int64
+	published, delivered, written    atomic.Uint64
+	replayed, repairs                atomic.Uint64
+	slowClosed, rateLimited, expired atomic.Uint64
+}
+
+// Stats is a snapshot of the hub's counters.
+type Stats struct {
+	Connections   int64  // open now
+	Accepted      uint64 // connections accepted since start
+	Subscriptions int64  // subscriptions now
+	Published     uint64 // frames handed to the bus
+	Delivered     uint64 // frames queued to sockets from the bus
+	Written       uint64 // frames written to sockets
+	Replayed      uint64 // durable events queued from the Store (since, gap repair)
+	Repairs       uint64 // gaps found in live order channels
+	SlowClosed    uint64 // connections closed with 4009
+	RateLimited   uint64 // connections closed with 4008
+	Expired       uint64 // connections closed with 4001
+}
+
+// Stats returns the current counters.
+func (h *Hub) Stats() Stats {
+	s := &h.stats
+	acc, cl := s.accepted.Load(), s.closed.Load()
+	return Stats{
+		Connections:   int64(acc) - int64(cl),
+		Accepted:      acc,
+		Subscriptions: s.subscriptions.Load(),
+		Published:     s.published.Load(),
+		Delivered:     s.delivered.Load(),
+		Written:       s.written.Load(),
+		Replayed:      s.replayed.Load(),
+		Repairs:       s.repairs.Load(),
+		SlowClosed:    s.slowClosed.Load(),
+		RateLimited:   s.rateLimited.Load(),
+		Expired:       s.expired.Load(),
+	}
+}

@@ -1,0 +1,276 @@
+package hub
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// This file is the only one that touches the websocket library
+// (github.com/coder/websocket). The library does the handshake, reads
+// client messages (unmasking, fragments, the read limit and its 1009,
+// UTF-8 of close reasons), answers pings and runs the close handshake.
+//
+// Server data frames do not go through the library's writer: it flushes
+// every message with its own write, and the point of the per-connection
+// queue is to coalesce whatever is queued into one write. Server frames
+// are unmasked and unfragmented, so their header is a few bytes
+// (RFC 6455 §5.2), built in appendFrameHeader. Both writers share one
+// mutex on the raw connection (rawWriter); the library writes only control
+// frames, each in one flush of its bufio.Writer (sized to hold the largest),
+// so frames never interleave.
+
+const (
+	// readBufSize is the bufio.Reader the library reads through: small,
+	// because an idle connection keeps it (WEBSOCKET-ON-FIBER.md).
+	readBufSize = 1 << 10
+	// controlBufSize holds the largest control frame (2+125 bytes, plus
+	// the 4-byte mask never sent by a server) so that one library flush is
+	// one frame.
+	controlBufSize = 256
+	// flushAt is where a batch is written and the buffer reused.
+	flushAt = 32 << 10
+	// maxPooledBuf keeps a buffer grown by one huge frame out of the pool.
+	maxPooledBuf = 256 << 10
+	// lingerBytes and lingerTime bound the draining of a peer that is still
+	// sending when we close (an oversized frame), so that our close frame
+	// is read before the kernel answers the unread data with a reset.
+	lingerBytes = 256 << 10
+	lingerTime  = time.Second
+)
+
+const (
+	opText  = 0x1
+	opClose = 0x8
+	opPing  = 0x9
+	finBit  = 0x80
+)
+
+var errCloseSent = errors.New("hub: close frame already sent")
+
+// bufPool holds write batches and read messages; idle connections hold
+// neither.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(bp *[]byte, b []byte) {
+	if cap(b) > maxPooledBuf {
+		return
+	}
+	*bp = b[:0]
+	bufPool.Put(bp)
+}
+
+// wsConn is one accepted websocket.
+type wsConn struct {
+	ws          *websocket.Conn
+	raw         net.Conn
+	w           *rawWriter
+	readTimeout time.Duration
+}
+
+// rawWriter serializes every write on the raw connection and puts a
+// deadline on each.
+type rawWriter struct {
+	mu        sync.Mutex
+	raw       net.Conn
+	timeout   time.Duration
+	closeSent bool // a close frame went out: no data frame may follow
+}
+
+// Write is the library's: the handshake response, then control frames.
+func (w *rawWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(p) > 0 && p[0] == finBit|opClose {
+		w.closeSent = true
+	}
+	return w.writeLocked(p)
+}
+
+func (w *rawWriter) writeLocked(p []byte) (int, error) {
+	if err := w.raw.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
+		return 0, err
+	}
+	return w.raw.Write(p)
+}
+
+func (w *rawWriter) writeData(p []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closeSent {
+		return errCloseSent
+	}
+	_, err := w.writeLocked(p)
+	return err
+}
+
+func (w *rawWriter) sentClose() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.closeSent
+}
+
+// upgradeWriter is the http.ResponseWriter the library's Accept needs:
+// fasthttp has no net/http response to hijack, so the status line and
+// headers are written straight onto the raw connection.
+type upgradeWriter struct {
+	raw    net.Conn
+	brw    *bufio.ReadWriter
+	header http.Header
+	wrote  bool
+}
+
+func (u *upgradeWriter) Header() http.Header { return u.header }
+
+func (u *upgradeWriter) WriteHeader(status int) {
+	if u.wrote {
+		return
+	}
+	u.wrote = true
+	fmt.Fprintf(u.brw, "HTTP/1.1 %03d %s\r\n", status, http.StatusText(status))
+	_ = u.header.Write(u.brw)
+	_, _ = u.brw.WriteString("\r\n")
+}
+
+func (u *upgradeWriter) Write(p []byte) (int, error) {
+	u.WriteHeader(http.StatusOK)
+	return u.brw.Write(p)
+}
+
+func (u *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return u.raw, u.brw, u.brw.Flush()
+}
+
+// acceptWS runs the websocket handshake for r on raw, which must hold no
+// unread bytes (a client sends no frame before the 101). activity is called
+// on every ping or pong from the peer, from the reading goroutine.
+func acceptWS(raw net.Conn, r *http.Request, l Limits, activity func()) (*wsConn, error) {
+	w := &rawWriter{raw: raw, timeout: l.WriteTimeout}
+	brw := bufio.NewReadWriter(bufio.NewReaderSize(raw, readBufSize), bufio.NewWriterSize(w, controlBufSize))
+	t := &wsConn{raw: raw, w: w, readTimeout: l.ReadTimeout}
+	ws, err := websocket.Accept(&upgradeWriter{raw: raw, brw: brw, header: http.Header{}}, r, &websocket.AcceptOptions{
+		// The server checked the Origin before the upgrade (ALLOWED_ORIGINS).
+		InsecureSkipVerify: true,
+		OnPingReceived: func(context.Context, []byte) bool {
+			t.extendRead()
+			activity()
+			return true
+		},
+		OnPongReceived: func(context.Context, []byte) {
+			t.extendRead()
+			activity()
+		},
+	})
+	if err != nil {
+		_ = brw.Flush()
+		_ = raw.Close()
+		return nil, err
+	}
+	ws.SetReadLimit(l.MaxMessageBytes)
+	t.ws = ws
+	return t, nil
+}
+
+// extendRead pushes the read deadline out: a peer that sends nothing, not
+// even a pong to our pings, for readTimeout is dead.
+func (t *wsConn) extendRead() {
+	_ = t.raw.SetReadDeadline(time.Now().Add(t.readTimeout))
+}
+
+// read returns the next data message, read into buf (grown as needed; the
+// caller owns and pools it), and whether it was a text message.
+func (t *wsConn) read(buf []byte) ([]byte, bool, error) {
+	t.extendRead()
+	// Background: a context with a deadline would cost a timer per read;
+	// the deadline is on the socket instead.
+	typ, r, err := t.ws.Reader(context.Background())
+	if err != nil {
+		return nil, false, err
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, typ == websocket.MessageText, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+	}
+}
+
+// writeFrames writes frames as text messages, preceded by a ping when
+// asked, in as few writes as the batch allows (one below flushAt).
+func (t *wsConn) writeFrames(frames [][]byte, ping bool) error {
+	bp := getBuf()
+	b := (*bp)[:0]
+	defer func() { putBuf(bp, b) }()
+	if ping {
+		b = append(b, finBit|opPing, 0)
+	}
+	for _, f := range frames {
+		b = appendFrameHeader(b, opText, len(f))
+		b = append(b, f...)
+		if len(b) >= flushAt {
+			if err := t.w.writeData(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	return t.w.writeData(b)
+}
+
+// appendFrameHeader appends the header of an unmasked final frame.
+func appendFrameHeader(b []byte, op byte, n int) []byte {
+	b = append(b, finBit|op)
+	switch {
+	case n < 126:
+		return append(b, byte(n))
+	case n <= 0xffff:
+		return append(b, 126, byte(n>>8), byte(n))
+	default:
+		return append(b, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+// close runs the close handshake with code; it blocks until the peer
+// answered or the library's timeouts (5 s to write, 5 s to wait) passed.
+func (t *wsConn) close(code int, reason string) {
+	_ = t.ws.Close(websocket.StatusCode(code), reason)
+}
+
+// abort closes the connection at once; whatever blocks on it returns.
+func (t *wsConn) abort() { _ = t.raw.Close() }
+
+// release ends the connection after its reader stopped. When our close
+// frame is out but the peer may still be sending (it exceeded the read
+// limit), the rest is drained for a moment so that the peer reads the
+// close frame instead of a connection reset.
+func (t *wsConn) release(readErr error) {
+	if t.w.sentClose() && websocket.CloseStatus(readErr) == -1 {
+		if tc, ok := t.raw.(interface{ CloseWrite() error }); ok && tc.CloseWrite() == nil {
+			_ = t.raw.SetReadDeadline(time.Now().Add(lingerTime))
+			_, _ = io.Copy(io.Discard, io.LimitReader(t.raw, lingerBytes))
+		}
+	}
+	_ = t.raw.Close()
+	_ = t.ws.CloseNow()
+}
