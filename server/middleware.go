@@ -36,6 +36,8 @@ func requestID(c *fiber.Ctx) string {
 // the query string (browsers put access tokens there) nor any header.
 func (s *Server) logRequests(c *fiber.Ctx) error {
 	start := time.Now()
+	s.metrics.inFlight.Inc()
+	defer s.metrics.inFlight.Dec()
 	id := requestID(c)
 	c.Set(fiber.HeaderXRequestID, id)
 	l := s.cfg.Log.With().Str(localRequestID, id).Logger()
@@ -47,6 +49,7 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 			l.Error().Err(werr).Msg("write error response")
 		}
 	}
+	s.metrics.observe(c, start)
 	status := c.Response().StatusCode()
 	ev := l.Info()
 	if status >= 500 {
@@ -58,7 +61,7 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 	ev.Str("method", c.Method()).
 		Str("path", c.Path()).
 		Int("status", status).
-		Dur("latency", time.Since(start)).
+		Dur("latency_ms", time.Since(start)).
 		Msg("request")
 	return nil
 }

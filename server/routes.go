@@ -20,6 +20,9 @@ func (s *Server) routes() {
 		return c.JSON(fiber.Map{"status": "ok"})
 	})
 	s.app.Get("/readyz", s.handleReady)
+	if !s.cfg.MetricsElsewhere {
+		s.app.Get("/metrics", MetricsHandler(s.cfg.Registry))
+	}
 
 	api := s.app.Group("/api/v1")
 	api.Post("/auth/register", s.handleRegister)

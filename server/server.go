@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/ordercast/ordercast/hub"
@@ -36,12 +37,17 @@ type Config struct {
 	ReadyChecks map[string]func(context.Context) error
 	BodyLimit   int
 	Log         zerolog.Logger
+	// Registry receives the server's metrics (a fresh one when nil).
+	Registry *prometheus.Registry
+	// MetricsElsewhere leaves /metrics off this app (METRICS_ADDR is set).
+	MetricsElsewhere bool
 }
 
 // Server is the HTTP side of ordercast.
 type Server struct {
-	cfg Config
-	app *fiber.App
+	cfg     Config
+	app     *fiber.App
+	metrics *httpMetrics
 }
 
 // New builds the app with every route mounted.
@@ -49,7 +55,10 @@ func New(cfg Config) *Server {
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
-	s := &Server{cfg: cfg}
+	if cfg.Registry == nil {
+		cfg.Registry = NewRegistry()
+	}
+	s := &Server{cfg: cfg, metrics: newHTTPMetrics(cfg.Registry)}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "ordercast",
 		BodyLimit:             cfg.BodyLimit,

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/ordercast/ordercast/internal/accounts"
@@ -34,6 +37,14 @@ const (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		// For container health checks: the final image has no curl.
+		if err := healthcheck(os.Getenv); err != nil {
+			fmt.Fprintln(os.Stderr, "ordercast healthcheck:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
@@ -67,14 +78,17 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 		return err
 	}
 	tokens := auth.NewTokens(secret, tokenIssuer, tokenAudience, auth.DefaultTTL)
+	registry := server.NewRegistry()
 	srv := server.New(server.Config{
-		Store:          store,
-		Orders:         orders.New(store, nil),
-		Accounts:       accounts.New(store, tokens),
-		Tokens:         tokens,
-		HubAPIKey:      cfg.HubAPIKey,
-		AllowedOrigins: cfg.AllowedOrigins,
-		Log:            log,
+		Registry:         registry,
+		MetricsElsewhere: cfg.MetricsAddr != "",
+		Store:            store,
+		Orders:           orders.New(store, nil),
+		Accounts:         accounts.New(store, tokens),
+		Tokens:           tokens,
+		HubAPIKey:        cfg.HubAPIKey,
+		AllowedOrigins:   cfg.AllowedOrigins,
+		Log:              log,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -86,6 +100,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	log.Info().Str("addr", ln.Addr().String()).Str("store", scheme(cfg.DatabaseURL)).Msg("serving")
 	if listening != nil {
 		listening <- ln.Addr().String()
+	}
+
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, registry, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
 	}
 
 	select {
@@ -103,6 +125,50 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 		return err
 	}
 	log.Info().Msg("stopped")
+	return nil
+}
+
+// serveMetrics serves /metrics on its own listener (METRICS_ADDR), so that
+// it need not be exposed with the API; the returned func stops it.
+func serveMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("METRICS_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("metrics listener")
+		}
+	}()
+	log.Info().Str("addr", ln.Addr().String()).Msg("serving metrics")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+		<-done
+	}, nil
+}
+
+// healthcheck asks the local instance's /healthz.
+func healthcheck(getenv func(string) string) error {
+	_, port, err := net.SplitHostPort(envOr(getenv, "HUB_ADDR", ":8080"))
+	if err != nil {
+		return err
+	}
+	client := http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get("http://127.0.0.1:" + port + "/healthz")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
 	return nil
 }
 

@@ -1,0 +1,20 @@
+# syntax=docker/dockerfile:1
+# Build: a static binary (pure-Go SQLite, no cgo).
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/ordercast ./cmd/ordercast \
+ && mkdir -p /out/data
+
+# Run: no shell, no package manager, non-root.
+FROM gcr.io/distroless/static-debian12:nonroot
+WORKDIR /app
+COPY --from=build /out/ordercast /app/ordercast
+COPY --from=build --chown=nonroot:nonroot /out/data /app/data
+USER nonroot:nonroot
+ENV HUB_ADDR=:8080
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD ["/app/ordercast", "healthcheck"]
+ENTRYPOINT ["/app/ordercast"]

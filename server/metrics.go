@@ -1,0 +1,64 @@
+package server
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// httpMetrics counts REST traffic. Routes are labelled by their pattern
+// (/api/v1/orders/:id), never the raw path, to keep cardinality bounded.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	inFlight prometheus.Gauge
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ordercast_http_requests_total", Help: "HTTP requests answered, by route and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ordercast_http_request_duration_seconds", Help: "HTTP request latency, by route.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"method", "route"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ordercast_http_requests_in_flight", Help: "HTTP requests being served now.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.inFlight)
+	return m
+}
+
+func (m *httpMetrics) observe(c *fiber.Ctx, start time.Time) {
+	route := c.Route().Path
+	if c.Response().StatusCode() == fiber.StatusNotFound && route == "/" {
+		route = "unmatched"
+	}
+	m.requests.WithLabelValues(c.Method(), route, strconv.Itoa(c.Response().StatusCode())).Inc()
+	m.duration.WithLabelValues(c.Method(), route).Observe(time.Since(start).Seconds())
+}
+
+// NewRegistry returns a registry with the Go runtime and process
+// collectors, for the server and the hub to share.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// MetricsHandler serves the registry in the Prometheus text format, for
+// the app's /metrics or a separate METRICS_ADDR listener.
+func MetricsHandler(reg *prometheus.Registry) fiber.Handler {
+	h := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return func(c *fiber.Ctx) error {
+		h(c.Context())
+		return nil
+	}
+}
