@@ -43,7 +43,7 @@ func (h *Hub) catchUp(s *subscription) error {
 // (final) and nothing newer was seen live. It reports whether s is live.
 func (h *Hub) give(s *subscription, events []delivery.Event, final bool) (bool, error) {
 	cn, c := s.ch, s.c
-	for len(events) > 0 {
+	for {
 		cn.mu.Lock()
 		if s.removed {
 			cn.mu.Unlock()
@@ -63,24 +63,19 @@ func (h *Hub) give(s *subscription, events []delivery.Event, final bool) (bool, 
 			s.lastSeq = ev.Seq
 			h.stats.replayed.Add(1)
 		}
-		cn.mu.Unlock()
 		if len(events) == 0 {
-			break
+			// In the same critical section as the last event given, so
+			// that a client that saw it knows the subscription is live.
+			live := final && s.maxSeen <= s.lastSeq
+			s.live = live
+			cn.mu.Unlock()
+			return live, nil
 		}
+		cn.mu.Unlock()
 		if err := c.waitRoom(h.ctx); err != nil {
 			return false, err
 		}
 	}
-	cn.mu.Lock()
-	defer cn.mu.Unlock()
-	if s.removed {
-		return true, nil
-	}
-	if final && s.maxSeen <= s.lastSeq {
-		s.live = true
-		return true, nil
-	}
-	return false, nil
 }
 
 // repair starts a goroutine that fills a gap of a live subscription from
