@@ -66,7 +66,9 @@ func TestWSAuthFrameExtendsTheConnection(t *testing.T) {
 	d := e.dial(w.Courier)
 	other, _, _ := e.Tokens.Issue(w.Customer.User)
 	d.send(map[string]any{"type": "auth", "id": "x", "token": other})
-	d.waitUntil("forbidden", func(fs []frame) bool { return answerOf(fs, `"x"`) != nil && answerOf(fs, `"x"`).Code == wire.CodeForbidden })
+	d.waitUntil("forbidden", func(fs []frame) bool {
+		return answerOf(fs, `"x"`) != nil && answerOf(fs, `"x"`).Code == wire.CodeForbidden
+	})
 	if code := d.closeCode(); code != wire.CloseForbidden {
 		t.Errorf("close code %d, want 4003", code)
 	}

@@ -154,7 +154,7 @@ func TestWSSlowConsumerCloses4009(t *testing.T) {
 	}
 	fast.waitEvents(wire.DispatchChannel, sent)
 	fast.subscribe(wire.UserChannel(w.Courier2.User.ID)) // and it is still up
-	slow.start()            // the slow client reads at last: what was written, then 4009
+	slow.start()                                         // the slow client reads at last: what was written, then 4009
 	if code := slow.closeCode(); code != wire.CloseSlow {
 		t.Errorf("slow client closed with %d, want 4009", code)
 	}
