@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3/lock"
 
@@ -28,8 +29,9 @@ func TestConcurrentMigrations(t *testing.T) {
 	if err := first.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := first.pool.Exec(ctx, `
-		DROP TABLE order_events, orders, menu_items, refresh_tokens, users, restaurants, goose_db_version`); err != nil {
+	// Recreating the schema empties it whatever tables later migrations add.
+	ident := pgx.Identifier{schema}.Sanitize()
+	if _, err := first.pool.Exec(ctx, `DROP SCHEMA `+ident+` CASCADE; CREATE SCHEMA `+ident); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := pgxpool.ParseConfig(TestURL(t))
