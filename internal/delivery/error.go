@@ -23,6 +23,7 @@ const (
 	EEMAILTAKEN        = "email_taken"
 	ETOKENREUSED       = "token_reused"
 	EIDEMPOTENCY       = "idempotency_mismatch"
+	ECHATCLOSED        = "chat_closed"
 )
 
 // Error is a domain error: a machine-readable code and a message safe to show

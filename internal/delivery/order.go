@@ -90,6 +90,9 @@ type Order struct {
 	Reason          string      `json:"reason,omitempty"`
 	CreatedAt       time.Time   `json:"created_at"`
 	UpdatedAt       time.Time   `json:"updated_at"`
+	// FinishedAt is when the order became delivered, rejected or
+	// cancelled; nil before. The store sets it (Store.UpdateOrder).
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
 
 // Durable event types: each is one row of an order's event log with a seq.
@@ -144,6 +147,13 @@ func IsOffered(o Order) bool {
 		return true
 	}
 	return false
+}
+
+// CanChat reports whether a may post and mark read in o's chat: its
+// parties but admins, who read everything but are no voice in an order's
+// conversation (they have the publish API for notices).
+func CanChat(o Order, a Actor) bool {
+	return a.Role != RoleAdmin && IsParty(o, a)
 }
 
 // CanView reports whether a may read the order itself: its parties, and

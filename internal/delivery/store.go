@@ -13,6 +13,7 @@ import (
 // EIDEMPOTENCY or EUNAUTHORIZED where the method says so; anything else is
 // an internal failure. Times come back in UTC with microsecond precision.
 type Store interface {
+	ChatStore
 	// CreateUser inserts u (ID and CreatedAt are set by the store). For
 	// role restaurant it first creates a restaurant named restaurantName
 	// and sets u.RestaurantID, in the same transaction. An email already
@@ -52,10 +53,16 @@ type Store interface {
 	// calls mutate on a copy, and if mutate returns no error writes the
 	// order with the next seq and appends the change as the event with that
 	// seq, in one transaction. mutate's error is returned as it is and
-	// nothing is written. An unknown order is ENOTFOUND.
+	// nothing is written. An unknown order is ENOTFOUND. FinishedAt is the
+	// store's: set to the change's time when the status becomes terminal,
+	// kept while it stays terminal, nil otherwise.
 	UpdateOrder(ctx context.Context, id ID, mutate func(*Order) (Change, error)) (Order, Event, error)
 	// ListOrders returns the orders f selects, newest first.
 	ListOrders(ctx context.Context, f OrderFilter) ([]Order, error)
+	// ActiveOrdersOfCourier returns the ids of the orders assigned to
+	// courierID that are active (IsActiveDelivery), newest first, at most
+	// MaxActiveOrders of them.
+	ActiveOrdersOfCourier(ctx context.Context, courierID ID) ([]ID, error)
 	// EventsAfter returns up to limit events of an order with seq > after,
 	// in seq order.
 	EventsAfter(ctx context.Context, orderID ID, after int64, limit int) ([]Event, error)
@@ -64,6 +71,10 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 }
+
+// MaxActiveOrders bounds ActiveOrdersOfCourier: a courier carries a few
+// orders at once, and one position is never fanned out to more channels.
+const MaxActiveOrders = 20
 
 // RefreshToken is a stored refresh token: the SHA-256 of the opaque token
 // the client holds, never the token itself.

@@ -14,14 +14,14 @@ import (
 )
 
 const orderColumns = `id, status, seq, customer_id, restaurant_id, courier_id, items, total_cents,
-	delivery_address, notes, reason, created_at, updated_at`
+	delivery_address, notes, reason, created_at, updated_at, finished_at`
 
 func scanOrder(row pgx.Row) (delivery.Order, error) {
 	var o delivery.Order
 	var courier *int64
 	var items []byte
 	err := row.Scan(&o.ID, &o.Status, &o.Seq, &o.CustomerID, &o.RestaurantID, &courier, &items,
-		&o.TotalCents, &o.DeliveryAddress, &o.Notes, &o.Reason, &o.CreatedAt, &o.UpdatedAt)
+		&o.TotalCents, &o.DeliveryAddress, &o.Notes, &o.Reason, &o.CreatedAt, &o.UpdatedAt, &o.FinishedAt)
 	if err != nil {
 		return delivery.Order{}, err
 	}
@@ -30,6 +30,10 @@ func scanOrder(row pgx.Row) (delivery.Order, error) {
 		o.CourierID = &id
 	}
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	if o.FinishedAt != nil {
+		t := o.FinishedAt.UTC()
+		o.FinishedAt = &t
+	}
 	if o.Items, err = sqlutil.UnmarshalItems(items); err != nil {
 		return delivery.Order{}, err
 	}
@@ -159,10 +163,10 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 		}
 		_, err = tx.Exec(ctx, `
 			UPDATE orders SET status = $1, seq = $2, courier_id = $3, items = $4, total_cents = $5,
-				delivery_address = $6, notes = $7, reason = $8, updated_at = $9
-			WHERE id = $10`,
+				delivery_address = $6, notes = $7, reason = $8, updated_at = $9, finished_at = $10
+			WHERE id = $11`,
 			o.Status, o.Seq, courierArg(o.CourierID), string(items), o.TotalCents,
-			o.DeliveryAddress, o.Notes, o.Reason, o.UpdatedAt, o.ID)
+			o.DeliveryAddress, o.Notes, o.Reason, o.UpdatedAt, o.FinishedAt, o.ID)
 		if err != nil {
 			return fmt.Errorf("write order: %w", err)
 		}

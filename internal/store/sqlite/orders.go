@@ -12,14 +12,14 @@ import (
 )
 
 const orderColumns = `id, status, seq, customer_id, restaurant_id, courier_id, items, total_cents,
-	delivery_address, notes, reason, created_at, updated_at`
+	delivery_address, notes, reason, created_at, updated_at, finished_at`
 
 func scanOrder(row interface{ Scan(...any) error }) (delivery.Order, error) {
 	var o delivery.Order
 	var courier sql.NullInt64
 	var items []byte
 	err := row.Scan(&o.ID, &o.Status, &o.Seq, &o.CustomerID, &o.RestaurantID, &courier, &items,
-		&o.TotalCents, &o.DeliveryAddress, &o.Notes, &o.Reason, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt})
+		&o.TotalCents, &o.DeliveryAddress, &o.Notes, &o.Reason, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}, nullTimeCol{&o.FinishedAt})
 	if err != nil {
 		return delivery.Order{}, err
 	}
@@ -154,10 +154,10 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 		}
 		_, err = tx.ExecContext(ctx, `
 			UPDATE orders SET status = ?, seq = ?, courier_id = ?, items = ?, total_cents = ?,
-				delivery_address = ?, notes = ?, reason = ?, updated_at = ?
+				delivery_address = ?, notes = ?, reason = ?, updated_at = ?, finished_at = ?
 			WHERE id = ?`,
 			o.Status, o.Seq, courierArg(o.CourierID), string(items), o.TotalCents,
-			o.DeliveryAddress, o.Notes, o.Reason, sqlutil.FormatTime(o.UpdatedAt), o.ID)
+			o.DeliveryAddress, o.Notes, o.Reason, sqlutil.FormatTime(o.UpdatedAt), nullTimeArg(o.FinishedAt), o.ID)
 		if err != nil {
 			return fmt.Errorf("write order: %w", err)
 		}

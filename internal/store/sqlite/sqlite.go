@@ -194,3 +194,27 @@ func (c timeCol) Scan(v any) error {
 	*c.t = t
 	return nil
 }
+
+// nullTimeCol scans a nullable TEXT time column; NULL leaves nil.
+type nullTimeCol struct{ t **time.Time }
+
+func (c nullTimeCol) Scan(v any) error {
+	if v == nil {
+		*c.t = nil
+		return nil
+	}
+	var t time.Time
+	if err := (timeCol{&t}).Scan(v); err != nil {
+		return err
+	}
+	*c.t = &t
+	return nil
+}
+
+// nullTimeArg is the argument of a nullable time column.
+func nullTimeArg(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return sqlutil.FormatTime(*t)
+}

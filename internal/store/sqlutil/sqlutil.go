@@ -84,6 +84,10 @@ func CloneOrder(o delivery.Order) delivery.Order {
 		id := *o.CourierID
 		o.CourierID = &id
 	}
+	if o.FinishedAt != nil {
+		t := *o.FinishedAt
+		o.FinishedAt = &t
+	}
 	return o
 }
 
@@ -140,6 +144,7 @@ func Mutate(old delivery.Order, mutate func(*delivery.Order) (delivery.Change, e
 	}
 	o.Seq = old.Seq + 1
 	o.UpdatedAt = now
+	o.FinishedAt = finishedAt(old, o.Status, now)
 	var payload any = o
 	if change.Data != nil {
 		payload = change.Data
@@ -150,6 +155,20 @@ func Mutate(old delivery.Order, mutate func(*delivery.Order) (delivery.Change, e
 	}
 	ev := delivery.Event{OrderID: o.ID, Seq: o.Seq, Type: change.Type, Data: data, CreatedAt: now}
 	return o, ev, nil
+}
+
+// finishedAt returns FinishedAt of an order moving from old to status at
+// now: the time it first became terminal, nil while it is not. mutate
+// cannot set it, so that the chat's closing time is the store's record.
+func finishedAt(old delivery.Order, status delivery.Status, now time.Time) *time.Time {
+	switch {
+	case !status.Terminal():
+		return nil
+	case old.Status.Terminal() && old.FinishedAt != nil:
+		t := *old.FinishedAt
+		return &t
+	}
+	return &now
 }
 
 // Migrate applies every pending migration of fsys to db with goose, each in

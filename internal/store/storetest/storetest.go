@@ -42,6 +42,13 @@ func Run(t *testing.T, open func(t *testing.T) delivery.Store) {
 		{"ListOrdersPaging", testListOrdersPaging},
 		{"ListOrdersLimit", testListOrdersLimit},
 		{"TimeRoundTrip", testTimeRoundTrip},
+		{"FinishedAt", testFinishedAt},
+		{"AppendMessage", testAppendMessage},
+		{"AppendMessageConcurrent", testAppendMessageConcurrent},
+		{"MessagesBefore", testMessagesBefore},
+		{"MarkRead", testMarkRead},
+		{"UnreadCounts", testUnreadCounts},
+		{"ActiveOrdersOfCourier", testActiveOrdersOfCourier},
 		{"Ping", func(t *testing.T, s delivery.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)

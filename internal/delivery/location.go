@@ -1,0 +1,118 @@
+package delivery
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// EventCourierLocation is the ephemeral event carrying a courier's
+// position to the channels of the courier's active orders.
+const EventCourierLocation = "courier.location"
+
+// MaxLocationSkew is how far in the future a position's ts may lie: phone
+// clocks drift, but a position from the future would block every real one
+// after it (ts may not go back).
+const MaxLocationSkew = time.Minute
+
+// LocationUpdate is a position as a courier sends it (REST body and the
+// websocket location frame alike). Pointers tell absent from zero; Ts is
+// milliseconds since the epoch, 0 when absent.
+type LocationUpdate struct {
+	Lat     *float64 `json:"lat"`
+	Lng     *float64 `json:"lng"`
+	Heading *float64 `json:"heading,omitempty"`
+	Speed   *float64 `json:"speed,omitempty"`
+	Ts      int64    `json:"ts"`
+}
+
+// Location is an accepted position of a courier: the payload of
+// courier.location and what a party gets on subscribe.
+type Location struct {
+	CourierID ID       `json:"courier_id"`
+	Lat       float64  `json:"lat"`
+	Lng       float64  `json:"lng"`
+	Heading   *float64 `json:"heading,omitempty"`
+	Speed     *float64 `json:"speed,omitempty"`
+	Ts        int64    `json:"ts"`
+}
+
+// Time returns the position's ts as a time.
+func (l Location) Time() time.Time { return time.UnixMilli(l.Ts) }
+
+// CheckLocation validates u as a position of courierID at now and returns
+// it as a Location. Errors are EINVALID and name the field. Whether ts is
+// older than the courier's last position is the LocationStore's to decide,
+// atomically with storing it.
+func CheckLocation(courierID ID, u LocationUpdate, now time.Time) (Location, error) {
+	if err := checkCoord("lat", u.Lat, 90); err != nil {
+		return Location{}, err
+	}
+	if err := checkCoord("lng", u.Lng, 180); err != nil {
+		return Location{}, err
+	}
+	if u.Heading != nil && (!finite(*u.Heading) || *u.Heading < 0 || *u.Heading > 360) {
+		return Location{}, Errorf(EINVALID, "heading: must be a number from 0 to 360")
+	}
+	if u.Speed != nil && (!finite(*u.Speed) || *u.Speed < 0) {
+		return Location{}, Errorf(EINVALID, "speed: must be a number of at least 0")
+	}
+	switch {
+	case u.Ts == 0:
+		return Location{}, Errorf(EINVALID, "ts: required (milliseconds since the epoch)")
+	case u.Ts < 0:
+		return Location{}, Errorf(EINVALID, "ts: must be milliseconds since the epoch")
+	case time.UnixMilli(u.Ts).After(now.Add(MaxLocationSkew)):
+		return Location{}, Errorf(EINVALID, "ts: more than %s in the future", MaxLocationSkew)
+	}
+	return Location{CourierID: courierID, Lat: *u.Lat, Lng: *u.Lng, Heading: u.Heading, Speed: u.Speed, Ts: u.Ts}, nil
+}
+
+func checkCoord(field string, v *float64, limit float64) error {
+	if v == nil {
+		return Errorf(EINVALID, "%s: required", field)
+	}
+	if !finite(*v) || *v < -limit || *v > limit {
+		return Errorf(EINVALID, "%s: must be a number from %g to %g", field, -limit, limit)
+	}
+	return nil
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// IsActiveDelivery reports whether o is one of its courier's active
+// orders: assigned, and accepted but not yet delivered (or cancelled). Its
+// parties see the courier's position exactly while this holds.
+func IsActiveDelivery(o Order) bool {
+	if o.CourierID == nil {
+		return false
+	}
+	switch o.Status {
+	case StatusAccepted, StatusPreparing, StatusReady, StatusPickedUp:
+		return true
+	}
+	return false
+}
+
+// LocationStore keeps the last accepted position of each courier, one
+// entry per courier. Implementations: internal/location/memory (one
+// instance) and a Redis one shared by instances, both held to
+// internal/location/locationtest.
+type LocationStore interface {
+	// Put stores loc as the last position of loc.CourierID unless the
+	// stored one has a later Ts, atomically (two concurrent Puts never
+	// leave the older one stored). It reports whether loc was stored; a
+	// Ts equal to the stored one is stored (a resend is no error).
+	Put(ctx context.Context, loc Location) (bool, error)
+	// Get returns the last position of courierID, if any.
+	Get(ctx context.Context, courierID ID) (Location, bool, error)
+}
+
+// LocationPublisher receives each accepted position with the courier's
+// active orders (never empty), for live delivery as courier.location on
+// their order channels. The hub implements it: it throttles to at most one
+// per second per courier per channel, the newest winning, and must not
+// block on slow subscribers.
+type LocationPublisher interface {
+	PublishLocation(ctx context.Context, loc Location, orderIDs []ID)
+}
