@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,9 +12,10 @@ import (
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
-// keepQueueCap is the largest queue slice kept between bursts; a longer
-// one is dropped so that an idle connection holds little memory.
-const keepQueueCap = 16
+// idleQueueCap is the largest queue slice an idle connection keeps; a
+// writer going idle drops longer ones, so that a burst long ago costs no
+// memory now, while a busy writer reuses its slices whatever their size.
+const idleQueueCap = 8
 
 var errClientClosed = errors.New("hub: connection closing")
 
@@ -72,6 +74,9 @@ func (c *client) send(frame []byte) {
 		c.closeLocked(wire.CloseSlow, "too slow: send queue overflowed")
 		return
 	}
+	if c.queue == nil {
+		c.queue = make([][]byte, 0, idleQueueCap)
+	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
 	c.kickLocked()
@@ -84,6 +89,8 @@ func (c *client) kickLocked() {
 	}
 	c.writing = true
 	c.hub.wg.Add(1) // the reader's count is held, so Wait cannot have returned
+	// One 16-byte closure per start, amortized over the frames of a
+	// burst: the price of holding no goroutine while idle.
 	go c.writeLoop()
 }
 
@@ -127,9 +134,20 @@ func (c *client) requestPing(now int64, interval time.Duration) {
 // ends the reader, which cleans up.
 func (c *client) writeLoop() {
 	defer c.hub.wg.Done()
+	yielded := false
 	for {
 		c.mu.Lock()
 		batch, ping := c.queue, c.ping
+		if len(batch) == 0 && !ping && !yielded && c.closeCode == 0 {
+			// Under a stream of events the next one is usually being
+			// fanned out right now: let it land and write it with this
+			// goroutine rather than end and start another.
+			c.mu.Unlock()
+			yielded = true
+			runtime.Gosched()
+			continue
+		}
+		yielded = false
 		if len(batch) == 0 && !ping {
 			if c.closeCode != 0 && !c.done {
 				code, reason := c.closeCode, c.reason
@@ -138,6 +156,12 @@ func (c *client) writeLoop() {
 				return
 			}
 			c.writing = false
+			if cap(c.queue) > idleQueueCap {
+				c.queue = nil
+			}
+			if cap(c.spare) > idleQueueCap {
+				c.spare = nil
+			}
 			c.mu.Unlock()
 			return
 		}
@@ -149,11 +173,8 @@ func (c *client) writeLoop() {
 		err := c.t.writeFrames(batch, ping)
 		c.hub.stats.written.Add(uint64(len(batch)))
 		clear(batch) // drop references to shared frames
-		if cap(batch) > keepQueueCap {
-			batch = nil
-		}
 		c.mu.Lock()
-		c.spare = batch
+		c.spare = batch[:0]
 		if err != nil {
 			c.closeCode = wire.CloseInternal // nothing more to queue; the reader cleans up
 			c.mu.Unlock()

@@ -1,0 +1,129 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ordercast/ordercast/internal/auth"
+	"github.com/ordercast/ordercast/internal/bus/memory"
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/wire"
+)
+
+// discardConn is a socket that takes every write at once: the benchmarks
+// measure the hub, not the kernel.
+type discardConn struct {
+	net.Conn // nil: only the methods below are used
+	written  atomic.Int64
+	writes   atomic.Int64
+}
+
+func (d *discardConn) Write(p []byte) (int, error) {
+	d.written.Add(int64(len(p)))
+	d.writes.Add(1)
+	return len(p), nil
+}
+func (d *discardConn) SetWriteDeadline(time.Time) error { return nil }
+func (d *discardConn) Close() error                     { return nil }
+
+type noStore struct{}
+
+func (noStore) OrderByID(context.Context, delivery.ID) (delivery.Order, error) {
+	return delivery.Order{}, delivery.Errorf(delivery.ENOTFOUND, "none")
+}
+func (noStore) EventsAfter(context.Context, delivery.ID, int64, int) ([]delivery.Event, error) {
+	return nil, nil
+}
+
+type noTokens struct{}
+
+func (noTokens) Verify(string) (auth.Claims, error) {
+	return auth.Claims{}, delivery.Errorf(delivery.EUNAUTHORIZED, "no")
+}
+
+// benchHub returns a hub with n socket-less clients subscribed to channel.
+func benchHub(b *testing.B, n int, channel string) (*Hub, *discardConn) {
+	h, err := New(Config{Store: noStore{}, Bus: memory.New(), Tokens: noTokens{},
+		// Deep queues: the publishing loop outruns the writers by design.
+		Limits: Limits{SendQueueFrames: 1 << 20, SendQueueBytes: 1 << 40}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = h.Shutdown(context.Background()) })
+	dc := &discardConn{}
+	ch, err := wire.ParseChannel(channel)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		c := &client{hub: h, t: &wsConn{raw: dc, w: &rawWriter{raw: dc, timeout: time.Minute}}}
+		if _, err := h.subscribe(c, channel, ch, 0, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return h, dc
+}
+
+// BenchmarkFanout publishes one ephemeral event to a channel with many
+// local subscribers and waits until every socket got it: encode once, one
+// bus message, n queue appends, and the writers' batched writes.
+func BenchmarkFanout(b *testing.B) {
+	data := []byte(`{"id":"42","status":"accepted","restaurant_id":"3","total_cents":1850,"delivery_address":"1 Main St"}`)
+	for _, n := range []int{1, 100, 1000, 10000} {
+		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+			h, dc := benchHub(b, n, wire.DispatchChannel)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				if err := h.Publish(ctx, wire.DispatchChannel, "order.offered", data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			want := uint64(b.N) * uint64(n)
+			for h.stats.written.Load() < want {
+				runtime.Gosched()
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(want)/elapsed.Seconds(), "deliveries/s")
+			b.ReportMetric(float64(elapsed.Nanoseconds())/float64(want), "ns/delivery")
+			b.ReportMetric(float64(want)/float64(dc.writes.Load()), "frames/write")
+		})
+	}
+}
+
+// BenchmarkEncodeEvent is the one encoding of an event per channel, in
+// the slice that every socket then shares.
+func BenchmarkEncodeEvent(b *testing.B) {
+	data := []byte(`{"id":"42","status":"accepted","seq":18,"customer_id":"7","restaurant_id":"3","courier_id":null,"items":[{"menu_item_id":"1","name":"Pizza","quantity":1,"price_cents":1250}],"total_cents":1850,"delivery_address":"1 Main St"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = encodeEvent("order:42", "order.status", 18, data, 1732406400123)
+	}
+}
+
+// BenchmarkWriteFrames is one writer batch of 16 queued frames: headers
+// and payloads coalesced into one write from a pooled buffer.
+func BenchmarkWriteFrames(b *testing.B) {
+	dc := &discardConn{}
+	t := &wsConn{raw: dc, w: &rawWriter{raw: dc, timeout: time.Minute}}
+	frame := encodeEvent("order:42", "order.status", 18, []byte(`{"status":"accepted"}`), 1)
+	batch := make([][]byte, 16)
+	for i := range batch {
+		batch[i] = frame
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(16 * len(frame)))
+	for b.Loop() {
+		if err := t.writeFrames(batch, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
