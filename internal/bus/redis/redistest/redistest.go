@@ -1,0 +1,87 @@
+// Package redistest gives tests Redis to run against: the shared server
+// at TEST_REDIS_URL, and servers, clusters and a cuttable proxy that a
+// test starts (and tears down) itself, so that fault tests never touch
+// the shared server.
+package redistest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// URLEnv names the environment variable that points tests at Redis.
+const URLEnv = "TEST_REDIS_URL"
+
+// URL returns TEST_REDIS_URL after checking that Redis answers there.
+// Without it the test is skipped, or fails when CI=true, so that CI cannot
+// pass without having run against real Redis. A Redis that does not
+// answer fails the test.
+func URL(t testing.TB) string {
+	t.Helper()
+	url := os.Getenv(URLEnv)
+	if url == "" {
+		const msg = URLEnv + " not set (required when CI=true)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("%s: %v", URLEnv, err)
+	}
+	c := goredis.NewClient(opt)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("%s: Redis does not answer: %v", URLEnv, err)
+	}
+	return url
+}
+
+// Options returns client options for addr with short timeouts that
+// follow the callers' contexts, as cmd/ordercast configures them.
+func Options(addr string) *goredis.Options {
+	return Tune(&goredis.Options{Addr: addr})
+}
+
+// Tune sets what the bus expects of a client: contexts bound network
+// calls, and a dead server is noticed within seconds.
+func Tune(o *goredis.Options) *goredis.Options {
+	o.ContextTimeoutEnabled = true
+	o.DialTimeout = 2 * time.Second
+	o.ReadTimeout = 2 * time.Second
+	o.WriteTimeout = 2 * time.Second
+	o.MaxRetries = -1 // a publish is not retried behind the caller's back
+	return o
+}
+
+// Client returns a client for url (a redis:// URL), closed when the test
+// ends.
+func Client(t testing.TB, url string) *goredis.Client {
+	t.Helper()
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := goredis.NewClient(Tune(opt))
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Prefix returns a channel prefix of its own, so that tests sharing one
+// Redis never see each other's messages.
+func Prefix(t testing.TB) string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "test-" + hex.EncodeToString(b) + ":"
+}

@@ -1,0 +1,172 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Server is a redis-server process of one test, on a free port in a
+// temporary directory. It is stopped when the test ends.
+type Server struct {
+	t    testing.TB
+	Addr string
+	dir  string
+	args []string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// redisServer is the binary; tests that need it skip without it unless
+// CI=true.
+func redisServer(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server not installed (required when CI=true)")
+		}
+		t.Skip("redis-server not installed")
+	}
+	return path
+}
+
+// StartServer starts a redis-server with extra config arguments
+// ("--cluster-enabled", "yes", …) and waits until it answers.
+func StartServer(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	port := FreePort(t)
+	dir := t.TempDir()
+	s := &Server{t: t, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir}
+	s.args = append([]string{
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--save", "", "--appendonly", "no", "--protected-mode", "no",
+	}, extra...)
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Start starts the process (again, after Stop) and waits until it answers.
+func (s *Server) Start() {
+	s.t.Helper()
+	cmd := exec.Command(redisServer(s.t), s.args...)
+	logf, err := os.Create(filepath.Join(s.dir, fmt.Sprintf("redis-%d.log", time.Now().UnixNano())))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		s.t.Fatalf("start redis-server: %v", err)
+	}
+	logf.Close() // the child holds its own descriptor
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
+	WaitPing(s.t, s.Addr)
+}
+
+// Stop kills the process (a crash, not a shutdown) and waits for it.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+}
+
+// WaitPing waits until Redis at addr answers PING, for up to 10 s.
+func WaitPing(t testing.TB, addr string) {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis at %s does not answer: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval of a bounded wait
+	}
+}
+
+// FreePort returns a TCP port nobody listens on right now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// StartCluster starts n redis-server nodes in cluster mode, joins them
+// with redis-cli --cluster create (no replicas: each node a master of a
+// third of the slots) and waits until the cluster is ok. It returns the
+// nodes' addresses.
+func StartCluster(t testing.TB, n int) []string {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		redisServer(t) // same skip or failure
+		t.Skip("redis-cli not installed")
+	}
+	addrs := make([]string, n)
+	for i := range addrs {
+		s := StartServer(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-port", strconv.Itoa(FreePort(t)), "--cluster-node-timeout", "2000")
+		addrs[i] = s.Addr
+	}
+	args := append([]string{"--cluster", "create"}, addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	for _, addr := range addrs {
+		waitClusterOK(t, addr)
+	}
+	return addrs
+}
+
+func waitClusterOK(t testing.TB, addr string) {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		info, err := c.ClusterInfo(ctx).Result()
+		cancel()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster node %s not ok: %v %s", addr, err, info)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval of a bounded wait
+	}
+}
