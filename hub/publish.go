@@ -34,28 +34,42 @@ func feedEvent(t string) bool {
 // sockets. Publish errors are logged: the event is in the Store, and
 // subscribers that miss it get it from there on their next event or resume.
 func (h *Hub) PublishEvent(ctx context.Context, o delivery.Order, ev delivery.Event) {
+	_ = h.PublishCommitted(ctx, o, ev)
+}
+
+// PublishCommitted is PublishEvent reporting the first publish error (all
+// are logged), so that the transactional outbox (internal/outbox) marks an
+// event published only once the bus took every frame of it, and relays it
+// through here otherwise.
+func (h *Hub) PublishCommitted(ctx context.Context, o delivery.Order, ev delivery.Event) error {
 	ts := ev.CreatedAt.UnixMilli()
-	h.publish(ctx, wire.OrderChannel(o.ID), ev.Type, ev.Seq, ev.Data, ts)
-	if !feedEvent(ev.Type) {
-		return
+	err := h.publish(ctx, wire.OrderChannel(o.ID), ev.Type, ev.Seq, ev.Data, ts)
+	keep := func(e error) {
+		if err == nil {
+			err = e
+		}
 	}
-	h.publish(ctx, wire.UserChannel(o.CustomerID), ev.Type, ev.Seq, ev.Data, ts)
+	if !feedEvent(ev.Type) {
+		return err
+	}
+	keep(h.publish(ctx, wire.UserChannel(o.CustomerID), ev.Type, ev.Seq, ev.Data, ts))
 	if o.CourierID != nil {
-		h.publish(ctx, wire.UserChannel(*o.CourierID), ev.Type, ev.Seq, ev.Data, ts)
+		keep(h.publish(ctx, wire.UserChannel(*o.CourierID), ev.Type, ev.Seq, ev.Data, ts))
 	}
 	if ev.Type == delivery.EventOrderCreated || ev.Type == delivery.EventOrderStatus {
-		h.publish(ctx, wire.RestaurantChannel(o.RestaurantID), ev.Type, ev.Seq, ev.Data, ts)
+		keep(h.publish(ctx, wire.RestaurantChannel(o.RestaurantID), ev.Type, ev.Seq, ev.Data, ts))
 	}
 	switch {
 	case becameOffered(o, ev):
 		// Couriers may view an offered order (delivery.CanView): the
 		// snapshot is what they decide on.
-		h.publish(ctx, wire.DispatchChannel, wire.EventOrderOffered, 0, ev.Data, ts)
+		keep(h.publish(ctx, wire.DispatchChannel, wire.EventOrderOffered, 0, ev.Data, ts))
 	case ev.Type == delivery.EventOrderAssigned:
 		// The order is no longer theirs to see: only its id.
 		data := append(append([]byte(`{"order_id":`), jsonID(o.ID)...), '}')
-		h.publish(ctx, wire.DispatchChannel, wire.EventOrderClaimed, 0, data, ts)
+		keep(h.publish(ctx, wire.DispatchChannel, wire.EventOrderClaimed, 0, data, ts))
 	}
+	return err
 }
 
 // becameOffered reports whether ev made o claimable (delivery.IsOffered
@@ -76,10 +90,12 @@ func (h *Hub) Publish(ctx context.Context, channel, event string, data []byte) e
 	return h.publishErr(ctx, channel, event, 0, data, time.Now().UnixMilli())
 }
 
-func (h *Hub) publish(ctx context.Context, channel, event string, seq int64, data []byte, ts int64) {
-	if err := h.publishErr(ctx, channel, event, seq, data, ts); err != nil {
+func (h *Hub) publish(ctx context.Context, channel, event string, seq int64, data []byte, ts int64) error {
+	err := h.publishErr(ctx, channel, event, seq, data, ts)
+	if err != nil {
 		h.log.Error().Err(err).Str("channel", channel).Str("event", event).Msg("publish")
 	}
+	return err
 }
 
 func (h *Hub) publishErr(ctx context.Context, channel, event string, seq int64, data []byte, ts int64) error {
