@@ -1,0 +1,302 @@
+// Package outbox makes the order event log a transactional outbox, so that
+// no committed durable event is lost to live subscribers when the instance
+// that committed it dies (or its bus fails) before publishing it.
+//
+// Every event is written unpublished in its commit's transaction (the
+// stores' migration 00003). The committing instance publishes it at once
+// through the hub and, once the bus took every frame, marks it published
+// (batched, off the request path). Any live instance runs the relay: events
+// still unpublished Grace after their creation are published through the
+// hub and marked in one transaction that holds them locked (PostgreSQL:
+// FOR UPDATE SKIP LOCKED), so that relays of several instances share the
+// work and never publish one event twice. An event that both its committer
+// and a relay publish (the mark was slow or failed) reaches order
+// channels' subscribers once anyway: the hub drops duplicates by seq.
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+)
+
+// Store is the outbox side of the event log; the SQLite and PostgreSQL
+// stores implement it.
+type Store interface {
+	// RelayPending hands publish, oldest first, up to limit unpublished
+	// events created in [from, to), marks published those it accepted,
+	// and stops at its first error, which it returns.
+	RelayPending(ctx context.Context, from, to time.Time, limit int, publish func(delivery.Event) error) (int, error)
+	// MarkPublished marks events (by OrderID and Seq) as published.
+	MarkPublished(ctx context.Context, events []delivery.Event) error
+	// ExpirePending marks up to limit unpublished events created before
+	// before as published, unpublished, and returns how many.
+	ExpirePending(ctx context.Context, before time.Time, limit int) (int, error)
+	// OrderByID routes events whose payload is not an order snapshot.
+	OrderByID(ctx context.Context, id delivery.ID) (delivery.Order, error)
+}
+
+// Publisher publishes a committed event to its channels and reports
+// whether the bus took all of it; *hub.Hub is one (PublishCommitted).
+type Publisher interface {
+	PublishCommitted(ctx context.Context, o delivery.Order, ev delivery.Event) error
+}
+
+// Config is what an Outbox is built from. Zero durations and sizes take
+// defaults.
+type Config struct {
+	Store     Store     // required
+	Publisher Publisher // required
+	// Grace is how old an unpublished event must be before a relay
+	// publishes it: longer than a commit's own publish and mark take.
+	// Default 3 s.
+	Grace time.Duration
+	// Interval between relay rounds. Default 1 s.
+	Interval time.Duration
+	// Horizon: events unpublished for longer are marked without being
+	// published (subscribers resumed from the log long since). Default 10 min.
+	Horizon time.Duration
+	// Batch is how many events one relay transaction handles. Default 100.
+	Batch int
+	// MarkQueue bounds the events waiting to be marked; beyond it marks
+	// are dropped and the relay publishes those events again. Default 4096.
+	MarkQueue int
+	// BusUp, when set, tells whether the bus reaches the other instances;
+	// relay rounds wait while it does not.
+	BusUp func() bool
+	Log   zerolog.Logger
+}
+
+func (c *Config) setDefaults() {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.Grace, 3*time.Second)
+	def(&c.Interval, time.Second)
+	def(&c.Horizon, 10*time.Minute)
+	if c.Batch <= 0 {
+		c.Batch = 100
+	}
+	if c.MarkQueue <= 0 {
+		c.MarkQueue = 4096
+	}
+}
+
+// Outbox publishes committed events and relays the ones left behind. It
+// implements delivery.EventPublisher: give it to the order service in
+// place of the hub.
+type Outbox struct {
+	cfg   Config
+	log   zerolog.Logger
+	marks chan delivery.Event // OrderID and Seq only: no payload kept
+	stop  chan struct{}
+	// ctx bounds the relay's database and bus calls; Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the marker and the relay
+	once   sync.Once
+	stats  counters
+}
+
+var _ delivery.EventPublisher = (*Outbox)(nil)
+
+// New returns an outbox; Start runs its marker and relay.
+func New(cfg Config) *Outbox {
+	cfg.setDefaults()
+	o := &Outbox{
+		cfg:   cfg,
+		log:   cfg.Log.With().Str("component", "outbox").Logger(),
+		marks: make(chan delivery.Event, cfg.MarkQueue),
+		stop:  make(chan struct{}),
+	}
+	o.ctx, o.cancel = context.WithCancel(context.Background())
+	return o
+}
+
+// Start runs the marker and the relay until Close.
+func (o *Outbox) Start() {
+	o.wg.Add(2)
+	go o.markLoop()
+	go o.relayLoop()
+}
+
+// PublishEvent publishes ev now and, if the bus took it, queues its mark.
+// It never blocks on the database.
+func (o *Outbox) PublishEvent(ctx context.Context, order delivery.Order, ev delivery.Event) {
+	if err := o.cfg.Publisher.PublishCommitted(ctx, order, ev); err != nil {
+		o.stats.publishFailed.Add(1) // the relay retries it after Grace
+		return
+	}
+	select {
+	case o.marks <- delivery.Event{OrderID: ev.OrderID, Seq: ev.Seq}:
+	default:
+		o.stats.marksDropped.Add(1) // the relay publishes it again: a duplicate the hub drops
+	}
+}
+
+// Close stops the relay, marks what is queued, and returns when both
+// loops ended. Call it after the last PublishEvent and before the store
+// closes.
+func (o *Outbox) Close() {
+	o.once.Do(func() {
+		close(o.stop)
+		o.cancel()
+	})
+	o.wg.Wait()
+}
+
+// markLoop marks queued events in batches: one UPDATE for whatever piled
+// up while the previous one ran.
+func (o *Outbox) markLoop() {
+	defer o.wg.Done()
+	batch := make([]delivery.Event, 0, 256)
+	for {
+		select {
+		case ev := <-o.marks:
+			batch = append(batch[:0], ev)
+		case <-o.stop:
+			o.drainMarks(batch[:0])
+			return
+		}
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case ev := <-o.marks:
+				batch = append(batch, ev)
+			default:
+				break fill
+			}
+		}
+		o.flush(batch)
+	}
+}
+
+// drainMarks marks what is still queued at Close; PublishEvent is no
+// longer called then.
+func (o *Outbox) drainMarks(batch []delivery.Event) {
+	for {
+		select {
+		case ev := <-o.marks:
+			if batch = append(batch, ev); len(batch) == cap(batch) {
+				o.flush(batch)
+				batch = batch[:0]
+			}
+		default:
+			o.flush(batch)
+			return
+		}
+	}
+}
+
+func (o *Outbox) flush(batch []delivery.Event) {
+	if len(batch) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := o.cfg.Store.MarkPublished(ctx, batch); err != nil {
+		o.stats.markErrors.Add(1)
+		o.log.Warn().Err(err).Int("events", len(batch)).Msg("mark published; the relay will publish them again")
+		return
+	}
+	o.stats.marked.Add(uint64(len(batch)))
+}
+
+func (o *Outbox) relayLoop() {
+	defer o.wg.Done()
+	tick := time.NewTicker(o.cfg.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-o.stop:
+			return
+		case <-tick.C:
+		}
+		if o.cfg.BusUp != nil && !o.cfg.BusUp() {
+			// Publishing would fail past this instance, and deliver to its
+			// own sockets on every round: wait for the bus.
+			continue
+		}
+		ctx, cancel := context.WithTimeout(o.ctx, 10*o.cfg.Interval+10*time.Second)
+		if _, err := o.RelayOnce(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			o.log.Warn().Err(err).Msg("relay")
+		}
+		cancel()
+	}
+}
+
+// RelayOnce runs one relay round as of now: it expires events past the
+// horizon, then publishes the unpublished events older than Grace, a
+// batch per transaction, until none is left. It returns how many it
+// published.
+func (o *Outbox) RelayOnce(ctx context.Context, now time.Time) (int, error) {
+	from := now.Add(-o.cfg.Horizon)
+	if n, err := o.cfg.Store.ExpirePending(ctx, from, 10*o.cfg.Batch); err != nil {
+		return 0, err
+	} else if n > 0 {
+		o.stats.expired.Add(uint64(n))
+		o.log.Warn().Int("events", n).Dur("horizon", o.cfg.Horizon).Msg("unpublished events expired")
+	}
+	total := 0
+	for {
+		n, err := o.cfg.Store.RelayPending(ctx, from, now.Add(-o.cfg.Grace), o.cfg.Batch, func(ev delivery.Event) error {
+			return o.relay(ctx, ev)
+		})
+		total += n
+		o.stats.relayed.Add(uint64(n))
+		if err != nil || n < o.cfg.Batch {
+			return total, err
+		}
+	}
+}
+
+// relay publishes ev as its committer would have: routed by the order as
+// it was right after the change (the payload of order.* events), or as it
+// is now for other events, whose routing needs only the order's id.
+func (o *Outbox) relay(ctx context.Context, ev delivery.Event) error {
+	var order delivery.Order
+	snapshot := false
+	switch ev.Type {
+	case delivery.EventOrderCreated, delivery.EventOrderStatus, delivery.EventOrderAssigned:
+		snapshot = json.Unmarshal(ev.Data, &order) == nil && order.ID == ev.OrderID
+	}
+	if !snapshot {
+		var err error
+		if order, err = o.cfg.Store.OrderByID(ctx, ev.OrderID); err != nil {
+			return err
+		}
+	}
+	return o.cfg.Publisher.PublishCommitted(ctx, order, ev)
+}
+
+type counters struct {
+	publishFailed, marksDropped, markErrors atomic.Uint64
+	marked, relayed, expired                atomic.Uint64
+}
+
+// Stats is a snapshot of the outbox's counters.
+type Stats struct {
+	PublishFailed uint64 // commits whose own publish failed (left to the relay)
+	Marked        uint64 // events marked published by their committer
+	MarksDropped  uint64 // marks dropped because the queue was full
+	MarkErrors    uint64 // failed mark batches
+	Relayed       uint64 // events published by a relay
+	Expired       uint64 // events past the horizon, marked unpublished
+}
+
+// Stats returns the current counters.
+func (o *Outbox) Stats() Stats {
+	s := &o.stats
+	return Stats{
+		PublishFailed: s.publishFailed.Load(), Marked: s.marked.Load(), MarksDropped: s.marksDropped.Load(),
+		MarkErrors: s.markErrors.Load(), Relayed: s.relayed.Load(), Expired: s.expired.Load(),
+	}
+}

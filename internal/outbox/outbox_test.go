@@ -1,0 +1,246 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/outbox"
+	"github.com/ordercast/ordercast/internal/store/postgres"
+	"github.com/ordercast/ordercast/internal/store/sqlite"
+)
+
+// store is what the tests need of an engine.
+type store interface {
+	delivery.Store
+	outbox.Store
+}
+
+var (
+	_ outbox.Store = (*sqlite.Store)(nil)
+	_ outbox.Store = (*postgres.Store)(nil)
+)
+
+// engines runs fn on SQLite, and on PostgreSQL (skipped without
+// TEST_DATABASE_URL, required under CI=true).
+func engines(t *testing.T, fn func(t *testing.T, open func(t *testing.T) store)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, func(t *testing.T) store { return sqlite.OpenTest(t) }) })
+	t.Run("postgres", func(t *testing.T) { fn(t, func(t *testing.T) store { return postgres.OpenTest(t) }) })
+}
+
+// recorder is a Publisher that keeps what it was given, and fails while
+// fail is set.
+type recorder struct {
+	mu   sync.Mutex
+	got  []delivery.Event
+	fail error
+}
+
+func (r *recorder) PublishCommitted(_ context.Context, o delivery.Order, ev delivery.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
+	if o.ID != ev.OrderID {
+		return fmt.Errorf("event of order %s routed by order %s", ev.OrderID, o.ID)
+	}
+	r.got = append(r.got, ev)
+	return nil
+}
+
+func (r *recorder) events() []delivery.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]delivery.Event(nil), r.got...)
+}
+
+// newOrder creates an order with n events (order.created, then status
+// changes) and returns it.
+func newOrder(t *testing.T, s store, n int) delivery.Order {
+	t.Helper()
+	ctx := context.Background()
+	suffix := time.Now().UnixNano()
+	c, err := s.CreateUser(ctx, delivery.User{Email: fmt.Sprintf("c%d@x.test", suffix), Name: "C", Role: delivery.RoleCustomer, PasswordHash: "x"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.CreateUser(ctx, delivery.User{Email: fmt.Sprintf("r%d@x.test", suffix), Name: "R", Role: delivery.RoleRestaurant, PasswordHash: "x"}, "Kitchen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _, err := s.CreateOrder(ctx, delivery.Order{CustomerID: c.ID, RestaurantID: r.RestaurantID, DeliveryAddress: "1 Main St"}, delivery.IdempotencyKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < n; i++ {
+		o, _, err = s.UpdateOrder(ctx, o.ID, func(o *delivery.Order) (delivery.Change, error) {
+			o.Notes = fmt.Sprint(i)
+			return delivery.Change{Type: delivery.EventOrderStatus}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return o
+}
+
+func seqsOf(events []delivery.Event) []int64 {
+	out := []int64{}
+	for _, ev := range events {
+		out = append(out, ev.Seq)
+	}
+	return out
+}
+
+func TestRelayPublishesWhatNobodyMarked(t *testing.T) {
+	engines(t, func(t *testing.T, open func(t *testing.T) store) {
+		s := open(t)
+		o := newOrder(t, s, 3)
+		pub := &recorder{}
+		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Grace: time.Minute})
+		ctx := context.Background()
+
+		// Within the grace period the committer may still publish: nothing.
+		if n, err := ob.RelayOnce(ctx, time.Now()); err != nil || n != 0 {
+			t.Fatalf("within grace: relayed %d, %v", n, err)
+		}
+		later := time.Now().Add(2 * time.Minute)
+		n, err := ob.RelayOnce(ctx, later)
+		if err != nil || n != 3 {
+			t.Fatalf("after grace: relayed %d, %v", n, err)
+		}
+		if got := seqsOf(pub.events()); fmt.Sprint(got) != "[1 2 3]" {
+			t.Errorf("relayed seqs %v, want [1 2 3]", got)
+		}
+		// Marked in the relay's transaction: never again.
+		if n, err := ob.RelayOnce(ctx, later); err != nil || n != 0 {
+			t.Fatalf("second round: relayed %d, %v", n, err)
+		}
+		if got := pub.events(); got[2].Type != delivery.EventOrderStatus || got[2].OrderID != o.ID {
+			t.Errorf("relayed %+v", got[2])
+		}
+	})
+}
+
+func TestMarkedEventsAreNotRelayed(t *testing.T) {
+	engines(t, func(t *testing.T, open func(t *testing.T) store) {
+		s := open(t)
+		o := newOrder(t, s, 3)
+		ctx := context.Background()
+		if err := s.MarkPublished(ctx, []delivery.Event{{OrderID: o.ID, Seq: 1}, {OrderID: o.ID, Seq: 3}}); err != nil {
+			t.Fatal(err)
+		}
+		pub := &recorder{}
+		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Grace: time.Second})
+		if _, err := ob.RelayOnce(ctx, time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if got := seqsOf(pub.events()); fmt.Sprint(got) != "[2]" {
+			t.Errorf("relayed %v, want [2]", got)
+		}
+	})
+}
+
+func TestPublishFailureLeavesEventsForTheNextRound(t *testing.T) {
+	engines(t, func(t *testing.T, open func(t *testing.T) store) {
+		s := open(t)
+		newOrder(t, s, 2)
+		pub := &recorder{fail: errors.New("redis down")}
+		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Grace: time.Second})
+		ctx := context.Background()
+		later := time.Now().Add(time.Minute)
+		if n, err := ob.RelayOnce(ctx, later); err == nil || n != 0 {
+			t.Fatalf("with the bus down: relayed %d, %v", n, err)
+		}
+		pub.mu.Lock()
+		pub.fail = nil
+		pub.mu.Unlock()
+		if n, err := ob.RelayOnce(ctx, later); err != nil || n != 2 {
+			t.Fatalf("bus back: relayed %d, %v", n, err)
+		}
+	})
+}
+
+func TestEventsPastTheHorizonExpire(t *testing.T) {
+	engines(t, func(t *testing.T, open func(t *testing.T) store) {
+		s := open(t)
+		newOrder(t, s, 2)
+		pub := &recorder{}
+		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Grace: time.Second, Horizon: time.Hour})
+		ctx := context.Background()
+		if n, err := ob.RelayOnce(ctx, time.Now().Add(2*time.Hour)); err != nil || n != 0 {
+			t.Fatalf("past the horizon: relayed %d, %v", n, err)
+		}
+		if st := ob.Stats(); st.Expired != 2 {
+			t.Errorf("expired %d, want 2", st.Expired)
+		}
+		if n, err := ob.RelayOnce(ctx, time.Now().Add(time.Minute)); err != nil || n != 0 {
+			t.Fatalf("expired events relayed: %d, %v", n, err)
+		}
+	})
+}
+
+// Relays of several instances at once publish every event exactly once.
+func TestConcurrentRelaysPublishOnce(t *testing.T) {
+	engines(t, func(t *testing.T, open func(t *testing.T) store) {
+		s := open(t)
+		const orders, each = 6, 5
+		for range orders {
+			newOrder(t, s, each)
+		}
+		pub := &recorder{}
+		later := time.Now().Add(time.Minute)
+		var wg sync.WaitGroup
+		for range 4 {
+			ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Grace: time.Second, Batch: 3})
+			wg.Go(func() {
+				if _, err := ob.RelayOnce(context.Background(), later); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		seen := map[string]int{}
+		for _, ev := range pub.events() {
+			seen[fmt.Sprintf("%s/%d", ev.OrderID, ev.Seq)]++
+		}
+		if len(seen) != orders*each {
+			t.Errorf("relayed %d distinct events, want %d", len(seen), orders*each)
+		}
+		for k, n := range seen {
+			if n != 1 {
+				t.Errorf("%s relayed %d times", k, n)
+			}
+		}
+	})
+}
+
+// The committer's path: PublishEvent publishes and the marker marks, so
+// that the relay has nothing left; Close marks what is still queued.
+func TestPublishEventMarks(t *testing.T) {
+	engines(t, func(t *testing.T, open func(t *testing.T) store) {
+		s := open(t)
+		o := newOrder(t, s, 1)
+		pub := &recorder{}
+		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Grace: time.Second})
+		ob.Start()
+		events, err := s.EventsAfter(context.Background(), o.ID, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ob.PublishEvent(context.Background(), o, events[0])
+		ob.Close()
+		if st := ob.Stats(); st.Marked != 1 {
+			t.Fatalf("stats %+v, want 1 marked", st)
+		}
+		relay := outbox.New(outbox.Config{Store: s, Publisher: &recorder{}, Grace: time.Second})
+		if n, err := relay.RelayOnce(context.Background(), time.Now().Add(time.Minute)); err != nil || n != 0 {
+			t.Errorf("relayed %d after the committer marked, %v", n, err)
+		}
+	})
+}

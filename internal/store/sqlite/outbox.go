@@ -1,0 +1,114 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/store/sqlutil"
+)
+
+// The outbox side of the event log (internal/outbox, migration 00003).
+// Write transactions are serialized (BEGIN IMMEDIATE), which is what keeps
+// two relays from publishing one event twice.
+
+// RelayPending hands publish, oldest first, up to limit events that are
+// still unpublished and were created in [from, to), and marks published
+// those publish accepted, stopping at its first error (returned).
+func (s *Store) RelayPending(ctx context.Context, from, to time.Time, limit int, publish func(delivery.Event) error) (int, error) {
+	relayed := 0
+	var publishErr error
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+			SELECT order_id, seq, type, data, created_at FROM order_events
+			WHERE published = 0 AND created_at >= ? AND created_at < ?
+			ORDER BY id LIMIT ?`, sqlutil.FormatTime(from), sqlutil.FormatTime(to), limit)
+		if err != nil {
+			return err
+		}
+		var events []delivery.Event
+		for rows.Next() {
+			var ev delivery.Event
+			var data string
+			if err := rows.Scan(&ev.OrderID, &ev.Seq, &ev.Type, &data, timeCol{&ev.CreatedAt}); err != nil {
+				rows.Close()
+				return err
+			}
+			ev.Data = []byte(data)
+			events = append(events, ev)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var done []delivery.Event
+		for _, ev := range events {
+			if publishErr = publish(ev); publishErr != nil {
+				break
+			}
+			done = append(done, ev)
+		}
+		relayed = len(done)
+		return markPublished(ctx, tx, done)
+	})
+	if err != nil {
+		return 0, sqlutil.Wrap("sqlite: relay pending events", err)
+	}
+	return relayed, publishErr
+}
+
+// MarkPublished marks events (by OrderID and Seq; nothing else is read)
+// as published.
+func (s *Store) MarkPublished(ctx context.Context, events []delivery.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return markPublished(ctx, tx, events) })
+	return sqlutil.Wrap("sqlite: mark events published", err)
+}
+
+// markPublished updates in chunks that stay under SQLite's limit of
+// bound parameters.
+func markPublished(ctx context.Context, tx *sql.Tx, events []delivery.Event) error {
+	const chunk = 200
+	for len(events) > 0 {
+		n := min(chunk, len(events))
+		args := make([]any, 0, 2*n)
+		for _, ev := range events[:n] {
+			args = append(args, int64(ev.OrderID), ev.Seq)
+		}
+		rowValues := strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
+		_, err := tx.ExecContext(ctx, `UPDATE order_events SET published = 1
+			WHERE published = 0 AND (order_id, seq) IN (VALUES `+rowValues+`)`, args...)
+		if err != nil {
+			return fmt.Errorf("mark published: %w", err)
+		}
+		events = events[n:]
+	}
+	return nil
+}
+
+// ExpirePending marks up to limit unpublished events created before
+// before as published without publishing them, and returns how many.
+func (s *Store) ExpirePending(ctx context.Context, before time.Time, limit int) (int, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE order_events SET published = 1 WHERE id IN (
+			SELECT id FROM order_events WHERE published = 0 AND created_at < ? ORDER BY id LIMIT ?)`,
+			sqlutil.FormatTime(before), limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: expire pending events: %w", err)
+	}
+	return int(n), nil
+}
