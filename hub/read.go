@@ -15,10 +15,8 @@ func (c *client) readLoop() {
 	var readErr error
 	defer func() { c.cleanup(readErr) }()
 	for {
-		bp := getBuf()
-		msg, text, err := c.t.read(*bp)
+		bp, msg, text, err := c.t.read()
 		if err != nil {
-			putBuf(bp, *bp)
 			readErr = err
 			return
 		}

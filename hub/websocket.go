@@ -187,17 +187,20 @@ func (t *wsConn) extendRead() {
 	_ = t.raw.SetReadDeadline(time.Now().Add(t.readTimeout))
 }
 
-// read returns the next data message, read into buf (grown as needed; the
-// caller owns and pools it), and whether it was a text message.
-func (t *wsConn) read(buf []byte) ([]byte, bool, error) {
+// read returns the next data message and whether it was a text message.
+// The message is in a pooled buffer, taken only once a message arrived (a
+// connection waiting for one holds none); the caller puts it back with
+// putBuf(bp, msg) when done with msg.
+func (t *wsConn) read() (bp *[]byte, msg []byte, text bool, err error) {
 	t.extendRead()
 	// Background: a context with a deadline would cost a timer per read;
 	// the deadline is on the socket instead.
 	typ, r, err := t.ws.Reader(context.Background())
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
-	buf = buf[:0]
+	bp = getBuf()
+	buf := (*bp)[:0]
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -205,10 +208,11 @@ func (t *wsConn) read(buf []byte) ([]byte, bool, error) {
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			return buf, typ == websocket.MessageText, nil
+			return bp, buf, typ == websocket.MessageText, nil
 		}
 		if err != nil {
-			return nil, false, err
+			putBuf(bp, buf)
+			return nil, nil, false, err
 		}
 	}
 }

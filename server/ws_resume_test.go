@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ordercast/ordercast/hub"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
 )
@@ -222,5 +223,33 @@ func TestWSOutOfOrderPublishIsRepaired(t *testing.T) {
 	}
 	if st := e.Hub.Stats(); st.Repairs != 2 {
 		t.Errorf("repairs: %d, want 2", st.Repairs)
+	}
+}
+
+// TestWSLongReplayIsPacedNotDropped: a replay far longer than the send
+// queue is paced by the socket instead of overflowing the queue (which
+// would close the client with 4009).
+func TestWSLongReplayIsPacedNotDropped(t *testing.T) {
+	e := newRealtimeEnv(t, withLimits(hub.Limits{SendQueueFrames: 16, ReplayPage: 50}))
+	w := e.newWorld()
+	o := e.place(w)
+	const n = 300
+	for i := 0; i < n; i++ {
+		if _, _, err := e.Store.UpdateOrder(context.Background(), o.ID, func(*delivery.Order) (delivery.Change, error) {
+			return delivery.Change{Type: "test.step", Data: json.RawMessage(fmt.Sprint(i))}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := e.dial(w.Customer)
+	c.subscribe(wire.OrderChannel(o.ID), 0)
+	got := seqs(c.waitEvents(wire.OrderChannel(o.ID), n+1))
+	for i, s := range got {
+		if s != int64(i+1) {
+			t.Fatalf("event %d has seq %d", i, s)
+		}
+	}
+	if st := e.Hub.Stats(); st.SlowClosed != 0 || st.Replayed != n+1 {
+		t.Errorf("stats: %+v", st)
 	}
 }
