@@ -15,19 +15,20 @@ func encodeEvent(channel, event string, seq int64, data []byte, ts int64) []byte
 	return wire.AppendEvent(make([]byte, 0, len(channel)+len(event)+len(data)+96), channel, event, seq, data, ts)
 }
 
-// feedEvent reports whether events of type t are copied into the feeds
-// (user:, restaurant:). Other durable types are those of the publish API,
-// which go to their order channel only (API.md, POST /publish).
+// feedEvent reports whether events of type t are copied into the user
+// feeds ("every event of the user's orders"). Other durable types are
+// those of the publish API, which go to their order channel only (API.md,
+// POST /publish).
 func feedEvent(t string) bool {
 	switch t {
-	case delivery.EventOrderCreated, delivery.EventOrderStatus, delivery.EventOrderAssigned:
+	case delivery.EventOrderCreated, delivery.EventOrderStatus, delivery.EventOrderAssigned, delivery.EventChatMessage:
 		return true
 	}
 	return false
 }
 
 // PublishEvent routes a committed order event to the channels of API.md:
-// order:{id} always; for order events also user:{customer},
+// order:{id} always; for order events and chat messages also user:{customer},
 // user:{courier} once assigned, restaurant:{rid} for creation and status
 // changes; and dispatch gets order.offered when the order became
 // claimable and order.claimed when it was taken. It never blocks on

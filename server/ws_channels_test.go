@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -176,5 +177,37 @@ func TestWSCancelAndReject(t *testing.T) {
 	}
 	if got := courier.allEvents(); len(got) != 0 {
 		t.Errorf("courier offered an order never accepted: %s", dump(got))
+	}
+}
+
+// TestWSChatMessageReachesTheUserFeeds: a chat message is an event of the
+// order, so it is in the parties' user feeds; the restaurant feed carries
+// creations and status changes only.
+func TestWSChatMessageReachesTheUserFeeds(t *testing.T) {
+	e := newRealtimeEnv(t)
+	w := e.newWorld()
+	o := e.place(w)
+	e.setStatus(http.StatusOK, o, w.Restaurant, delivery.StatusAccepted, "")
+	e.must(http.StatusOK, "POST", orderPath(o.ID)+"/claim", w.Courier.Token, nil)
+	cust, staff, courier := e.dial(w.Customer), e.dial(w.Restaurant), e.dial(w.Courier)
+	staff.subscribe(rest(w))
+	o2, ev, err := e.Store.UpdateOrder(context.Background(), o.ID, func(*delivery.Order) (delivery.Change, error) {
+		return delivery.Change{Type: delivery.EventChatMessage, Data: json.RawMessage(`{"text":"at the door"}`)}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Hub.PublishEvent(context.Background(), o2, ev)
+	e.barrier(cust, staff, courier)
+	for _, c := range []struct {
+		client *wsClient
+		ch     string
+	}{{cust, wire.UserChannel(w.Customer.User.ID)}, {courier, wire.UserChannel(w.Courier.User.ID)}} {
+		if got := eventNames(c.client.events(c.ch)); !slices.Equal(got, []string{"chat.message#4"}) {
+			t.Errorf("%s: %v", c.ch, got)
+		}
+	}
+	if got := staff.allEvents(); len(got) != 0 {
+		t.Errorf("restaurant feed: %s", dump(got))
 	}
 }
