@@ -19,9 +19,12 @@ type config struct {
 	HubAPIKey      string
 	AllowedOrigins []string
 	RedisURL       string
-	MetricsAddr    string
-	LogLevel       zerolog.Level
-	LogFormat      string
+	// RedisClusterAddrs selects Redis Cluster with sharded pub/sub; it
+	// takes precedence over RedisURL.
+	RedisClusterAddrs []string
+	MetricsAddr       string
+	LogLevel          zerolog.Level
+	LogFormat         string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -38,6 +41,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
 		}
+	}
+	cfg.RedisClusterAddrs = parseAddrs(getenv("REDIS_CLUSTER_ADDRS"))
+	if cfg.RedisURL != "" && !strings.HasPrefix(cfg.RedisURL, "redis://") && !strings.HasPrefix(cfg.RedisURL, "rediss://") {
+		return cfg, fmt.Errorf("REDIS_URL: want redis:// or rediss://, got scheme of %q", scheme(cfg.RedisURL))
 	}
 	level, err := zerolog.ParseLevel(envOr(getenv, "LOG_LEVEL", "info"))
 	if err != nil {
@@ -89,4 +96,15 @@ func isPostgresURL(url string) bool {
 func scheme(url string) string {
 	s, _, _ := strings.Cut(url, "://")
 	return s
+}
+
+// busName says how instances share fan-out, for the start-up log.
+func busName(cfg config) string {
+	switch {
+	case len(cfg.RedisClusterAddrs) > 0:
+		return "redis-cluster"
+	case cfg.RedisURL != "":
+		return "redis"
+	}
+	return "memory"
 }

@@ -79,15 +79,22 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	}
 	tokens := auth.NewTokens(secret, tokenIssuer, tokenAudience, auth.DefaultTTL)
 	registry := server.NewRegistry()
+	rt, err := startRealtime(cfg, store, tokens, registry, log)
+	if err != nil {
+		return err
+	}
+	defer rt.close() // after the server's shutdown, before the store closes
 	srv := server.New(server.Config{
 		Registry:         registry,
 		MetricsElsewhere: cfg.MetricsAddr != "",
 		Store:            store,
-		Orders:           orders.New(store, nil),
+		Orders:           orders.New(store, rt.outbox),
 		Accounts:         accounts.New(store, tokens),
 		Tokens:           tokens,
+		Hub:              rt.hub,
 		HubAPIKey:        cfg.HubAPIKey,
 		AllowedOrigins:   cfg.AllowedOrigins,
+		ReadyChecks:      rt.readyChecks,
 		Log:              log,
 	})
 
@@ -97,7 +104,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info().Str("addr", ln.Addr().String()).Str("store", scheme(cfg.DatabaseURL)).Msg("serving")
+	log.Info().Str("addr", ln.Addr().String()).Str("store", scheme(cfg.DatabaseURL)).Str("bus", busName(cfg)).Msg("serving")
 	if listening != nil {
 		listening <- ln.Addr().String()
 	}
@@ -118,6 +125,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	log.Info().Msg("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	// The hub first: upgraded connections are not the HTTP server's to
+	// wait for; they get 1012 and may reconnect to another instance.
+	if err := rt.hub.Shutdown(shutdownCtx); err != nil {
+		log.Error().Err(err).Msg("hub shutdown")
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Error().Err(err).Msg("shutdown")
 	}

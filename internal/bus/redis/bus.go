@@ -53,7 +53,7 @@ type Options struct {
 	// beyond it the connection is deemed broken and is replaced. Default 5 s.
 	SubscribeTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the reconnect delay, which doubles
-	// after each failed attempt. Defaults 50 ms and 5 s.
+	// after each failed attempt. Defaults 50 ms and 2 s.
 	MinBackoff, MaxBackoff time.Duration
 	Log                    zerolog.Logger
 }
@@ -70,7 +70,7 @@ func (o *Options) setDefaults() {
 	def(&o.HealthInterval, time.Second)
 	def(&o.SubscribeTimeout, 5*time.Second)
 	def(&o.MinBackoff, 50*time.Millisecond)
-	def(&o.MaxBackoff, 5*time.Second)
+	def(&o.MaxBackoff, 2*time.Second)
 }
 
 // Bus is a delivery.Bus on Redis. Build it with New; the caller keeps

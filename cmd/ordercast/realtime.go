@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/ordercast/ordercast/hub"
+	"github.com/ordercast/ordercast/internal/auth"
+	"github.com/ordercast/ordercast/internal/bus/memory"
+	redisbus "github.com/ordercast/ordercast/internal/bus/redis"
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/outbox"
+)
+
+// realtime is the hub with its bus (in-process, or Redis across
+// instances) and the outbox that publishes committed events through it.
+type realtime struct {
+	hub    *hub.Hub
+	outbox *outbox.Outbox
+	bus    delivery.Bus
+	redis  goredis.UniversalClient // nil without Redis
+	// readyChecks go to /readyz besides the store: "redis" with Redis.
+	readyChecks map[string]func(context.Context) error
+}
+
+// startRealtime builds and starts the hub, its bus and the outbox. Stop
+// them with hub.Shutdown (before the HTTP server's) and then close (after
+// it, before the store closes).
+func startRealtime(cfg config, store delivery.Store, tokens *auth.Tokens, reg prometheus.Registerer, log zerolog.Logger) (*realtime, error) {
+	ob, ok := store.(outbox.Store)
+	if !ok {
+		return nil, fmt.Errorf("store %T keeps no outbox", store)
+	}
+	rt := &realtime{readyChecks: map[string]func(context.Context) error{}}
+	var rb *redisbus.Bus
+	switch {
+	case len(cfg.RedisClusterAddrs) > 0:
+		rt.redis = goredis.NewClusterClient(tuneCluster(&goredis.ClusterOptions{Addrs: cfg.RedisClusterAddrs}))
+	case cfg.RedisURL != "":
+		opt, err := goredis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		rt.redis = goredis.NewClient(tuneRedis(opt))
+	}
+	if rt.redis != nil {
+		rb = redisbus.New(rt.redis, redisbus.Options{Log: log})
+		rt.bus = rb
+		rt.readyChecks["redis"] = rb.Ready
+		registerBusMetrics(reg, rb)
+	} else {
+		rt.bus = memory.New()
+	}
+	h, err := hub.New(hub.Config{Store: store, Bus: rt.bus, Tokens: tokens, Log: log})
+	if err != nil {
+		rt.close()
+		return nil, err
+	}
+	rt.hub = h
+	oc := outbox.Config{Store: ob, Publisher: h, Log: log}
+	if rb != nil {
+		oc.BusUp = func() bool { return rb.Stats().Connected }
+	}
+	rt.outbox = outbox.New(oc)
+	rt.outbox.Start()
+	registerOutboxMetrics(reg, rt.outbox)
+	return rt, nil
+}
+
+// close stops the outbox (marking what is queued), the bus and the Redis
+// client, in that order.
+func (rt *realtime) close() {
+	if rt.outbox != nil {
+		rt.outbox.Close()
+	}
+	if rt.bus != nil {
+		_ = rt.bus.Close()
+	}
+	if rt.redis != nil {
+		_ = rt.redis.Close()
+	}
+}
+
+// tuneRedis makes network calls follow their contexts and notice a dead
+// Redis within seconds; a publish is not retried behind the caller's back
+// (the outbox's relay retries it).
+func tuneRedis(o *goredis.Options) *goredis.Options {
+	o.ContextTimeoutEnabled = true
+	o.DialTimeout = 2 * time.Second
+	o.ReadTimeout = 2 * time.Second
+	o.WriteTimeout = 2 * time.Second
+	o.MaxRetries = -1
+	return o
+}
+
+func tuneCluster(o *goredis.ClusterOptions) *goredis.ClusterOptions {
+	o.ContextTimeoutEnabled = true
+	o.DialTimeout = 2 * time.Second
+	o.ReadTimeout = 2 * time.Second
+	o.WriteTimeout = 2 * time.Second
+	// Redirections (MOVED during resharding) are followed; plain network
+	// errors are not retried.
+	o.MaxRetries = -1
+	return o
+}
+
+// parseAddrs splits a comma list of host:port.
+func parseAddrs(v string) []string {
+	var out []string
+	for _, a := range strings.Split(v, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func registerBusMetrics(reg prometheus.Registerer, b *redisbus.Bus) {
+	counter := func(name, help string, v func(redisbus.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ordercast_bus_" + name, Help: help},
+			func() float64 { return float64(v(b.Stats())) })
+	}
+	gauge := func(name, help string, v func(redisbus.Stats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ordercast_bus_" + name, Help: help},
+			func() float64 { return v(b.Stats()) })
+	}
+	reg.MustRegister(
+		gauge("connected", "1 while every Redis subscriber connection is up.", func(s redisbus.Stats) float64 {
+			if s.Connected {
+				return 1
+			}
+			return 0
+		}),
+		gauge("channels", "Channels this instance subscribes in Redis.", func(s redisbus.Stats) float64 { return float64(s.Channels) }),
+		counter("published_total", "Messages Redis accepted.", func(s redisbus.Stats) uint64 { return s.Published }),
+		counter("publish_errors_total", "Publishes Redis did not take (down or slow).", func(s redisbus.Stats) uint64 { return s.PublishErrors }),
+		counter("received_total", "Messages from other instances handed to the hub.", func(s redisbus.Stats) uint64 { return s.Received }),
+		counter("echoes_total", "This instance's own messages dropped on their way back.", func(s redisbus.Stats) uint64 { return s.Echoes }),
+		counter("dropped_total", "Messages for channels not subscribed (any more), or malformed.", func(s redisbus.Stats) uint64 { return s.Dropped }),
+		counter("disconnects_total", "Redis subscriber connections lost or not opened.", func(s redisbus.Stats) uint64 { return s.Disconnects }),
+		counter("gaps_total", "Reconnects after which the hub re-read the store.", func(s redisbus.Stats) uint64 { return s.Gaps }),
+	)
+}
+
+func registerOutboxMetrics(reg prometheus.Registerer, o *outbox.Outbox) {
+	counter := func(name, help string, v func(outbox.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ordercast_outbox_" + name, Help: help},
+			func() float64 { return float64(v(o.Stats())) })
+	}
+	reg.MustRegister(
+		counter("marked_total", "Events marked published by the instance that committed them.", func(s outbox.Stats) uint64 { return s.Marked }),
+		counter("relayed_total", "Events published by a relay after their committer did not.", func(s outbox.Stats) uint64 { return s.Relayed }),
+		counter("publish_failed_total", "Commits whose own publish failed, left to the relay.", func(s outbox.Stats) uint64 { return s.PublishFailed }),
+		counter("mark_errors_total", "Failed batches of marks.", func(s outbox.Stats) uint64 { return s.MarkErrors }),
+		counter("marks_dropped_total", "Marks dropped on a full queue (the relay republishes).", func(s outbox.Stats) uint64 { return s.MarksDropped }),
+		counter("expired_total", "Events past the relay horizon, never relayed.", func(s outbox.Stats) uint64 { return s.Expired }),
+	)
+}
