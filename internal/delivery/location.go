@@ -37,9 +37,6 @@ type Location struct {
 	Ts        int64    `json:"ts"`
 }
 
-// Time returns the position's ts as a time.
-func (l Location) Time() time.Time { return time.UnixMilli(l.Ts) }
-
 // CheckLocation validates u as a position of courierID at now and returns
 // it as a Location. Errors are EINVALID and name the field. Whether ts is
 // older than the courier's last position is the LocationStore's to decide,
