@@ -22,6 +22,7 @@ var statusOf = map[string]int{
 	delivery.ETOOLARGE:          fiber.StatusRequestEntityTooLarge,
 	delivery.EUNPROCESSABLE:     fiber.StatusUnprocessableEntity,
 	delivery.EIDEMPOTENCY:       fiber.StatusUnprocessableEntity,
+	delivery.ECHATCLOSED:        fiber.StatusUnprocessableEntity,
 	delivery.ERATELIMITED:       fiber.StatusTooManyRequests,
 	delivery.EINTERNAL:          fiber.StatusInternalServerError,
 }

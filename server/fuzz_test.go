@@ -21,6 +21,8 @@ func FuzzRequestDecoding(f *testing.F) {
 		`{"status":"accepted","reason":"r"}`, `{"refresh_token":"x"}`, `{"name":"Soup","price_cents":100}`,
 		`{"items":[{"menu_item_id":1e400}]}`, `{"restaurant_id":-1}`, `{"status":null}`, `"\ud800"`,
 		`{"a":1,"a":2}`, `[`, `{}`, `null`, `0`, "\x00", `{"quantity":1.5}`,
+		`{"text":"hi","client_msg_id":"k"}`, `{"text":"\ud800\u0000","client_msg_id":"\\ufffd"}`, `{"seq":1}`,
+		`{"lat":52.5,"lng":13.4,"heading":90,"speed":1,"ts":1732406400000}`, `{"lat":1e308,"lng":-0,"ts":9223372036854775807}`,
 	}
 	for i, s := range seeds {
 		f.Add(uint8(i), []byte(s))
@@ -37,6 +39,9 @@ func FuzzRequestDecoding(f *testing.F) {
 		{"/api/v1/orders", w.Customer.Token},
 		{orderPath(o.ID) + "/status", w.Restaurant.Token},
 		{menuPath(w.Restaurant.User.RestaurantID), w.Restaurant.Token},
+		{orderPath(o.ID) + "/messages", w.Customer.Token},
+		{orderPath(o.ID) + "/read", w.Customer.Token},
+		{"/api/v1/couriers/me/location", w.Courier.Token},
 	}
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		tg := targets[int(which)%len(targets)]

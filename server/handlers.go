@@ -140,7 +140,11 @@ func (s *Server) handleListOrders(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"orders": list, "next_cursor": next})
+	listed, err := s.withUnread(c, list)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"orders": listed, "next_cursor": next})
 }
 
 func (s *Server) handleGetOrder(c *fiber.Ctx) error {

@@ -41,6 +41,11 @@ func (s *Server) routes() {
 	api.Post("/orders/:id/status", s.requireAuth, s.handleSetStatus)
 	api.Post("/orders/:id/claim", s.requireAuth, s.handleClaim)
 	api.Get("/orders/:id/events", s.requireAuth, s.handleEvents)
+	api.Get("/orders/:id/messages", s.requireAuth, s.handleMessages)
+	api.Post("/orders/:id/messages", s.requireAuth, s.handlePostMessage)
+	api.Post("/orders/:id/read", s.requireAuth, s.handleMarkRead)
+	api.Get("/orders/:id/location", s.requireAuth, s.handleLastLocation)
+	api.Post("/couriers/me/location", s.requireAuth, s.handleUpdateLocation)
 
 	s.mountRealtime()
 }

@@ -10,9 +10,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/location/memory"
 )
 
 // Limits on what a client may send.
@@ -31,14 +33,34 @@ const (
 
 // Service runs the order lifecycle.
 type Service struct {
-	store delivery.Store
-	pub   delivery.EventPublisher
+	store     delivery.Store
+	pub       delivery.EventPublisher
+	readPub   delivery.ReadPublisher     // nil: read marks are not pushed
+	locPub    delivery.LocationPublisher // nil: positions are not pushed
+	locations delivery.LocationStore
+	now       func() time.Time
 }
 
 // New returns a service writing through store and publishing committed
-// events to pub (nil: no live delivery).
+// events to pub (nil: no live delivery). Courier positions are kept in
+// memory until SetLocationStore names a shared store.
 func New(store delivery.Store, pub delivery.EventPublisher) *Service {
-	return &Service{store: store, pub: pub}
+	return &Service{store: store, pub: pub, locations: memory.New(), now: time.Now}
+}
+
+// SetClock replaces the clock that decides when a chat closes and whether
+// a position's ts lies in the future; tests move it instead of sleeping.
+// Call it before serving.
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// SetLocationStore sets where the last courier positions are kept (the
+// Redis one when several instances serve). Call it before serving.
+func (s *Service) SetLocationStore(ls delivery.LocationStore) { s.locations = ls }
+
+// SetRealtime sets where moved read marks and accepted courier positions
+// go live (the hub); nil leaves either unpublished. Call it before serving.
+func (s *Service) SetRealtime(reads delivery.ReadPublisher, locations delivery.LocationPublisher) {
+	s.readPub, s.locPub = reads, locations
 }
 
 // SetPublisher sets where committed events go; the hub is built after the

@@ -1,0 +1,126 @@
+package server
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/orders"
+)
+
+// Chat and courier location: the REST half of issue 5. The websocket
+// frames call the same service methods through the hub.
+
+func (s *Server) handlePostMessage(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var req orders.PostMessageRequest
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	if err := checkUTF8Fields(c.Body(), "text", "client_msg_id"); err != nil {
+		return err
+	}
+	m, created, err := s.cfg.Orders.PostMessage(c.UserContext(), actor(c), id, req)
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusCreated
+	if !created {
+		// A retry: the stored message, marked as POST /orders marks it.
+		c.Set("Idempotent-Replayed", "true")
+		status = fiber.StatusOK
+	}
+	return c.Status(status).JSON(m)
+}
+
+func (s *Server) handleMessages(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	before, err := queryInt(c, "before")
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	page, err := s.cfg.Orders.Messages(c.UserContext(), actor(c), id, before, int(limit))
+	if err != nil {
+		return err
+	}
+	return c.JSON(page)
+}
+
+// handleMarkRead is POST /orders/{id}/read {seq}, the REST twin of the
+// websocket read frame (an addition to API.md).
+func (s *Server) handleMarkRead(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Seq int64 `json:"seq"`
+	}
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	mark, moved, err := s.cfg.Orders.MarkRead(c.UserContext(), actor(c), id, req.Seq)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"read": mark, "moved": moved})
+}
+
+func (s *Server) handleUpdateLocation(c *fiber.Ctx) error {
+	var req delivery.LocationUpdate
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	loc, err := s.cfg.Orders.UpdateLocation(c.UserContext(), actor(c), req)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(loc)
+}
+
+// handleLastLocation is GET /orders/{id}/location (an addition to
+// API.md): what a subscriber of order:{id} gets first, for clients
+// without a socket. location is null when there is nothing to show.
+func (s *Server) handleLastLocation(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	loc, ok, err := s.cfg.Orders.LastLocation(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return c.JSON(fiber.Map{"location": nil})
+	}
+	return c.JSON(fiber.Map{"location": loc})
+}
+
+// listedOrder is an order of GET /orders with the caller's unread count.
+type listedOrder struct {
+	delivery.Order
+	Unread int `json:"unread"`
+}
+
+// withUnread adds the caller's unread counts to a page of orders, with
+// one store query for the page.
+func (s *Server) withUnread(c *fiber.Ctx, list []delivery.Order) ([]listedOrder, error) {
+	unread, err := s.cfg.Orders.Unread(c.UserContext(), actor(c), list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]listedOrder, len(list))
+	for i, o := range list {
+		out[i] = listedOrder{Order: o, Unread: unread[o.ID]}
+	}
+	return out, nil
+}

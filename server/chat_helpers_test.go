@@ -1,0 +1,145 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/server"
+)
+
+// testClock is the service's clock in tests: real time moved by an
+// offset the test sets, so that "an hour later" takes no hour.
+type testClock struct{ offset atomic.Int64 }
+
+func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// withClock makes the server's order service read c.
+func withClock(c *testClock) func(*server.Config) {
+	return func(cfg *server.Config) { cfg.Orders.SetClock(c.Now) }
+}
+
+// recorder is the hub's side of the realtime seams, recording what the
+// service hands over.
+type recorder struct {
+	mu        sync.Mutex
+	reads     []delivery.ReadMark
+	locations []published
+}
+
+type published struct {
+	Loc    delivery.Location
+	Orders []delivery.ID
+}
+
+func (r *recorder) PublishRead(_ context.Context, _ delivery.Order, m delivery.ReadMark) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reads = append(r.reads, m)
+}
+
+func (r *recorder) PublishLocation(_ context.Context, loc delivery.Location, ids []delivery.ID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.locations = append(r.locations, published{loc, append([]delivery.ID(nil), ids...)})
+}
+
+// take returns what was recorded since the last take.
+func (r *recorder) take() ([]delivery.ReadMark, []published) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	reads, locs := r.reads, r.locations
+	r.reads, r.locations = nil, nil
+	return reads, locs
+}
+
+func withRecorder(r *recorder) func(*server.Config) {
+	return func(cfg *server.Config) { cfg.Orders.SetRealtime(r, r) }
+}
+
+// admin creates an operator account (admins cannot register) with a token.
+func (e *testEnv) admin() party {
+	e.t.Helper()
+	u, err := e.Store.CreateUser(context.Background(), delivery.User{
+		Email: fmt.Sprintf("admin%d@example.com", e.seq.Add(1)), Name: "Admin", Role: delivery.RoleAdmin, PasswordHash: "x",
+	}, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	token, _, err := e.Tokens.Issue(u)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return party{User: u, Token: token}
+}
+
+// claimed places an order, accepted and claimed by w.Courier.
+func (e *testEnv) claimed(w world) delivery.Order {
+	e.t.Helper()
+	o := e.place(w)
+	e.setStatus(200, o, w.Restaurant, delivery.StatusAccepted, "")
+	e.must(200, "POST", orderPath(o.ID)+"/claim", w.Courier.Token, nil)
+	return o
+}
+
+// deliver moves a claimed order from accepted to delivered.
+func (e *testEnv) deliver(o delivery.Order, w world) {
+	e.t.Helper()
+	for _, st := range []delivery.Status{delivery.StatusPreparing, delivery.StatusReady} {
+		e.setStatus(200, o, w.Restaurant, st, "")
+	}
+	for _, st := range []delivery.Status{delivery.StatusPickedUp, delivery.StatusDelivered} {
+		e.setStatus(200, o, w.Courier, st, "")
+	}
+}
+
+// post sends a chat message and returns the answer.
+func (e *testEnv) post(o delivery.Order, p party, text, clientID string) response {
+	e.t.Helper()
+	return e.do("POST", orderPath(o.ID)+"/messages", p.Token, map[string]any{"text": text, "client_msg_id": clientID})
+}
+
+// mustPost sends a chat message that must be stored anew.
+func (e *testEnv) mustPost(o delivery.Order, p party, text, clientID string) delivery.Message {
+	e.t.Helper()
+	var m delivery.Message
+	r := e.post(o, p, text, clientID)
+	if r.Status != 201 {
+		e.t.Fatalf("post %q: %d %s", clientID, r.Status, r.Body)
+	}
+	r.decode(e.t, &m)
+	return m
+}
+
+type messagePage struct {
+	Messages   []delivery.Message `json:"messages"`
+	NextBefore *int64             `json:"next_before"`
+}
+
+func (e *testEnv) history(o delivery.Order, p party, query string) messagePage {
+	e.t.Helper()
+	var page messagePage
+	e.must(200, "GET", orderPath(o.ID)+"/messages"+query, p.Token, nil).decode(e.t, &page)
+	return page
+}
+
+func (e *testEnv) events(o delivery.Order, p party) []delivery.Event {
+	e.t.Helper()
+	var body struct{ Events []delivery.Event }
+	e.must(200, "GET", orderPath(o.ID)+"/events", p.Token, nil).decode(e.t, &body)
+	return body.Events
+}
+
+// forEachStore runs fn on every engine of storeFactories.
+func forEachStore(t *testing.T, fn func(t *testing.T, newEnv func(edit ...func(*server.Config)) *testEnv)) {
+	for name, open := range storeFactories() {
+		t.Run(name, func(t *testing.T) {
+			fn(t, func(edit ...func(*server.Config)) *testEnv { return newTestEnvOn(t, open(t), edit...) })
+		})
+	}
+}
