@@ -15,6 +15,7 @@ import (
 	"github.com/ordercast/ordercast/hub"
 	"github.com/ordercast/ordercast/internal/bus/memory"
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/store/sqlite"
 	"github.com/ordercast/ordercast/internal/wire"
 	"github.com/ordercast/ordercast/server"
 )
@@ -34,8 +35,17 @@ type rtEnv struct {
 // may change the hub's or the server's config.
 func newRealtimeEnv(t testing.TB, edit ...func(*hub.Config, *server.Config)) *rtEnv {
 	t.Helper()
+	return newRealtimeEnvOn(t, sqlite.OpenTest(t), nil, edit...)
+}
+
+// newRealtimeEnvOn is newRealtimeEnv on store (instances of one
+// deployment share it). publisher, when not nil, returns what the order
+// service publishes committed events to instead of the hub itself (the
+// outbox, in the cluster tests).
+func newRealtimeEnvOn(t testing.TB, store delivery.Store, publisher func(*hub.Hub) delivery.EventPublisher, edit ...func(*hub.Config, *server.Config)) *rtEnv {
+	t.Helper()
 	var h *hub.Hub
-	env := newTestEnv(t, func(cfg *server.Config) {
+	env := newTestEnvOn(t, store, func(cfg *server.Config) {
 		hc := hub.Config{Store: cfg.Store, Bus: memory.New(), Tokens: cfg.Tokens, Log: cfg.Log}
 		cfg.HubAPIKey = testAPIKey
 		for _, e := range edit {
@@ -46,7 +56,11 @@ func newRealtimeEnv(t testing.TB, edit ...func(*hub.Config, *server.Config)) *rt
 			t.Fatal(err)
 		}
 		cfg.Hub = h
-		cfg.Orders.SetPublisher(h)
+		if publisher != nil {
+			cfg.Orders.SetPublisher(publisher(h))
+		} else {
+			cfg.Orders.SetPublisher(h)
+		}
 	})
 	// Registered after the server's cleanup, so it runs first: the hub
 	// owns the upgraded connections (API: shut the hub down first).

@@ -1,0 +1,151 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/ordercast/ordercast/hub"
+	redisbus "github.com/ordercast/ordercast/internal/bus/redis"
+	"github.com/ordercast/ordercast/internal/bus/redis/redistest"
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/outbox"
+	"github.com/ordercast/ordercast/internal/store/postgres"
+	"github.com/ordercast/ordercast/server"
+)
+
+// instance is one ordercast instance of a multi-instance test: a whole
+// server with its hub on a Redis bus and the outbox, on the deployment's
+// shared PostgreSQL schema.
+type instance struct {
+	*rtEnv
+	Bus    *redisbus.Bus
+	Outbox *outbox.Outbox // nil for an instance that dies before publishing
+}
+
+// instanceOpts vary one instance.
+type instanceOpts struct {
+	// redisAddr overrides the Redis of TEST_REDIS_URL (a proxy, in fault
+	// tests).
+	redisAddr string
+	// dies: the instance commits but never publishes and runs no relay,
+	// as one that crashed between its commit and its publish.
+	dies bool
+}
+
+// cluster is one deployment: a schema, a Redis channel prefix of its own
+// on the shared Redis, and the instances.
+type cluster struct {
+	t      *testing.T
+	url    string // TEST_REDIS_URL
+	prefix string
+	stores []*postgres.Store
+}
+
+// relayGrace is the outbox grace of the tests: far above what a live
+// instance needs to mark its events, so that relays republish only what
+// was really left behind.
+const relayGrace = time.Second
+
+// newCluster prepares a deployment for up to n instances; it needs
+// PostgreSQL and Redis (skipped without them, failed under CI=true).
+func newCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	url := redistest.URL(t)
+	return &cluster{t: t, url: url, prefix: redistest.Prefix(t), stores: postgres.OpenTestShared(t, n)}
+}
+
+// redisAddr is the address of TEST_REDIS_URL's server, for proxies.
+func (c *cluster) redisAddr() string {
+	opt, err := goredis.ParseURL(c.url)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return opt.Addr
+}
+
+// start starts instance i (each index once).
+func (c *cluster) start(i int, o instanceOpts) *instance {
+	c.t.Helper()
+	t, store := c.t, c.stores[i]
+	opt, err := goredis.ParseURL(c.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.redisAddr != "" {
+		opt.Addr = o.redisAddr
+	}
+	inst := &instance{}
+	publisher := func(h *hub.Hub) delivery.EventPublisher {
+		if o.dies {
+			return dropPublisher{}
+		}
+		inst.Outbox = outbox.New(outbox.Config{
+			Store: store, Publisher: h, Grace: relayGrace, Interval: 50 * time.Millisecond,
+			BusUp: func() bool { return inst.Bus.Stats().Connected },
+		})
+		inst.Outbox.Start()
+		t.Cleanup(inst.Outbox.Close) // after the server's shutdown, before the bus closes
+		return inst.Outbox
+	}
+	inst.rtEnv = newRealtimeEnvOn(t, store, publisher, func(hc *hub.Config, _ *server.Config) {
+		client := goredis.NewClient(redistest.Tune(opt))
+		inst.Bus = redisbus.New(client, redisbus.Options{Prefix: c.prefix, Log: hc.Log})
+		hc.Bus = inst.Bus
+		t.Cleanup(func() { // after the hub's shutdown
+			_ = inst.Bus.Close()
+			_ = client.Close()
+		})
+	})
+	return inst
+}
+
+// dropPublisher loses every event, as an instance that died after its
+// commit and before its publish.
+type dropPublisher struct{}
+
+func (dropPublisher) PublishEvent(context.Context, delivery.Order, delivery.Event) {}
+
+// waitFor polls cond until it holds, for up to waitTimeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v", what, waitTimeout)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval of a bounded wait
+	}
+}
+
+// expectSeqs checks that c received exactly want on channel, in order:
+// call it after a barrier, so that anything still on its way is there.
+func expectSeqs(t *testing.T, c *wsClient, channel string, want []int64) {
+	t.Helper()
+	if got := seqs(c.events(channel)); !slices.Equal(got, want) {
+		t.Errorf("%s on %s: got seqs %v, want %v (each once, in order)", c.name, channel, got, want)
+	}
+}
+
+func seqRange(from, to int64) []int64 {
+	var out []int64
+	for s := from; s <= to; s++ {
+		out = append(out, s)
+	}
+	return out
+}
+
+// tick appends a durable event to the order's log through e's publish API.
+func (e *testEnv) tick(o delivery.Order, i int) {
+	e.t.Helper()
+	e.must(http.StatusOK, "POST", "/api/v1/publish", testAPIKey, map[string]any{
+		"channel": "order:" + o.ID.String(), "event": "test.tick", "durable": true, "data": map[string]any{"i": i},
+	})
+}
+
+func orderChannel(o delivery.Order) string { return fmt.Sprintf("order:%s", o.ID) }
