@@ -1,7 +1,6 @@
 package redistest
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -14,8 +13,10 @@ type Proxy struct {
 	target string
 	ln     net.Listener
 
-	mu    sync.Mutex
-	cut   bool
+	mu     sync.Mutex
+	cut    bool
+	paused bool
+	resume *sync.Cond // signalled on Resume and Cut
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup // the accept loop and every copy goroutine
 }
@@ -29,6 +30,7 @@ func StartProxy(t testing.TB, target string) *Proxy {
 		t.Fatal(err)
 	}
 	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln, conns: map[net.Conn]struct{}{}}
+	p.resume = sync.NewCond(&p.mu)
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.close)
@@ -69,10 +71,25 @@ func (p *Proxy) accept() {
 	}
 }
 
-// pipe copies until either side fails, then closes both.
+// pipe copies until either side fails, then closes both. While paused,
+// what it read waits: the connection stays open but silent.
 func (p *Proxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.waitResumed() {
+			break
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	_ = dst.Close()
 	_ = src.Close()
 	p.mu.Lock()
@@ -81,11 +98,38 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 	p.mu.Unlock()
 }
 
+// waitResumed blocks while the proxy is paused; false means it was cut.
+func (p *Proxy) waitResumed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.paused && !p.cut {
+		p.resume.Wait()
+	}
+	return !p.cut
+}
+
+// Pause stops forwarding without closing anything, as a network that
+// silently drops packets: only pings find out.
+func (p *Proxy) Pause() {
+	p.mu.Lock()
+	p.paused = true
+	p.mu.Unlock()
+}
+
+// Resume forwards again, what was held back first.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	p.paused = false
+	p.resume.Broadcast()
+	p.mu.Unlock()
+}
+
 // Cut closes every forwarded connection and refuses new ones until
 // Restore.
 func (p *Proxy) Cut() {
 	p.mu.Lock()
 	p.cut = true
+	p.resume.Broadcast()
 	for c := range p.conns {
 		_ = c.Close()
 	}

@@ -1,0 +1,156 @@
+package redis_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/ordercast/ordercast/internal/bus/bustest"
+	redisbus "github.com/ordercast/ordercast/internal/bus/redis"
+	"github.com/ordercast/ordercast/internal/bus/redis/redistest"
+	"github.com/ordercast/ordercast/internal/delivery"
+)
+
+// gapRecorder is a Recorder that also signals every HandleGap.
+type gapRecorder struct {
+	*bustest.Recorder
+	mu   sync.Mutex
+	gaps int
+	ch   chan struct{}
+}
+
+func newGapRecorder() *gapRecorder {
+	return &gapRecorder{Recorder: bustest.NewRecorder(), ch: make(chan struct{}, 1)}
+}
+
+func (r *gapRecorder) HandleGap() {
+	r.mu.Lock()
+	r.gaps++
+	r.mu.Unlock()
+	select {
+	case r.ch <- struct{}{}:
+	default:
+	}
+}
+
+func (r *gapRecorder) waitGaps(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.NewTimer(15 * time.Second)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		got := r.gaps
+		r.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-r.ch:
+		case <-deadline.C:
+			t.Fatalf("%d HandleGap calls after 15s, want %d", got, n)
+		}
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 15s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval of a bounded wait
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func msg(channel string, seq int64) delivery.BusMessage {
+	return delivery.BusMessage{Channel: channel, Seq: seq, Frame: fmt.Appendf(nil, `{"seq":%d}`, seq)}
+}
+
+// Redis restarts mid-stream (a dedicated server; the shared one is never
+// touched): the buses reconnect, resubscribe and call HandleGap once Redis
+// confirmed their channels, and messages flow again; publishes while it
+// is down fail (the outbox retries them) but still reach local handlers.
+func TestRedisRestartMidStream(t *testing.T) {
+	srv := redistest.StartServer(t)
+	ctx := context.Background()
+	newBusOn := func() *redisbus.Bus {
+		c := goredis.NewClient(redistest.Options(srv.Addr))
+		t.Cleanup(func() { _ = c.Close() })
+		return newBus(t, c, redisbus.Options{HealthInterval: 200 * time.Millisecond})
+	}
+	pub, sub := newBusOn(), newBusOn()
+	rp, rs := newGapRecorder(), newGapRecorder()
+	must(t, pub.Start(rp))
+	must(t, sub.Start(rs))
+	must(t, sub.Subscribe(ctx, "order:1"))
+	must(t, pub.Subscribe(ctx, "order:1"))
+	for i := int64(1); i <= 5; i++ {
+		must(t, pub.Publish(ctx, msg("order:1", i)))
+	}
+	rs.WaitCount(t, "order:1", 5)
+
+	srv.Stop()
+	waitUntil(t, "both buses down", func() bool { return !pub.Stats().Connected && !sub.Stats().Connected })
+	if err := pub.Ready(ctx); err == nil {
+		t.Error("Ready with Redis down")
+	}
+	if err := pub.Publish(ctx, msg("order:1", 6)); err == nil {
+		t.Error("Publish with Redis down reported success")
+	}
+	rp.WaitCount(t, "order:1", 6) // the publisher's own handler got it
+	// Subscribing while Redis is down does not block: the reconnect does it.
+	must(t, sub.Subscribe(ctx, "order:2"))
+
+	srv.Start()
+	rs.waitGaps(t, 1)
+	rp.waitGaps(t, 1)
+	must(t, pub.Ready(ctx))
+	must(t, pub.Publish(ctx, msg("order:1", 7)))
+	must(t, pub.Publish(ctx, msg("order:2", 1)))
+	got := rs.WaitCount(t, "order:1", 6)
+	if last := got[len(got)-1]; last.Seq != 7 {
+		t.Errorf("after the restart got seq %d, want 7", last.Seq)
+	}
+	rs.WaitCount(t, "order:2", 1)
+	if st := sub.Stats(); st.Disconnects == 0 || st.Gaps == 0 || !st.Connected {
+		t.Errorf("subscriber stats %+v", st)
+	}
+}
+
+// A network cut that leaves the connection open but silent is found by
+// the ping, not by waiting for TCP.
+func TestSilentConnectionIsReplaced(t *testing.T) {
+	url := redistest.URL(t)
+	opt, err := goredis.ParseURL(url)
+	must(t, err)
+	proxy := redistest.StartProxy(t, opt.Addr)
+	ctx := context.Background()
+	prefix := redistest.Prefix(t)
+	c := goredis.NewClient(redistest.Options(proxy.Addr))
+	t.Cleanup(func() { _ = c.Close() })
+	sub := newBus(t, c, redisbus.Options{Prefix: prefix, HealthInterval: 100 * time.Millisecond})
+	rs := newGapRecorder()
+	must(t, sub.Start(rs))
+	must(t, sub.Subscribe(ctx, "user:1"))
+	pub := newBus(t, redistest.Client(t, url), redisbus.Options{Prefix: prefix})
+	must(t, pub.Start(bustest.NewRecorder()))
+
+	proxy.Pause()
+	waitUntil(t, "the subscriber to notice", func() bool { return !sub.Stats().Connected })
+	proxy.Resume()
+	rs.waitGaps(t, 1)
+	must(t, pub.Publish(ctx, msg("user:1", 0)))
+	rs.WaitCount(t, "user:1", 1)
+}
