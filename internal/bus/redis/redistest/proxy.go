@@ -17,8 +17,8 @@ type Proxy struct {
 	cut    bool
 	paused bool
 	resume *sync.Cond // signalled on Resume and Cut
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup // the accept loop and every copy goroutine
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup // the accept loop and every copy goroutine
 }
 
 // StartProxy listens on a free port and forwards to target until the test
