@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -111,6 +112,16 @@ type Event struct {
 	Type      string          `json:"event"`
 	Data      json.RawMessage `json:"data"`
 	CreatedAt time.Time       `json:"created_at"`
+}
+
+// CreatedEvent returns the order.created event of a newly stored order:
+// its first event, carrying the order as placed.
+func CreatedEvent(o Order) (Event, error) {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return Event{}, fmt.Errorf("encode order.created: %w", err)
+	}
+	return Event{OrderID: o.ID, Seq: o.Seq, Type: EventOrderCreated, Data: data, CreatedAt: o.CreatedAt}, nil
 }
 
 // Change is what an order mutation records: the event type and, when Data

@@ -128,13 +128,11 @@ func (s *Service) Place(ctx context.Context, a delivery.Actor, req PlaceRequest,
 		return delivery.Order{}, false, err
 	}
 	if created {
-		events, err := s.store.EventsAfter(ctx, order.ID, 0, 1)
+		ev, err := delivery.CreatedEvent(order)
 		if err != nil {
 			return delivery.Order{}, false, err
 		}
-		for _, ev := range events {
-			s.publish(ctx, order, ev)
-		}
+		s.publish(ctx, order, ev)
 	}
 	return order, created, nil
 }

@@ -95,7 +95,7 @@ func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.
 		case err != nil:
 			return fmt.Errorf("insert order: %w", err)
 		}
-		ev, err := sqlutil.CreatedEvent(o)
+		ev, err := delivery.CreatedEvent(o)
 		if err != nil {
 			return err
 		}

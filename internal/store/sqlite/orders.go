@@ -109,7 +109,7 @@ func insertOrder(ctx context.Context, tx *sql.Tx, o *delivery.Order, key deliver
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
-	ev, err := sqlutil.CreatedEvent(*o)
+	ev, err := delivery.CreatedEvent(*o)
 	if err != nil {
 		return err
 	}

@@ -115,15 +115,6 @@ func UnmarshalItems(b []byte) ([]delivery.OrderItem, error) {
 	return items, nil
 }
 
-// CreatedEvent returns the order.created event of a newly stored order.
-func CreatedEvent(o delivery.Order) (delivery.Event, error) {
-	data, err := json.Marshal(o)
-	if err != nil {
-		return delivery.Event{}, fmt.Errorf("encode order.created: %w", err)
-	}
-	return delivery.Event{OrderID: o.ID, Seq: o.Seq, Type: delivery.EventOrderCreated, Data: data, CreatedAt: o.CreatedAt}, nil
-}
-
 // Mutate runs the non-SQL part of UpdateOrder on old, the locked current
 // row: it calls mutate on a deep copy and, if mutate succeeds, returns the
 // order to write (next seq, UpdatedAt now) and the event to append. The
