@@ -392,21 +392,7 @@ func (b *Bus) shardLocked(addr string, node goredis.UniversalClient) *shard {
 // answers a PING: the readiness check of /readyz.
 func (b *Bus) Ready(ctx context.Context) error {
 	b.mu.RLock()
-	used := map[*shard]bool{}
-	for _, st := range b.channels {
-		used[st.shard] = true
-	}
-	var down []string
-	for addr, sh := range b.shards {
-		// A cluster node that serves none of our channels (say, a
-		// master replaced by failover) does not make us unready.
-		if !sh.up && (addr == "" || used[sh]) {
-			if addr == "" {
-				addr = "subscriber"
-			}
-			down = append(down, addr)
-		}
-	}
+	down := b.downLocked()
 	b.mu.RUnlock()
 	if len(down) > 0 {
 		return fmt.Errorf("redis bus: not connected: %s", strings.Join(down, ", "))
@@ -415,6 +401,26 @@ func (b *Bus) Ready(ctx context.Context) error {
 		return fmt.Errorf("redis bus: ping: %w", err)
 	}
 	return nil
+}
+
+// downLocked names the subscriber connections that are down. A cluster
+// node that serves none of our channels (say, a master replaced by
+// failover) does not count.
+func (b *Bus) downLocked() []string {
+	used := map[*shard]bool{}
+	for _, st := range b.channels {
+		used[st.shard] = true
+	}
+	var down []string
+	for addr, sh := range b.shards {
+		if !sh.up && (addr == "" || used[sh]) {
+			if addr == "" {
+				addr = "subscriber"
+			}
+			down = append(down, addr)
+		}
+	}
+	return down
 }
 
 // Close stops delivery and waits for the reader loops to end; the handler
@@ -472,12 +478,9 @@ func (b *Bus) Stats() Stats {
 		Received: c.received.Load(), Echoes: c.echoes.Load(), Dropped: c.dropped.Load(),
 		Disconnects: c.disconnects.Load(), Gaps: c.gaps.Load(),
 	}
-	b.mu.Lock()
+	b.mu.RLock()
 	s.Channels = len(b.channels)
-	s.Connected = len(b.shards) > 0 || b.cluster != nil
-	for _, sh := range b.shards {
-		s.Connected = s.Connected && sh.up
-	}
-	b.mu.Unlock()
+	s.Connected = b.started && len(b.downLocked()) == 0
+	b.mu.RUnlock()
 	return s
 }
