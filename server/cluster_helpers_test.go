@@ -41,7 +41,7 @@ type instanceOpts struct {
 // cluster is one deployment: a schema, a Redis channel prefix of its own
 // on the shared Redis, and the instances.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	url    string // TEST_REDIS_URL
 	prefix string
 	stores []*postgres.Store
@@ -54,7 +54,7 @@ const relayGrace = time.Second
 
 // newCluster prepares a deployment for up to n instances; it needs
 // PostgreSQL and Redis (skipped without them, failed under CI=true).
-func newCluster(t *testing.T, n int) *cluster {
+func newCluster(t testing.TB, n int) *cluster {
 	t.Helper()
 	url := redistest.URL(t)
 	return &cluster{t: t, url: url, prefix: redistest.Prefix(t), stores: postgres.OpenTestShared(t, n)}
