@@ -8,9 +8,9 @@ import (
 	"io"
 	"reflect"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/jsonutf8"
 )
 
 // decodeJSON decodes one JSON object from body into v. Unknown fields,
@@ -76,51 +76,11 @@ func describeType(kind string) string {
 }
 
 // checkUTF8Fields refuses a body whose named string fields are not valid
-// UTF-8 as sent. encoding/json silently turns invalid bytes and lone
-// surrogate escapes ("\ud800") into U+FFFD, which would store text the
-// client never wrote; for free text the client must hear about it, with
-// the field named. Call it after decodeJSON accepted the body.
+// UTF-8 as sent (jsonutf8: encoding/json would silently replace the bad
+// bytes). Call it after decodeJSON accepted the body.
 func checkUTF8Fields(body []byte, fields ...string) error {
-	var raw map[string]json.RawMessage
-	if json.Unmarshal(body, &raw) != nil {
-		return nil // decodeJSON has answered for the body's shape
-	}
-	for _, f := range fields {
-		if r, ok := raw[f]; ok && !sentAsUTF8(r) {
-			return delivery.Errorf(delivery.EINVALID, "%s: must be valid UTF-8", f)
-		}
+	if f := jsonutf8.FirstInvalid(body, fields...); f != "" {
+		return delivery.Errorf(delivery.EINVALID, "%s: must be valid UTF-8", f)
 	}
 	return nil
-}
-
-// sentAsUTF8 reports whether the JSON string token r decodes without
-// replacement: its bytes are UTF-8 and every U+FFFD of the decoded value
-// was sent as one (the character itself or its \ufffd escape).
-func sentAsUTF8(r json.RawMessage) bool {
-	var s string
-	if !utf8.Valid(r) || json.Unmarshal(r, &s) != nil {
-		return false
-	}
-	return strings.Count(s, "\uFFFD") == sentReplacements(string(r))
-}
-
-// sentReplacements counts the U+FFFD a valid UTF-8 JSON string token
-// carries on purpose: the character itself and \ufffd escapes (a "\\"
-// escape is skipped whole, so "\\ufffd" counts nothing).
-func sentReplacements(tok string) int {
-	n := 0
-	for i := 0; i < len(tok); i++ {
-		switch {
-		case tok[i] == '\\' && i+1 < len(tok) && tok[i+1] == 'u':
-			if i+6 <= len(tok) && strings.EqualFold(tok[i+2:i+6], "fffd") {
-				n++
-			}
-			i += 5
-		case tok[i] == '\\':
-			i++ // the escaped character
-		case strings.HasPrefix(tok[i:], "\uFFFD"):
-			n++
-		}
-	}
-	return n
 }

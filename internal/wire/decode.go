@@ -7,6 +7,7 @@ import (
 	"reflect"
 
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/jsonutf8"
 )
 
 // MaxIDLen bounds the id a client may attach to a frame; it is echoed in
@@ -84,7 +85,17 @@ func Decode(b []byte) (ClientFrame, error) {
 	case !known[f.Type]:
 		return f, delivery.Errorf(CodeUnknownType, "type: unknown frame type %q", truncate(f.Type, 32))
 	}
-	return f, f.validate()
+	if err := f.validate(); err != nil {
+		return f, err
+	}
+	if f.Type == TypeChat {
+		// The same check as REST: the decoder above replaced bytes that
+		// are not UTF-8, so the raw frame is looked at.
+		if field := jsonutf8.FirstInvalid(b, "text", "client_msg_id"); field != "" {
+			return f, delivery.Errorf(CodeInvalid, "%s: must be valid UTF-8", field)
+		}
+	}
+	return f, nil
 }
 
 // checkID accepts a string or number id of at most MaxIDLen bytes.
@@ -115,6 +126,10 @@ func (f *ClientFrame) validate() error {
 	case TypeAuth:
 		if f.Token == "" {
 			return delivery.Errorf(CodeInvalid, "token: required")
+		}
+	case TypeChat, TypeTyping, TypeRead:
+		if f.OrderID == 0 {
+			return delivery.Errorf(CodeInvalid, "order_id: required")
 		}
 	}
 	return nil

@@ -39,6 +39,16 @@ func AppendAck(dst []byte, id []byte) []byte {
 	return append(dst, '}')
 }
 
+// AppendAckSeq appends {"type":"ack","id":…,"seq":…}: the ack of a chat
+// frame names the seq its message got (the same on a retry).
+func AppendAckSeq(dst []byte, id []byte, seq int64) []byte {
+	dst = append(dst, `{"type":"ack","id":`...)
+	dst = append(dst, id...)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendInt(dst, seq, 10)
+	return append(dst, '}')
+}
+
 // AppendError appends {"type":"error","id":…,"code":…,"message":…}; the
 // id is left out when the frame had none (or none could be read).
 func AppendError(dst []byte, id []byte, code, message string) []byte {

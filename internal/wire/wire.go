@@ -63,8 +63,10 @@ const (
 	CloseSlow         = 4009
 )
 
-// Ephemeral event names the hub itself emits on the dispatch channel.
+// Ephemeral event names the hub itself emits: on the dispatch channel,
+// and typing on order channels.
 const (
 	EventOrderOffered = "order.offered"
 	EventOrderClaimed = "order.claimed"
+	EventChatTyping   = "chat.typing"
 )
