@@ -12,6 +12,15 @@ type BusMessage struct {
 	Channel string
 	Seq     int64
 	Frame   []byte
+	// Conditions of an ephemeral message (Seq 0) on an order channel,
+	// checked by each receiving hub against its own subscribers; zero
+	// means none. Except: not for the sockets of this user (typing is
+	// not echoed to its sender). AsOf: only for subscriptions given no
+	// durable event with a seq above it, so that a courier position
+	// checked while the order was active at seq AsOf never follows the
+	// event that ended the delivery.
+	Except ID
+	AsOf   int64
 }
 
 // BusHandler receives what a Bus delivers. The hub implements it.

@@ -29,6 +29,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("ExactBytes", func(t *testing.T) { testExactBytes(t, factory) })
 	t.Run("Resubscribe", func(t *testing.T) { testResubscribe(t, factory) })
 	t.Run("CrossInstance", func(t *testing.T) { testCrossInstance(t, factory) })
+	t.Run("Conditions", func(t *testing.T) { testConditions(t, factory) })
 	t.Run("OrderPerPublisher", func(t *testing.T) { testOrder(t, factory) })
 	t.Run("ConcurrentPublishers", func(t *testing.T) { testConcurrent(t, factory) })
 	t.Run("CloseStopsHandler", func(t *testing.T) { testClose(t, factory) })
@@ -177,6 +178,34 @@ func testResubscribe(t *testing.T, factory Factory) {
 	}
 	if seen[2] != 1 || seen[3] != 1 || seen[1] > 1 {
 		t.Errorf("after resubscribing: %+v", got)
+	}
+}
+
+// testConditions: Except and AsOf reach every instance as they were
+// published, and messages without them stay without.
+func testConditions(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	newBus := factory(t)
+	a, b := newBus(), newBus()
+	ra, rb := start(t, a), start(t, b)
+	must(t, a.Subscribe(ctx, "order:8"))
+	must(t, b.Subscribe(ctx, "order:8"))
+	want := []delivery.BusMessage{
+		{Channel: "order:8", Frame: []byte("typing"), Except: 1<<62 + 1},
+		{Channel: "order:8", Frame: []byte("position"), AsOf: 1<<61 + 2},
+		{Channel: "order:8", Frame: []byte("plain")},
+	}
+	for _, m := range want {
+		must(t, a.Publish(ctx, m))
+	}
+	for name, r := range map[string]*Recorder{"a": ra, "b": rb} {
+		got := r.WaitCount(t, "order:8", len(want))
+		for i := range want {
+			if i >= len(got) || string(got[i].Frame) != string(want[i].Frame) || got[i].Except != want[i].Except || got[i].AsOf != want[i].AsOf || got[i].Seq != 0 {
+				t.Errorf("%s: got %+v, want %+v", name, got, want)
+				break
+			}
+		}
 	}
 }
 

@@ -182,7 +182,7 @@ func (b *Bus) Publish(ctx context.Context, msg delivery.BusMessage) error {
 		b.deliver(msg)
 	}
 	buf := getBuffer()
-	*buf = appendPayload((*buf)[:0], b.origin, msg.Seq, msg.Frame)
+	*buf = appendPayload((*buf)[:0], b.origin, msg)
 	var err error
 	if b.cluster != nil {
 		err = b.cluster.SPublish(ctx, b.key(msg.Channel), *buf).Err()

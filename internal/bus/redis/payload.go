@@ -10,39 +10,76 @@ import (
 
 // A payload on Redis is
 //
-//	version (1 byte) | origin instance (8 bytes) | seq (8 bytes, big endian) | frame
+//	version 1 (1 byte) | origin instance (8 bytes) | seq (8 bytes, big endian) | frame
+//	version 2 (1 byte) | origin | seq | except (8 bytes) | as-of (8 bytes) | frame
 //
-// The frame travels as it is, encoded once by the publishing hub.
+// The frame travels as it is, encoded once by the publishing hub. Version
+// 2 carries the conditions of an ephemeral message (delivery.BusMessage
+// Except, AsOf) and is written only when it has some, so that during a
+// rolling upgrade older instances miss only those (typing, positions).
 const (
 	payloadVersion = 1
+	payloadCond    = 2
 	originLen      = 8
 	headerLen      = 1 + originLen + 8
+	condLen        = 16
 )
 
-func appendPayload(dst []byte, origin [originLen]byte, seq int64, frame []byte) []byte {
-	dst = append(dst, payloadVersion)
+func appendPayload(dst []byte, origin [originLen]byte, msg delivery.BusMessage) []byte {
+	cond := msg.Except != 0 || msg.AsOf != 0
+	if cond {
+		dst = append(dst, payloadCond)
+	} else {
+		dst = append(dst, payloadVersion)
+	}
 	dst = append(dst, origin[:]...)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(seq))
-	return append(dst, frame...)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(msg.Seq))
+	if cond {
+		dst = binary.BigEndian.AppendUint64(dst, uint64(msg.Except))
+		dst = binary.BigEndian.AppendUint64(dst, uint64(msg.AsOf))
+	}
+	return append(dst, msg.Frame...)
 }
 
-// parsePayload splits a payload without copying: origin and frame are
-// parts of p.
-func parsePayload(p string) (origin string, seq int64, frame string, ok bool) {
-	if len(p) < headerLen || p[0] != payloadVersion {
-		return "", 0, "", false
+// parsed is a payload split without copying: origin and frame are parts
+// of the payload string.
+type parsed struct {
+	origin string
+	seq    int64
+	except delivery.ID
+	asOf   int64
+	frame  string
+}
+
+func parsePayload(p string) (parsed, bool) {
+	if len(p) < headerLen || (p[0] != payloadVersion && p[0] != payloadCond) {
+		return parsed{}, false
 	}
-	var s [8]byte
-	copy(s[:], p[1+originLen:headerLen])
-	return p[1 : 1+originLen], int64(binary.BigEndian.Uint64(s[:])), p[headerLen:], true
+	out := parsed{origin: p[1 : 1+originLen], seq: int64(beUint64(p[1+originLen : headerLen])), frame: p[headerLen:]}
+	if p[0] == payloadCond {
+		if len(p) < headerLen+condLen {
+			return parsed{}, false
+		}
+		out.except = delivery.ID(beUint64(p[headerLen : headerLen+8]))
+		out.asOf = int64(beUint64(p[headerLen+8 : headerLen+condLen]))
+		out.frame = p[headerLen+condLen:]
+	}
+	return out, true
+}
+
+func beUint64(s string) uint64 {
+	var b [8]byte
+	copy(b[:], s)
+	return binary.BigEndian.Uint64(b[:])
 }
 
 // busMessage makes the frame a byte slice over the string's memory
 // instead of copying it: receivers must not modify Frame (delivery.BusMessage),
 // so the string's immutability is kept, and the fan-out path allocates
 // nothing of its own per message.
-func busMessage(channel string, seq int64, frame string) delivery.BusMessage {
-	return delivery.BusMessage{Channel: channel, Seq: seq, Frame: unsafe.Slice(unsafe.StringData(frame), len(frame))}
+func busMessage(channel string, p parsed) delivery.BusMessage {
+	return delivery.BusMessage{Channel: channel, Seq: p.seq, Except: p.except, AsOf: p.asOf,
+		Frame: unsafe.Slice(unsafe.StringData(p.frame), len(p.frame))}
 }
 
 // originKey is the origin as parsePayload returns it; comparing strings

@@ -178,12 +178,12 @@ func isTimeout(err error) bool {
 func (sh *shard) message(m *goredis.Message) {
 	b := sh.b
 	channel, okName := strings.CutPrefix(m.Channel, b.opt.Prefix)
-	origin, seq, frame, okPayload := parsePayload(m.Payload)
+	p, okPayload := parsePayload(m.Payload)
 	switch {
 	case !okName || !okPayload:
 		b.counters.dropped.Add(1)
 		return
-	case origin == b.originKey():
+	case p.origin == b.originKey():
 		b.counters.echoes.Add(1) // delivered locally when published
 		return
 	}
@@ -196,7 +196,7 @@ func (sh *shard) message(m *goredis.Message) {
 		return
 	}
 	b.counters.received.Add(1)
-	b.deliver(busMessage(channel, seq, frame))
+	b.deliver(busMessage(channel, p))
 }
 
 // confirm counts Redis's answers to SUBSCRIBE and UNSUBSCRIBE.
