@@ -1,0 +1,97 @@
+// Package redis is the delivery.LocationStore shared by instances: one
+// hash per courier in Redis, so that a party subscribing on any instance
+// gets the position the courier sent to another.
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+)
+
+var _ delivery.LocationStore = (*Store)(nil)
+
+// DefaultTTL is how long a courier's last position is kept after its last
+// update: positions are seconds old by nature, and couriers who stopped
+// working must not stay in Redis for good.
+const DefaultTTL = 24 * time.Hour
+
+// Options tune a Store; zero fields take defaults.
+type Options struct {
+	// Prefix starts every key ("ordercast:" by default), so that
+	// deployments (and tests) sharing one Redis stay apart.
+	Prefix string
+	TTL    time.Duration
+}
+
+// Store keeps the last position of each courier in the hash
+// {prefix}loc:{courier id} with fields ts (milliseconds) and loc (JSON).
+type Store struct {
+	c   goredis.UniversalClient
+	opt Options
+}
+
+// New returns a store on c; c stays the caller's to close.
+func New(c goredis.UniversalClient, opt Options) *Store {
+	if opt.Prefix == "" {
+		opt.Prefix = "ordercast:"
+	}
+	if opt.TTL <= 0 {
+		opt.TTL = DefaultTTL
+	}
+	return &Store{c: c, opt: opt}
+}
+
+// put compares and writes in one step on the server: two instances
+// storing positions of one courier at once never leave the older one.
+// ts values are milliseconds below 2^53, exact as Lua numbers.
+var put = goredis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'ts')
+if cur and tonumber(cur) > tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'ts', ARGV[1], 'loc', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`)
+
+func (s *Store) key(courierID delivery.ID) string {
+	return s.opt.Prefix + "loc:" + courierID.String()
+}
+
+// Put stores loc unless the courier's stored position has a later Ts.
+func (s *Store) Put(ctx context.Context, loc delivery.Location) (bool, error) {
+	b, err := json.Marshal(loc)
+	if err != nil {
+		return false, fmt.Errorf("location: encode: %w", err)
+	}
+	n, err := put.Run(ctx, s.c, []string{s.key(loc.CourierID)},
+		strconv.FormatInt(loc.Ts, 10), b, s.opt.TTL.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("location: put: %w", err)
+	}
+	return n == 1, nil
+}
+
+// Get returns the courier's last position.
+func (s *Store) Get(ctx context.Context, courierID delivery.ID) (delivery.Location, bool, error) {
+	b, err := s.c.HGet(ctx, s.key(courierID), "loc").Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return delivery.Location{}, false, nil
+	}
+	if err != nil {
+		return delivery.Location{}, false, fmt.Errorf("location: get: %w", err)
+	}
+	var loc delivery.Location
+	if err := json.Unmarshal(b, &loc); err != nil {
+		return delivery.Location{}, false, fmt.Errorf("location: decode: %w", err)
+	}
+	return loc, true, nil
+}
