@@ -111,3 +111,16 @@ func TestBadRedisURLIsRefused(t *testing.T) {
 		t.Error("started with an http:// REDIS_URL")
 	}
 }
+
+// REDIS_CLUSTER_ADDRS selects sharded pub/sub on a Redis Cluster (three
+// nodes the test starts from redis-server binaries).
+func TestRedisClusterAddrsSelectsTheCluster(t *testing.T) {
+	addrs := redistest.StartCluster(t, 3)
+	url, _ := startProgram(t, map[string]string{
+		"HUB_ADDR": "127.0.0.1:0", "DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "o.db"),
+		"REDIS_CLUSTER_ADDRS": strings.Join(addrs, ", "),
+	})
+	if r := waitReady(t, url, "up"); r.status != http.StatusOK {
+		t.Fatalf("readyz on the cluster: %+v", r)
+	}
+}
