@@ -52,6 +52,9 @@ type subscription struct {
 	maxSeen int64
 	live    bool
 	removed bool
+	// gotLocation: a courier position was queued, so the last known one
+	// sent after the replay would be older (guarded by ch.mu).
+	gotLocation bool
 }
 
 func (h *Hub) shard(name string) *shard {
@@ -145,7 +148,16 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 	h.stats.delivered.Add(uint64(len(cn.subs)))
 	if cn.kind != wire.KindOrder || msg.Seq == 0 {
 		for _, s := range cn.subs {
-			s.c.send(msg.Frame)
+			switch {
+			case msg.Except != 0 && s.c.actor.UserID == msg.Except:
+				// Not echoed to its sender (typing).
+			case msg.AsOf != 0 && s.lastSeq > msg.AsOf:
+				// Checked before an event this subscriber already has,
+				// which may have ended the delivery (a position).
+			default:
+				s.gotLocation = s.gotLocation || msg.AsOf != 0
+				s.c.send(msg.Frame)
+			}
 		}
 		return
 	}

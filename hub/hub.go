@@ -33,10 +33,22 @@ type TokenVerifier interface {
 }
 
 // Actions serves the client frames beyond subscriptions (chat, typing,
-// read, location: issue 5). A nil error is acked; an *delivery.Error is
-// answered with its code.
+// read, location: issue 5) with the order service's rules. Errors that
+// are *delivery.Error are answered with their code.
 type Actions interface {
-	HandleFrame(ctx context.Context, a delivery.Actor, f wire.ClientFrame) error
+	// HandleFrame serves a chat, read or location frame of a. A nil error
+	// is acked; seq, when not 0, goes into the ack (a chat message's seq,
+	// the same on a retry).
+	HandleFrame(ctx context.Context, a delivery.Actor, f wire.ClientFrame) (seq int64, err error)
+	// CanType returns nil when a may signal typing in the order's chat now
+	// (a party taking part, the chat open). The hub coalesces typing and
+	// publishes chat.typing itself, to everyone on the order's channel but
+	// a's own sockets.
+	CanType(ctx context.Context, a delivery.Actor, orderID delivery.ID) error
+	// LastLocation returns the last position of the order's courier for a
+	// party while the order is an active delivery (ok false otherwise); a
+	// subscriber of order:{id} gets it after the replay.
+	LastLocation(ctx context.Context, a delivery.Actor, orderID delivery.ID) (loc delivery.Location, ok bool, err error)
 }
 
 // Limits bound what one connection may cost. Zero fields take defaults.
@@ -52,6 +64,10 @@ type Limits struct {
 	WriteTimeout     time.Duration // bound of every write; default 10 s
 	SweepInterval    time.Duration // how often pings and token expiry are checked; default 1 s
 	ReplayPage       int           // events read from the Store at once; default 100
+	ActionTimeout    time.Duration // bound of the service calls of one frame; default 10 s
+	TypingInterval   time.Duration // chat.typing per sender per order at most this often; default 1 s
+	LocationInterval time.Duration // courier.location per courier per channel at most this often; default 1 s
+	LocationTick     time.Duration // how often held-back positions are sent; default 50 ms
 }
 
 func (l *Limits) setDefaults() {
@@ -80,6 +96,10 @@ func (l *Limits) setDefaults() {
 	defDur(&l.ReadTimeout, 60*time.Second)
 	defDur(&l.WriteTimeout, 10*time.Second)
 	defDur(&l.SweepInterval, time.Second)
+	defDur(&l.ActionTimeout, 10*time.Second)
+	defDur(&l.TypingInterval, time.Second)
+	defDur(&l.LocationInterval, time.Second)
+	defDur(&l.LocationTick, 50*time.Millisecond)
 }
 
 // Config is what a hub is built from.
@@ -90,8 +110,11 @@ type Config struct {
 	// Actions serves chat, typing, read and location frames; nil answers
 	// them not_implemented.
 	Actions Actions
-	Limits  Limits
-	Log     zerolog.Logger
+	// Now is the clock of typing coalescing and the location throttle
+	// (time.Now when nil): tests move it instead of waiting.
+	Now    func() time.Time
+	Limits Limits
+	Log    zerolog.Logger
 }
 
 // ErrClosed is returned by Serve once Shutdown began.
@@ -103,6 +126,9 @@ type Hub struct {
 	log    zerolog.Logger
 	shards [numShards]shard
 	stats  counters
+	now    func() time.Time
+	typing typingGate
+	locs   locationThrottle
 
 	// ctx bounds the hub's own Store and Bus calls; Shutdown cancels it.
 	ctx    context.Context
@@ -135,7 +161,13 @@ func New(cfg Config) (*Hub, error) {
 		clients: make(map[*client]struct{}),
 		stop:    make(chan struct{}),
 		drained: make(chan struct{}),
+		now:     cfg.Now,
 	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	h.typing.last = make(map[typingKey]int64)
+	h.locs.slots = make(map[locationKey]*locationSlot)
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	for i := range h.shards {
 		h.shards[i].m = make(map[string]*channel)
@@ -144,8 +176,9 @@ func New(cfg Config) (*Hub, error) {
 		h.cancel()
 		return nil, err
 	}
-	h.wg.Add(1)
+	h.wg.Add(2)
 	go h.sweepLoop()
+	go h.locationLoop()
 	return h, nil
 }
 
@@ -207,8 +240,9 @@ func (h *Hub) remove(c *client) {
 	h.stats.closed.Add(1)
 }
 
-// sweepLoop is the only timer of the hub: it pings quiet connections and
-// closes those whose token expired, instead of a timer per connection.
+// sweepLoop is the hub's timer for connections: it pings quiet ones and
+// closes those whose token expired, instead of a timer per connection,
+// and forgets typing marks that no longer hold anything back.
 func (h *Hub) sweepLoop() {
 	defer h.wg.Done()
 	tick := time.NewTicker(h.cfg.Limits.SweepInterval)
@@ -219,6 +253,7 @@ func (h *Hub) sweepLoop() {
 			return
 		case now := <-tick.C:
 			h.sweep(now.UnixNano())
+			h.typing.sweep(h.now().UnixNano(), int64(h.cfg.Limits.TypingInterval))
 		}
 	}
 }

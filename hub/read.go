@@ -75,11 +75,7 @@ func (c *client) handle(msg []byte, text bool) {
 			c.sendAck(f.ID)
 		}
 	default:
-		if c.hub.cfg.Actions == nil {
-			err = delivery.Errorf(wire.CodeNotImplemented, "%s frames are not served yet", f.Type)
-		} else if err = c.hub.cfg.Actions.HandleFrame(c.hub.ctx, c.actor, f); err == nil {
-			c.sendAck(f.ID)
-		}
+		err = c.action(f) // acks itself: a chat ack carries the seq
 	}
 	if err != nil {
 		c.sendError(f.ID, err)
@@ -147,6 +143,9 @@ func (c *client) subscribe(f wire.ClientFrame) error {
 			return nil
 		}
 		return err
+	}
+	if c.hub.cfg.Actions != nil {
+		c.hub.sendLastLocation(s, seq)
 	}
 	return nil
 }

@@ -11,6 +11,9 @@ type counters struct {
 	published, delivered, written    atomic.Uint64
 	replayed, repairs                atomic.Uint64
 	slowClosed, rateLimited, expired atomic.Uint64
+	typingCoalesced                  atomic.Uint64
+	locationsSent, locationsHeld     atomic.Uint64
+	locationsStale                   atomic.Uint64
 }
 
 // Stats is a snapshot of the hub's counters.
@@ -26,6 +29,13 @@ type Stats struct {
 	SlowClosed    uint64 // connections closed with 4009
 	RateLimited   uint64 // connections closed with 4008
 	Expired       uint64 // connections closed with 4001
+	// TypingCoalesced counts typing frames dropped within the interval.
+	TypingCoalesced uint64
+	// LocationsSent counts courier positions published to an order
+	// channel; LocationsHeld those held back by the throttle (sent later
+	// unless a newer one replaced them); LocationsStale those not sent
+	// because the order was no longer an active delivery.
+	LocationsSent, LocationsHeld, LocationsStale uint64
 }
 
 // Stats returns the current counters.
@@ -44,5 +54,10 @@ func (h *Hub) Stats() Stats {
 		SlowClosed:    s.slowClosed.Load(),
 		RateLimited:   s.rateLimited.Load(),
 		Expired:       s.expired.Load(),
+
+		TypingCoalesced: s.typingCoalesced.Load(),
+		LocationsSent:   s.locationsSent.Load(),
+		LocationsHeld:   s.locationsHeld.Load(),
+		LocationsStale:  s.locationsStale.Load(),
 	}
 }
