@@ -46,7 +46,7 @@ func newRealtimeEnvOn(t testing.TB, store delivery.Store, publisher func(*hub.Hu
 	t.Helper()
 	var h *hub.Hub
 	env := newTestEnvOn(t, store, func(cfg *server.Config) {
-		hc := hub.Config{Store: cfg.Store, Bus: memory.New(), Tokens: cfg.Tokens, Log: cfg.Log}
+		hc := hub.Config{Store: cfg.Store, Bus: memory.New(), Tokens: cfg.Tokens, Actions: server.NewActions(cfg.Orders), Log: cfg.Log}
 		cfg.HubAPIKey = testAPIKey
 		for _, e := range edit {
 			e(&hc, cfg)
@@ -56,6 +56,7 @@ func newRealtimeEnvOn(t testing.TB, store delivery.Store, publisher func(*hub.Hu
 			t.Fatal(err)
 		}
 		cfg.Hub = h
+		cfg.Orders.SetRealtime(h, h)
 		if publisher != nil {
 			cfg.Orders.SetPublisher(publisher(h))
 		} else {

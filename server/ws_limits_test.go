@@ -45,7 +45,9 @@ func TestWSMalformedFramesKeepTheConnection(t *testing.T) {
 		{`{"channel":"dispatch"}`, wire.CodeInvalid},
 		{`{"type":"dance"}`, wire.CodeUnknownType},
 		{`{"type":"auth"}`, wire.CodeInvalid},
-		{`{"type":"chat","order_id":"1","text":"hi"}`, wire.CodeNotImplemented},
+		{`{"type":"chat","text":"hi","client_msg_id":"m1"}`, wire.CodeInvalid},
+		{`{"type":"typing","order_id":"one"}`, wire.CodeInvalid},
+		{`{"type":"read","seq":3}`, wire.CodeInvalid},
 	} {
 		c.send(tc.in)
 		got := c.waitUntil("error for "+tc.in, func(fs []frame) bool { return len(fs) > 0 && fs[len(fs)-1].Type == "error" })
