@@ -99,6 +99,9 @@ type Bus struct {
 	handler  delivery.BusHandler
 	hclosed  bool
 	counters counters
+
+	// localOnly: frames delivered here whose Redis publish failed.
+	localOnly localOnly
 }
 
 var _ delivery.Bus = (*Bus)(nil)
@@ -171,6 +174,8 @@ func (b *Bus) key(channel string) string { return b.opt.Prefix + channel }
 // Publish delivers msg to this instance's handler when the channel has
 // local subscribers, then to Redis for the other instances. An error
 // means the other instances may not have it; local delivery happened.
+// A frame delivered here earlier while its publish failed (the outbox now
+// relays it) goes to Redis only.
 func (b *Bus) Publish(ctx context.Context, msg delivery.BusMessage) error {
 	b.mu.RLock()
 	closed, local := b.closed, b.channels[msg.Channel] != nil
@@ -178,7 +183,8 @@ func (b *Bus) Publish(ctx context.Context, msg delivery.BusMessage) error {
 	if closed {
 		return errClosed
 	}
-	if local {
+	deliveredBefore := b.localOnly.take(msg.Frame)
+	if local && !deliveredBefore {
 		b.deliver(msg)
 	}
 	buf := getBuffer()
@@ -191,6 +197,9 @@ func (b *Bus) Publish(ctx context.Context, msg delivery.BusMessage) error {
 	}
 	putBuffer(buf) // go-redis is done with it once the reply came
 	if err != nil {
+		if local || deliveredBefore {
+			b.localOnly.add(msg.Frame)
+		}
 		b.counters.publishErrors.Add(1)
 		return fmt.Errorf("redis bus: publish %s: %w", msg.Channel, err)
 	}

@@ -154,3 +154,58 @@ func TestSilentConnectionIsReplaced(t *testing.T) {
 	must(t, pub.Publish(ctx, msg("user:1", 0)))
 	rs.WaitCount(t, "user:1", 1)
 }
+
+// A durable frame delivered locally while Redis was down is relayed by the
+// outbox once Redis is back, from its own instance or another: each
+// instance's subscribers still get it exactly once, feeds included.
+func TestRelayedFrameReachesEachInstanceOnce(t *testing.T) {
+	srv := redistest.StartServer(t)
+	ctx := context.Background()
+	newBusOn := func() *redisbus.Bus {
+		c := goredis.NewClient(redistest.Options(srv.Addr))
+		t.Cleanup(func() { _ = c.Close() })
+		return newBus(t, c, redisbus.Options{HealthInterval: 200 * time.Millisecond})
+	}
+	a, b := newBusOn(), newBusOn()
+	ra, rb := newGapRecorder(), newGapRecorder()
+	must(t, a.Start(ra))
+	must(t, b.Start(rb))
+	must(t, a.Subscribe(ctx, "user:1"))
+	must(t, b.Subscribe(ctx, "user:1"))
+	count := func(r *gapRecorder, seq int64) int {
+		n := 0
+		for _, m := range r.On("user:1") {
+			if m.Seq == seq {
+				n++
+			}
+		}
+		return n
+	}
+
+	srv.Stop()
+	waitUntil(t, "both buses down", func() bool { return !a.Stats().Connected && !b.Stats().Connected })
+	for _, seq := range []int64{1, 2} {
+		if err := a.Publish(ctx, msg("user:1", seq)); err == nil {
+			t.Fatal("Publish with Redis down reported success")
+		}
+	}
+	srv.Start()
+	ra.waitGaps(t, 1)
+	rb.waitGaps(t, 1)
+
+	// Seq 1 relayed by its own instance: to Redis only.
+	must(t, a.Publish(ctx, msg("user:1", 1)))
+	// Seq 2 relayed by the other instance, then a marker behind it.
+	must(t, b.Publish(ctx, msg("user:1", 2)))
+	must(t, b.Publish(ctx, msg("user:1", 3)))
+	ra.WaitCount(t, "user:1", 3)
+	rb.WaitCount(t, "user:1", 3)
+	for _, seq := range []int64{1, 2, 3} {
+		if n := count(ra, seq); n != 1 {
+			t.Errorf("instance A got seq %d %d times", seq, n)
+		}
+		if n := count(rb, seq); n != 1 {
+			t.Errorf("instance B got seq %d %d times", seq, n)
+		}
+	}
+}

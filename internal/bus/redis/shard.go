@@ -195,8 +195,13 @@ func (sh *shard) message(m *goredis.Message) {
 		b.counters.dropped.Add(1)
 		return
 	}
+	msg := busMessage(channel, p)
+	if b.localOnly.take(msg.Frame) {
+		b.counters.echoes.Add(1) // relayed by another instance; delivered here before
+		return
+	}
 	b.counters.received.Add(1)
-	b.deliver(busMessage(channel, p))
+	b.deliver(msg)
 }
 
 // confirm counts Redis's answers to SUBSCRIBE and UNSUBSCRIBE.
