@@ -79,7 +79,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	}
 	tokens := auth.NewTokens(secret, tokenIssuer, tokenAudience, auth.DefaultTTL)
 	registry := server.NewRegistry()
-	rt, err := startRealtime(cfg, store, tokens, registry, log)
+	svc := orders.New(store, nil) // publishes through the outbox startRealtime sets
+	rt, err := startRealtime(cfg, store, svc, tokens, registry, log)
 	if err != nil {
 		return err
 	}
@@ -88,7 +89,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 		Registry:         registry,
 		MetricsElsewhere: cfg.MetricsAddr != "",
 		Store:            store,
-		Orders:           orders.New(store, rt.outbox),
+		Orders:           svc,
 		Accounts:         accounts.New(store, tokens),
 		Tokens:           tokens,
 		Hub:              rt.hub,

@@ -15,7 +15,10 @@ import (
 	"github.com/ordercast/ordercast/internal/bus/memory"
 	redisbus "github.com/ordercast/ordercast/internal/bus/redis"
 	"github.com/ordercast/ordercast/internal/delivery"
+	locredis "github.com/ordercast/ordercast/internal/location/redis"
+	"github.com/ordercast/ordercast/internal/orders"
 	"github.com/ordercast/ordercast/internal/outbox"
+	"github.com/ordercast/ordercast/server"
 )
 
 // realtime is the hub with its bus (in-process, or Redis across
@@ -29,10 +32,13 @@ type realtime struct {
 	readyChecks map[string]func(context.Context) error
 }
 
-// startRealtime builds and starts the hub, its bus and the outbox. Stop
-// them with hub.Shutdown (before the HTTP server's) and then close (after
-// it, before the store closes).
-func startRealtime(cfg config, store delivery.Store, tokens *auth.Tokens, reg prometheus.Registerer, log zerolog.Logger) (*realtime, error) {
+// startRealtime builds and starts the hub, its bus and the outbox, and
+// connects the order service to them: committed events through the
+// outbox, read marks and courier positions to the hub, positions kept in
+// Redis when instances share it, and the websocket frames served by the
+// service. Stop them with hub.Shutdown (before the HTTP server's) and
+// then close (after it, before the store closes).
+func startRealtime(cfg config, store delivery.Store, svc *orders.Service, tokens *auth.Tokens, reg prometheus.Registerer, log zerolog.Logger) (*realtime, error) {
 	ob, ok := store.(outbox.Store)
 	if !ok {
 		return nil, fmt.Errorf("store %T keeps no outbox", store)
@@ -54,20 +60,23 @@ func startRealtime(cfg config, store delivery.Store, tokens *auth.Tokens, reg pr
 		rt.bus = rb
 		rt.readyChecks["redis"] = rb.Ready
 		registerBusMetrics(reg, rb)
+		svc.SetLocationStore(locredis.New(rt.redis, locredis.Options{}))
 	} else {
 		rt.bus = memory.New()
 	}
-	h, err := hub.New(hub.Config{Store: store, Bus: rt.bus, Tokens: tokens, Log: log})
+	h, err := hub.New(hub.Config{Store: store, Bus: rt.bus, Tokens: tokens, Actions: server.NewActions(svc), Log: log})
 	if err != nil {
 		rt.close()
 		return nil, err
 	}
 	rt.hub = h
+	svc.SetRealtime(h, h)
 	oc := outbox.Config{Store: ob, Publisher: h, Log: log}
 	if rb != nil {
 		oc.BusUp = func() bool { return rb.Stats().Connected }
 	}
 	rt.outbox = outbox.New(oc)
+	svc.SetPublisher(rt.outbox)
 	rt.outbox.Start()
 	registerOutboxMetrics(reg, rt.outbox)
 	return rt, nil
