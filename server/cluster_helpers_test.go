@@ -14,6 +14,7 @@ import (
 	redisbus "github.com/ordercast/ordercast/internal/bus/redis"
 	"github.com/ordercast/ordercast/internal/bus/redis/redistest"
 	"github.com/ordercast/ordercast/internal/delivery"
+	locredis "github.com/ordercast/ordercast/internal/location/redis"
 	"github.com/ordercast/ordercast/internal/outbox"
 	"github.com/ordercast/ordercast/internal/store/postgres"
 	"github.com/ordercast/ordercast/server"
@@ -36,6 +37,8 @@ type instanceOpts struct {
 	// dies: the instance commits but never publishes and runs no relay,
 	// as one that crashed between its commit and its publish.
 	dies bool
+	// edit changes the instance's hub or server config (a clock, say).
+	edit func(*hub.Config, *server.Config)
 }
 
 // cluster is one deployment: a schema, a Redis channel prefix of its own
@@ -93,10 +96,15 @@ func (c *cluster) start(i int, o instanceOpts) *instance {
 		t.Cleanup(inst.Outbox.Close) // after the server's shutdown, before the bus closes
 		return inst.Outbox
 	}
-	inst.rtEnv = newRealtimeEnvOn(t, store, publisher, func(hc *hub.Config, _ *server.Config) {
+	inst.rtEnv = newRealtimeEnvOn(t, store, publisher, func(hc *hub.Config, cfg *server.Config) {
 		client := goredis.NewClient(redistest.Tune(opt))
 		inst.Bus = redisbus.New(client, redisbus.Options{Prefix: c.prefix, Log: hc.Log})
 		hc.Bus = inst.Bus
+		// Courier positions in Redis, as cmd/ordercast keeps them.
+		cfg.Orders.SetLocationStore(locredis.New(client, locredis.Options{Prefix: c.prefix}))
+		if o.edit != nil {
+			o.edit(hc, cfg)
+		}
 		t.Cleanup(func() { // after the hub's shutdown
 			_ = inst.Bus.Close()
 			_ = client.Close()

@@ -2,17 +2,31 @@ package server_test
 
 import (
 	"encoding/json"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ordercast/ordercast/hub"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/server"
 )
 
+// stepClock stands still until a test moves it: an interval of the hub
+// ends when the test says so, however slowly the test runs.
+type stepClock struct {
+	base   time.Time
+	offset atomic.Int64
+}
+
+func newStepClock() *stepClock { return &stepClock{base: time.Now()} }
+
+func (c *stepClock) Now() time.Time          { return c.base.Add(time.Duration(c.offset.Load())) }
+func (c *stepClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+
 // withHubClock makes the hub's typing and location intervals, and the
 // order service, read clock: a test moves it past an interval instead of
 // waiting one out.
-func withHubClock(clock *testClock) func(*hub.Config, *server.Config) {
+func withHubClock(clock *stepClock) func(*hub.Config, *server.Config) {
 	return func(hc *hub.Config, cfg *server.Config) {
 		hc.Now = clock.Now
 		cfg.Orders.SetClock(clock.Now)
@@ -27,6 +41,16 @@ func (c *wsClient) ok(f map[string]any) frame {
 		c.t.Fatalf("%s: %v answered %s %s", c.name, f, a.Code, a.Message)
 	}
 	return a
+}
+
+// subscribeSettled subscribes, then waits until the hub finished the
+// subscription: the ack comes before the replay and the last position,
+// and a second subscribe is answered only after the first was served
+// whole (one reader per connection).
+func (c *wsClient) subscribeSettled(channel string, since ...int64) {
+	c.t.Helper()
+	c.subscribe(channel, since...)
+	c.subscribe(channel)
 }
 
 // named returns the events called event on channel.

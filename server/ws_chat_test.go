@@ -98,14 +98,14 @@ func TestWSChat(t *testing.T) {
 // TestWSChatClosed: an hour after the order ended, chat and typing frames
 // are refused with chat_closed; the history stays readable.
 func TestWSChatClosed(t *testing.T) {
-	clock := &testClock{}
+	clock := newStepClock()
 	e := newRealtimeEnv(t, withHubClock(clock))
 	w := e.newWorld()
 	o := e.claimed(w)
 	cust := e.dial(w.Customer)
 	e.deliver(o, w)
 	cust.ok(chatFrame(o, "thanks!", "late"))
-	clock.Advance(delivery.ChatCloseAfter)
+	clock.Advance(delivery.ChatCloseAfter + time.Minute) // the clock stood still while the order was delivered
 	cust.mustFail(delivery.ECHATCLOSED, chatFrame(o, "one more thing", "later"))
 	cust.mustFail(delivery.ECHATCLOSED, map[string]any{"type": "typing", "order_id": o.ID})
 	if a := cust.ok(chatFrame(o, "thanks!", "late")); a.Seq != 8 {
@@ -120,7 +120,7 @@ func TestWSChatClosed(t *testing.T) {
 // never the sender's own sockets, at most once per second per sender and
 // order; only parties may send it.
 func TestWSTyping(t *testing.T) {
-	clock := &testClock{}
+	clock := newStepClock()
 	e := newRealtimeEnv(t, withHubClock(clock))
 	w, other := e.newWorld(), e.newWorld()
 	o := e.claimed(w)

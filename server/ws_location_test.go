@@ -20,7 +20,7 @@ import (
 // was delivered; and a party subscribing gets the last position after
 // its replay, while the order is active.
 func TestWSLocation(t *testing.T) {
-	clock := &testClock{}
+	clock := newStepClock()
 	bus := memory.New()
 	e := newRealtimeEnv(t, withHubClock(clock), func(hc *hub.Config, _ *server.Config) { hc.Bus = bus })
 	w, other := e.newWorld(), e.newWorld()
@@ -34,15 +34,12 @@ func TestWSLocation(t *testing.T) {
 
 	courier, cust, staff := e.dial(w.Courier), e.dial(w.Customer), e.dial(w.Restaurant)
 	courier2, otherCust, stranger := e.dial(w.Courier2), e.dial(other.Customer), e.dial(other.Customer)
-	courier.subscribe(chA)
-	cust.subscribe(chA)
-	cust.subscribe(chB)
-	cust.subscribe(chDone)
-	staff.subscribe(chA)
-	staff.subscribe(chB)
-	staff.subscribe(chDone)
-	courier2.subscribe(wire.DispatchChannel)
-	otherCust.subscribe(chTheirs)
+	for _, sub := range []struct {
+		c  *wsClient
+		ch string
+	}{{courier, chA}, {cust, chA}, {cust, chB}, {cust, chDone}, {staff, chA}, {staff, chB}, {staff, chDone}, {courier2, wire.DispatchChannel}, {otherCust, chTheirs}} {
+		sub.c.subscribeSettled(sub.ch)
+	}
 	stranger.mustFail(delivery.EFORBIDDEN, map[string]any{"type": "subscribe", "channel": chA})
 	courier2.mustFail(delivery.EFORBIDDEN, map[string]any{"type": "subscribe", "channel": chA})
 	everyone := []*wsClient{courier, cust, staff, courier2, otherCust, stranger}
