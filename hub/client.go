@@ -177,6 +177,7 @@ func (c *client) writeLoop() {
 		c.spare = batch[:0]
 		if err != nil {
 			c.closeCode = wire.CloseInternal // nothing more to queue; the reader cleans up
+			c.wakeLocked()                    // a replay waiting for room must see it
 			c.mu.Unlock()
 			c.t.abort()
 			return
@@ -233,7 +234,7 @@ func (c *client) hasRoom() bool {
 	return c.hasRoomLocked()
 }
 
-// sendNow queues a control answer (ack, error) for this client alone.
+// sendAck queues an ack for this client alone.
 func (c *client) sendAck(id []byte) {
 	if id == nil {
 		return

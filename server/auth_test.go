@@ -157,13 +157,7 @@ func TestAccessTokenChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": p.User.ID.String(), "role": "customer", "iss": "ordercast", "aud": "ordercast-api",
-		"iat": time.Now().Add(-time.Hour).Unix(), "exp": time.Now().Add(-time.Minute).Unix(), "jti": "x",
-	}).SignedString(testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	expired := expiredToken(t, p.User)
 	for name, header := range map[string]string{
 		"expired":        "Bearer " + expired,
 		"none":           "",
@@ -194,4 +188,22 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 			t.Fatalf("logs hold a secret %q", secret[:8])
 		}
 	}
+}
+
+// expiredToken is an access token for u, signed with the test key, that
+// expired a minute ago (past the verifier's leeway).
+func expiredToken(t testing.TB, u delivery.User) string {
+	t.Helper()
+	claims := jwt.MapClaims{
+		"sub": u.ID.String(), "role": string(u.Role), "iss": "ordercast", "aud": "ordercast-api",
+		"iat": time.Now().Add(-time.Hour).Unix(), "exp": time.Now().Add(-time.Minute).Unix(), "jti": "expired",
+	}
+	if u.RestaurantID != 0 {
+		claims["rid"] = u.RestaurantID.String()
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
