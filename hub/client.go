@@ -177,7 +177,7 @@ func (c *client) writeLoop() {
 		c.spare = batch[:0]
 		if err != nil {
 			c.closeCode = wire.CloseInternal // nothing more to queue; the reader cleans up
-			c.wakeLocked()                    // a replay waiting for room must see it
+			c.wakeLocked()                   // a replay waiting for room must see it
 			c.mu.Unlock()
 			c.t.abort()
 			return
