@@ -125,7 +125,7 @@ func (t *locationThrottle) offer(k locationKey, loc delivery.Location, now, wind
 
 // due takes the held positions whose interval ended, appending them to
 // out, and forgets slots that hold nothing and no longer delay anything.
-func (t *locationThrottle) due(now, window int64, out []heldLocation) []heldLocation {
+func (t *locationThrottle) due(now, window, tick int64, out []heldLocation) []heldLocation {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for k, sl := range t.slots {
@@ -137,7 +137,17 @@ func (t *locationThrottle) due(now, window int64, out []heldLocation) []heldLoca
 			continue
 		}
 		out = append(out, heldLocation{order: k.order, loc: sl.held})
-		sl.sentAt, sl.holding = now, false
+		// On schedule when the tick was late by less than a tick: a
+		// courier sending every second, a little early now and then,
+		// would otherwise fall further behind each second (and lose
+		// positions once a second behind). Two sends may so be up to one
+		// tick closer than the interval; the rate stays one per interval.
+		if next := sl.sentAt + window; now-next < tick {
+			sl.sentAt = next
+		} else {
+			sl.sentAt = now
+		}
+		sl.holding = false
 	}
 	return out
 }
@@ -160,7 +170,8 @@ func (h *Hub) locationLoop() {
 			return
 		case <-tick.C:
 		}
-		batch = h.locs.due(h.now().UnixNano(), int64(h.cfg.Limits.LocationInterval), batch[:0])
+		lim := &h.cfg.Limits
+		batch = h.locs.due(h.now().UnixNano(), int64(lim.LocationInterval), int64(lim.LocationTick), batch[:0])
 		for _, p := range batch {
 			ctx, cancel := context.WithTimeout(h.ctx, h.cfg.Limits.ActionTimeout)
 			h.sendLocation(ctx, p.loc, p.order)
