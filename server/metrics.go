@@ -2,6 +2,7 @@ package server
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -41,8 +42,13 @@ func (m *httpMetrics) observe(c *fiber.Ctx, start time.Time) {
 	if c.Response().StatusCode() == fiber.StatusNotFound && route == "/" {
 		route = "unmatched"
 	}
-	m.requests.WithLabelValues(c.Method(), route, strconv.Itoa(c.Response().StatusCode())).Inc()
-	m.duration.WithLabelValues(c.Method(), route).Observe(time.Since(start).Seconds())
+	// c.Method() is a view of fasthttp's request buffer, which a hijacked
+	// (websocket) request hands back for reuse: a label kept by Prometheus
+	// must be a string of its own, or /metrics later holds "POS" for /ws
+	// twice and fails.
+	method := strings.Clone(c.Method())
+	m.requests.WithLabelValues(method, route, strconv.Itoa(c.Response().StatusCode())).Inc()
+	m.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 }
 
 // NewRegistry returns a registry with the Go runtime and process
