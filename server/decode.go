@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/jsonutf8"
@@ -19,6 +22,11 @@ import (
 func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return delivery.Errorf(delivery.EINVALID, "request body must be a JSON object")
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would silently replace the bad bytes (and keep
+		// them in raw fields such as a publish's data).
+		return invalidUTF8(body)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -73,6 +81,20 @@ func describeType(kind string) string {
 		return "an object"
 	}
 	return fmt.Sprintf("a %s", kind)
+}
+
+// invalidUTF8 names the first top-level field (in key order) of a body
+// that is not valid UTF-8.
+func invalidUTF8(body []byte) error {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) == nil {
+		for _, k := range slices.Sorted(maps.Keys(fields)) {
+			if !utf8.Valid(fields[k]) || !utf8.ValidString(k) {
+				return delivery.Errorf(delivery.EINVALID, "%s: must be valid UTF-8", strings.ToValidUTF8(k, "?"))
+			}
+		}
+	}
+	return delivery.Errorf(delivery.EINVALID, "request body must be valid UTF-8")
 }
 
 // checkUTF8Fields refuses a body whose named string fields are not valid

@@ -287,3 +287,55 @@ func TestListOrdersVisibility(t *testing.T) {
 		}
 	}
 }
+
+// Control characters and bytes that are not UTF-8 are refused in every
+// text field with a 400 naming it, on both engines (PostgreSQL cannot
+// store NUL: it must never get that far).
+func TestTextFieldsRefuseControlCharacters(t *testing.T) {
+	for name, open := range storeFactories() {
+		t.Run(name, func(t *testing.T) {
+			e := newTestEnvOn(t, open(t))
+			w := e.newWorld()
+			o := e.place(w)
+			reg := map[string]any{"email": "n@example.com", "password": "long enough pw", "name": "N", "role": "restaurant", "restaurant_name": "R"}
+			for _, tc := range []struct {
+				field, method, path, token string
+				body                       func(bad string) any
+				key                        string
+			}{
+				{"name", "POST", "/api/v1/auth/register", "", func(bad string) any { return with(reg, "name", bad) }, ""},
+				{"restaurant_name", "POST", "/api/v1/auth/register", "", func(bad string) any { return with(reg, "restaurant_name", bad) }, ""},
+				{"email", "POST", "/api/v1/auth/register", "", func(bad string) any { return with(reg, "email", "n"+bad+"@example.com") }, ""},
+				{"delivery_address", "POST", "/api/v1/orders", w.Customer.Token, func(bad string) any { return with(placeBody(w), "delivery_address", bad) }, "k-ctl"},
+				{"notes", "POST", "/api/v1/orders", w.Customer.Token, func(bad string) any { return with(placeBody(w), "notes", bad) }, "k-ctl2"},
+				{"name", "POST", menuPath(w.Restaurant.User.RestaurantID), w.Restaurant.Token, func(bad string) any { return map[string]any{"name": bad, "price_cents": 1} }, ""},
+				{"reason", "POST", orderPath(o.ID) + "/status", w.Restaurant.Token, func(bad string) any { return map[string]any{"status": "rejected", "reason": bad} }, ""},
+			} {
+				for _, bad := range []string{"a\x00b", "a\x1bb"} {
+					r := e.do(tc.method, tc.path, tc.token, tc.body(bad), "Idempotency-Key", tc.key)
+					if r.Status != 400 || r.errorCode(t) != "invalid" || !strings.Contains(string(r.Body), tc.field) {
+						t.Errorf("%s %q at %s: %d %s", tc.field, bad, tc.path, r.Status, r.Body)
+					}
+				}
+			}
+			raw := []byte("{\"email\":\"a@example.com\",\"password\":\"long enough pw\",\"name\":\"\xff\",\"role\":\"customer\"}")
+			if r := e.do("POST", "/api/v1/auth/register", "", raw); r.Status != 400 || !strings.Contains(string(r.Body), "name: must be valid UTF-8") {
+				t.Errorf("body not UTF-8: %d %s", r.Status, r.Body)
+			}
+			r := e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": "a\x00@example.com", "password": "long enough pw"})
+			if r.Status != 401 || r.errorCode(t) != "unauthorized" {
+				t.Errorf("login with NUL: %d %s", r.Status, r.Body)
+			}
+		})
+	}
+}
+
+// with returns a copy of m with k set to v.
+func with(m map[string]any, k string, v any) map[string]any {
+	c := make(map[string]any, len(m)+1)
+	for kk, vv := range m {
+		c[kk] = vv
+	}
+	c[k] = v
+	return c
+}

@@ -75,19 +75,22 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, e
 	if err := checkPassword(req.Password); err != nil {
 		return Session{}, err
 	}
-	name := strings.TrimSpace(req.Name)
-	if err := checkName("name", name); err != nil {
+	name, err := delivery.CheckText("name", req.Name, nameRule)
+	if err != nil {
 		return Session{}, err
 	}
-	restaurantName := strings.TrimSpace(req.RestaurantName)
+	restaurantName, err := delivery.CheckText("restaurant_name", req.RestaurantName, delivery.TextRule{Max: MaxNameLen})
+	if err != nil {
+		return Session{}, err
+	}
 	switch req.Role {
 	case delivery.RoleCustomer, delivery.RoleCourier:
 		if restaurantName != "" {
 			return Session{}, delivery.Errorf(delivery.EINVALID, "restaurant_name: only for role restaurant")
 		}
 	case delivery.RoleRestaurant:
-		if err := checkName("restaurant_name", restaurantName); err != nil {
-			return Session{}, err
+		if restaurantName == "" {
+			return Session{}, delivery.Errorf(delivery.EINVALID, "restaurant_name: required for role restaurant")
 		}
 	case delivery.RoleAdmin:
 		return Session{}, delivery.Errorf(delivery.EFORBIDDEN, "role: admin accounts cannot self-register")
@@ -112,7 +115,12 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, e
 // Login checks the password and signs the user in with a new token family.
 func (s *Service) Login(ctx context.Context, email, password string) (Session, error) {
 	invalid := delivery.Errorf(delivery.EUNAUTHORIZED, "invalid email or password")
-	email = strings.ToLower(strings.TrimSpace(email))
+	email, err := normalizeEmail(email)
+	if err != nil {
+		// No account has such an email; answer like any other miss.
+		auth.CheckPassword(s.dummyHash(), password)
+		return Session{}, invalid
+	}
 	u, err := s.store.UserByEmail(ctx, email)
 	if delivery.ErrorCode(err) == delivery.ENOTFOUND {
 		auth.CheckPassword(s.dummyHash(), password)
@@ -199,12 +207,12 @@ func (s *Service) session(u delivery.User, refreshToken string) (Session, error)
 }
 
 func normalizeEmail(raw string) (string, error) {
-	email := strings.ToLower(strings.TrimSpace(raw))
-	if email == "" {
-		return "", delivery.Errorf(delivery.EINVALID, "email: required")
+	email, err := delivery.CheckText("email", strings.ToLower(raw), delivery.TextRule{Max: MaxEmailLen, Required: true})
+	if err != nil {
+		return "", err
 	}
 	addr, err := mail.ParseAddress(email)
-	if err != nil || addr.Address != email || len(email) > MaxEmailLen {
+	if err != nil || addr.Address != email {
 		return "", delivery.Errorf(delivery.EINVALID, "email: not a valid address")
 	}
 	return email, nil
@@ -220,15 +228,5 @@ func checkPassword(pw string) error {
 	return nil
 }
 
-func checkName(field, v string) error {
-	if !utf8.ValidString(v) {
-		return delivery.Errorf(delivery.EINVALID, "%s: must be valid UTF-8", field)
-	}
-	if v == "" {
-		return delivery.Errorf(delivery.EINVALID, "%s: required", field)
-	}
-	if utf8.RuneCountInString(v) > MaxNameLen {
-		return delivery.Errorf(delivery.EINVALID, "%s: at most %d characters", field, MaxNameLen)
-	}
-	return nil
-}
+// nameRule is what a person's or a restaurant's name may be.
+var nameRule = delivery.TextRule{Max: MaxNameLen, Required: true}

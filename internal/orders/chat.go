@@ -2,9 +2,6 @@ package orders
 
 import (
 	"context"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 )
@@ -31,7 +28,7 @@ type PostMessageRequest struct {
 // post (admins do not: delivery.CanChat) until delivery.ChatClosed, then
 // ECHATCLOSED; a retry of a message stored before still gets its answer.
 func (s *Service) PostMessage(ctx context.Context, a delivery.Actor, orderID delivery.ID, req PostMessageRequest) (delivery.Message, bool, error) {
-	text, err := checkMessageText(req.Text)
+	text, err := delivery.CheckText("text", req.Text, delivery.TextRule{Max: MaxMessageText, Required: true, Multiline: true})
 	if err != nil {
 		return delivery.Message{}, false, err
 	}
@@ -81,37 +78,14 @@ func canChat(o delivery.Order, a delivery.Actor) error {
 	return nil
 }
 
-// checkMessageText returns the text trimmed, or EINVALID naming text.
-// Control characters other than newline and tab are refused: they have no
-// place in a chat line, and PostgreSQL cannot store NUL.
-func checkMessageText(text string) (string, error) {
-	if err := checkText("text", text, MaxMessageText, true); err != nil {
-		return "", err
-	}
-	text = strings.TrimSpace(text)
-	for _, r := range text {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' {
-			return "", delivery.Errorf(delivery.EINVALID, "text: must not contain control characters other than newline and tab")
-		}
-	}
-	return text, nil
-}
-
+// checkClientMsgID accepts an id as sent: it names a message, so it is
+// not trimmed into another one.
 func checkClientMsgID(id string) error {
-	switch {
-	case id == "":
-		return delivery.Errorf(delivery.EINVALID, "client_msg_id: required")
-	case !utf8.ValidString(id):
-		return delivery.Errorf(delivery.EINVALID, "client_msg_id: must be valid UTF-8")
-	case utf8.RuneCountInString(id) > MaxClientMsgID:
-		return delivery.Errorf(delivery.EINVALID, "client_msg_id: at most %d characters", MaxClientMsgID)
+	trimmed, err := delivery.CheckText("client_msg_id", id, delivery.TextRule{Max: MaxClientMsgID, Required: true})
+	if err == nil && trimmed != id {
+		err = delivery.Errorf(delivery.EINVALID, "client_msg_id: must not start or end with spaces")
 	}
-	for _, r := range id {
-		if unicode.IsControl(r) {
-			return delivery.Errorf(delivery.EINVALID, "client_msg_id: must not contain control characters")
-		}
-	}
-	return nil
+	return err
 }
 
 // MessagePage is one page of chat history, oldest first. NextBefore is

@@ -3,7 +3,6 @@ package orders
 import (
 	"context"
 	"encoding/json"
-	"strings"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 )
@@ -79,8 +78,8 @@ func (s *Service) List(ctx context.Context, a delivery.Actor, req ListRequest) (
 // With ifMatch set, the change applies only if the order's seq is still
 // *ifMatch (EPRECONDITION otherwise).
 func (s *Service) SetStatus(ctx context.Context, a delivery.Actor, id delivery.ID, to delivery.Status, reason string, ifMatch *int64) (delivery.Order, error) {
-	reason = strings.TrimSpace(reason)
-	if err := checkText("reason", reason, MaxReasonLen, false); err != nil {
+	reason, err := delivery.CheckText("reason", reason, delivery.TextRule{Max: MaxReasonLen, Multiline: true})
+	if err != nil {
 		return delivery.Order{}, err
 	}
 	return s.update(ctx, id, func(o *delivery.Order) (delivery.Change, error) {

@@ -2,7 +2,6 @@ package orders
 
 import (
 	"context"
-	"strings"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 )
@@ -38,8 +37,8 @@ func (s *Service) AddMenuItem(ctx context.Context, a delivery.Actor, restaurantI
 	if a.Role != delivery.RoleRestaurant || a.RestaurantID != restaurantID {
 		return delivery.MenuItem{}, delivery.Errorf(delivery.EFORBIDDEN, "only this restaurant's staff manage its menu")
 	}
-	name := strings.TrimSpace(in.Name)
-	if err := checkText("name", name, MaxItemNameLen, true); err != nil {
+	name, err := delivery.CheckText("name", in.Name, delivery.TextRule{Max: MaxItemNameLen, Required: true})
+	if err != nil {
 		return delivery.MenuItem{}, err
 	}
 	if in.PriceCents < 0 || in.PriceCents > MaxPriceCents {

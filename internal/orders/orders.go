@@ -9,9 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/location/memory"
@@ -97,7 +95,7 @@ func (s *Service) Place(ctx context.Context, a delivery.Actor, req PlaceRequest,
 	if err := validateKey(idempotencyKey); err != nil {
 		return delivery.Order{}, false, err
 	}
-	if err := req.validate(); err != nil {
+	if err := req.normalize(); err != nil {
 		return delivery.Order{}, false, err
 	}
 	if _, err := s.store.RestaurantByID(ctx, req.RestaurantID); err != nil {
@@ -120,8 +118,8 @@ func (s *Service) Place(ctx context.Context, a delivery.Actor, req PlaceRequest,
 		RestaurantID:    req.RestaurantID,
 		Items:           items,
 		TotalCents:      total,
-		DeliveryAddress: strings.TrimSpace(req.DeliveryAddress),
-		Notes:           strings.TrimSpace(req.Notes),
+		DeliveryAddress: req.DeliveryAddress,
+		Notes:           req.Notes,
 	}
 	order, created, err := s.store.CreateOrder(ctx, o, delivery.IdempotencyKey{Key: idempotencyKey, RequestHash: req.hash()})
 	if err != nil {
@@ -147,7 +145,9 @@ func validateKey(key string) error {
 	return nil
 }
 
-func (r PlaceRequest) validate() error {
+// normalize validates the request and trims its text fields, so that a
+// retry differing only in surrounding spaces is the same request.
+func (r *PlaceRequest) normalize() error {
 	if r.RestaurantID <= 0 {
 		return delivery.Errorf(delivery.EINVALID, "restaurant_id: required")
 	}
@@ -165,10 +165,12 @@ func (r PlaceRequest) validate() error {
 			return delivery.Errorf(delivery.EINVALID, "items[%d].quantity: must be 1 to %d", i, MaxQuantity)
 		}
 	}
-	if err := checkText("delivery_address", r.DeliveryAddress, MaxAddressLen, true); err != nil {
+	var err error
+	if r.DeliveryAddress, err = delivery.CheckText("delivery_address", r.DeliveryAddress, delivery.TextRule{Max: MaxAddressLen, Required: true, Multiline: true}); err != nil {
 		return err
 	}
-	return checkText("notes", r.Notes, MaxNotesLen, false)
+	r.Notes, err = delivery.CheckText("notes", r.Notes, delivery.TextRule{Max: MaxNotesLen, Multiline: true})
+	return err
 }
 
 // hash digests the request so that a key reused for a different order is
@@ -199,20 +201,4 @@ func price(in []ItemInput, menu []delivery.MenuItem) ([]delivery.OrderItem, int6
 		total += m.PriceCents * int64(it.Quantity)
 	}
 	return items, total, nil
-}
-
-// checkText validates a free-text field: valid UTF-8, at most max
-// characters after trimming, and non-empty when required.
-func checkText(field, v string, max int, required bool) error {
-	if !utf8.ValidString(v) {
-		return delivery.Errorf(delivery.EINVALID, "%s: must be valid UTF-8", field)
-	}
-	v = strings.TrimSpace(v)
-	if required && v == "" {
-		return delivery.Errorf(delivery.EINVALID, "%s: required", field)
-	}
-	if utf8.RuneCountInString(v) > max {
-		return delivery.Errorf(delivery.EINVALID, "%s: at most %d characters", field, max)
-	}
-	return nil
 }

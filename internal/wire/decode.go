@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"unicode/utf8"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/jsonutf8"
@@ -105,6 +106,10 @@ func checkID(id json.RawMessage) error {
 	}
 	if len(id) > MaxIDLen {
 		return delivery.Errorf(CodeInvalid, "id: at most %d bytes", MaxIDLen)
+	}
+	if !utf8.Valid(id) {
+		// It is echoed in the answer, which must be a valid text frame.
+		return delivery.Errorf(CodeInvalid, "id: must be valid UTF-8")
 	}
 	c := id[0]
 	if c != '"' && c != '-' && (c < '0' || c > '9') {

@@ -138,6 +138,7 @@ func TestDecodeErrors(t *testing.T) {
 		{`{"type":"auth","id":"4"}`, wire.CodeInvalid, `"4"`, "token: required"},
 		{`{"type":"auth","id":{"a":1}}`, wire.CodeInvalid, "", "id: must be a string or a number"},
 		{`{"type":"auth","id":"` + strings.Repeat("x", 70) + `"}`, wire.CodeInvalid, "", "id: at most"},
+		{"{\"type\":\"auth\",\"id\":\"\xff\"}", wire.CodeInvalid, "", "id: must be valid UTF-8"},
 	}
 	for _, c := range cases {
 		f, err := wire.Decode([]byte(c.in))
