@@ -17,7 +17,7 @@ func (c *client) action(f wire.ClientFrame) error {
 	if h.cfg.Actions == nil {
 		return delivery.Errorf(wire.CodeNotImplemented, "%s frames are not served yet", f.Type)
 	}
-	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.Limits.ActionTimeout)
+	ctx, cancel := h.callCtx()
 	defer cancel()
 	if f.Type == wire.TypeTyping {
 		if err := c.typing(ctx, f.OrderID); err != nil {
@@ -126,7 +126,7 @@ func (g *typingGate) sweep(now, window int64) {
 // be among what came since), and only if no live position reached it
 // meanwhile (that one is newer).
 func (h *Hub) sendLastLocation(s *subscription, asOf int64) {
-	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.Limits.ActionTimeout)
+	ctx, cancel := h.callCtx()
 	defer cancel()
 	loc, ok, err := h.cfg.Actions.LastLocation(ctx, s.c.actor, s.ch.orderID)
 	if err != nil {

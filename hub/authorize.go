@@ -12,7 +12,9 @@ func (h *Hub) authorize(a delivery.Actor, ch wire.Channel) (int64, error) {
 	admin := a.Role == delivery.RoleAdmin
 	switch ch.Kind {
 	case wire.KindOrder:
-		o, err := h.cfg.Store.OrderByID(h.ctx, ch.ID)
+		ctx, cancel := h.callCtx()
+		o, err := h.cfg.Store.OrderByID(ctx, ch.ID)
+		cancel()
 		if err != nil {
 			if delivery.ErrorCode(err) == delivery.ENOTFOUND {
 				return 0, delivery.Errorf(wire.CodeNotFound, "order %s not found", ch.ID)

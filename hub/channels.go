@@ -76,7 +76,10 @@ func (h *Hub) subscribe(c *client, name string, ch wire.Channel, lastSeq int64, 
 	if cn == nil {
 		// Subscribe before the channel is visible: the bus guarantees
 		// every later publish, and catchUp reads the Store after this.
-		if err := h.cfg.Bus.Subscribe(h.ctx, name); err != nil {
+		ctx, cancel := h.callCtx()
+		err := h.cfg.Bus.Subscribe(ctx, name)
+		cancel()
+		if err != nil {
 			return nil, err
 		}
 		cn = &channel{name: name, kind: ch.Kind, orderID: ch.ID}
@@ -120,7 +123,9 @@ func (h *Hub) unsubscribe(s *subscription) {
 	sh.mu.Lock()
 	delete(sh.m, cn.name)
 	sh.mu.Unlock()
-	if err := h.cfg.Bus.Unsubscribe(h.ctx, cn.name); err != nil {
+	ctx, cancel := h.callCtx()
+	defer cancel()
+	if err := h.cfg.Bus.Unsubscribe(ctx, cn.name); err != nil {
 		h.log.Warn().Err(err).Str("channel", cn.name).Msg("bus unsubscribe")
 	}
 }

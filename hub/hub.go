@@ -64,7 +64,8 @@ type Limits struct {
 	WriteTimeout     time.Duration // bound of every write; default 10 s
 	SweepInterval    time.Duration // how often pings and token expiry are checked; default 1 s
 	ReplayPage       int           // events read from the Store at once; default 100
-	ActionTimeout    time.Duration // bound of the service calls of one frame; default 10 s
+	ActionTimeout    time.Duration // bound of each Store, service or Bus call; default 10 s
+	MaxRepairs       int           // gap repairs reading the Store at once; default 16
 	TypingInterval   time.Duration // chat.typing per sender per order at most this often; default 1 s
 	LocationInterval time.Duration // courier.location per courier per channel at most this often; default 1 s
 	LocationTick     time.Duration // how often held-back positions are sent; default 50 ms
@@ -97,6 +98,7 @@ func (l *Limits) setDefaults() {
 	defDur(&l.WriteTimeout, 10*time.Second)
 	defDur(&l.SweepInterval, time.Second)
 	defDur(&l.ActionTimeout, 10*time.Second)
+	def(&l.MaxRepairs, 16)
 	defDur(&l.TypingInterval, time.Second)
 	defDur(&l.LocationInterval, time.Second)
 	defDur(&l.LocationTick, 50*time.Millisecond)
@@ -133,6 +135,9 @@ type Hub struct {
 	// ctx bounds the hub's own Store and Bus calls; Shutdown cancels it.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// repairSlots bounds the gap repairs reading the Store at once: after
+	// a bus reconnect every live order subscription repairs.
+	repairSlots chan struct{}
 
 	mu      sync.Mutex // guards clients and closing
 	clients map[*client]struct{}
@@ -147,6 +152,11 @@ type Hub struct {
 }
 
 var _ delivery.EventPublisher = (*Hub)(nil)
+
+// callCtx bounds one Store, service or Bus call of the hub's own.
+func (h *Hub) callCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(h.ctx, h.cfg.Limits.ActionTimeout)
+}
 
 // New returns a running hub: it starts the bus and the sweeper. Stop it
 // with Shutdown.
@@ -169,6 +179,7 @@ func New(cfg Config) (*Hub, error) {
 	h.typing.last = make(map[typingKey]int64)
 	h.locs.slots = make(map[locationKey]*locationSlot)
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.repairSlots = make(chan struct{}, cfg.Limits.MaxRepairs)
 	for i := range h.shards {
 		h.shards[i].m = make(map[string]*channel)
 	}

@@ -173,7 +173,7 @@ func (h *Hub) locationLoop() {
 		lim := &h.cfg.Limits
 		batch = h.locs.due(h.now().UnixNano(), int64(lim.LocationInterval), int64(lim.LocationTick), batch[:0])
 		for _, p := range batch {
-			ctx, cancel := context.WithTimeout(h.ctx, h.cfg.Limits.ActionTimeout)
+			ctx, cancel := h.callCtx()
 			h.sendLocation(ctx, p.loc, p.order)
 			cancel()
 		}

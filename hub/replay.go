@@ -27,7 +27,9 @@ func (h *Hub) catchUp(s *subscription) error {
 		if removed {
 			return nil
 		}
-		events, err := h.cfg.Store.EventsAfter(h.ctx, cn.orderID, from, page)
+		ctx, cancel := h.callCtx()
+		events, err := h.cfg.Store.EventsAfter(ctx, cn.orderID, from, page)
+		cancel()
 		if err != nil {
 			return fmt.Errorf("replay %s after %d: %w", cn.name, from, err)
 		}
@@ -86,6 +88,12 @@ func (h *Hub) repair(s *subscription) {
 	h.wg.Add(1) // the client's reader is counted: it cannot leave while s is listed
 	go func() {
 		defer h.wg.Done()
+		select {
+		case h.repairSlots <- struct{}{}:
+			defer func() { <-h.repairSlots }()
+		case <-h.ctx.Done():
+			return
+		}
 		if err := h.catchUp(s); err != nil && !errors.Is(err, errClientClosed) && h.ctx.Err() == nil {
 			h.log.Error().Err(err).Str("channel", s.ch.name).Msg("gap repair failed")
 			// The client has a hole it cannot see: make it reconnect and

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
@@ -18,6 +19,7 @@ const (
 	localLogger    = "logger"
 	localClaims    = "claims"
 	maxRequestID   = 64
+	requestTimeout = 15 * time.Second
 )
 
 // requestID takes the caller's X-Request-ID when it is short and plain,
@@ -42,6 +44,10 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderXRequestID, id)
 	l := s.cfg.Log.With().Str(localRequestID, id).Logger()
 	c.Locals(localLogger, &l)
+	// Store and service calls of the request end with it, at the latest.
+	ctx, cancel := context.WithTimeout(c.UserContext(), requestTimeout)
+	defer cancel()
+	c.SetUserContext(ctx)
 	err := c.Next()
 	if err != nil {
 		// Answer now so that the line below logs the real status.
