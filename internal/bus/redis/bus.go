@@ -197,7 +197,9 @@ func (b *Bus) Publish(ctx context.Context, msg delivery.BusMessage) error {
 	}
 	putBuffer(buf) // go-redis is done with it once the reply came
 	if err != nil {
-		if local || deliveredBefore {
+		// Only durable frames come back through the outbox; ephemeral
+		// ones would just crowd them out.
+		if msg.Seq != 0 && (local || deliveredBefore) {
 			b.localOnly.add(msg.Frame)
 		}
 		b.counters.publishErrors.Add(1)
