@@ -260,7 +260,8 @@ func (o *Outbox) RelayOnce(ctx context.Context, now time.Time) (int, error) {
 
 // relay publishes ev as its committer would have: routed by the order as
 // it was right after the change (the payload of order.* events), or as it
-// is now for other events, whose routing needs only the order's id.
+// is now for other events, whose routing needs only the order's id, and
+// for offers.
 func (o *Outbox) relay(ctx context.Context, ev delivery.Event) error {
 	var order delivery.Order
 	snapshot := false
@@ -268,10 +269,15 @@ func (o *Outbox) relay(ctx context.Context, ev delivery.Event) error {
 	case delivery.EventOrderCreated, delivery.EventOrderStatus, delivery.EventOrderAssigned:
 		snapshot = json.Unmarshal(ev.Data, &order) == nil && order.ID == ev.OrderID
 	}
-	if !snapshot {
-		var err error
-		if order, err = o.cfg.Store.OrderByID(ctx, ev.OrderID); err != nil {
+	if !snapshot || delivery.IsOffered(order) {
+		now, err := o.cfg.Store.OrderByID(ctx, ev.OrderID)
+		if err != nil {
 			return err
+		}
+		// An offer still standing is routed by the snapshot; a late relay
+		// must not offer couriers an order claimed or cancelled since.
+		if !snapshot || !delivery.IsOffered(now) {
+			order = now
 		}
 	}
 	return o.cfg.Publisher.PublishCommitted(ctx, order, ev)

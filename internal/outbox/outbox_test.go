@@ -35,9 +35,10 @@ func engines(t *testing.T, fn func(t *testing.T, open func(t *testing.T) store))
 // recorder is a Publisher that keeps what it was given, and fails while
 // fail is set.
 type recorder struct {
-	mu   sync.Mutex
-	got  []delivery.Event
-	fail error
+	mu     sync.Mutex
+	got    []delivery.Event
+	routed []delivery.Order // the order each event was routed by
+	fail   error
 }
 
 func (r *recorder) PublishCommitted(_ context.Context, o delivery.Order, ev delivery.Event) error {
@@ -50,6 +51,7 @@ func (r *recorder) PublishCommitted(_ context.Context, o delivery.Order, ev deli
 		return fmt.Errorf("event of order %s routed by order %s", ev.OrderID, o.ID)
 	}
 	r.got = append(r.got, ev)
+	r.routed = append(r.routed, o)
 	return nil
 }
 
@@ -241,6 +243,66 @@ func TestPublishEventMarks(t *testing.T) {
 		relay := outbox.New(outbox.Config{Store: s, Publisher: &recorder{}, Grace: time.Second})
 		if n, err := relay.RelayOnce(context.Background(), time.Now().Add(time.Minute)); err != nil || n != 0 {
 			t.Errorf("relayed %d after the committer marked, %v", n, err)
+		}
+	})
+}
+
+// A relayed accept is routed by its snapshot while the order is still
+// offered, and by the order as it is once claimed: couriers are not
+// offered an order that is already taken.
+func TestRelayDoesNotOfferAClaimedOrder(t *testing.T) {
+	engines(t, func(t *testing.T, open func(t *testing.T) store) {
+		s := open(t)
+		ctx := context.Background()
+		o := newOrder(t, s, 1)
+		accept := func(o *delivery.Order) (delivery.Change, error) {
+			o.Status = delivery.StatusAccepted
+			return delivery.Change{Type: delivery.EventOrderStatus}, nil
+		}
+		if _, _, err := s.UpdateOrder(ctx, o.ID, accept); err != nil {
+			t.Fatal(err)
+		}
+		still := newOrder(t, s, 1)
+		if _, _, err := s.UpdateOrder(ctx, still.ID, accept); err != nil {
+			t.Fatal(err)
+		}
+		courier, err := s.CreateUser(ctx, delivery.User{Email: fmt.Sprintf("d%d@x.test", time.Now().UnixNano()), Name: "D", Role: delivery.RoleCourier, PasswordHash: "x"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.UpdateOrder(ctx, o.ID, func(o *delivery.Order) (delivery.Change, error) {
+			o.CourierID = &courier.ID
+			return delivery.Change{Type: delivery.EventOrderAssigned}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		pub := &recorder{}
+		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Grace: time.Second})
+		if _, err := ob.RelayOnce(ctx, time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		pub.mu.Lock()
+		defer pub.mu.Unlock()
+		checked := 0
+		for i, ev := range pub.got {
+			if ev.Seq != 2 {
+				continue
+			}
+			checked++
+			routed := pub.routed[i]
+			switch ev.OrderID {
+			case o.ID:
+				if delivery.IsOffered(routed) || routed.CourierID == nil || *routed.CourierID != courier.ID {
+					t.Errorf("claimed order's accept routed by %+v", routed)
+				}
+			case still.ID:
+				if !delivery.IsOffered(routed) || routed.Status != delivery.StatusAccepted {
+					t.Errorf("standing offer routed by %+v", routed)
+				}
+			}
+		}
+		if checked != 2 {
+			t.Fatalf("relayed %d accepts, want 2", checked)
 		}
 	})
 }
