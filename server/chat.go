@@ -26,13 +26,8 @@ func (s *Server) handlePostMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	status := fiber.StatusCreated
-	if !created {
-		// A retry: the stored message, marked as POST /orders marks it.
-		c.Set("Idempotent-Replayed", "true")
-		status = fiber.StatusOK
-	}
-	return c.Status(status).JSON(m)
+	markReplay(c, created)
+	return c.Status(fiber.StatusCreated).JSON(m)
 }
 
 func (s *Server) handleMessages(c *fiber.Ctx) error {

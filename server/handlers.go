@@ -118,13 +118,8 @@ func (s *Server) handlePlaceOrder(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	status := fiber.StatusCreated
-	if !created {
-		// A retry: the same order, marked so the client can tell.
-		c.Set("Idempotent-Replayed", "true")
-		status = fiber.StatusOK
-	}
-	return sendOrder(c.Status(status), o)
+	markReplay(c, created)
+	return sendOrder(c.Status(fiber.StatusCreated), o)
 }
 
 func (s *Server) handleListOrders(c *fiber.Ctx) error {
@@ -212,6 +207,14 @@ func (s *Server) handleEvents(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"events": events})
+}
+
+// markReplay marks the answer to a retried idempotent create: the same
+// status and resource as the first answer, and a header to tell them apart.
+func markReplay(c *fiber.Ctx, created bool) {
+	if !created {
+		c.Set("Idempotent-Replayed", "true")
+	}
 }
 
 // sendOrder answers with the order and its seq as ETag, the value a client
