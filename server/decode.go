@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/jsonutf8"
+	"github.com/ordercast/ordercast/internal/wire"
 )
 
 // decodeJSON decodes one JSON object from body into v. Unknown fields,
@@ -50,10 +49,7 @@ func jsonError(err error) error {
 		if typeErr.Field == "" {
 			return delivery.Errorf(delivery.EINVALID, "request body must be a JSON object")
 		}
-		if typeErr.Type == reflect.TypeFor[delivery.ID]() {
-			return delivery.Errorf(delivery.EINVALID, "%s: must be an id (a positive integer)", typeErr.Field)
-		}
-		return delivery.Errorf(delivery.EINVALID, "%s: must be %s", typeErr.Field, describeType(typeErr.Type.Kind().String()))
+		return delivery.Errorf(delivery.EINVALID, "%s: must be %s", typeErr.Field, wire.DescribeType(typeErr.Type))
 	case errors.As(err, &domainErr):
 		return domainErr
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -63,24 +59,6 @@ func jsonError(err error) error {
 		return delivery.Errorf(delivery.EINVALID, "%s: unknown field", strings.Trim(field, `"`))
 	}
 	return delivery.Errorf(delivery.EINVALID, "invalid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
-}
-
-func describeType(kind string) string {
-	switch kind {
-	case "int", "int64", "int32", "uint", "uint64":
-		return "an integer"
-	case "float64", "float32":
-		return "a number"
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "slice":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	}
-	return fmt.Sprintf("a %s", kind)
 }
 
 // invalidUTF8 names the first top-level field (in key order) of a body

@@ -36,7 +36,7 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 	}
 	v, err := ParseID(string(s))
 	if err != nil {
-		return &json.UnmarshalTypeError{Value: "value " + truncate(string(b), 32), Type: reflect.TypeFor[ID]()}
+		return &json.UnmarshalTypeError{Value: "value " + Truncate(string(b), 32), Type: reflect.TypeFor[ID]()}
 	}
 	*id = v
 	return nil
@@ -46,12 +46,13 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 func ParseID(s string) (ID, error) {
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || v <= 0 {
-		return 0, Errorf(EINVALID, "invalid id %q", truncate(s, 32))
+		return 0, Errorf(EINVALID, "invalid id %q", Truncate(s, 32))
 	}
 	return ID(v), nil
 }
 
-func truncate(s string, n int) string {
+// Truncate shortens s to n bytes for an error message that quotes input.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

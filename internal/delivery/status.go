@@ -83,7 +83,7 @@ func moverOf(o Order, a Actor) (mover, bool) {
 // EINVALIDTRANSITION when a may make it but not from the order's status.
 func CheckTransition(o Order, a Actor, to Status, reason string) error {
 	if !to.Valid() {
-		return Errorf(EINVALID, "status: unknown status %q", truncate(string(to), 32))
+		return Errorf(EINVALID, "status: unknown status %q", Truncate(string(to), 32))
 	}
 	m, ok := moverOf(o, a)
 	if !ok {

@@ -76,6 +76,25 @@ type Store interface {
 // orders at once, and one position is never fanned out to more channels.
 const MaxActiveOrders = 20
 
+// Page sizes of listings (orders, chat messages): a limit of zero or less
+// is DefaultPageLimit; the service refuses more than MaxPageLimit, and the
+// stores cap at it.
+const (
+	DefaultPageLimit = 50
+	MaxPageLimit     = 200
+)
+
+// PageLimit returns the limit a store applies for a requested n.
+func PageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultPageLimit
+	case n > MaxPageLimit:
+		return MaxPageLimit
+	}
+	return n
+}
+
 // RefreshToken is a stored refresh token: the SHA-256 of the opaque token
 // the client holds, never the token itself.
 type RefreshToken struct {
@@ -96,7 +115,8 @@ type IdempotencyKey struct {
 // OR-ed: an order matches if it belongs to CustomerID, to RestaurantID, is
 // assigned to CourierID, or (with Offered) is offered to couriers
 // (IsOffered). All zero with All set lists every order (admins).
-// Status, when set, narrows the result; BeforeID pages (id < BeforeID).
+// Status, when set, narrows the result; BeforeID pages (id < BeforeID);
+// Limit is applied as PageLimit(Limit).
 type OrderFilter struct {
 	CustomerID   ID
 	RestaurantID ID

@@ -8,10 +8,8 @@ import (
 
 // Limits of the chat.
 const (
-	MaxMessageText      = 2000 // characters (runes), after trimming
-	MaxClientMsgID      = 64   // characters
-	DefaultMessageLimit = 50
-	MaxMessageLimit     = 200
+	MaxMessageText = 2000 // characters (runes), after trimming
+	MaxClientMsgID = 64   // characters
 )
 
 // PostMessageRequest is the body of POST /orders/{id}/messages and the
@@ -104,10 +102,10 @@ func (s *Service) Messages(ctx context.Context, a delivery.Actor, orderID delive
 		return MessagePage{}, delivery.Errorf(delivery.EINVALID, "before: must not be negative")
 	}
 	if limit == 0 {
-		limit = DefaultMessageLimit
+		limit = delivery.DefaultPageLimit
 	}
-	if limit < 1 || limit > MaxMessageLimit {
-		return MessagePage{}, delivery.Errorf(delivery.EINVALID, "limit: must be 1 to %d", MaxMessageLimit)
+	if limit < 1 || limit > delivery.MaxPageLimit {
+		return MessagePage{}, delivery.Errorf(delivery.EINVALID, "limit: must be 1 to %d", delivery.MaxPageLimit)
 	}
 	o, err := s.store.OrderByID(ctx, orderID)
 	if err != nil {

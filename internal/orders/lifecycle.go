@@ -39,10 +39,10 @@ func (s *Service) List(ctx context.Context, a delivery.Actor, req ListRequest) (
 		return nil, "", delivery.Errorf(delivery.EINVALID, "status: unknown status")
 	}
 	if f.Limit == 0 {
-		f.Limit = DefaultListLimit
+		f.Limit = delivery.DefaultPageLimit
 	}
-	if f.Limit < 1 || f.Limit > MaxListLimit {
-		return nil, "", delivery.Errorf(delivery.EINVALID, "limit: must be 1 to %d", MaxListLimit)
+	if f.Limit < 1 || f.Limit > delivery.MaxPageLimit {
+		return nil, "", delivery.Errorf(delivery.EINVALID, "limit: must be 1 to %d", delivery.MaxPageLimit)
 	}
 	if req.Cursor != "" {
 		id, err := delivery.ParseID(req.Cursor)

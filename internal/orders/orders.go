@@ -23,8 +23,6 @@ const (
 	MaxNotesLen       = 500
 	MaxReasonLen      = 500
 	MaxIdempotencyKey = 200
-	DefaultListLimit  = 50
-	MaxListLimit      = 200
 	DefaultEventLimit = 100
 	MaxEventLimit     = 1000
 )

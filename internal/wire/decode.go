@@ -84,7 +84,7 @@ func Decode(b []byte) (ClientFrame, error) {
 	case f.Type == "":
 		return f, delivery.Errorf(CodeInvalid, "type: required")
 	case !known[f.Type]:
-		return f, delivery.Errorf(CodeUnknownType, "type: unknown frame type %q", truncate(f.Type, 32))
+		return f, delivery.Errorf(CodeUnknownType, "type: unknown frame type %q", delivery.Truncate(f.Type, 32))
 	}
 	if err := f.validate(); err != nil {
 		return f, err
@@ -146,14 +146,16 @@ func fieldError(err error) error {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te) && te.Field != "":
-		return delivery.Errorf(CodeInvalid, "%s: must be %s", te.Field, describe(te.Type))
+		return delivery.Errorf(CodeInvalid, "%s: must be %s", te.Field, DescribeType(te.Type))
 	case errors.As(err, &se):
 		return delivery.Errorf(CodeBadFrame, "malformed JSON at byte %d", se.Offset)
 	}
 	return delivery.Errorf(CodeInvalid, "invalid frame")
 }
 
-func describe(t reflect.Type) string {
+// DescribeType says what a JSON value decoded into t must be, for error
+// messages of the websocket and REST decoders alike.
+func DescribeType(t reflect.Type) string {
 	if t == reflect.TypeFor[delivery.ID]() {
 		return "an id (a positive integer)"
 	}
@@ -169,13 +171,10 @@ func describe(t reflect.Type) string {
 		return "a number"
 	case reflect.Bool:
 		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
 	}
 	return "of another type"
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -80,7 +80,7 @@ func (s *Store) AppendMessage(ctx context.Context, m delivery.Message, allow fun
 func (s *Store) MessagesBefore(ctx context.Context, orderID delivery.ID, before int64, limit int) ([]delivery.Message, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM chat_messages
 		WHERE order_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
-		orderID, sqlutil.BeforeBound(before), sqlutil.MessageLimit(limit))
+		orderID, sqlutil.BeforeBound(before), delivery.PageLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: messages: %w", err)
 	}

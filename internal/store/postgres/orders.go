@@ -218,7 +218,7 @@ func (s *Store) ListOrders(ctx context.Context, f delivery.OrderFilter) ([]deliv
 		where = append(where, `id < `+arg(f.BeforeID))
 	}
 	query := `SELECT ` + orderColumns + ` FROM orders WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY id DESC LIMIT ` + arg(sqlutil.ListLimit(f.Limit))
+		` ORDER BY id DESC LIMIT ` + arg(delivery.PageLimit(f.Limit))
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list orders: %w", err)

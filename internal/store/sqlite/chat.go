@@ -77,7 +77,7 @@ func (s *Store) AppendMessage(ctx context.Context, m delivery.Message, allow fun
 func (s *Store) MessagesBefore(ctx context.Context, orderID delivery.ID, before int64, limit int) ([]delivery.Message, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT `+messageColumns+` FROM chat_messages
 		WHERE order_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
-		orderID, sqlutil.BeforeBound(before), sqlutil.MessageLimit(limit))
+		orderID, sqlutil.BeforeBound(before), delivery.PageLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: messages: %w", err)
 	}

@@ -209,7 +209,7 @@ func (s *Store) ListOrders(ctx context.Context, f delivery.OrderFilter) ([]deliv
 		where = append(where, `id < ?`)
 		args = append(args, f.BeforeID)
 	}
-	args = append(args, sqlutil.ListLimit(f.Limit))
+	args = append(args, delivery.PageLimit(f.Limit))
 	query := `SELECT ` + orderColumns + ` FROM orders WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY id DESC LIMIT ?`
 	rows, err := s.read.QueryContext(ctx, query, args...)

@@ -24,23 +24,6 @@ func MessageEvent(o delivery.Order, m delivery.Message, now time.Time) (delivery
 	return o, m, ev, nil
 }
 
-// Limits of MessagesBefore.
-const (
-	DefaultMessageLimit = 50
-	MaxMessageLimit     = 200
-)
-
-// MessageLimit returns the limit MessagesBefore applies for a requested n.
-func MessageLimit(n int) int {
-	switch {
-	case n <= 0:
-		return DefaultMessageLimit
-	case n > MaxMessageLimit:
-		return MaxMessageLimit
-	}
-	return n
-}
-
 // BeforeBound returns the seq bound of MessagesBefore: before, or past
 // every seq when before <= 0 (the latest page).
 func BeforeBound(before int64) int64 {

@@ -45,23 +45,6 @@ func ParseTime(s string) (time.Time, error) {
 // unique index on it makes emails unique case-insensitively.
 func NormalizeEmail(email string) string { return strings.ToLower(email) }
 
-// Listing limits of ListOrders.
-const (
-	DefaultListLimit = 50
-	MaxListLimit     = 200
-)
-
-// ListLimit returns the limit ListOrders applies for a requested n.
-func ListLimit(n int) int {
-	switch {
-	case n <= 0:
-		return DefaultListLimit
-	case n > MaxListLimit:
-		return MaxListLimit
-	}
-	return n
-}
-
 // NewOrder returns o as CreateOrder stores it: status placed, seq 1, both
 // times now, and a non-nil Items.
 func NewOrder(o delivery.Order, now time.Time) delivery.Order {

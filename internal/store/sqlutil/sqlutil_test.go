@@ -26,14 +26,6 @@ func TestTimeText(t *testing.T) {
 	}
 }
 
-func TestListLimit(t *testing.T) {
-	for n, want := range map[int]int{-5: 50, 0: 50, 1: 1, 200: 200, 201: 200} {
-		if got := sqlutil.ListLimit(n); got != want {
-			t.Errorf("ListLimit(%d) = %d, want %d", n, got, want)
-		}
-	}
-}
-
 func TestWrap(t *testing.T) {
 	de := delivery.Errorf(delivery.ENOTFOUND, "x")
 	if got := sqlutil.Wrap("op", fmt.Errorf("ctx: %w", de)); got != error(de) {
