@@ -245,11 +245,12 @@ func queryInt(c *fiber.Ctx, name string) (int64, error) {
 	return n, nil
 }
 
-// parseIfMatch reads an If-Match header holding a seq, bare (5) or as the
-// ETag we send ("5"); absent means no precondition.
+// parseIfMatch reads an If-Match header holding a seq, bare (5), as the
+// ETag we send ("5") or weak (W/"5"); absent or "*" (any version: the
+// order exists) means no precondition.
 func parseIfMatch(h string) (*int64, error) {
-	h = strings.TrimSpace(h)
-	if h == "" {
+	h = strings.TrimPrefix(strings.TrimSpace(h), "W/")
+	if h == "" || h == "*" {
 		return nil, nil
 	}
 	seq, err := strconv.ParseInt(strings.Trim(h, `"`), 10, 64)

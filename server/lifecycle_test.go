@@ -159,11 +159,16 @@ func TestIfMatch(t *testing.T) {
 	if r := e.do("POST", orderPath(o.ID)+"/status", w.Restaurant.Token, body, "If-Match", "x"); r.Status != 400 {
 		t.Fatalf("malformed If-Match: %d", r.Status)
 	}
+	if r := e.do("POST", orderPath(o.ID)+"/status", w.Restaurant.Token, body, "If-Match", `W/"7"`); r.Status != 412 {
+		t.Fatalf("stale weak If-Match: %d", r.Status)
+	}
 	get := e.must(200, "GET", orderPath(o.ID), w.Restaurant.Token, nil)
 	r = e.must(200, "POST", orderPath(o.ID)+"/status", w.Restaurant.Token, body, "If-Match", get.Header.Get("ETag"))
 	if r.Header.Get("ETag") != strconv.Quote("2") {
 		t.Fatalf("ETag after change = %q", r.Header.Get("ETag"))
 	}
+	// "*" asks only that the order exists.
+	e.must(200, "POST", orderPath(o.ID)+"/status", w.Restaurant.Token, map[string]any{"status": "preparing"}, "If-Match", "*")
 }
 
 func TestConcurrentClaimsOneWins(t *testing.T) {

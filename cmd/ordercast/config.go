@@ -46,6 +46,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if cfg.RedisURL != "" && !strings.HasPrefix(cfg.RedisURL, "redis://") && !strings.HasPrefix(cfg.RedisURL, "rediss://") {
 		return cfg, fmt.Errorf("REDIS_URL: want redis:// or rediss://, got scheme of %q", scheme(cfg.RedisURL))
 	}
+	if n := len(cfg.HubAPIKey); n > 0 && n < minAPIKeyLen {
+		// A short key can be guessed; the publish API can write to any order.
+		return cfg, fmt.Errorf("HUB_API_KEY: at least %d characters, got %d", minAPIKeyLen, n)
+	}
 	level, err := zerolog.ParseLevel(envOr(getenv, "LOG_LEVEL", "info"))
 	if err != nil {
 		return cfg, fmt.Errorf("LOG_LEVEL: %w", err)
@@ -72,6 +76,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	return cfg, nil
 }
+
+// minAPIKeyLen is the shortest HUB_API_KEY accepted.
+const minAPIKeyLen = 16
 
 func envOr(getenv func(string) string, key, def string) string {
 	if v := getenv(key); v != "" {

@@ -104,6 +104,7 @@ func TestBadConfigIsRefused(t *testing.T) {
 		{"DATABASE_URL": "mysql://x"},
 		{"LOG_LEVEL": "loud"},
 		{"LOG_FORMAT": "xml"},
+		{"HUB_API_KEY": "short"},
 	} {
 		if err := run(context.Background(), func(k string) string { return env[k] }, io.Discard, nil); err == nil {
 			t.Errorf("%v: started", env)

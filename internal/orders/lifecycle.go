@@ -118,7 +118,7 @@ func (s *Service) Claim(ctx context.Context, a delivery.Actor, id delivery.ID) (
 
 // AppendEvent records a durable event of a trusted backend caller (the
 // publish API) on the order, with the next seq; the order itself is
-// unchanged but for its seq.
+// unchanged but for its seq and updated_at.
 func (s *Service) AppendEvent(ctx context.Context, id delivery.ID, eventType string, data json.RawMessage) (delivery.Order, delivery.Event, error) {
 	o, ev, err := s.store.UpdateOrder(ctx, id, func(*delivery.Order) (delivery.Change, error) {
 		return delivery.Change{Type: eventType, Data: data}, nil

@@ -53,8 +53,6 @@ const (
 // Close codes (API.md, "Close codes"). 1009 is sent by the websocket
 // library when a frame exceeds the read limit.
 const (
-	CloseNormal       = 1000
-	CloseTooLarge     = 1009
 	CloseInternal     = 1011
 	CloseRestart      = 1012
 	CloseTokenExpired = 4001
