@@ -67,6 +67,14 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// busOnServer is a bus on a Redis server of the test's own, pinged often
+// so that a restart is noticed quickly.
+func busOnServer(t *testing.T, addr string) *redisbus.Bus {
+	c := goredis.NewClient(redistest.Options(addr))
+	t.Cleanup(func() { _ = c.Close() })
+	return newBus(t, c, redisbus.Options{HealthInterval: 200 * time.Millisecond})
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -85,12 +93,7 @@ func msg(channel string, seq int64) delivery.BusMessage {
 func TestRedisRestartMidStream(t *testing.T) {
 	srv := redistest.StartServer(t)
 	ctx := context.Background()
-	newBusOn := func() *redisbus.Bus {
-		c := goredis.NewClient(redistest.Options(srv.Addr))
-		t.Cleanup(func() { _ = c.Close() })
-		return newBus(t, c, redisbus.Options{HealthInterval: 200 * time.Millisecond})
-	}
-	pub, sub := newBusOn(), newBusOn()
+	pub, sub := busOnServer(t, srv.Addr), busOnServer(t, srv.Addr)
 	rp, rs := newGapRecorder(), newGapRecorder()
 	must(t, pub.Start(rp))
 	must(t, sub.Start(rs))
@@ -161,12 +164,7 @@ func TestSilentConnectionIsReplaced(t *testing.T) {
 func TestRelayedFrameReachesEachInstanceOnce(t *testing.T) {
 	srv := redistest.StartServer(t)
 	ctx := context.Background()
-	newBusOn := func() *redisbus.Bus {
-		c := goredis.NewClient(redistest.Options(srv.Addr))
-		t.Cleanup(func() { _ = c.Close() })
-		return newBus(t, c, redisbus.Options{HealthInterval: 200 * time.Millisecond})
-	}
-	a, b := newBusOn(), newBusOn()
+	a, b := busOnServer(t, srv.Addr), busOnServer(t, srv.Addr)
 	ra, rb := newGapRecorder(), newGapRecorder()
 	must(t, a.Start(ra))
 	must(t, b.Start(rb))
