@@ -160,3 +160,27 @@ func waitForRequestInFlight(t *testing.T, url string) {
 	}
 	t.Fatal("no request in flight within 10s")
 }
+
+func TestMetricsCoverHTTPHubAndOutbox(t *testing.T) {
+	url, _ := startProgram(t, map[string]string{"HUB_ADDR": "127.0.0.1:0", "DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "o.db")})
+	if resp, err := http.Get(url + "/healthz"); err == nil {
+		resp.Body.Close()
+	}
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`ordercast_http_requests_total{method="GET",route="/healthz",status="200"} 1`,
+		"ordercast_hub_connections 0",
+		"ordercast_hub_delivered_total",
+		"ordercast_outbox_relayed_total",
+		"go_goroutines",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

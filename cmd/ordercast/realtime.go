@@ -70,6 +70,7 @@ func startRealtime(cfg config, store delivery.Store, svc *orders.Service, tokens
 		return nil, err
 	}
 	rt.hub = h
+	registerHubMetrics(reg, h)
 	svc.SetRealtime(h, h)
 	oc := outbox.Config{Store: ob, Publisher: h, Log: log}
 	if rb != nil {
@@ -130,44 +131,73 @@ func parseAddrs(v string) []string {
 	return out
 }
 
-func registerBusMetrics(reg prometheus.Registerer, b *redisbus.Bus) {
-	counter := func(name, help string, v func(redisbus.Stats) uint64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ordercast_bus_" + name, Help: help},
-			func() float64 { return float64(v(b.Stats())) })
-	}
-	gauge := func(name, help string, v func(redisbus.Stats) float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ordercast_bus_" + name, Help: help},
-			func() float64 { return v(b.Stats()) })
-	}
+// statMetrics exports the fields of a component's Stats snapshot as
+// Prometheus counters and gauges read at scrape time, so that the hub, the
+// bus and the outbox need no metrics library.
+type statMetrics[S any] struct {
+	prefix string
+	stats  func() S
+}
+
+func (m statMetrics[S]) counter(name, help string, v func(S) uint64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.prefix + name, Help: help},
+		func() float64 { return float64(v(m.stats())) })
+}
+
+func (m statMetrics[S]) gauge(name, help string, v func(S) float64) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.prefix + name, Help: help},
+		func() float64 { return v(m.stats()) })
+}
+
+func registerHubMetrics(reg prometheus.Registerer, h *hub.Hub) {
+	m := statMetrics[hub.Stats]{"ordercast_hub_", h.Stats}
 	reg.MustRegister(
-		gauge("connected", "1 while every Redis subscriber connection is up.", func(s redisbus.Stats) float64 {
+		m.gauge("connections", "Websocket connections open now.", func(s hub.Stats) float64 { return float64(s.Connections) }),
+		m.gauge("subscriptions", "Channel subscriptions now.", func(s hub.Stats) float64 { return float64(s.Subscriptions) }),
+		m.counter("accepted_total", "Websocket connections accepted.", func(s hub.Stats) uint64 { return s.Accepted }),
+		m.counter("published_total", "Frames handed to the bus.", func(s hub.Stats) uint64 { return s.Published }),
+		m.counter("delivered_total", "Frames queued to sockets.", func(s hub.Stats) uint64 { return s.Delivered }),
+		m.counter("written_total", "Frames written to sockets.", func(s hub.Stats) uint64 { return s.Written }),
+		m.counter("replayed_total", "Durable events replayed from the store (since, gap repair).", func(s hub.Stats) uint64 { return s.Replayed }),
+		m.counter("repairs_total", "Gaps found in live order channels.", func(s hub.Stats) uint64 { return s.Repairs }),
+		m.counter("slow_closed_total", "Connections closed with 4009.", func(s hub.Stats) uint64 { return s.SlowClosed }),
+		m.counter("rate_limited_total", "Connections closed with 4008.", func(s hub.Stats) uint64 { return s.RateLimited }),
+		m.counter("expired_total", "Connections closed with 4001.", func(s hub.Stats) uint64 { return s.Expired }),
+		m.counter("typing_coalesced_total", "Typing frames dropped within the interval.", func(s hub.Stats) uint64 { return s.TypingCoalesced }),
+		m.counter("locations_sent_total", "Courier positions published to order channels.", func(s hub.Stats) uint64 { return s.LocationsSent }),
+		m.counter("locations_held_total", "Courier positions held back by the throttle.", func(s hub.Stats) uint64 { return s.LocationsHeld }),
+		m.counter("locations_stale_total", "Courier positions not sent: the order was no longer an active delivery.", func(s hub.Stats) uint64 { return s.LocationsStale }),
+	)
+}
+
+func registerBusMetrics(reg prometheus.Registerer, b *redisbus.Bus) {
+	m := statMetrics[redisbus.Stats]{"ordercast_bus_", b.Stats}
+	reg.MustRegister(
+		m.gauge("connected", "1 while every Redis subscriber connection is up.", func(s redisbus.Stats) float64 {
 			if s.Connected {
 				return 1
 			}
 			return 0
 		}),
-		gauge("channels", "Channels this instance subscribes in Redis.", func(s redisbus.Stats) float64 { return float64(s.Channels) }),
-		counter("published_total", "Messages Redis accepted.", func(s redisbus.Stats) uint64 { return s.Published }),
-		counter("publish_errors_total", "Publishes Redis did not take (down or slow).", func(s redisbus.Stats) uint64 { return s.PublishErrors }),
-		counter("received_total", "Messages from other instances handed to the hub.", func(s redisbus.Stats) uint64 { return s.Received }),
-		counter("echoes_total", "This instance's own messages dropped on their way back.", func(s redisbus.Stats) uint64 { return s.Echoes }),
-		counter("dropped_total", "Messages for channels not subscribed (any more), or malformed.", func(s redisbus.Stats) uint64 { return s.Dropped }),
-		counter("disconnects_total", "Redis subscriber connections lost or not opened.", func(s redisbus.Stats) uint64 { return s.Disconnects }),
-		counter("gaps_total", "Reconnects after which the hub re-read the store.", func(s redisbus.Stats) uint64 { return s.Gaps }),
+		m.gauge("channels", "Channels this instance subscribes in Redis.", func(s redisbus.Stats) float64 { return float64(s.Channels) }),
+		m.counter("published_total", "Messages Redis accepted.", func(s redisbus.Stats) uint64 { return s.Published }),
+		m.counter("publish_errors_total", "Publishes Redis did not take (down or slow).", func(s redisbus.Stats) uint64 { return s.PublishErrors }),
+		m.counter("received_total", "Messages from other instances handed to the hub.", func(s redisbus.Stats) uint64 { return s.Received }),
+		m.counter("echoes_total", "This instance's own messages dropped on their way back.", func(s redisbus.Stats) uint64 { return s.Echoes }),
+		m.counter("dropped_total", "Messages for channels not subscribed (any more), or malformed.", func(s redisbus.Stats) uint64 { return s.Dropped }),
+		m.counter("disconnects_total", "Redis subscriber connections lost or not opened.", func(s redisbus.Stats) uint64 { return s.Disconnects }),
+		m.counter("gaps_total", "Reconnects after which the hub re-read the store.", func(s redisbus.Stats) uint64 { return s.Gaps }),
 	)
 }
 
 func registerOutboxMetrics(reg prometheus.Registerer, o *outbox.Outbox) {
-	counter := func(name, help string, v func(outbox.Stats) uint64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ordercast_outbox_" + name, Help: help},
-			func() float64 { return float64(v(o.Stats())) })
-	}
+	m := statMetrics[outbox.Stats]{"ordercast_outbox_", o.Stats}
 	reg.MustRegister(
-		counter("marked_total", "Events marked published by the instance that committed them.", func(s outbox.Stats) uint64 { return s.Marked }),
-		counter("relayed_total", "Events published by a relay after their committer did not.", func(s outbox.Stats) uint64 { return s.Relayed }),
-		counter("publish_failed_total", "Commits whose own publish failed, left to the relay.", func(s outbox.Stats) uint64 { return s.PublishFailed }),
-		counter("mark_errors_total", "Failed batches of marks.", func(s outbox.Stats) uint64 { return s.MarkErrors }),
-		counter("marks_dropped_total", "Marks dropped on a full queue (the relay republishes).", func(s outbox.Stats) uint64 { return s.MarksDropped }),
-		counter("expired_total", "Events past the relay horizon, never relayed.", func(s outbox.Stats) uint64 { return s.Expired }),
+		m.counter("marked_total", "Events marked published by the instance that committed them.", func(s outbox.Stats) uint64 { return s.Marked }),
+		m.counter("relayed_total", "Events published by a relay after their committer did not.", func(s outbox.Stats) uint64 { return s.Relayed }),
+		m.counter("publish_failed_total", "Commits whose own publish failed, left to the relay.", func(s outbox.Stats) uint64 { return s.PublishFailed }),
+		m.counter("mark_errors_total", "Failed batches of marks.", func(s outbox.Stats) uint64 { return s.MarkErrors }),
+		m.counter("marks_dropped_total", "Marks dropped on a full queue (the relay republishes).", func(s outbox.Stats) uint64 { return s.MarksDropped }),
+		m.counter("expired_total", "Events past the relay horizon, never relayed.", func(s outbox.Stats) uint64 { return s.Expired }),
 	)
 }
