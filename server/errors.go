@@ -24,6 +24,7 @@ var statusOf = map[string]int{
 	delivery.EIDEMPOTENCY:       fiber.StatusUnprocessableEntity,
 	delivery.ECHATCLOSED:        fiber.StatusUnprocessableEntity,
 	delivery.ERATELIMITED:       fiber.StatusTooManyRequests,
+	delivery.EUNAVAILABLE:       fiber.StatusServiceUnavailable,
 	delivery.EINTERNAL:          fiber.StatusInternalServerError,
 }
 

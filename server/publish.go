@@ -69,7 +69,9 @@ func (s *Server) handlePublish(c *fiber.Ctx) error {
 		return c.JSON(resp)
 	}
 	if err := s.cfg.Hub.Publish(c.UserContext(), ch.String(), req.Event, req.Data); err != nil {
-		return err
+		requestLogger(c).Warn().Err(err).Msg("publish")
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return delivery.Errorf(delivery.EUNAVAILABLE, "the bus did not take the event; retry")
 	}
 	return c.JSON(resp)
 }

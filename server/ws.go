@@ -41,9 +41,8 @@ func serveIndex(c *fiber.Ctx) error {
 // still possible, then hands the raw connection to the hub.
 func (s *Server) handleWS(c *fiber.Ctx) error {
 	if s.cfg.Hub.Closing() {
-		// No domain code maps to 503: answer directly, in the one shape.
 		c.Set(fiber.HeaderRetryAfter, "1")
-		return c.Status(fiber.StatusServiceUnavailable).JSON(errorBody{errorDetail{Code: "unavailable", Message: "server restarting"}})
+		return delivery.Errorf(delivery.EUNAVAILABLE, "server restarting")
 	}
 	if !isUpgrade(c) {
 		return delivery.Errorf(delivery.EINVALID, "websocket upgrade required")

@@ -23,6 +23,7 @@ const (
 	EEMAILTAKEN        = "email_taken"
 	ETOKENREUSED       = "token_reused"
 	EIDEMPOTENCY       = "idempotency_mismatch"
+	EUNAVAILABLE       = "unavailable"
 	ECHATCLOSED        = "chat_closed"
 )
 
