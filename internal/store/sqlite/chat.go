@@ -161,12 +161,15 @@ func (s *Store) UnreadCounts(ctx context.Context, userID delivery.ID, orderIDs [
 	return counts, nil
 }
 
-// ActiveOrdersOfCourier uses orders_courier_idx; the status list must stay
-// the same as delivery.IsActiveDelivery.
+// activeOrdersQuery uses orders_courier_idx; the status list must stay the
+// same as delivery.IsActiveDelivery.
+const activeOrdersQuery = `SELECT id FROM orders
+	WHERE courier_id = ? AND status IN ('accepted', 'preparing', 'ready', 'picked_up')
+	ORDER BY id DESC LIMIT ?`
+
+// ActiveOrdersOfCourier runs activeOrdersQuery, prepared (see prepareHot).
 func (s *Store) ActiveOrdersOfCourier(ctx context.Context, courierID delivery.ID) ([]delivery.ID, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id FROM orders
-		WHERE courier_id = ? AND status IN ('accepted', 'preparing', 'ready', 'picked_up')
-		ORDER BY id DESC LIMIT ?`, courierID, delivery.MaxActiveOrders)
+	rows, err := s.activeOrders.QueryContext(ctx, courierID, delivery.MaxActiveOrders)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: active orders: %w", err)
 	}

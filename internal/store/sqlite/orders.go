@@ -33,8 +33,15 @@ func scanOrder(row interface{ Scan(...any) error }) (delivery.Order, error) {
 	return o, nil
 }
 
+const orderByIDQuery = `SELECT ` + orderColumns + ` FROM orders WHERE id = ?`
+
 func orderByID(ctx context.Context, q queryer, id delivery.ID) (delivery.Order, error) {
-	o, err := scanOrder(q.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = ?`, id))
+	return orderRow(id, q.QueryRowContext(ctx, orderByIDQuery, id))
+}
+
+// orderRow scans the row of orderByIDQuery for id.
+func orderRow(id delivery.ID, row *sql.Row) (delivery.Order, error) {
+	o, err := scanOrder(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return delivery.Order{}, delivery.Errorf(delivery.ENOTFOUND, "order %s not found", id)
 	}
@@ -46,7 +53,7 @@ func orderByID(ctx context.Context, q queryer, id delivery.ID) (delivery.Order, 
 
 // OrderByID returns the order with id, or ENOTFOUND.
 func (s *Store) OrderByID(ctx context.Context, id delivery.ID) (delivery.Order, error) {
-	o, err := orderByID(ctx, s.read, id)
+	o, err := orderRow(id, s.orderByID.QueryRowContext(ctx, id)) // prepared: see prepareHot
 	return o, sqlutil.Wrap("sqlite", err)
 }
 
