@@ -70,9 +70,17 @@ func (a *api) register(ctx context.Context, role string, n int) (session, error)
 	return s, a.do(ctx, "POST", "/api/v1/auth/register", "", body, &s, 201)
 }
 
+// readers reads each socket from when it is open until ctx ends.
+type readers struct {
+	ctx context.Context
+	rec *recorder
+	wg  sync.WaitGroup
+}
+
 // setUp registers a restaurant, and per courier a customer and an order
-// accepted and claimed by the courier; then opens the sockets.
-func setUp(ctx context.Context, a *api, cfg config) (*fleet, error) {
+// accepted and claimed by the courier; then opens the sockets, each read
+// by rd from then on.
+func setUp(ctx context.Context, a *api, cfg config, rd *readers) (*fleet, error) {
 	rest, err := a.register(ctx, "restaurant", 0)
 	if err != nil {
 		return nil, err
@@ -90,7 +98,7 @@ func setUp(ctx context.Context, a *api, cfg config) (*fleet, error) {
 	g.SetLimit(cfg.setupConcurrency)
 	for i := range cfg.couriers {
 		g.Go(func() error {
-			c, ws, err := setUpOne(gctx, a, rest, item.ID, i)
+			c, ws, err := setUpOne(gctx, a, rest, item.ID, i, rd)
 			mu.Lock()
 			defer mu.Unlock()
 			if c != nil {
@@ -107,7 +115,7 @@ func setUp(ctx context.Context, a *api, cfg config) (*fleet, error) {
 	return f, nil
 }
 
-func setUpOne(ctx context.Context, a *api, rest session, itemID string, i int) (*courier, []*watcher, error) {
+func setUpOne(ctx context.Context, a *api, rest session, itemID string, i int, rd *readers) (*courier, []*watcher, error) {
 	cust, err := a.register(ctx, "customer", i)
 	if err != nil {
 		return nil, nil, err
@@ -135,13 +143,16 @@ func setUpOne(ctx context.Context, a *api, rest session, itemID string, i int) (
 		return nil, nil, err
 	}
 	c := &courier{conn: cc}
+	rd.wg.Go(func() { c.read(rd.ctx) })
 	var ws []*watcher
 	for _, token := range []string{cust.AccessToken, rest.AccessToken} {
 		conn, err := a.dial(ctx, token, "order:"+o.ID)
 		if err != nil {
 			return c, ws, err
 		}
-		ws = append(ws, &watcher{conn: conn})
+		w := &watcher{conn: conn}
+		rd.wg.Go(func() { w.read(rd.ctx, rd.rec) })
+		ws = append(ws, w)
 	}
 	return c, ws, nil
 }

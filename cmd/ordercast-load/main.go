@@ -51,31 +51,37 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("unknown scenario %q (location)", cfg.scenario)
 	}
 	api := newAPI(cfg.url)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Every socket is read from the moment it is open, not once the setup
+	// is over: the server pings a socket after 25 s of silence and drops it
+	// if the pong does not come, and registering hundreds of users with
+	// bcrypt takes minutes (at 500 couriers, sockets opened early were gone
+	// and half the offered deliveries missing). Deliveries count only from
+	// rec.start.
+	rd := &readers{ctx: runCtx, rec: &recorder{}}
 	fmt.Printf("setting up %d couriers with an active order and two watchers each…\n", cfg.couriers)
-	fleet, err := setUp(ctx, api, cfg)
+	fleet, err := setUp(ctx, api, cfg, rd)
 	if err != nil {
+		cancel()
+		rd.wg.Wait()
 		return err
 	}
 	defer fleet.close()
 
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
-	rec := &recorder{}
-	for _, w := range fleet.watchers {
-		wg.Go(func() { w.read(runCtx, rec) })
-	}
+	rec := rd.rec
 	start := time.Now()
 	for i, c := range fleet.couriers {
 		// Spread the couriers over the second, as real ones are.
 		offset := time.Duration(i) * time.Second / time.Duration(len(fleet.couriers))
 		wg.Go(func() { c.drive(runCtx, start.Add(offset)) })
-		wg.Go(func() { c.read(runCtx) })
 	}
 	warmUp := 3 * time.Second
 	if err := sleepCtx(ctx, warmUp); err != nil {
 		cancel()
 		wg.Wait()
+		rd.wg.Wait()
 		return err
 	}
 	cpu0, err := api.serverCPU(ctx)
@@ -93,6 +99,7 @@ func run(ctx context.Context, cfg config) error {
 		c.conn.CloseNow() // ends a write in progress
 	}
 	wg.Wait()
+	rd.wg.Wait()
 	if sleepErr != nil {
 		return sleepErr
 	}
