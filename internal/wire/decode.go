@@ -55,31 +55,27 @@ func Decode(b []byte) (ClientFrame, error) {
 		}
 		return f, delivery.Errorf(CodeBadFrame, "frame must be a JSON object")
 	}
-	// First the envelope alone: it fails only on malformed JSON, so a
-	// frame with a bad field still gets an answer carrying its id.
-	var env struct {
-		ID   json.RawMessage `json:"id"`
-		Type json.RawMessage `json:"type"`
-	}
-	if err := json.Unmarshal(b, &env); err != nil {
+	// One parse for a sound frame; only a bad one is read again, for the
+	// id its error frame must answer (a field's error may stop decoding
+	// before the id).
+	if err := json.Unmarshal(b, &f); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return f, delivery.Errorf(CodeBadFrame, "malformed JSON at byte %d", se.Offset)
+			return ClientFrame{}, delivery.Errorf(CodeBadFrame, "malformed JSON at byte %d", se.Offset)
 		}
-		return f, delivery.Errorf(CodeBadFrame, "malformed JSON")
+		var env struct {
+			ID json.RawMessage `json:"id"`
+		}
+		_ = json.Unmarshal(b, &env) // well-formed: the parse above found no syntax error
+		if idErr := checkID(env.ID); idErr != nil {
+			return ClientFrame{}, idErr
+		}
+		return ClientFrame{ID: presentID(env.ID)}, fieldError(err)
 	}
-	if err := checkID(env.ID); err != nil {
-		return f, err
+	if err := checkID(f.ID); err != nil {
+		return ClientFrame{}, err
 	}
-	if len(env.ID) > 0 && !bytes.Equal(env.ID, []byte("null")) {
-		f.ID = env.ID
-	}
-	id := f.ID
-	if err := json.Unmarshal(b, &f); err != nil {
-		f = ClientFrame{ID: id}
-		return f, fieldError(err)
-	}
-	f.ID = id
+	f.ID = presentID(f.ID)
 	switch {
 	case f.Type == "":
 		return f, delivery.Errorf(CodeInvalid, "type: required")
@@ -97,6 +93,14 @@ func Decode(b []byte) (ClientFrame, error) {
 		}
 	}
 	return f, nil
+}
+
+// presentID is the id to echo: none for an absent or null id.
+func presentID(id json.RawMessage) json.RawMessage {
+	if len(id) == 0 || bytes.Equal(id, []byte("null")) {
+		return nil
+	}
+	return id
 }
 
 // checkID accepts a string or number id of at most MaxIDLen bytes.
