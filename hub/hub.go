@@ -8,6 +8,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -198,21 +199,34 @@ func New(cfg Config) (*Hub, error) {
 // hold no unread bytes. Serve returns once the connection runs (or
 // failed); the connection is then the hub's to close.
 func (h *Hub) Serve(conn net.Conn, r *http.Request, claims auth.Claims) error {
-	c := &client{hub: h, actor: claims.Actor(), subs: make(map[string]*subscription, 1)}
+	// writing: no writer may start before the socket exists; frames of
+	// the user feed queue until then.
+	c := &client{hub: h, actor: claims.Actor(), subs: make(map[string]*subscription, 1), writing: true}
 	c.exp.Store(claims.ExpiresAt.UnixNano())
 	c.touch()
 	if h.isClosing() {
 		_ = conn.Close()
 		return ErrClosed
 	}
+	// Every user's own feed, subscribed before the 101 goes out: a client
+	// that sees its connection open may count on the feed.
+	user := wire.Channel{Kind: wire.KindUser, ID: c.actor.UserID}
+	feed, err := h.subscribe(c, user.String(), user, 0, nil)
+	if err != nil {
+		_ = conn.Close()
+		return fmt.Errorf("subscribe user feed: %w", err)
+	}
+	c.subs[user.String()] = feed
 	t, err := acceptWS(conn, r, h.cfg.Limits, c.touch)
 	if err != nil {
+		h.unsubscribe(feed)
 		return err
 	}
 	c.t = t
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
+		h.unsubscribe(feed)
 		t.close(wire.CloseRestart, "server restarting")
 		t.release(nil)
 		return ErrClosed
@@ -222,14 +236,12 @@ func (h *Hub) Serve(conn net.Conn, r *http.Request, claims auth.Claims) error {
 	h.mu.Unlock()
 	h.stats.accepted.Add(1)
 
-	// Every user's own feed, subscribed before the first frame is read.
-	user := wire.Channel{Kind: wire.KindUser, ID: c.actor.UserID}
-	if s, err := h.subscribe(c, user.String(), user, 0, nil); err != nil {
-		h.log.Error().Err(err).Msg("subscribe user feed")
-		c.closeWith(wire.CloseInternal, "internal error")
-	} else {
-		c.subs[user.String()] = s
+	c.mu.Lock()
+	c.writing = false
+	if len(c.queue) > 0 || c.closeCode != 0 {
+		c.kickLocked()
 	}
+	c.mu.Unlock()
 	go c.readLoop()
 	return nil
 }
