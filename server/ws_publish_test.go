@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -87,5 +89,23 @@ func TestPublishAPIOffWithoutKey(t *testing.T) {
 	e := newRealtimeEnv(t, func(_ *hub.Config, cfg *server.Config) { cfg.HubAPIKey = "" })
 	if r := e.do("POST", "/api/v1/publish", "", map[string]any{"channel": "dispatch", "event": "x"}); r.Status != http.StatusNotFound {
 		t.Errorf("publish without a key configured: %d %s", r.Status, r.Body)
+	}
+}
+
+// refusingBus is a bus whose backend refuses every publish, as Redis does
+// while it is down.
+type refusingBus struct{ delivery.Bus }
+
+func (refusingBus) Publish(context.Context, delivery.BusMessage) error {
+	return errors.New("bus down")
+}
+
+func TestPublishAPIWhenTheBusRefuses(t *testing.T) {
+	e := newRealtimeEnv(t, func(hc *hub.Config, _ *server.Config) { hc.Bus = refusingBus{hc.Bus} })
+	w := e.newWorld()
+	o := e.place(w)
+	r := e.do("POST", "/api/v1/publish", testAPIKey, map[string]any{"channel": wire.OrderChannel(o.ID), "event": "driver.note", "data": 1})
+	if r.Status != 503 || r.errorCode(t) != "unavailable" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("publish with the bus down: %d %v %s", r.Status, r.Header, r.Body)
 	}
 }
