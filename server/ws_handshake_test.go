@@ -72,13 +72,6 @@ func TestWSHandshakeAuth(t *testing.T) {
 	}
 }
 
-// waitUntilTime waits for a moment of the clock, for conditions that are
-// about time itself (token expiry), not about other goroutines.
-func waitUntilTime(t *testing.T, at time.Time) {
-	t.Helper()
-	time.Sleep(time.Until(at))
-}
-
 func TestWSHandshakeNotUpgrade(t *testing.T) {
 	e := newRealtimeEnv(t)
 	p := e.register(delivery.RoleCustomer)

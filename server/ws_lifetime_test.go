@@ -49,6 +49,10 @@ func TestWSAuthFrameExtendsTheConnection(t *testing.T) {
 	}
 	c := e.dialPaused(w.Customer.User.Email, tok)
 	c.start()
+	// A second connection on the same token, never refreshed: its 4001
+	// shows that the sweep past exp has run.
+	control := e.dialPaused(w.Customer.User.Email, tok)
+	control.start()
 	c.mustFail(wire.CodeUnauthorized, map[string]any{"type": "auth", "token": "not-a-token"})
 	fresh, _, err := e.Tokens.Issue(w.Customer.User) // a minute
 	if err != nil {
@@ -57,7 +61,12 @@ func TestWSAuthFrameExtendsTheConnection(t *testing.T) {
 	if a := c.request(map[string]any{"type": "auth", "token": fresh}); a.Type != "ack" {
 		t.Fatalf("auth: %+v", a)
 	}
-	waitUntilTime(t, exp.Add(300*time.Millisecond)) // several sweeps past the first exp
+	if code := control.closeCode(); code != wire.CloseTokenExpired {
+		t.Fatalf("control connection closed with %d, want 4001", code)
+	}
+	if time.Now().Before(exp) {
+		t.Fatalf("closed before the token's exp %v", exp)
+	}
 	o := e.place(w)
 	c.subscribe(wire.OrderChannel(o.ID), 0) // still open, still serving
 	c.waitEvents(wire.OrderChannel(o.ID), 1)
