@@ -84,16 +84,8 @@ func (s *Store) MessagesBefore(ctx context.Context, orderID delivery.ID, before 
 	if err != nil {
 		return nil, fmt.Errorf("postgres: messages: %w", err)
 	}
-	defer rows.Close()
-	list := []delivery.Message{}
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: messages: %w", err)
-		}
-		list = append(list, m)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := pgx.CollectRows(rows, rowTo(scanMessage))
+	if err != nil {
 		return nil, fmt.Errorf("postgres: messages: %w", err)
 	}
 	return sqlutil.Ascending(list), nil
@@ -166,16 +158,8 @@ func (s *Store) ActiveOrdersOfCourier(ctx context.Context, courierID delivery.ID
 	if err != nil {
 		return nil, fmt.Errorf("postgres: active orders: %w", err)
 	}
-	defer rows.Close()
-	ids := []delivery.ID{}
-	for rows.Next() {
-		var id delivery.ID
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("postgres: active orders: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[delivery.ID])
+	if err != nil {
 		return nil, fmt.Errorf("postgres: active orders: %w", err)
 	}
 	return ids, nil

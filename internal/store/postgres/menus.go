@@ -17,17 +17,13 @@ func (s *Store) ListRestaurants(ctx context.Context) ([]delivery.Restaurant, err
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list restaurants: %w", err)
 	}
-	defer rows.Close()
-	list := []delivery.Restaurant{}
-	for rows.Next() {
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (delivery.Restaurant, error) {
 		var r delivery.Restaurant
-		if err := rows.Scan(&r.ID, &r.Name, &r.CreatedAt); err != nil {
-			return nil, fmt.Errorf("postgres: list restaurants: %w", err)
-		}
+		err := row.Scan(&r.ID, &r.Name, &r.CreatedAt)
 		r.CreatedAt = r.CreatedAt.UTC()
-		list = append(list, r)
-	}
-	if err := rows.Err(); err != nil {
+		return r, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list restaurants: %w", err)
 	}
 	return list, nil
@@ -57,16 +53,12 @@ func (s *Store) ListMenu(ctx context.Context, restaurantID delivery.ID) ([]deliv
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list menu: %w", err)
 	}
-	defer rows.Close()
-	items := []delivery.MenuItem{}
-	for rows.Next() {
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (delivery.MenuItem, error) {
 		var m delivery.MenuItem
-		if err := rows.Scan(&m.ID, &m.RestaurantID, &m.Name, &m.PriceCents, &m.Available); err != nil {
-			return nil, fmt.Errorf("postgres: list menu: %w", err)
-		}
-		items = append(items, m)
-	}
-	if err := rows.Err(); err != nil {
+		err := row.Scan(&m.ID, &m.RestaurantID, &m.Name, &m.PriceCents, &m.Available)
+		return m, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list menu: %w", err)
 	}
 	return items, nil

@@ -16,6 +16,12 @@ import (
 const orderColumns = `id, status, seq, customer_id, restaurant_id, courier_id, items, total_cents,
 	delivery_address, notes, reason, created_at, updated_at, finished_at`
 
+// rowTo adapts a scan function of single rows (QueryRow) to
+// pgx.CollectRows, so that one function scans a type either way.
+func rowTo[T any](scan func(pgx.Row) (T, error)) pgx.RowToFunc[T] {
+	return func(row pgx.CollectableRow) (T, error) { return scan(row) }
+}
+
 func scanOrder(row pgx.Row) (delivery.Order, error) {
 	var o delivery.Order
 	var courier *int64
@@ -223,16 +229,8 @@ func (s *Store) ListOrders(ctx context.Context, f delivery.OrderFilter) ([]deliv
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list orders: %w", err)
 	}
-	defer rows.Close()
-	list := []delivery.Order{}
-	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list orders: %w", err)
-		}
-		list = append(list, o)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := pgx.CollectRows(rows, rowTo(scanOrder))
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list orders: %w", err)
 	}
 	return list, nil
@@ -252,18 +250,8 @@ func (s *Store) EventsAfter(ctx context.Context, orderID delivery.ID, after int6
 	if err != nil {
 		return nil, fmt.Errorf("postgres: events after: %w", err)
 	}
-	defer rows.Close()
-	list := []delivery.Event{}
-	for rows.Next() {
-		var ev delivery.Event
-		var data []byte
-		if err := rows.Scan(&ev.OrderID, &ev.Seq, &ev.Type, &data, &ev.CreatedAt); err != nil {
-			return nil, fmt.Errorf("postgres: events after: %w", err)
-		}
-		ev.Data, ev.CreatedAt = data, ev.CreatedAt.UTC()
-		list = append(list, ev)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: events after: %w", err)
 	}
 	return list, nil

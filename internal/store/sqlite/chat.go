@@ -13,7 +13,7 @@ import (
 
 const messageColumns = `order_id, seq, author_id, author_role, text, client_msg_id, created_at`
 
-func scanMessage(row interface{ Scan(...any) error }) (delivery.Message, error) {
+func scanMessage(row sqlutil.Scanner) (delivery.Message, error) {
 	var m delivery.Message
 	err := row.Scan(&m.OrderID, &m.Seq, &m.AuthorID, &m.AuthorRole, &m.Text, &m.ClientMsgID, timeCol{&m.CreatedAt})
 	return m, err
@@ -81,16 +81,8 @@ func (s *Store) MessagesBefore(ctx context.Context, orderID delivery.ID, before 
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: messages: %w", err)
 	}
-	defer rows.Close()
-	list := []delivery.Message{}
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: messages: %w", err)
-		}
-		list = append(list, m)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := sqlutil.Collect(rows, scanMessage)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: messages: %w", err)
 	}
 	return sqlutil.Ascending(list), nil
@@ -173,16 +165,11 @@ func (s *Store) ActiveOrdersOfCourier(ctx context.Context, courierID delivery.ID
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: active orders: %w", err)
 	}
-	defer rows.Close()
-	ids := []delivery.ID{}
-	for rows.Next() {
+	ids, err := sqlutil.Collect(rows, func(row sqlutil.Scanner) (delivery.ID, error) {
 		var id delivery.ID
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("sqlite: active orders: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
+		return id, row.Scan(&id)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: active orders: %w", err)
 	}
 	return ids, nil

@@ -16,16 +16,11 @@ func (s *Store) ListRestaurants(ctx context.Context) ([]delivery.Restaurant, err
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list restaurants: %w", err)
 	}
-	defer rows.Close()
-	list := []delivery.Restaurant{}
-	for rows.Next() {
+	list, err := sqlutil.Collect(rows, func(row sqlutil.Scanner) (delivery.Restaurant, error) {
 		var r delivery.Restaurant
-		if err := rows.Scan(&r.ID, &r.Name, timeCol{&r.CreatedAt}); err != nil {
-			return nil, fmt.Errorf("sqlite: list restaurants: %w", err)
-		}
-		list = append(list, r)
-	}
-	if err := rows.Err(); err != nil {
+		return r, row.Scan(&r.ID, &r.Name, timeCol{&r.CreatedAt})
+	})
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: list restaurants: %w", err)
 	}
 	return list, nil
@@ -54,16 +49,11 @@ func (s *Store) ListMenu(ctx context.Context, restaurantID delivery.ID) ([]deliv
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list menu: %w", err)
 	}
-	defer rows.Close()
-	items := []delivery.MenuItem{}
-	for rows.Next() {
+	items, err := sqlutil.Collect(rows, func(row sqlutil.Scanner) (delivery.MenuItem, error) {
 		var m delivery.MenuItem
-		if err := rows.Scan(&m.ID, &m.RestaurantID, &m.Name, &m.PriceCents, &m.Available); err != nil {
-			return nil, fmt.Errorf("sqlite: list menu: %w", err)
-		}
-		items = append(items, m)
-	}
-	if err := rows.Err(); err != nil {
+		return m, row.Scan(&m.ID, &m.RestaurantID, &m.Name, &m.PriceCents, &m.Available)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: list menu: %w", err)
 	}
 	return items, nil

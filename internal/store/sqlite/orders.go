@@ -14,7 +14,18 @@ import (
 const orderColumns = `id, status, seq, customer_id, restaurant_id, courier_id, items, total_cents,
 	delivery_address, notes, reason, created_at, updated_at, finished_at`
 
-func scanOrder(row interface{ Scan(...any) error }) (delivery.Order, error) {
+// eventColumns are what scanEvent reads, in its order.
+const eventColumns = `order_id, seq, type, data, created_at`
+
+func scanEvent(row sqlutil.Scanner) (delivery.Event, error) {
+	var ev delivery.Event
+	var data []byte
+	err := row.Scan(&ev.OrderID, &ev.Seq, &ev.Type, &data, timeCol{&ev.CreatedAt})
+	ev.Data = data
+	return ev, err
+}
+
+func scanOrder(row sqlutil.Scanner) (delivery.Order, error) {
 	var o delivery.Order
 	var courier sql.NullInt64
 	var items []byte
@@ -223,16 +234,8 @@ func (s *Store) ListOrders(ctx context.Context, f delivery.OrderFilter) ([]deliv
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list orders: %w", err)
 	}
-	defer rows.Close()
-	list := []delivery.Order{}
-	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list orders: %w", err)
-		}
-		list = append(list, o)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := sqlutil.Collect(rows, scanOrder)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: list orders: %w", err)
 	}
 	return list, nil
@@ -245,23 +248,13 @@ func (s *Store) EventsAfter(ctx context.Context, orderID delivery.ID, after int6
 		limit = -1 // SQLite: no limit
 	}
 	rows, err := s.read.QueryContext(ctx, `
-		SELECT order_id, seq, type, data, created_at FROM order_events
+		SELECT `+eventColumns+` FROM order_events
 		WHERE order_id = ? AND seq > ? ORDER BY seq LIMIT ?`, orderID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: events after: %w", err)
 	}
-	defer rows.Close()
-	list := []delivery.Event{}
-	for rows.Next() {
-		var ev delivery.Event
-		var data []byte
-		if err := rows.Scan(&ev.OrderID, &ev.Seq, &ev.Type, &data, timeCol{&ev.CreatedAt}); err != nil {
-			return nil, fmt.Errorf("sqlite: events after: %w", err)
-		}
-		ev.Data = data
-		list = append(list, ev)
-	}
-	if err := rows.Err(); err != nil {
+	list, err := sqlutil.Collect(rows, scanEvent)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: events after: %w", err)
 	}
 	return list, nil

@@ -23,27 +23,14 @@ func (s *Store) RelayPending(ctx context.Context, from, to time.Time, limit int,
 	var publishErr error
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `
-			SELECT order_id, seq, type, data, created_at FROM order_events
+			SELECT `+eventColumns+` FROM order_events
 			WHERE published = 0 AND created_at >= ? AND created_at < ?
 			ORDER BY id LIMIT ?`, sqlutil.FormatTime(from), sqlutil.FormatTime(to), limit)
 		if err != nil {
 			return err
 		}
-		var events []delivery.Event
-		for rows.Next() {
-			var ev delivery.Event
-			var data string
-			if err := rows.Scan(&ev.OrderID, &ev.Seq, &ev.Type, &data, timeCol{&ev.CreatedAt}); err != nil {
-				rows.Close()
-				return err
-			}
-			ev.Data = []byte(data)
-			events = append(events, ev)
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if err := rows.Err(); err != nil {
+		events, err := sqlutil.Collect(rows, scanEvent)
+		if err != nil {
 			return err
 		}
 		var done []delivery.Event

@@ -13,7 +13,7 @@ import (
 
 const userColumns = `id, email, name, role, restaurant_id, password_hash, created_at`
 
-func scanUser(row interface{ Scan(...any) error }) (delivery.User, error) {
+func scanUser(row sqlutil.Scanner) (delivery.User, error) {
 	var u delivery.User
 	var rid sql.NullInt64
 	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &rid, &u.PasswordHash, timeCol{&u.CreatedAt})

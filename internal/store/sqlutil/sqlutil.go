@@ -172,3 +172,25 @@ func Wrap(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
+
+// Scanner is a row of database/sql (*sql.Row, *sql.Rows), for the scan
+// functions that read one type from either.
+type Scanner = interface{ Scan(dest ...any) error }
+
+// Collect reads every row of rows with scan and closes rows. The result
+// is never nil, so that an empty listing encodes as [].
+func Collect[T any](rows *sql.Rows, scan func(Scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	list := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
