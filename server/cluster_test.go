@@ -3,7 +3,7 @@ package server_test
 import (
 	"testing"
 
-	"github.com/ordercast/ordercast/internal/bus/redis/redistest"
+	"github.com/ordercast/ordercast/internal/testnet"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
 )
@@ -121,8 +121,8 @@ func TestClusterEventOfAnInstanceThatDiedIsRelayed(t *testing.T) {
 // instances get every durable event they missed, once and in order.
 func TestClusterRedisCutMidStreamLosesNoDurableEvent(t *testing.T) {
 	c := newCluster(t, 2)
-	proxyA := redistest.StartProxy(t, c.redisAddr())
-	proxyB := redistest.StartProxy(t, c.redisAddr())
+	proxyA := testnet.StartProxy(t, c.redisAddr())
+	proxyB := testnet.StartProxy(t, c.redisAddr())
 	a := c.start(0, instanceOpts{redisAddr: proxyA.Addr})
 	b := c.start(1, instanceOpts{redisAddr: proxyB.Addr})
 	w := a.newWorld()

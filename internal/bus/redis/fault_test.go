@@ -12,6 +12,7 @@ import (
 	"github.com/ordercast/ordercast/internal/bus/bustest"
 	redisbus "github.com/ordercast/ordercast/internal/bus/redis"
 	"github.com/ordercast/ordercast/internal/bus/redis/redistest"
+	"github.com/ordercast/ordercast/internal/testnet"
 	"github.com/ordercast/ordercast/internal/delivery"
 )
 
@@ -138,7 +139,7 @@ func TestSilentConnectionIsReplaced(t *testing.T) {
 	url := redistest.URL(t)
 	opt, err := goredis.ParseURL(url)
 	must(t, err)
-	proxy := redistest.StartProxy(t, opt.Addr)
+	proxy := testnet.StartProxy(t, opt.Addr)
 	ctx := context.Background()
 	prefix := redistest.Prefix(t)
 	c := goredis.NewClient(redistest.Options(proxy.Addr))

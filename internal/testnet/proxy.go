@@ -1,4 +1,6 @@
-package redistest
+// Package testnet holds network fakes for tests: a TCP proxy that can cut
+// or silently stall every connection, as a failing network would.
+package testnet
 
 import (
 	"net"
