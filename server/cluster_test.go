@@ -3,8 +3,8 @@ package server_test
 import (
 	"testing"
 
-	"github.com/ordercast/ordercast/internal/testnet"
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/testnet"
 	"github.com/ordercast/ordercast/internal/wire"
 )
 

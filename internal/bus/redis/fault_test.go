@@ -12,8 +12,8 @@ import (
 	"github.com/ordercast/ordercast/internal/bus/bustest"
 	redisbus "github.com/ordercast/ordercast/internal/bus/redis"
 	"github.com/ordercast/ordercast/internal/bus/redis/redistest"
-	"github.com/ordercast/ordercast/internal/testnet"
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/testnet"
 )
 
 // gapRecorder is a Recorder that also signals every HandleGap.
