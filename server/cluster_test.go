@@ -149,8 +149,8 @@ func TestClusterRedisCutMidStreamLosesNoDurableEvent(t *testing.T) {
 	}
 	local.waitEvents(order, 1+before+during) // and local sockets too
 
-	proxyA.Restore()
-	proxyB.Restore()
+	proxyA.Resume()
+	proxyB.Resume()
 	waitFor(t, "bus up again", func() bool { return a.Bus.Stats().Connected && b.Bus.Stats().Connected })
 	for i := range after {
 		b.tick(o, before+during+i)

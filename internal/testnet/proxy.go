@@ -118,16 +118,18 @@ func (p *Proxy) Pause() {
 	p.mu.Unlock()
 }
 
-// Resume forwards again, what was held back first.
+// Resume lets traffic through again after a Pause (what was held back
+// goes first) or a Cut (new connections are accepted again).
 func (p *Proxy) Resume() {
 	p.mu.Lock()
 	p.paused = false
+	p.cut = false
 	p.resume.Broadcast()
 	p.mu.Unlock()
 }
 
 // Cut closes every forwarded connection and refuses new ones until
-// Restore.
+// Resume.
 func (p *Proxy) Cut() {
 	p.mu.Lock()
 	p.cut = true
@@ -135,13 +137,6 @@ func (p *Proxy) Cut() {
 	for c := range p.conns {
 		_ = c.Close()
 	}
-	p.mu.Unlock()
-}
-
-// Restore lets connections through again.
-func (p *Proxy) Restore() {
-	p.mu.Lock()
-	p.cut = false
 	p.mu.Unlock()
 }
 
