@@ -5,9 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
+
+	"github.com/ordercast/ordercast/internal/auth"
 )
 
 // config is the environment of API.md ("Configuration"), parsed once.
@@ -23,8 +26,10 @@ type config struct {
 	// takes precedence over RedisURL.
 	RedisClusterAddrs []string
 	MetricsAddr       string
-	LogLevel          zerolog.Level
-	LogFormat         string
+	// AccessTokenTTL is the lifetime of access tokens (API.md: 15 minutes).
+	AccessTokenTTL time.Duration
+	LogLevel       zerolog.Level
+	LogFormat      string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -49,6 +54,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if n := len(cfg.HubAPIKey); n > 0 && n < minAPIKeyLen {
 		// A short key can be guessed; the publish API can write to any order.
 		return cfg, fmt.Errorf("HUB_API_KEY: at least %d characters, got %d", minAPIKeyLen, n)
+	}
+	cfg.AccessTokenTTL = auth.DefaultTTL
+	if v := getenv("ACCESS_TOKEN_TTL"); v != "" {
+		ttl, err := time.ParseDuration(v)
+		if err != nil || ttl < minAccessTokenTTL || ttl > maxAccessTokenTTL {
+			return cfg, fmt.Errorf("ACCESS_TOKEN_TTL: want a duration from %s to %s, got %q", minAccessTokenTTL, maxAccessTokenTTL, v)
+		}
+		cfg.AccessTokenTTL = ttl
 	}
 	level, err := zerolog.ParseLevel(envOr(getenv, "LOG_LEVEL", "info"))
 	if err != nil {
@@ -79,6 +92,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 // minAPIKeyLen is the shortest HUB_API_KEY accepted.
 const minAPIKeyLen = 16
+
+// Bounds of ACCESS_TOKEN_TTL: shorter tokens would keep clients busy
+// refreshing; longer ones outlive a revoked session by too long.
+const (
+	minAccessTokenTTL = 10 * time.Second
+	maxAccessTokenTTL = time.Hour
+)
 
 func envOr(getenv func(string) string, key, def string) string {
 	if v := getenv(key); v != "" {

@@ -77,7 +77,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	if err != nil {
 		return err
 	}
-	tokens := auth.NewTokens(secret, tokenIssuer, tokenAudience, auth.DefaultTTL)
+	tokens := auth.NewTokens(secret, tokenIssuer, tokenAudience, cfg.AccessTokenTTL)
 	registry := server.NewRegistry()
 	svc := orders.New(store, nil) // publishes through the outbox startRealtime sets
 	rt, err := startRealtime(cfg, store, svc, tokens, registry, log)

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ordercast/ordercast/internal/auth"
+)
+
+func TestAccessTokenTTL(t *testing.T) {
+	env := func(ttl string) func(string) string {
+		return func(k string) string {
+			if k == "ACCESS_TOKEN_TTL" {
+				return ttl
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		value string
+		want  time.Duration
+	}{{"", auth.DefaultTTL}, {"30s", 30 * time.Second}, {"1h", time.Hour}} {
+		cfg, err := loadConfig(env(tc.value))
+		if err != nil || cfg.AccessTokenTTL != tc.want {
+			t.Errorf("ACCESS_TOKEN_TTL=%q: %v, %v; want %v", tc.value, cfg.AccessTokenTTL, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"15", "9s", "2h", "-1m", "soon"} {
+		if _, err := loadConfig(env(bad)); err == nil || !strings.Contains(err.Error(), "ACCESS_TOKEN_TTL") {
+			t.Errorf("ACCESS_TOKEN_TTL=%q: %v, want an error naming the variable", bad, err)
+		}
+	}
+}
