@@ -109,6 +109,26 @@ func (s *Server) handleAddMenuItem(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(item)
 }
 
+func (s *Server) handleUpdateMenuItem(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	itemID, err := delivery.ParseID(c.Params("item_id"))
+	if err != nil {
+		return delivery.Errorf(delivery.ENOTFOUND, "no such menu item")
+	}
+	var in orders.MenuItemPatchInput
+	if err := decodeJSON(c.Body(), &in); err != nil {
+		return err
+	}
+	item, err := s.cfg.Orders.UpdateMenuItem(c.UserContext(), actor(c), id, itemID, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(item)
+}
+
 func (s *Server) handlePlaceOrder(c *fiber.Ctx) error {
 	var req orders.PlaceRequest
 	if err := decodeJSON(c.Body(), &req); err != nil {

@@ -48,6 +48,57 @@ func TestMenu(t *testing.T) {
 	}
 }
 
+func TestUpdateMenuItem(t *testing.T) {
+	e := newTestEnv(t)
+	w := e.newWorld()
+	other := e.register(delivery.RoleRestaurant)
+	rid := w.Restaurant.User.RestaurantID
+	item := w.Items[0]
+	itemPath := menuPath(rid) + "/" + item.ID.String()
+	for name, tc := range map[string]struct {
+		token  string
+		status int
+	}{
+		"anonymous":        {"", 401},
+		"customer":         {w.Customer.Token, 403},
+		"courier":          {w.Courier.Token, 403},
+		"other restaurant": {other.Token, 403},
+	} {
+		if r := e.do("PATCH", itemPath, tc.token, map[string]any{"available": false}); r.Status != tc.status {
+			t.Errorf("%s: %d %s", name, r.Status, r.Body)
+		}
+	}
+	for _, bad := range []any{map[string]any{}, map[string]any{"name": ""}, map[string]any{"price_cents": -1}, map[string]any{"available": "no"}, map[string]any{"colour": "red"}} {
+		if r := e.do("PATCH", itemPath, w.Restaurant.Token, bad); r.Status != 400 {
+			t.Errorf("%v: %d %s", bad, r.Status, r.Body)
+		}
+	}
+	var menu struct{ Items []delivery.MenuItem }
+	e.must(http.StatusOK, "GET", menuPath(rid), "", nil).decode(t, &menu)
+	if menu.Items[0] != item {
+		t.Fatalf("refused patches changed the item: %+v, was %+v", menu.Items[0], item)
+	}
+
+	var got delivery.MenuItem
+	e.must(http.StatusOK, "PATCH", itemPath, w.Restaurant.Token, map[string]any{"available": false}).decode(t, &got)
+	want := item
+	want.Available = false
+	if got != want {
+		t.Fatalf("after marking unavailable: %+v, want %+v", got, want)
+	}
+	e.must(http.StatusOK, "GET", menuPath(rid), "", nil).decode(t, &menu)
+	if menu.Items[0] != want {
+		t.Fatalf("menu shows %+v, want %+v", menu.Items[0], want)
+	}
+	// An item of another restaurant, reached through this one's path, is not found.
+	otherItem := e.must(http.StatusCreated, "POST", menuPath(other.User.RestaurantID), other.Token, map[string]any{"name": "Soup", "price_cents": 500})
+	var soup delivery.MenuItem
+	otherItem.decode(t, &soup)
+	if r := e.do("PATCH", menuPath(rid)+"/"+soup.ID.String(), w.Restaurant.Token, map[string]any{"available": false}); r.Status != 404 {
+		t.Fatalf("patching another restaurant's item: %d %s", r.Status, r.Body)
+	}
+}
+
 func TestPlaceOrderPricesFromMenu(t *testing.T) {
 	e := newTestEnv(t)
 	w := e.newWorld()

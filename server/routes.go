@@ -2,10 +2,14 @@ package server
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"github.com/ordercast/ordercast/web"
 )
 
 // readyTimeout bounds each readiness probe so that /readyz answers even
@@ -25,6 +29,15 @@ func (s *Server) routes() {
 	}
 
 	api := s.app.Group("/api/v1")
+	if len(s.cfg.CORSOrigins) > 0 {
+		api.Use(cors.New(cors.Config{
+			AllowOrigins:  strings.Join(s.cfg.CORSOrigins, ","),
+			AllowMethods:  "GET,POST,PATCH,DELETE",
+			AllowHeaders:  "Authorization,Content-Type,Idempotency-Key,If-Match,X-Request-ID",
+			ExposeHeaders: "ETag,Idempotent-Replayed,Retry-After,X-Request-ID",
+			MaxAge:        600,
+		}))
+	}
 	api.Post("/auth/register", s.handleRegister)
 	api.Post("/auth/login", s.handleLogin)
 	api.Post("/auth/refresh", s.handleRefresh)
@@ -34,6 +47,7 @@ func (s *Server) routes() {
 	api.Get("/restaurants", s.handleListRestaurants)
 	api.Get("/restaurants/:id/menu", s.handleMenu)
 	api.Post("/restaurants/:id/menu", s.requireAuth, s.handleAddMenuItem)
+	api.Patch("/restaurants/:id/menu/:item_id", s.requireAuth, s.handleUpdateMenuItem)
 
 	api.Post("/orders", s.requireAuth, s.handlePlaceOrder)
 	api.Get("/orders", s.requireAuth, s.handleListOrders)
@@ -48,6 +62,22 @@ func (s *Server) routes() {
 	api.Post("/couriers/me/location", s.requireAuth, s.handleUpdateLocation)
 
 	s.mountRealtime()
+	s.mountWeb()
+	// Last: what no route above took.
+	s.app.Use(noRoute(methodsOf(s.app)))
+}
+
+// mountWeb serves the embedded web app: the shell at /, its modules and
+// styles under /app/ and the browser client under /client/.
+func (s *Server) mountWeb() {
+	files, err := loadStatic(web.FS)
+	if err != nil {
+		panic("web: embedded files unreadable: " + err.Error()) // a broken build, not a runtime condition
+	}
+	static := serveStatic(files)
+	s.app.Get("/", static)
+	s.app.Get("/app/*", static)
+	s.app.Get("/client/*", static)
 }
 
 // handleReady pings the store and every other dependency; any failure

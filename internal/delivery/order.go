@@ -57,6 +57,13 @@ type Restaurant struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// MenuItemPatch holds the fields of a menu item to change; nil ones stay.
+type MenuItemPatch struct {
+	Name       *string
+	PriceCents *int64
+	Available  *bool
+}
+
 // MenuItem is something a restaurant sells; orders are priced from it.
 type MenuItem struct {
 	ID           ID     `json:"id"`

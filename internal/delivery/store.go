@@ -41,6 +41,9 @@ type Store interface {
 	// ListMenu returns a restaurant's items in id order.
 	ListMenu(ctx context.Context, restaurantID ID) ([]MenuItem, error)
 	CreateMenuItem(ctx context.Context, item MenuItem) (MenuItem, error)
+	// UpdateMenuItem sets the fields p holds on the item itemID of the
+	// restaurant restaurantID and returns it; any other item is ENOTFOUND.
+	UpdateMenuItem(ctx context.Context, restaurantID, itemID ID, p MenuItemPatch) (MenuItem, error)
 
 	// CreateOrder inserts o with status placed and seq 1 together with its
 	// order.created event, in one transaction. With a non-empty key.Key,

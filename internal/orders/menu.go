@@ -32,18 +32,69 @@ func (s *Service) Menu(ctx context.Context, restaurantID delivery.ID) ([]deliver
 	return s.store.ListMenu(ctx, restaurantID)
 }
 
+// MenuItemPatchInput is the body of PATCH /restaurants/{id}/menu/{item_id}:
+// the fields to change.
+type MenuItemPatchInput struct {
+	Name       *string `json:"name,omitempty"`
+	PriceCents *int64  `json:"price_cents,omitempty"`
+	Available  *bool   `json:"available,omitempty"`
+}
+
 // AddMenuItem adds an item to the menu of the caller's own restaurant.
 func (s *Service) AddMenuItem(ctx context.Context, a delivery.Actor, restaurantID delivery.ID, in MenuItemInput) (delivery.MenuItem, error) {
-	if a.Role != delivery.RoleRestaurant || a.RestaurantID != restaurantID {
-		return delivery.MenuItem{}, delivery.Errorf(delivery.EFORBIDDEN, "only this restaurant's staff manage its menu")
+	if err := mayEditMenu(a, restaurantID); err != nil {
+		return delivery.MenuItem{}, err
 	}
-	name, err := delivery.CheckText("name", in.Name, delivery.TextRule{Max: MaxItemNameLen, Required: true})
+	name, err := checkItemName(in.Name)
 	if err != nil {
 		return delivery.MenuItem{}, err
 	}
-	if in.PriceCents < 0 || in.PriceCents > MaxPriceCents {
-		return delivery.MenuItem{}, delivery.Errorf(delivery.EINVALID, "price_cents: must be 0 to %d", MaxPriceCents)
+	if err := checkPrice(in.PriceCents); err != nil {
+		return delivery.MenuItem{}, err
 	}
 	available := in.Available == nil || *in.Available
 	return s.store.CreateMenuItem(ctx, delivery.MenuItem{RestaurantID: restaurantID, Name: name, PriceCents: in.PriceCents, Available: available})
+}
+
+// UpdateMenuItem changes an item of the caller's own restaurant, e.g. marks
+// it unavailable; orders already placed keep the name and price they had.
+func (s *Service) UpdateMenuItem(ctx context.Context, a delivery.Actor, restaurantID, itemID delivery.ID, in MenuItemPatchInput) (delivery.MenuItem, error) {
+	if err := mayEditMenu(a, restaurantID); err != nil {
+		return delivery.MenuItem{}, err
+	}
+	if in.Name == nil && in.PriceCents == nil && in.Available == nil {
+		return delivery.MenuItem{}, delivery.Errorf(delivery.EINVALID, "name, price_cents or available: nothing to change")
+	}
+	p := delivery.MenuItemPatch{PriceCents: in.PriceCents, Available: in.Available}
+	if in.Name != nil {
+		name, err := checkItemName(*in.Name)
+		if err != nil {
+			return delivery.MenuItem{}, err
+		}
+		p.Name = &name
+	}
+	if in.PriceCents != nil {
+		if err := checkPrice(*in.PriceCents); err != nil {
+			return delivery.MenuItem{}, err
+		}
+	}
+	return s.store.UpdateMenuItem(ctx, restaurantID, itemID, p)
+}
+
+func mayEditMenu(a delivery.Actor, restaurantID delivery.ID) error {
+	if a.Role != delivery.RoleRestaurant || a.RestaurantID != restaurantID {
+		return delivery.Errorf(delivery.EFORBIDDEN, "only this restaurant's staff manage its menu")
+	}
+	return nil
+}
+
+func checkItemName(name string) (string, error) {
+	return delivery.CheckText("name", name, delivery.TextRule{Max: MaxItemNameLen, Required: true})
+}
+
+func checkPrice(cents int64) error {
+	if cents < 0 || cents > MaxPriceCents {
+		return delivery.Errorf(delivery.EINVALID, "price_cents: must be 0 to %d", MaxPriceCents)
+	}
+	return nil
 }

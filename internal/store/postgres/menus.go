@@ -64,6 +64,25 @@ func (s *Store) ListMenu(ctx context.Context, restaurantID delivery.ID) ([]deliv
 	return items, nil
 }
 
+// UpdateMenuItem sets the fields p holds.
+func (s *Store) UpdateMenuItem(ctx context.Context, restaurantID, itemID delivery.ID, p delivery.MenuItemPatch) (delivery.MenuItem, error) {
+	var m delivery.MenuItem
+	err := s.pool.QueryRow(ctx, `
+		UPDATE menu_items SET name = COALESCE($3, name), price_cents = COALESCE($4, price_cents),
+			available = COALESCE($5, available)
+		WHERE id = $1 AND restaurant_id = $2
+		RETURNING id, restaurant_id, name, price_cents, available`,
+		itemID, restaurantID, p.Name, p.PriceCents, p.Available).
+		Scan(&m.ID, &m.RestaurantID, &m.Name, &m.PriceCents, &m.Available)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return delivery.MenuItem{}, delivery.Errorf(delivery.ENOTFOUND, "menu item %s not found", itemID)
+	}
+	if err != nil {
+		return delivery.MenuItem{}, sqlutil.Wrap("postgres: update menu item", err)
+	}
+	return m, nil
+}
+
 // CreateMenuItem inserts item; an unknown restaurant is ENOTFOUND.
 func (s *Store) CreateMenuItem(ctx context.Context, item delivery.MenuItem) (delivery.MenuItem, error) {
 	err := s.pool.QueryRow(ctx, `

@@ -59,6 +59,27 @@ func (s *Store) ListMenu(ctx context.Context, restaurantID delivery.ID) ([]deliv
 	return items, nil
 }
 
+// UpdateMenuItem sets the fields p holds.
+func (s *Store) UpdateMenuItem(ctx context.Context, restaurantID, itemID delivery.ID, p delivery.MenuItemPatch) (delivery.MenuItem, error) {
+	var m delivery.MenuItem
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `
+			UPDATE menu_items SET name = COALESCE(?, name), price_cents = COALESCE(?, price_cents),
+				available = COALESCE(?, available)
+			WHERE id = ? AND restaurant_id = ?
+			RETURNING id, restaurant_id, name, price_cents, available`,
+			p.Name, p.PriceCents, p.Available, itemID, restaurantID).
+			Scan(&m.ID, &m.RestaurantID, &m.Name, &m.PriceCents, &m.Available)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return delivery.MenuItem{}, delivery.Errorf(delivery.ENOTFOUND, "menu item %s not found", itemID)
+	}
+	if err != nil {
+		return delivery.MenuItem{}, sqlutil.Wrap("sqlite: update menu item", err)
+	}
+	return m, nil
+}
+
 // CreateMenuItem inserts item; an unknown restaurant is ENOTFOUND.
 func (s *Store) CreateMenuItem(ctx context.Context, item delivery.MenuItem) (delivery.MenuItem, error) {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {

@@ -225,4 +225,27 @@ func testMenus(t *testing.T, s delivery.Store) {
 	}
 	_, err = s.CreateMenuItem(ctx, delivery.MenuItem{RestaurantID: b.RestaurantID + 1000, Name: "x", PriceCents: 1})
 	wantCode(t, err, delivery.ENOTFOUND)
+
+	// A patch changes only the fields it holds.
+	off, price := false, int64(900)
+	item, err := s.UpdateMenuItem(ctx, a.RestaurantID, want[0].ID, delivery.MenuItemPatch{Available: &off})
+	must(t, err)
+	want[0].Available = false
+	deepEqual(t, "UpdateMenuItem available", item, want[0])
+	name := "Margherita grande"
+	item, err = s.UpdateMenuItem(ctx, a.RestaurantID, want[0].ID, delivery.MenuItemPatch{Name: &name, PriceCents: &price})
+	must(t, err)
+	want[0].Name, want[0].PriceCents = name, price
+	deepEqual(t, "UpdateMenuItem name and price", item, want[0])
+	got, err = s.ListMenu(ctx, a.RestaurantID)
+	must(t, err)
+	deepEqual(t, "ListMenu after updates", got, want)
+	// Another restaurant's item, or none, is not found and changes nothing.
+	_, err = s.UpdateMenuItem(ctx, b.RestaurantID, want[1].ID, delivery.MenuItemPatch{Available: &off})
+	wantCode(t, err, delivery.ENOTFOUND)
+	_, err = s.UpdateMenuItem(ctx, a.RestaurantID, want[2].ID+1000, delivery.MenuItemPatch{Available: &off})
+	wantCode(t, err, delivery.ENOTFOUND)
+	got, err = s.ListMenu(ctx, a.RestaurantID)
+	must(t, err)
+	deepEqual(t, "ListMenu after refused updates", got, want)
 }
