@@ -20,6 +20,7 @@ var statusOf = map[string]int{
 	delivery.ETOKENREUSED:       fiber.StatusUnauthorized,
 	delivery.EPRECONDITION:      fiber.StatusPreconditionFailed,
 	delivery.ETOOLARGE:          fiber.StatusRequestEntityTooLarge,
+	delivery.EMETHOD:            fiber.StatusMethodNotAllowed,
 	delivery.EUNPROCESSABLE:     fiber.StatusUnprocessableEntity,
 	delivery.EIDEMPOTENCY:       fiber.StatusUnprocessableEntity,
 	delivery.ECHATCLOSED:        fiber.StatusUnprocessableEntity,
@@ -61,8 +62,6 @@ func fiberError(fe *fiber.Error) error {
 	switch fe.Code {
 	case fiber.StatusNotFound:
 		return delivery.Errorf(delivery.ENOTFOUND, "no such route")
-	case fiber.StatusMethodNotAllowed:
-		return delivery.Errorf(delivery.EINVALID, "method not allowed")
 	case fiber.StatusRequestEntityTooLarge:
 		return delivery.Errorf(delivery.ETOOLARGE, "request body too large")
 	case fiber.StatusBadRequest:

@@ -33,6 +33,9 @@ type Config struct {
 	HubAPIKey string
 	// AllowedOrigins for websocket handshakes; empty means same origin.
 	AllowedOrigins []string
+	// CORSOrigins may call the REST API from a browser (CORS_ORIGINS);
+	// empty sends no CORS headers.
+	CORSOrigins []string
 	// ReadyChecks run on /readyz besides the store ping (e.g. Redis).
 	ReadyChecks map[string]func(context.Context) error
 	BodyLimit   int

@@ -11,13 +11,11 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/ordercast/ordercast/internal/delivery"
-	"github.com/ordercast/ordercast/web"
 )
 
-// mountRealtime mounts GET /ws (the hub), POST /api/v1/publish (when a
-// HUB_API_KEY is set) and the web app at /.
+// mountRealtime mounts GET /ws (the hub) and POST /api/v1/publish (when a
+// HUB_API_KEY is set).
 func (s *Server) mountRealtime() {
-	s.app.Get("/", serveIndex)
 	if s.cfg.Hub == nil {
 		return
 	}
@@ -29,12 +27,6 @@ func (s *Server) mountRealtime() {
 	if s.cfg.HubAPIKey != "" {
 		s.app.Post("/api/v1/publish", s.handlePublish)
 	}
-}
-
-func serveIndex(c *fiber.Ctx) error {
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	return c.Send(web.Index)
 }
 
 // handleWS checks the handshake (origin, token) while an HTTP answer is

@@ -1,11 +1,15 @@
-// Package web is the browser app, embedded in the binary and served at /.
-// For now it is one page that follows an order live; the full app of the
-// roadmap grows here.
+// Package web is the browser app, embedded in the binary: index.html (the
+// app shell), app/ (the screens) and client/ (the browser client library,
+// an ES module other front ends may copy).
 package web
 
-import _ "embed"
+import (
+	"embed"
+	"io/fs"
+)
 
-// Index is the page served at /.
-//
-//go:embed index.html
-var Index []byte
+//go:embed index.html app client
+var files embed.FS
+
+// FS holds the app's files, rooted at this folder.
+var FS fs.FS = files

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +22,9 @@ type config struct {
 	JWTSecret      string
 	HubAPIKey      string
 	AllowedOrigins []string
-	RedisURL       string
+	// CORSOrigins may call the REST API from a browser page of theirs.
+	CORSOrigins []string
+	RedisURL    string
 	// RedisClusterAddrs selects Redis Cluster with sharded pub/sub; it
 	// takes precedence over RedisURL.
 	RedisClusterAddrs []string
@@ -46,6 +49,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
 		}
+	}
+	for _, o := range strings.Split(getenv("CORS_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if !validCORSOrigin(o) {
+			return cfg, fmt.Errorf("CORS_ORIGINS: want origins such as https://app.example.com or *, got %q", o)
+		}
+		cfg.CORSOrigins = append(cfg.CORSOrigins, strings.ToLower(strings.TrimSuffix(o, "/")))
 	}
 	cfg.RedisClusterAddrs = parseAddrs(getenv("REDIS_CLUSTER_ADDRS"))
 	if cfg.RedisURL != "" && !strings.HasPrefix(cfg.RedisURL, "redis://") && !strings.HasPrefix(cfg.RedisURL, "rediss://") {
@@ -99,6 +111,16 @@ const (
 	minAccessTokenTTL = 10 * time.Second
 	maxAccessTokenTTL = time.Hour
 )
+
+// validCORSOrigin accepts "*" or scheme://host[:port] with nothing after.
+func validCORSOrigin(o string) bool {
+	if o == "*" {
+		return true
+	}
+	u, err := url.Parse(strings.TrimSuffix(o, "/"))
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
+}
 
 func envOr(getenv func(string) string, key, def string) string {
 	if v := getenv(key); v != "" {

@@ -8,6 +8,29 @@ import (
 	"github.com/ordercast/ordercast/internal/auth"
 )
 
+func TestCORSOrigins(t *testing.T) {
+	cfg, err := loadConfig(func(k string) string {
+		if k == "CORS_ORIGINS" {
+			return " http://localhost:5173, https://App.example.com/ ,"
+		}
+		return ""
+	})
+	if err != nil || strings.Join(cfg.CORSOrigins, " ") != "http://localhost:5173 https://app.example.com" {
+		t.Fatalf("CORS_ORIGINS: %q, %v", cfg.CORSOrigins, err)
+	}
+	for _, bad := range []string{"localhost:5173", "https://a.example/path", "ftp://a.example", "https://", "https://a.example?x=1"} {
+		_, err := loadConfig(func(k string) string {
+			if k == "CORS_ORIGINS" {
+				return bad
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), "CORS_ORIGINS") {
+			t.Errorf("CORS_ORIGINS=%q: %v, want an error naming the variable", bad, err)
+		}
+	}
+}
+
 func TestAccessTokenTTL(t *testing.T) {
 	env := func(ttl string) func(string) string {
 		return func(k string) string {

@@ -95,6 +95,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 		Hub:              rt.hub,
 		HubAPIKey:        cfg.HubAPIKey,
 		AllowedOrigins:   cfg.AllowedOrigins,
+		CORSOrigins:      cfg.CORSOrigins,
 		ReadyChecks:      rt.readyChecks,
 		Log:              log,
 	})

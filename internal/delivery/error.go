@@ -25,6 +25,7 @@ const (
 	EIDEMPOTENCY       = "idempotency_mismatch"
 	EUNAVAILABLE       = "unavailable"
 	ECHATCLOSED        = "chat_closed"
+	EMETHOD            = "method_not_allowed"
 )
 
 // Error is a domain error: a machine-readable code and a message safe to show

@@ -1,0 +1,1 @@
+// The browser client library: being written.
