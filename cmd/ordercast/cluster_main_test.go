@@ -107,7 +107,7 @@ func TestRedisReadinessFollowsRedis(t *testing.T) {
 
 func TestBadRedisURLIsRefused(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "o.db"), "REDIS_URL": "http://x"}
-	if err := run(t.Context(), func(k string) string { return env[k] }, io.Discard, nil); err == nil {
+	if err := run(t.Context(), func(k string) string { return env[k] }, io.Discard, nil, false); err == nil {
 		t.Error("started with an http:// REDIS_URL")
 	}
 }

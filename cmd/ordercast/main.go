@@ -36,27 +36,49 @@ const (
 	tokenAudience = "ordercast-api"
 )
 
+const usage = `usage:
+  ordercast              serve the API, the websocket hub and the web app (configured by environment)
+  ordercast demo         seed demo accounts and a menu (once), print how to sign in, then serve
+  ordercast watch ...    print a channel's events (ordercast watch -h)
+  ordercast healthcheck  ask the local instance's /healthz (for container health checks)
+`
+
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		// For container health checks: the final image has no curl.
-		if err := healthcheck(os.Getenv); err != nil {
-			fmt.Fprintln(os.Stderr, "ordercast healthcheck:", err)
-			os.Exit(1)
-		}
-		return
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "ordercast:", err)
+	var cmd string
+	if len(os.Args) > 1 {
+		cmd = os.Args[1]
+	}
+	var err error
+	switch cmd {
+	case "":
+		err = run(ctx, os.Getenv, os.Stdout, nil, false)
+	case "demo", "-demo", "--demo":
+		err = run(ctx, os.Getenv, os.Stdout, nil, true)
+	case "watch":
+		err = watchMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	case "healthcheck":
+		// For container health checks: the final image has no curl.
+		err = healthcheck(os.Getenv)
+	case "-h", "-help", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprint(os.Stderr, usage)
+		err = fmt.Errorf("unknown command %q", cmd)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ordercast %s: %v\n", cmd, err)
 		os.Exit(1)
 	}
 }
 
 // run serves until ctx ends, then shuts down gracefully. When listening is
 // non-nil it receives the bound address once the server accepts (tests
-// start the program on port 0).
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer, listening chan<- string) error {
+// start the program on port 0). With demo it first seeds the demo accounts
+// and prints how to sign in as each.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer, listening chan<- string, demo bool) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -100,6 +122,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 		Log:              log,
 	})
 
+	if demo {
+		if err := seedDemo(ctx, store); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -107,6 +134,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info().Str("addr", ln.Addr().String()).Str("store", scheme(cfg.DatabaseURL)).Str("bus", busName(cfg)).Msg("serving")
+	if demo {
+		printDemo(stdout, ln.Addr().String())
+	}
 	if listening != nil {
 		listening <- ln.Addr().String()
 	}

@@ -17,11 +17,18 @@ import (
 // returns run's error.
 func startProgram(t *testing.T, env map[string]string) (string, func() error) {
 	t.Helper()
+	return startProgramWith(t, env, io.Discard, false)
+}
+
+// startProgramWith is startProgram writing the program's output to stdout,
+// and seeding the demo accounts first when demo is set.
+func startProgramWith(t *testing.T, env map[string]string, stdout io.Writer, demo bool) (string, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	listening := make(chan string, 1)
 	done := make(chan error, 1)
 	getenv := func(k string) string { return env[k] }
-	go func() { done <- run(ctx, getenv, io.Discard, listening) }()
+	go func() { done <- run(ctx, getenv, stdout, listening, demo) }()
 	select {
 	case addr := <-listening:
 		var once sync.Once
@@ -106,7 +113,7 @@ func TestBadConfigIsRefused(t *testing.T) {
 		{"LOG_FORMAT": "xml"},
 		{"HUB_API_KEY": "short"},
 	} {
-		if err := run(context.Background(), func(k string) string { return env[k] }, io.Discard, nil); err == nil {
+		if err := run(context.Background(), func(k string) string { return env[k] }, io.Discard, nil, false); err == nil {
 			t.Errorf("%v: started", env)
 		}
 	}
