@@ -48,21 +48,24 @@ func watchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	since := fs.Int64("since", 0, "replay the order channel's durable events after this seq first")
 	count := fs.Int("n", 0, "exit after this many events (0: run until interrupted)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h: the usage is the answer
+		}
 		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return errors.New("watch: want exactly one CHANNEL")
+		return errors.New("want exactly one CHANNEL")
 	}
 	channel := fs.Arg(0)
 	sinceSet := false
 	fs.Visit(func(f *flag.Flag) { sinceSet = sinceSet || f.Name == "since" })
 	if *count < 0 {
-		return errors.New("watch: -n must be 0 or more")
+		return errors.New("-n must be 0 or more")
 	}
 	token := os.Getenv("ORDERCAST_TOKEN")
 	if token == "" {
-		return errors.New("watch: ORDERCAST_TOKEN is not set (an access token, as from POST /api/v1/auth/login)")
+		return errors.New("ORDERCAST_TOKEN is not set (an access token, as from POST /api/v1/auth/login)")
 	}
 	wsURL, err := websocketURL(*base)
 	if err != nil {
@@ -81,7 +84,7 @@ func watchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("watch: connect to %s: %w", wsURL, err)
+		return fmt.Errorf("connect to %s: %w", wsURL, err)
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(watchReadLimit)
@@ -115,7 +118,7 @@ func watchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			Message string          `json:"message"`
 		}
 		if err := json.Unmarshal(b, &f); err != nil {
-			return fmt.Errorf("watch: the server sent a frame that is not JSON: %.80q", b)
+			return fmt.Errorf("the server sent a frame that is not JSON: %.80q", b)
 		}
 		switch f.Type {
 		case "ack":
@@ -124,12 +127,12 @@ func watchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 		case "error":
 			if string(f.ID) == `"1"` {
-				return fmt.Errorf("watch: subscribe %s refused: %s: %s", channel, f.Code, f.Message)
+				return fmt.Errorf("subscribe %s refused: %s: %s", channel, f.Code, f.Message)
 			}
-			return fmt.Errorf("watch: the server answered an error: %s: %s", f.Code, f.Message)
+			return fmt.Errorf("the server answered an error: %s: %s", f.Code, f.Message)
 		case "unsubscribed":
 			if f.Channel == channel {
-				return fmt.Errorf("watch: the server ended the subscription to %s: %s", channel, f.Code)
+				return fmt.Errorf("the server ended the subscription to %s: %s", channel, f.Code)
 			}
 		case "event":
 			// The socket also carries the user's own feed; print only
@@ -151,7 +154,7 @@ func watchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func websocketURL(base string) (string, error) {
 	u, err := url.Parse(base)
 	if err != nil {
-		return "", fmt.Errorf("watch: -url: %w", err)
+		return "", fmt.Errorf("-url: %w", err)
 	}
 	switch u.Scheme {
 	case "http":
@@ -160,10 +163,10 @@ func websocketURL(base string) (string, error) {
 		u.Scheme = "wss"
 	case "ws", "wss":
 	default:
-		return "", fmt.Errorf("watch: -url: want http:// or https://, got %q", base)
+		return "", fmt.Errorf("-url: want http:// or https://, got %q", base)
 	}
 	if u.Host == "" {
-		return "", fmt.Errorf("watch: -url: no host in %q", base)
+		return "", fmt.Errorf("-url: no host in %q", base)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/ws"
 	return u.String(), nil
@@ -179,9 +182,9 @@ func handshakeError(resp *http.Response) error {
 	}
 	b, _ := io.ReadAll(resp.Body) // the library keeps the first KiB of it
 	if json.Unmarshal(b, &body) != nil || body.Error.Code == "" {
-		return fmt.Errorf("watch: handshake refused: %s", resp.Status)
+		return fmt.Errorf("handshake refused: %s", resp.Status)
 	}
-	return fmt.Errorf("watch: handshake refused (%d %s): %s", resp.StatusCode, body.Error.Code, body.Error.Message)
+	return fmt.Errorf("handshake refused (%d %s): %s", resp.StatusCode, body.Error.Code, body.Error.Message)
 }
 
 func writeFrame(ctx context.Context, conn *websocket.Conn, frame any) error {
@@ -241,7 +244,7 @@ func watchClosed(ctx context.Context, err error) error {
 		if !ok {
 			reason = "closed by the server"
 		}
-		return fmt.Errorf("watch: connection closed (%d): %s", code, reason)
+		return fmt.Errorf("connection closed (%d): %s", code, reason)
 	}
-	return fmt.Errorf("watch: connection lost: %w", err)
+	return fmt.Errorf("connection lost: %w", err)
 }
