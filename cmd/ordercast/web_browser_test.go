@@ -1,0 +1,204 @@
+package main
+
+// The web app in headless Chromium: three people (customer, restaurant,
+// courier), each in a browser context of their own, run a whole delivery
+// through the app's screens, found by role and accessible name as
+// assistive technology finds them. Nothing is set up through the API.
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ordercast/ordercast/internal/browsertest"
+	"github.com/ordercast/ordercast/internal/testnet"
+)
+
+// TestWebDeliveryFlow: sign up in the app, build a menu, order, and follow
+// the order live on all three screens (board, offers, status timeline,
+// courier on the map, chat with typing and read marks); then the
+// customer's network is cut while the order moves twice, and after the
+// reconnect the customer's timeline shows both changes, once each.
+func TestWebDeliveryFlow(t *testing.T) {
+	b := browsertest.New(t)
+	base := startWebProgram(t)
+	// The customer reaches the server through a proxy the test can cut.
+	proxy := testnet.StartProxy(t, strings.TrimPrefix(base, "http://"))
+	customerBase := "http://" + proxy.Addr
+
+	rest := openTab(t, b, "restaurant")
+	courier := openTab(t, b, "courier")
+	cust := openTab(t, b, "customer")
+
+	// Sign-up screens, then each role's start page.
+	rest.Navigate(base + "/#/signup")
+	rest.WaitRole("heading", "Create an account")
+	shot(t, rest, "signup")
+	signUp(rest, base, "restaurant", "Luigi", "luigi@example.com", "Luigi's", "Orders")
+	signUp(courier, base, "courier", "Bo", "bo@example.com", "", "Deliveries")
+	signUp(cust, customerBase, "customer", "Ann", "ann@example.com", "", "Restaurants")
+
+	// The restaurant builds its menu; the soup is off today.
+	rest.Click("link", "Menu")
+	rest.WaitRole("heading", "Add an item")
+	for _, item := range [][2]string{{"Margherita", "12.50"}, {"Tiramisu", "6"}, {"Minestrone", "7,80"}} {
+		rest.Fill("Item name", item[0])
+		rest.Fill("Price", item[1])
+		rest.Click("button", "Add item")
+		rest.WaitRole("button", "Mark unavailable: "+item[0])
+	}
+	rest.Click("button", "Mark unavailable: Minestrone")
+	rest.WaitRole("button", "Mark available: Minestrone")
+	shot(t, rest, "restaurant-menu")
+	rest.Click("link", "Orders")
+	rest.WaitRole("heading", "New (0)")
+
+	// The customer fills the cart and places the order: a double click
+	// places one order.
+	cust.Click("link", "Luigi's")
+	cust.WaitRole("heading", "Your cart")
+	cust.WaitText("Not available") // the soup has no Add button
+	cust.WaitRoleGone("button", "Add Minestrone to the cart")
+	cust.Click("button", "Add Margherita to the cart")
+	cust.Click("button", "Add one more Margherita")
+	cust.Click("button", "Add Tiramisu to the cart")
+	cust.WaitText("€31.00")
+	cust.Fill("Delivery address", "1 Main Street, flat 4")
+	shot(t, cust, "customer-menu")
+	browsertest.Eval[bool](cust, `(() => {
+		const b = [...document.querySelectorAll("button")].find((b) => b.textContent === "Place order");
+		b.click(); b.click();
+		return true;
+	})()`)
+	cust.WaitJS(`/^#\/orders\/\d+$/.test(location.hash)`)
+	id := browsertest.Eval[string](cust, `location.hash.split("/").pop()`)
+	order := "Order #" + id
+	cust.WaitRole("heading", order)
+	cust.WaitText("Waiting for the restaurant to accept.")
+
+	// The restaurant sees it appear without a reload, with a title badge.
+	rest.WaitRole("link", order)
+	rest.WaitRole("heading", "New (1)")
+	rest.WaitJS(`document.title.startsWith("(1) ")`)
+	rest.Click("button", "Mute sound")
+	rest.WaitJS(`document.querySelector("[aria-pressed=true]")`)
+	rest.Click("button", "Mute sound")
+	shot(t, rest, "restaurant-board-new")
+	rest.Click("button", "Accept order #"+id)
+	rest.WaitRole("heading", "Accepted (1)")
+	rest.WaitJS(`!document.title.startsWith("(")`)
+
+	// The courier sees the offer and claims it.
+	courier.WaitRole("button", "Claim order #"+id)
+	shot(t, courier, "courier-offers")
+	courier.Click("button", "Claim order #"+id)
+	courier.WaitRole("heading", order)
+	courier.WaitText("1 Main Street, flat 4")
+
+	rest.Click("button", "Start preparing order #"+id)
+	rest.WaitRole("heading", "Preparing (1)")
+
+	cust.WaitText("Accepted by the restaurant")
+	cust.WaitText("Courier assigned")
+	cust.WaitText("Being prepared")
+
+	// The courier rides to the restaurant along the simulated route; the
+	// customer's map shows the courier moving.
+	courier.Click("button", "Simulate a route")
+	courier.WaitText("Driving a simulated route.")
+	cust.WaitJS(`document.querySelector(".map-courier")`)
+	first := browsertest.Eval[string](cust, `document.querySelector(".map-courier").dataset.lng`)
+	cust.WaitJS(fmt.Sprintf(`document.querySelector(".map-courier").dataset.lng !== %q`, first))
+	cust.WaitText("Courier seen at")
+
+	// Chat between customer and courier: typing shows on the other side,
+	// the message arrives, and its author sees it read.
+	cust.Fill("Message", "Please ring twice")
+	courier.WaitText("The customer is typing…")
+	cust.Click("button", "Send")
+	courier.WaitText("Please ring twice")
+	cust.WaitText("Read by the courier")
+	courier.Fill("Message", "On my way")
+	cust.WaitText("The courier is typing…")
+	courier.Click("button", "Send")
+	cust.WaitText("On my way")
+	courier.WaitText("Read by the customer")
+	shot(t, courier, "courier-order")
+
+	// The restaurant's board counts both messages as unread; on the order
+	// page it reads them and answers the customer.
+	rest.WaitText("2 unread")
+	rest.Click("link", order)
+	rest.WaitRole("heading", "Chat")
+	rest.WaitText("Please ring twice")
+	cust.WaitText("Read by the restaurant and the courier")
+	rest.Fill("Message", "Extra napkins are in the bag")
+	cust.WaitText("The restaurant is typing…")
+	rest.Click("button", "Send")
+	cust.WaitText("Extra napkins are in the bag")
+	rest.WaitText("Read by the customer and the courier")
+	shot(t, rest, "restaurant-order")
+	shot(t, cust, "customer-order")
+
+	// The customer's network goes; the order is ready and picked up
+	// meanwhile.
+	endCut := cust.ExpectNetworkErrors()
+	proxy.Cut()
+	cust.WaitText("Connection lost")
+	cust.WaitText("Reconnecting in")
+	rest.Click("button", "Mark ready order #"+id)
+	rest.WaitText("Ready for pickup")
+	courier.Click("button", "Picked up order #"+id)
+	courier.WaitRole("button", "Delivered order #"+id)
+	proxy.Resume()
+	cust.WaitJS(`document.getElementById("banner").hidden`)
+	endCut()
+	cust.WaitText("Picked up by the courier")
+	courier.Click("button", "Delivered order #"+id)
+	cust.WaitText("Delivered")
+	counts := browsertest.Eval[map[string]int](cust, `(() => {
+		const n = {};
+		for (const li of document.querySelectorAll(".timeline li span")) n[li.textContent] = (n[li.textContent] || 0) + 1;
+		return n;
+	})()`)
+	want := []string{"Order placed", "Accepted by the restaurant", "Courier assigned", "Being prepared", "Ready for pickup", "Picked up by the courier", "Delivered"}
+	for _, line := range want {
+		if counts[line] != 1 {
+			t.Errorf("timeline shows %q %d times, want once (timeline: %v)", line, counts[line], counts)
+		}
+	}
+	if len(counts) != len(want) {
+		t.Errorf("timeline has %d kinds of lines, want %d: %v", len(counts), len(want), counts)
+	}
+
+	// My orders: the one order, delivered.
+	cust.Click("link", "My orders")
+	cust.WaitRole("link", order)
+	cust.WaitText("Delivered")
+	if n := browsertest.Eval[int](cust, `document.querySelectorAll(".orders li").length`); n != 1 {
+		t.Errorf("the customer has %d orders after a double click, want 1", n)
+	}
+	shot(t, cust, "customer-orders")
+	cust.Click("link", "Restaurants")
+	cust.WaitRole("link", "Luigi's")
+	shot(t, cust, "customer-restaurants")
+	rest.Click("link", "All orders")
+	rest.WaitRole("heading", "Done (1)")
+	shot(t, rest, "restaurant-board")
+	courier.Click("link", "Deliveries")
+	courier.WaitText("Nothing to deliver right now.")
+
+	// Sign out, then back in through a link that names the email.
+	courier.Click("button", "Sign out")
+	courier.WaitRole("heading", "Sign in")
+	courier.Navigate(base + "/#/signin?email=bo%40example.com")
+	courier.WaitJS(`document.getElementById("email").value === "bo@example.com"`)
+	shot(t, courier, "signin")
+	courier.Fill("Password", webPassword)
+	courier.Click("button", "Sign in")
+	courier.WaitRole("heading", "Deliveries")
+
+	for _, tab := range []*browsertest.Tab{rest, courier, cust} {
+		tab.CheckClean()
+	}
+}

@@ -1,0 +1,76 @@
+package main
+
+// Helpers of the web app's browser tests (web_browser_test.go): the whole
+// program on SQLite, tabs that sign up through the app's own forms, and
+// screenshots at phone and desktop width with a check that the phone
+// layout does not scroll sideways.
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ordercast/ordercast/internal/browsertest"
+)
+
+// Viewports of the screenshots: a small phone, and a desktop (the size of
+// the screenshots committed under docs/).
+const (
+	phoneWidth, phoneHeight     = 360, 740
+	desktopWidth, desktopHeight = 1280, 800
+)
+
+const webPassword = "correct horse 42"
+
+// startWebProgram runs the whole program on a SQLite file of the test's
+// own, with access tokens short enough that every tab refreshes its token
+// (REST, then the socket's auth frame) several times during a test.
+func startWebProgram(t *testing.T) string {
+	t.Helper()
+	base, _ := startProgram(t, map[string]string{
+		"HUB_ADDR":         "127.0.0.1:0",
+		"DATABASE_URL":     "sqlite://" + filepath.Join(t.TempDir(), "oc.db"),
+		"ACCESS_TOKEN_TTL": "20s",
+		"LOG_LEVEL":        "warn",
+	})
+	return base
+}
+
+// openTab opens a desktop-sized tab of its own browser context.
+func openTab(t *testing.T, b *browsertest.Browser, name string) *browsertest.Tab {
+	t.Helper()
+	tab := b.NewTab(t, name)
+	tab.SetViewport(desktopWidth, desktopHeight)
+	return tab
+}
+
+// signUp creates an account through the sign-up form at base and waits
+// for the role's start page (its heading).
+func signUp(tab *browsertest.Tab, base, role, name, email, restaurant, home string) {
+	tab.Navigate(base + "/#/signup")
+	tab.WaitRole("heading", "Create an account")
+	tab.Click("radio", strings.ToUpper(role[:1])+role[1:])
+	tab.Fill("Your name", name)
+	tab.Fill("Email", email)
+	tab.Fill("Password", webPassword)
+	if restaurant != "" {
+		tab.Fill("Restaurant name", restaurant)
+	}
+	tab.Click("button", "Create account")
+	tab.WaitRole("heading", home)
+}
+
+// shot saves the screen at desktop and at phone width (name-desktop.png,
+// name-phone.png) and fails if the phone layout is wider than the phone.
+func shot(t *testing.T, tab *browsertest.Tab, name string) {
+	t.Helper()
+	tab.Screenshot(name + "-desktop")
+	tab.SetViewport(phoneWidth, phoneHeight)
+	tab.WaitJS(`innerWidth === 360`)
+	if w := browsertest.Eval[int](tab, `document.documentElement.scrollWidth`); w > phoneWidth {
+		t.Errorf("%s: %d px wide at a %d px viewport (scrolls sideways)", name, w, phoneWidth)
+	}
+	tab.Screenshot(name + "-phone")
+	tab.SetViewport(desktopWidth, desktopHeight)
+	tab.WaitJS(`innerWidth === 1280`)
+}

@@ -1,0 +1,118 @@
+// What every screen knows about orders: the words for each status, which
+// statuses are final, merging order snapshots that arrive out of order,
+// the lines of the status timeline, and restaurant names.
+import { h } from "./dom.js";
+
+export const STATUS = {
+  placed: "Placed",
+  accepted: "Accepted",
+  preparing: "Preparing",
+  ready: "Ready for pickup",
+  picked_up: "On the way",
+  delivered: "Delivered",
+  rejected: "Rejected",
+  cancelled: "Cancelled",
+};
+
+export const FINAL = new Set(["delivered", "rejected", "cancelled"]);
+
+export function statusBadge(status) {
+  return h("span", { class: `status status-${status}`, text: STATUS[status] || status });
+}
+
+// newer reports whether snapshot b should replace a: a later seq wins, and
+// an order we never saw always does. Events of one order may reach a
+// screen through several channels (a feed, the order channel, a REST
+// answer) in any order; keeping the highest seq makes that harmless.
+export function newer(a, b) {
+  return !a || (b.seq || 0) >= (a.seq || 0);
+}
+
+// merge puts order into map (id → order) if it is newer; reports whether
+// it did. unread is kept from the stored copy when the snapshot has none
+// (event payloads carry no unread count).
+export function merge(map, order) {
+  const had = map.get(order.id);
+  if (!newer(had, order)) return false;
+  const next = { ...order };
+  if (next.unread === undefined && had) next.unread = had.unread;
+  map.set(order.id, next);
+  return true;
+}
+
+// timelineText is the timeline's words for a durable event, or null for
+// events the timeline does not show (chat messages have their own list).
+export function timelineText(event, data) {
+  switch (event) {
+    case "order.created":
+      return "Order placed";
+    case "order.assigned":
+      return "Courier assigned";
+    case "order.unassigned":
+      return "Courier left the order";
+    case "courier.arrived":
+      return data && data.at === "dropoff" ? "Courier arrived at the door" : "Courier arrived at the restaurant";
+    case "order.status":
+      return statusText(data);
+    default:
+      return null;
+  }
+}
+
+function statusText(order) {
+  const reason = order.reason ? `: ${order.reason}` : "";
+  switch (order.status) {
+    case "accepted": return "Accepted by the restaurant";
+    case "preparing": return "Being prepared";
+    case "ready": return "Ready for pickup";
+    case "picked_up": return "Picked up by the courier";
+    case "delivered": return "Delivered";
+    case "rejected": return `Rejected by the restaurant${reason}`;
+    case "cancelled": return `Cancelled${reason}`;
+    default: return STATUS[order.status] || order.status;
+  }
+}
+
+// What each party is waiting for, shown under the current status.
+const NEXT = {
+  placed: "Waiting for the restaurant to accept.",
+  accepted: "The restaurant will start preparing soon.",
+  preparing: "The food is being prepared.",
+  ready: "Waiting for the courier to pick it up.",
+  picked_up: "The courier is on the way.",
+};
+
+export function nextStep(order) {
+  if (order.status !== "placed" && order.status !== "picked_up" && !order.courier_id && !FINAL.has(order.status)) {
+    return `${NEXT[order.status]} No courier yet.`;
+  }
+  return NEXT[order.status] || "";
+}
+
+// unreadBadge shows how many messages of the others wait unread.
+export function unreadBadge(n) {
+  return h("span", { class: "badge", text: `${n} unread` });
+}
+
+export function itemsSummary(order) {
+  const items = order.items || [];
+  return items.map((it) => `${it.quantity} × ${it.name}`).join(", ");
+}
+
+let restaurants = null;
+
+// restaurantNames maps restaurant ids to names (GET /restaurants, once per
+// page load; a restaurant created later is looked up again).
+export async function restaurantName(session, id) {
+  if (!restaurants || !restaurants.has(String(id))) {
+    const { restaurants: list } = await session.api("GET", "/restaurants");
+    restaurants = new Map(list.map((r) => [String(r.id), r]));
+  }
+  const r = restaurants.get(String(id));
+  return r ? r.name : `Restaurant ${id}`;
+}
+
+export async function restaurantByID(session, id) {
+  await restaurantName(session, id);
+  return restaurants.get(String(id)) || null;
+}

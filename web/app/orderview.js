@@ -1,0 +1,153 @@
+// The live order page, the same for its three parties: what was ordered,
+// the current status with the step each party can take, the timeline of
+// every status change with its time, the courier on the map, and the chat.
+// History comes from GET /orders/{id}/events; the live rest from the
+// order's channel, subscribed from the last seq read, so that nothing is
+// missed between the two and nothing shown twice.
+import { h, replace, announce, formatMoney, timeEl, orderLabel } from "./dom.js";
+import { explain } from "./errors.js";
+import { STATUS, statusBadge, timelineText, nextStep, restaurantByID, merge } from "./order.js";
+import { orderActions } from "./actions.js";
+import { createChat } from "./chat.js";
+import { createMap } from "./map.js";
+
+const EVENTS_PAGE = 1000;
+const CHAT_OPEN_AFTER_END_MS = 60 * 60 * 1000;
+
+// mountOrderView renders order params.id into ctx.main. extra(order) may
+// return an element shown under the actions (the courier's location
+// sharing).
+export async function mountOrderView(ctx, { extra } = {}) {
+  const { session, rt, main } = ctx;
+  const id = ctx.params.id;
+  const me = session.user;
+  const heading = h("h1", { tabindex: -1, text: orderLabel(id) });
+  replace(main, heading, h("p", { class: "muted", text: "Loading…" }));
+  ctx.setTitle(orderLabel(id));
+
+  let order;
+  try {
+    order = await session.api("GET", `/orders/${id}`);
+  } catch (err) {
+    if (!ctx.alive()) return;
+    replace(main, heading, h("p", { class: "error", role: "alert", text: explain(err) }), backLink(me));
+    return;
+  }
+  if (!ctx.alive()) return;
+  const orders = new Map([[order.id, order]]);
+  const party = isParty(me, order);
+
+  const summary = h("div", { class: "order-summary" });
+  const current = h("div", { class: "current", "aria-live": "polite" });
+  const actionSlot = h("div");
+  const timeline = h("ol", { class: "timeline" });
+  const map = createMap();
+  const chat = party ? createChat({ rt, orderId: id, me }) : null;
+  const seen = new Set(); // durable seqs shown: REST history and the socket may overlap
+
+  replace(main,
+    h("div", { class: "page-head" }, heading, backLink(me)),
+    h("div", { class: "order-grid" },
+      h("div", { class: "order-main" },
+        h("section", { class: "card", "aria-labelledby": "status-h" },
+          h("h2", { id: "status-h", text: "Status" }), current, actionSlot, extra ? extra(order) : null),
+        h("section", { class: "card", "aria-labelledby": "items-h" }, h("h2", { id: "items-h", text: "The order" }), summary),
+        party ? h("section", { class: "card", "aria-labelledby": "timeline-h" }, h("h2", { id: "timeline-h", text: "Timeline" }), timeline) : null,
+        party ? h("section", { class: "card", "aria-labelledby": "map-h" }, h("h2", { id: "map-h", text: "Courier on the map" }), map.el) : null),
+      chat ? h("section", { class: "card order-chat", "aria-labelledby": "chat-h" }, h("h2", { id: "chat-h", text: "Chat" }), chat.el) : null));
+  ctx.focus(heading);
+
+  const restaurant = await restaurantByID(session, order.restaurant_id).catch(() => null);
+  if (!ctx.alive()) return;
+  const name = restaurant ? restaurant.name : `Restaurant ${order.restaurant_id}`;
+  // Places are drawn once the API carries them (restaurant lat/lng,
+  // the order's delivery_lat/lng); until then the map shows the trail.
+  if (restaurant) map.setPlace("restaurant", restaurant);
+  map.setPlace("dropoff", { lat: order.delivery_lat, lng: order.delivery_lng });
+
+  function draw(live) {
+    const o = orders.get(order.id);
+    replace(current,
+      h("p", { class: "current-status" }, statusBadge(o.status), o.reason ? h("span", { class: "muted", text: ` ${o.reason}` }) : null),
+      h("p", { class: "muted", text: nextStep(o) }));
+    replace(actionSlot, orderActions(session, o, { onChange: (u) => update(u, true) }));
+    replace(summary,
+      h("p", {}, h("strong", { text: name })),
+      h("ul", { class: "lines" }, (o.items || []).map((it) => h("li", {},
+        h("span", { text: `${it.quantity} × ${it.name}` }), h("span", { text: formatMoney(it.price_cents * it.quantity) })))),
+      h("p", { class: "total" }, h("span", { text: "Total" }), h("strong", { text: formatMoney(o.total_cents) })),
+      o.delivery_address ? h("p", {}, h("span", { class: "muted", text: "Deliver to: " }), o.delivery_address) : null,
+      o.notes ? h("p", {}, h("span", { class: "muted", text: "Notes: " }), o.notes) : null,
+      h("p", { class: "muted" }, "Placed ", timeEl(o.created_at)));
+    if (chat) chat.setOpen(!(o.finished_at && Date.now() - Date.parse(o.finished_at) > CHAT_OPEN_AFTER_END_MS));
+    if (live) ctx.setTitle(`${orderLabel(o.id)}: ${STATUS[o.status] || o.status}`);
+  }
+
+  // update takes a newer snapshot of the order (from an event or an
+  // action's answer); a party who just became one (a courier's claim)
+  // gets the whole page again.
+  function update(o, live) {
+    if (!merge(orders, o)) return;
+    if (!party && isParty(me, o)) { ctx.reload(); return; }
+    draw(live);
+  }
+
+  function apply(event, seq, data, at, live) {
+    if (seq) {
+      if (seen.has(seq)) return;
+      seen.add(seq);
+    }
+    switch (event) {
+      case "chat.message": chat && chat.add(data); if (live && chat) chat.seen(); return;
+      case "chat.typing": chat && chat.typing(data); return;
+      case "chat.read": chat && chat.read(data); return;
+      case "courier.location": map.addPosition(data); return;
+      case "order.eta": return;
+    }
+    const text = timelineText(event, data);
+    if (text) {
+      timeline.append(h("li", { "data-seq": seq || "" }, timeEl(at), " ", h("span", { text })));
+      if (live) announce(`${orderLabel(id)}: ${text}`);
+    }
+    if (event.startsWith("order.") && data && data.id) update(data, live);
+  }
+
+  draw(false);
+  if (!party) return;
+
+  // The history, then the live channel from where it ended.
+  let after = 0;
+  try {
+    for (;;) {
+      const { events } = await session.api("GET", `/orders/${id}/events?after=${after}&limit=${EVENTS_PAGE}`);
+      if (!ctx.alive()) return;
+      for (const ev of events) {
+        apply(ev.event, ev.seq, ev.data, ev.created_at, false);
+        after = ev.seq;
+      }
+      if (events.length < EVENTS_PAGE) break;
+    }
+  } catch (err) {
+    if (!ctx.alive()) return;
+    timeline.after(h("p", { class: "error", role: "alert", text: explain(err) }));
+  }
+  chat.seen();
+  const sub = rt.subscribe(`order:${id}`, {
+    since: after,
+    onEvent: (f) => apply(f.event, f.seq, f.data, f.ts, true),
+    onError: (err) => timeline.after(h("p", { class: "error", role: "alert", text: explain(err) })),
+  });
+  ctx.onCleanup(() => { sub.unsubscribe(); chat.close(); });
+}
+
+// isParty: may me read the order's events, chat and courier position? A
+// courier looking at an offer may not yet.
+function isParty(me, o) {
+  if (me.role === "courier") return String(o.courier_id) === String(me.id);
+  return true;
+}
+
+function backLink(me) {
+  const text = { customer: "My orders", restaurant: "All orders", courier: "Deliveries" }[me.role] || "Home";
+  return h("a", { class: "back", href: me.role === "customer" ? "#/orders" : "#/", text });
+}
