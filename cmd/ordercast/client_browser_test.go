@@ -1,0 +1,312 @@
+package main
+
+// Browser tests of the client library, web/client/ordercast.js: the whole
+// program runs, a page of it is open in headless Chromium, and the test
+// imports the library in that page and drives it from JavaScript; what the
+// library delivered is recorded in window.rec for the test to read. The
+// page reaches the server through a proxy that the test cuts, as a network
+// failure would; the test's own REST calls go to the server directly.
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ordercast/ordercast/internal/browsertest"
+	"github.com/ordercast/ordercast/internal/testnet"
+)
+
+// clientEnv is one program, one order of a restaurant and a customer, and
+// a page signed in as that customer with the library connected.
+type clientEnv struct {
+	base       string // the server, for the test's REST calls
+	proxy      *testnet.Proxy
+	tab        *browsertest.Tab
+	orderID    string
+	restaurant string // a token of the order's restaurant
+}
+
+// clientSetupJS imports the library, signs in, subscribes to the order and
+// to the customer's feed, and records into window.rec: state changes, the
+// order's durable seqs, the feed's frames and snapshots, errors, and every
+// frame the page sent. rec.dropAckText names a chat text whose ack the page
+// drops, once, as a network losing it would.
+const clientSetupJS = `(async (p) => {
+  const { Session, Realtime } = await import("/client/ordercast.js");
+  const rec = window.rec = { states: [], opens: 0, order: [], feed: [], resyncs: 0, errors: [], sent: [],
+    dropAckText: null, ackDropped: false };
+  const Native = WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      // Added before the library's onmessage, so it can stop the frame.
+      this.addEventListener("message", (m) => {
+        const f = JSON.parse(m.data);
+        if (f.type === "ack" && f.id === this.dropAckId) {
+          rec.ackDropped = true;
+          m.stopImmediatePropagation();
+        }
+      });
+    }
+    send(data) {
+      const f = JSON.parse(data);
+      rec.sent.push(f);
+      if (f.type === "chat" && f.text === rec.dropAckText && !rec.ackDropped) this.dropAckId = f.id;
+      super.send(data);
+    }
+  };
+  const session = new Session({ storage: sessionStorage });
+  await session.login(p.email, p.password);
+  const rt = new Realtime({ session, backoff: { min: 50, max: 400 }, commandTimeout: 30000 });
+  rt.addEventListener("state", (e) => {
+    rec.states.push(e.detail.name);
+    if (e.detail.name === "open") rec.opens++;
+  });
+  rt.subscribe("order:" + p.orderID, {
+    onEvent: (f) => { if (f.seq != null) rec.order.push(f.seq); },
+    onError: (err) => rec.errors.push("order: " + err.code),
+  });
+  rt.subscribe("user:" + session.user.id, {
+    onEvent: (f) => { if (f.seq != null) rec.feed.push({ order: String(f.data.order_id ?? f.data.id), seq: f.seq }); },
+    onResync: (orders) => {
+      rec.resyncs++;
+      for (const o of orders) rec.feed.push({ order: o.id, seq: o.seq, snapshot: true });
+    },
+    onError: (err) => rec.errors.push("feed: " + err.code),
+  });
+  // The feed's view of an order: the newest seq it was given by an
+  // event or a snapshot.
+  rec.feedSeq = (order) => Math.max(0, ...rec.feed.filter((e) => e.order === order).map((e) => e.seq));
+  window.jwtExp = (token) => JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).exp;
+  window.session = session;
+  window.rt = rt;
+  rt.connect();
+  return true;
+})(%s)`
+
+func startClientEnv(t *testing.T, extraEnv map[string]string) *clientEnv {
+	t.Helper()
+	env := map[string]string{"HUB_ADDR": "127.0.0.1:0", "DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "oc.db")}
+	maps.Copy(env, extraEnv)
+	base, _ := startProgram(t, env)
+	orderID, restaurant, _ := placedOrder(t, base)
+	proxy := testnet.StartProxy(t, strings.TrimPrefix(base, "http://"))
+	tab := browsertest.New(t).NewTab(t, "customer")
+	tab.Navigate("http://" + proxy.Addr + "/")
+	params, _ := json.Marshal(map[string]string{"email": "ann@example.com", "password": "long enough pw", "orderID": orderID})
+	browsertest.Eval[bool](tab, fmt.Sprintf(clientSetupJS, params))
+	tab.WaitJS(`rt.state.name === "open"`)
+	return &clientEnv{base: base, proxy: proxy, tab: tab, orderID: orderID, restaurant: restaurant}
+}
+
+// cut takes the page's network down and waits until the library noticed.
+// The browser's reports of the connections that fail meanwhile are
+// excused until online is called, once the page is back.
+func (e *clientEnv) cut() (online func()) {
+	online = e.tab.ExpectNetworkErrors()
+	e.proxy.Cut()
+	e.tab.WaitJS(`rt.state.name !== "open"`)
+	return online
+}
+
+// chat posts a message as the restaurant over REST: a durable event.
+func (e *clientEnv) chat(t *testing.T, text string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"text":%q,"client_msg_id":%q}`, text, text)
+	apiCall(t, e.base, e.restaurant, "POST", "/orders/"+e.orderID+"/messages", body)
+}
+
+// storedMessages returns the order's chat messages with text, from the
+// store over REST.
+func (e *clientEnv) storedMessages(t *testing.T, token, text string) []chatMessage {
+	t.Helper()
+	var page struct {
+		Messages []chatMessage `json:"messages"`
+	}
+	if err := json.Unmarshal(apiCall(t, e.base, token, "GET", "/orders/"+e.orderID+"/messages?limit=200", ""), &page); err != nil {
+		t.Fatal(err)
+	}
+	var found []chatMessage
+	for _, m := range page.Messages {
+		if m.Text == text {
+			found = append(found, m)
+		}
+	}
+	return found
+}
+
+type chatMessage struct {
+	Seq         int64  `json:"seq"`
+	Text        string `json:"text"`
+	ClientMsgID string `json:"client_msg_id"`
+}
+
+// sentChats returns the chat frames the page sent with text.
+func (e *clientEnv) sentChats(text string) []map[string]any {
+	sent := browsertest.Eval[[]map[string]any](e.tab, `rec.sent`)
+	return slices.DeleteFunc(sent, func(f map[string]any) bool { return f["type"] != "chat" || f["text"] != text })
+}
+
+func TestClientResumesWithoutGapOrDuplicateAcrossReconnects(t *testing.T) {
+	e := startClientEnv(t, nil)
+	const cuts, burst = 4, 5
+	last := int64(1) // order.created
+	post := func() {
+		for range burst {
+			last++
+			e.chat(t, fmt.Sprintf("message %d", last))
+		}
+	}
+	for i := range cuts {
+		post() // live
+		online := e.cut()
+		post() // committed while the page is cut off
+		e.proxy.Resume()
+		post() // racing the reconnect, its replay and the feed's snapshot
+		// Back: a new socket, and the feed's snapshot taken on it.
+		e.tab.WaitJS(fmt.Sprintf(`rt.state.name === "open" && rec.opens >= %d && rec.resyncs >= %d`, i+2, i+1))
+		online()
+	}
+	post()
+	e.tab.WaitJS(fmt.Sprintf(`rec.order.at(-1) === %d && rec.feedSeq(%q) === %d`, last, e.orderID, last))
+
+	want := make([]int64, last)
+	for i := range want {
+		want[i] = int64(i + 1)
+	}
+	if got := browsertest.Eval[[]int64](e.tab, `rec.order`); !slices.Equal(got, want) {
+		t.Fatalf("order channel delivered seqs %v, want 1..%d once each in order", got, last)
+	}
+	rec := browsertest.Eval[struct {
+		Opens, Resyncs int
+		Errors         []string
+		Feed           []struct {
+			Order    string
+			Seq      int64
+			Snapshot bool
+		}
+	}](e.tab, `rec`)
+	if rec.Opens != cuts+1 || rec.Resyncs != cuts {
+		t.Errorf("%d sockets opened and %d feed snapshots, want %d and %d (one per cut)", rec.Opens, rec.Resyncs, cuts+1, cuts)
+	}
+	if len(rec.Errors) > 0 {
+		t.Errorf("subscription errors: %v", rec.Errors)
+	}
+
+	// The feed has no replay: after each reconnect it got a snapshot no
+	// older than what it had delivered, and every event it delivered is
+	// newer than all it had been given for that order, so it never
+	// delivered an (order, seq) twice nor one a snapshot covered.
+	newest := map[string]int64{}
+	for _, f := range rec.Feed {
+		switch {
+		case f.Snapshot && f.Seq < newest[f.Order]:
+			t.Fatalf("feed got a snapshot of order %s at seq %d after delivering seq %d: %+v", f.Order, f.Seq, newest[f.Order], rec.Feed)
+		case !f.Snapshot && f.Seq <= newest[f.Order]:
+			t.Fatalf("feed delivered order %s seq %d after seq %d: %+v", f.Order, f.Seq, newest[f.Order], rec.Feed)
+		}
+		newest[f.Order] = max(newest[f.Order], f.Seq)
+	}
+	e.tab.CheckClean()
+}
+
+func TestClientRefreshesTheTokenOnALiveSocket(t *testing.T) {
+	e := startClientEnv(t, map[string]string{"ACCESS_TOKEN_TTL": "12s"})
+	first := browsertest.Eval[struct {
+		Token string
+		Exp   int64
+	}](e.tab, `({token: session.accessToken, exp: jwtExp(session.accessToken)})`)
+	// The hub checks expiry every second: two seconds past exp, a socket
+	// still on the first token would have been closed with 4001.
+	e.tab.WaitJSFor(fmt.Sprintf(`Date.now() > %d`, (first.Exp+2)*1000), 30*time.Second)
+
+	restaurant := login(t, e.base, "chef@example.com") // its first token expired too
+	apiCall(t, e.base, restaurant, "POST", "/orders/"+e.orderID+"/status", `{"status":"accepted"}`)
+	e.tab.WaitJS(`rec.order.includes(2)`)
+
+	got := browsertest.Eval[struct {
+		States []string
+		Token  string
+	}](e.tab, `({states: rec.states, token: session.accessToken})`)
+	if !slices.Equal(got.States, []string{"connecting", "open"}) {
+		t.Errorf("states %v, want one socket kept open (connecting, open)", got.States)
+	}
+	if got.Token == first.Token {
+		t.Error("the access token was never refreshed")
+	}
+	e.tab.CheckClean()
+}
+
+// chatResult is what a chat call of the page resolved or rejected with.
+type chatResult struct {
+	Seq int64
+	Err string
+}
+
+const awaitChatJS = `rec.chat.then((a) => ({seq: a.seq, err: ""}), (err) => ({seq: 0, err: err.code}))`
+
+func TestClientSendsAChatQueuedWhileDownOnce(t *testing.T) {
+	e := startClientEnv(t, nil)
+	const text = "sent while down"
+	online := e.cut()
+	state := browsertest.Eval[string](e.tab, fmt.Sprintf(`rec.chat = rt.chat(%q, %q); rt.state.name`, e.orderID, text))
+	if state == "open" || len(e.sentChats(text)) != 0 {
+		t.Fatalf("the chat was not queued while down (state %s, sent %v)", state, e.sentChats(text))
+	}
+	e.proxy.Resume()
+	result := browsertest.Eval[chatResult](e.tab, awaitChatJS)
+	online()
+	if result.Err != "" {
+		t.Fatalf("chat rejected: %s", result.Err)
+	}
+	stored := e.storedMessages(t, e.restaurant, text)
+	if len(stored) != 1 || stored[0].Seq != result.Seq {
+		t.Fatalf("stored %+v, want one message at the acked seq %d", stored, result.Seq)
+	}
+	if sent := e.sentChats(text); len(sent) != 1 {
+		t.Errorf("the chat was sent %d times, want once: %v", len(sent), sent)
+	}
+	e.tab.CheckClean()
+}
+
+func TestClientRetriesAChatWhoseAckWasLost(t *testing.T) {
+	e := startClientEnv(t, nil)
+	const text = "ack lost"
+	browsertest.Eval[bool](e.tab, fmt.Sprintf(`rec.dropAckText = %q; rec.chat = rt.chat(%q, %q); true`, text, e.orderID, text))
+	e.tab.WaitJS(`rec.ackDropped`) // stored by the server; the library did not see the ack
+	online := e.cut()
+	e.proxy.Resume()
+	result := browsertest.Eval[chatResult](e.tab, awaitChatJS)
+	online()
+	if result.Err != "" {
+		t.Fatalf("chat rejected: %s", result.Err)
+	}
+	sent := e.sentChats(text)
+	if len(sent) != 2 || sent[0]["client_msg_id"] != sent[1]["client_msg_id"] {
+		t.Fatalf("sent %v, want the chat twice with one client_msg_id", sent)
+	}
+	stored := e.storedMessages(t, e.restaurant, text)
+	if len(stored) != 1 || stored[0].Seq != result.Seq || stored[0].ClientMsgID != sent[0]["client_msg_id"] {
+		t.Fatalf("stored %+v, want one message at the acked seq %d", stored, result.Seq)
+	}
+	e.tab.CheckClean()
+}
+
+// login signs in a user registered by register and returns a fresh access
+// token.
+func login(t *testing.T, base, email string) string {
+	t.Helper()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	body := fmt.Sprintf(`{"email":%q,"password":"long enough pw"}`, email)
+	if err := json.Unmarshal(apiCall(t, base, "", "POST", "/auth/login", body), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.AccessToken
+}
