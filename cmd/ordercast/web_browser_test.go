@@ -146,6 +146,7 @@ func TestWebDeliveryFlow(t *testing.T) {
 	proxy.Cut()
 	cust.WaitText("Connection lost")
 	cust.WaitText("Reconnecting in")
+	shot(t, cust, "customer-offline")
 	rest.Click("button", "Mark ready order #"+id)
 	rest.WaitText("Ready for pickup")
 	courier.Click("button", "Picked up order #"+id)
@@ -171,13 +172,17 @@ func TestWebDeliveryFlow(t *testing.T) {
 		t.Errorf("timeline has %d kinds of lines, want %d: %v", len(counts), len(want), counts)
 	}
 
-	// My orders: the one order, delivered.
+	// My orders: the one order, delivered; a message the courier sends
+	// now shows there as unread, live.
 	cust.Click("link", "My orders")
 	cust.WaitRole("link", order)
 	cust.WaitText("Delivered")
 	if n := browsertest.Eval[int](cust, `document.querySelectorAll(".orders li").length`); n != 1 {
 		t.Errorf("the customer has %d orders after a double click, want 1", n)
 	}
+	courier.Fill("Message", "Left it with your neighbour")
+	courier.Click("button", "Send")
+	cust.WaitText("1 unread")
 	shot(t, cust, "customer-orders")
 	cust.Click("link", "Restaurants")
 	cust.WaitRole("link", "Luigi's")
@@ -195,10 +200,140 @@ func TestWebDeliveryFlow(t *testing.T) {
 	courier.WaitJS(`document.getElementById("email").value === "bo@example.com"`)
 	shot(t, courier, "signin")
 	courier.Fill("Password", webPassword)
-	courier.Click("button", "Sign in")
+	courier.Press("\r")
 	courier.WaitRole("heading", "Deliveries")
 
 	for _, tab := range []*browsertest.Tab{rest, courier, cust} {
 		tab.CheckClean()
+	}
+}
+
+// TestWebRefusalsAndCancels: the other ways an order ends, and errors in
+// words. A taken email and a wrong password are explained (and are the
+// only failed requests of their tabs); the restaurant rejects one order
+// with a reason; the customer cancels one while it is only placed; of two
+// couriers offered a third, the one who claims it keeps it while the other
+// sees the offer go; the restaurant then cancels it with a reason, which
+// both the customer and the courier see. A reload keeps the session.
+func TestWebRefusalsAndCancels(t *testing.T) {
+	b := browsertest.New(t)
+	base := startWebProgram(t)
+	rest := openTab(t, b, "restaurant")
+	cust := openTab(t, b, "customer")
+	bo := openTab(t, b, "courier Bo")
+	cy := openTab(t, b, "courier Cy")
+
+	signUp(rest, base, "restaurant", "Luigi", "luigi@example.com", "Luigi's", "Orders")
+	rest.Click("link", "Menu")
+	rest.Fill("Item name", "Margherita")
+	rest.Fill("Price", "12.50")
+	rest.Press("\r") // the form is sent from the keyboard
+	rest.WaitRole("button", "Mark unavailable: Margherita")
+
+	// A wrong password, then the right one.
+	rest.Click("button", "Sign out")
+	rest.WaitRole("heading", "Sign in")
+	rest.Fill("Email", "luigi@example.com")
+	rest.Fill("Password", "not my password")
+	rest.Press("\r")
+	rest.WaitText("Wrong email or password.")
+	rest.Fill("Password", webPassword)
+	rest.Press("\r")
+	rest.WaitRole("heading", "Orders")
+	restExpected := expectOnlyFailure(t, rest, "401", "/api/v1/auth/login")
+
+	// An email already taken, then another.
+	cust.Navigate(base + "/#/signup")
+	cust.Fill("Your name", "Ann")
+	cust.Fill("Email", "luigi@example.com")
+	cust.Fill("Password", webPassword)
+	cust.Click("button", "Create account")
+	cust.WaitText("An account with this email already exists. Sign in instead.")
+	custExpected := expectOnlyFailure(t, cust, "409", "/api/v1/auth/register")
+	signUp(cust, base, "customer", "Ann", "ann@example.com", "", "Restaurants")
+	signUp(bo, base, "courier", "Bo", "bo@example.com", "", "Deliveries")
+	signUp(cy, base, "courier", "Cy", "cy@example.com", "", "Deliveries")
+
+	place := func() string {
+		t.Helper()
+		cust.Navigate(base + "/#/")
+		cust.Click("link", "Luigi's")
+		cust.Click("button", "Add Margherita to the cart")
+		cust.Fill("Delivery address", "1 Main Street")
+		cust.Click("button", "Place order")
+		cust.WaitJS(`/^#\/orders\/\d+$/.test(location.hash)`)
+		return browsertest.Eval[string](cust, `location.hash.split("/").pop()`)
+	}
+
+	// Rejected, with the reason shown to the customer.
+	first := place()
+	rest.Click("button", "Reject order #"+first)
+	rest.Fill("Reason for rejecting order #"+first, "Out of dough")
+	rest.Click("button", "Reject order #"+first)
+	cust.WaitText("Rejected by the restaurant: Out of dough")
+	// The session survives a reload of the tab (sessionStorage).
+	browsertest.Eval[bool](cust, `(location.reload(), true)`)
+	cust.WaitRole("heading", "Order #"+first)
+	cust.WaitText("Rejected by the restaurant: Out of dough")
+
+	// Cancelled by the customer while only placed.
+	second := place()
+	rest.WaitRole("button", "Accept order #"+second)
+	cust.Click("button", "Cancel order #"+second)
+	cust.WaitText("Cancel this order?")
+	cust.Click("button", "Cancel order #"+second)
+	cust.WaitText("Cancelled")
+	rest.WaitRole("heading", "Done (2)")
+
+	// Offered to both couriers, claimed by one, gone for the other.
+	third := place()
+	rest.Click("button", "Accept order #"+third)
+	bo.WaitRole("button", "Claim order #"+third)
+	cy.WaitRole("button", "Claim order #"+third)
+	bo.Click("button", "Claim order #"+third)
+	bo.WaitRole("heading", "Order #"+third)
+	cy.WaitRoleGone("button", "Claim order #"+third)
+	cy.WaitText("No offers right now.")
+
+	// Cancelled by the restaurant, with a reason, seen by all parties.
+	rest.Click("button", "Cancel order #"+third)
+	rest.Fill("Reason for cancelling order #"+third, "The oven broke")
+	shot(t, rest, "restaurant-cancel")
+	rest.Click("button", "Cancel order #"+third)
+	rest.WaitRole("heading", "Done (3)")
+	cust.WaitText("Cancelled: The oven broke")
+	bo.WaitText("Cancelled: The oven broke")
+
+	checkCleanAfter(t, "restaurant", rest, restExpected)
+	checkCleanAfter(t, "customer", cust, custExpected)
+	bo.CheckClean()
+	cy.CheckClean()
+}
+
+// expectOnlyFailure checks that the tab's problems so far are the
+// browser's reports of one refused request (status, path), which the app
+// showed in words, and returns how many there are.
+func expectOnlyFailure(t *testing.T, tab *browsertest.Tab, status, path string) int {
+	t.Helper()
+	problems := tab.Problems()
+	seen := false
+	for _, p := range problems {
+		if !strings.Contains(p, path) {
+			t.Errorf("unexpected problem: %s", p)
+		}
+		seen = seen || strings.HasPrefix(p, "request failed: "+status+" ")
+	}
+	if !seen {
+		t.Errorf("no failed request %s %s among %q", status, path, problems)
+	}
+	return len(problems)
+}
+
+// checkCleanAfter is CheckClean for a tab whose first n problems were
+// expected (expectOnlyFailure).
+func checkCleanAfter(t *testing.T, name string, tab *browsertest.Tab, n int) {
+	t.Helper()
+	for _, p := range tab.Problems()[n:] {
+		t.Errorf("%s: %s", name, p)
 	}
 }

@@ -4,7 +4,7 @@
 // between two points, one position a second).
 import { h, replace, announce, formatMoney, formatTime, timeEl, orderLabel, plural } from "./dom.js";
 import { explain } from "./errors.js";
-import { FINAL, merge, statusBadge, unreadBadge, restaurantName } from "./order.js";
+import { FINAL, merge, applyEvent, statusBadge, unreadBadge, restaurantName } from "./order.js";
 import { orderActions } from "./actions.js";
 import { mountOrderView } from "./orderview.js";
 
@@ -89,19 +89,6 @@ async function home(ctx) {
     }
   }
 
-  function onMine(f) {
-    const d = f.data || {};
-    if (f.event === "chat.message") {
-      const o = orders.get(String(d.order_id));
-      if (!o || d.seq <= o.seq) return;
-      o.seq = d.seq;
-      if (String(d.author_id) !== String(me.id)) o.unread = (o.unread || 0) + 1;
-      draw();
-    } else if (f.event.startsWith("order.") && d.id && merge(orders, d)) {
-      draw();
-    }
-  }
-
   const resync = (list) => {
     for (const [id, o] of orders) if (!list.some((l) => l.id === id) && !mine(o)) orders.delete(id);
     for (const o of list) merge(orders, o);
@@ -109,7 +96,7 @@ async function home(ctx) {
   };
   const subs = [
     rt.subscribe("dispatch", { onEvent: onDispatch, onResync: resync, onError: (err) => { error.textContent = explain(err); } }),
-    rt.subscribe(`user:${me.id}`, { onEvent: onMine, onResync: resync }),
+    rt.subscribe(`user:${me.id}`, { onEvent: (f) => { if (applyEvent(orders, f, me)) draw(); }, onResync: resync }),
   ];
   ctx.onCleanup(() => { for (const s of subs) s.unsubscribe(); });
   try {

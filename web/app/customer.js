@@ -3,7 +3,7 @@
 // order page.
 import { h, replace, announce, formatMoney, timeEl, uuid, orderLabel, plural } from "./dom.js";
 import { explain } from "./errors.js";
-import { merge, statusBadge, unreadBadge, restaurantByID, restaurantName } from "./order.js";
+import { merge, applyEvent, statusBadge, unreadBadge, restaurantByID, restaurantName } from "./order.js";
 import { mountOrderView } from "./orderview.js";
 
 export const routes = [
@@ -190,7 +190,6 @@ async function myOrders(ctx) {
 
   const orders = new Map();
   const rows = new Map(); // id → {li, update(order)}
-  let refetch = 0;
 
   function row(o) {
     const status = h("span");
@@ -220,38 +219,9 @@ async function myOrders(ctx) {
     empty.hidden = sorted.length > 0;
   }
 
-  // A read mark of mine (another tab or device) changes unread counts the
-  // feed cannot compute: the list is read again.
-  function reload() {
-    clearTimeout(refetch);
-    refetch = setTimeout(() => session.api("GET", "/orders").then(({ orders: l }) => {
-      if (!ctx.alive()) return;
-      for (const o of l) merge(orders, o);
-      draw();
-    }, () => {}), 300);
-  }
-  ctx.onCleanup(() => clearTimeout(refetch));
-
-  function onEvent(f) {
-    const d = f.data || {};
-    if (f.event === "chat.message") {
-      const o = orders.get(String(d.order_id));
-      if (!o || d.seq <= o.seq) return;
-      o.seq = d.seq;
-      if (String(d.author_id) !== String(me.id)) o.unread = (o.unread || 0) + 1;
-      draw();
-      return;
-    }
-    if (f.event === "chat.read") {
-      if (String(d.user_id) === String(me.id)) reload();
-      return;
-    }
-    if (f.event.startsWith("order.") && d.id && merge(orders, d)) draw();
-  }
-
   const sub = rt.subscribe(`user:${me.id}`, {
-    onEvent,
-    onResync: (l) => { orders.clear(); for (const o of l) orders.set(o.id, o); draw(); },
+    onEvent: (f) => { if (applyEvent(orders, f, me)) draw(); },
+    onResync: (l) => { for (const o of l) merge(orders, o); draw(); },
   });
   ctx.onCleanup(() => sub.unsubscribe());
   try {

@@ -29,15 +29,48 @@ export function newer(a, b) {
 }
 
 // merge puts order into map (id → order) if it is newer; reports whether
-// it did. unread is kept from the stored copy when the snapshot has none
-// (event payloads carry no unread count).
+// it did. A listed order (GET /orders) carries unread, counted up to its
+// seq; event payloads carry none, and keep the count of the copy they
+// replace. Messages counted live above the listed seq stay counted.
 export function merge(map, order) {
   const had = map.get(order.id);
   if (!newer(had, order)) return false;
-  const next = { ...order };
-  if (next.unread === undefined && had) next.unread = had.unread;
+  const next = { ...order, counted: had ? had.counted : [] };
+  if (order.unread === undefined) {
+    next.unread = had ? had.unread : 0;
+    next.listedSeq = had ? had.listedSeq : order.seq;
+  } else {
+    next.listedSeq = order.seq;
+    next.counted = next.counted.filter((seq) => seq > order.seq);
+    next.unread = order.unread + next.counted.length;
+  }
   map.set(order.id, next);
   return true;
+}
+
+// applyEvent applies a frame of a feed or order channel to a list of
+// orders (map id → order) of the signed-in user me: order snapshots are
+// merged; chat messages of the others raise the unread count, once each
+// (not those the listing already counted); my own read marks (from
+// another tab or device) lower it where the list knows enough. Reports
+// whether the list changed.
+export function applyEvent(map, frame, me) {
+  const d = frame.data || {};
+  if (frame.event === "chat.message") {
+    const o = map.get(String(d.order_id));
+    if (!o || String(d.author_id) === String(me.id) || d.seq <= o.listedSeq || o.counted.includes(d.seq)) return false;
+    o.counted = [...o.counted, d.seq];
+    o.unread += 1;
+    return true;
+  }
+  if (frame.event === "chat.read") {
+    const o = map.get(String(d.order_id));
+    if (!o || String(d.user_id) !== String(me.id) || d.seq < o.listedSeq) return false;
+    o.counted = o.counted.filter((seq) => seq > d.seq);
+    o.unread = o.counted.length;
+    return true;
+  }
+  return frame.event.startsWith("order.") && Boolean(d.id) && merge(map, d);
 }
 
 // timelineText is the timeline's words for a durable event, or null for

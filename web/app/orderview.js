@@ -4,7 +4,7 @@
 // History comes from GET /orders/{id}/events; the live rest from the
 // order's channel, subscribed from the last seq read, so that nothing is
 // missed between the two and nothing shown twice.
-import { h, replace, announce, formatMoney, timeEl, orderLabel } from "./dom.js";
+import { h, replace, announce, formatMoney, timeEl, orderLabel, plural } from "./dom.js";
 import { explain } from "./errors.js";
 import { STATUS, statusBadge, timelineText, nextStep, restaurantByID, merge } from "./order.js";
 import { orderActions } from "./actions.js";
@@ -73,8 +73,10 @@ export async function mountOrderView(ctx, { extra } = {}) {
     replace(actionSlot, orderActions(session, o, { onChange: (u) => update(u, true) }));
     replace(summary,
       h("p", {}, h("strong", { text: name })),
-      h("ul", { class: "lines" }, (o.items || []).map((it) => h("li", {},
-        h("span", { text: `${it.quantity} × ${it.name}` }), h("span", { text: formatMoney(it.price_cents * it.quantity) })))),
+      o.items
+        ? h("ul", { class: "lines" }, o.items.map((it) => h("li", {},
+          h("span", { text: `${it.quantity} × ${it.name}` }), h("span", { text: formatMoney(it.price_cents * it.quantity) }))))
+        : h("p", { text: plural(o.items_count || 0, "item") }), // a courier's offer view lists no items
       h("p", { class: "total" }, h("span", { text: "Total" }), h("strong", { text: formatMoney(o.total_cents) })),
       o.delivery_address ? h("p", {}, h("span", { class: "muted", text: "Deliver to: " }), o.delivery_address) : null,
       o.notes ? h("p", {}, h("span", { class: "muted", text: "Notes: " }), o.notes) : null,

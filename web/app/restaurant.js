@@ -3,7 +3,7 @@
 // order page with its chat, and the menu editor.
 import { h, replace, announce, formatMoney, parseMoney, timeEl, orderLabel } from "./dom.js";
 import { explain } from "./errors.js";
-import { FINAL, merge, itemsSummary, unreadBadge } from "./order.js";
+import { FINAL, merge, applyEvent, itemsSummary, unreadBadge } from "./order.js";
 import { orderActions } from "./actions.js";
 import { mountOrderView } from "./orderview.js";
 
@@ -114,24 +114,10 @@ async function board(ctx) {
     for (const o of open) {
       if (watched.has(o.id)) continue;
       // A refused channel stays in the map (as null): it is not asked for again.
-      watched.set(o.id, rt.subscribe(`order:${o.id}`, { since: o.seq, onEvent: (f) => onOrderEvent(o.id, f), onError: () => watched.set(o.id, null) }));
+      watched.set(o.id, rt.subscribe(`order:${o.id}`, { since: o.seq, onEvent: (f) => { if (applyEvent(orders, f, me)) draw(); }, onError: () => watched.set(o.id, null) }));
     }
   }
   ctx.onCleanup(() => { for (const sub of watched.values()) if (sub) sub.unsubscribe(); });
-
-  function onOrderEvent(id, f) {
-    const o = orders.get(id);
-    const d = f.data || {};
-    if (f.event === "chat.message" && o && d.seq > o.seq) {
-      o.seq = d.seq;
-      if (String(d.author_id) !== String(me.id)) o.unread = (o.unread || 0) + 1;
-      draw();
-    } else if (f.event === "chat.read" && o && String(d.user_id) === String(me.id)) {
-      session.api("GET", `/orders/${id}`).then((u) => { if (ctx.alive() && merge(orders, u)) draw(); }, () => {});
-    } else if (f.event.startsWith("order.") && d.id && merge(orders, d)) {
-      draw();
-    }
-  }
 
   function onFeedEvent(f) {
     const o = f.data;
