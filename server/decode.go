@@ -6,18 +6,44 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"mime"
+	"reflect"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/jsonutf8"
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
+// requireJSON answers 415 to a request whose body is not declared JSON
+// (application/json or application/*+json, parameters such as charset
+// allowed): a page of another site may post text/plain or a form without
+// a CORS preflight, and such a request must reach no handler. A request
+// without a body (a claim) needs no type.
+func requireJSON(c *fiber.Ctx) error {
+	if len(c.Request().Body()) > 0 && !isJSONType(c.Get(fiber.HeaderContentType)) {
+		return delivery.Errorf(delivery.EMEDIATYPE, "Content-Type: a request body must be application/json")
+	}
+	return c.Next()
+}
+
+func isJSONType(contentType string) bool {
+	mediaType, _, err := mime.ParseMediaType(contentType) // lower-cased
+	if err != nil {
+		return false
+	}
+	sub, ok := strings.CutPrefix(mediaType, "application/")
+	return ok && (sub == "json" || len(sub) > len("+json") && strings.HasSuffix(sub, "+json"))
+}
+
 // decodeJSON decodes one JSON object from body into v. Unknown fields,
-// wrong types, trailing data and malformed JSON are EINVALID errors whose
-// message names the field or the offset, so a client can fix its request.
+// wrong types, trailing data, malformed JSON, a key given twice and a case
+// variant of a field's name are EINVALID errors whose message names the
+// field or the offset, so a client can fix its request.
 func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return delivery.Errorf(delivery.EINVALID, "request body must be a JSON object")
@@ -34,6 +60,9 @@ func decodeJSON(body []byte, v any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return delivery.Errorf(delivery.EINVALID, "request body must hold a single JSON object")
+	}
+	if err := jsonutf8.CheckKeys(body, reflect.TypeOf(v)); err != nil {
+		return delivery.Errorf(delivery.EINVALID, "%s", err)
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ var statusOf = map[string]int{
 	delivery.EPRECONDITION:      fiber.StatusPreconditionFailed,
 	delivery.ETOOLARGE:          fiber.StatusRequestEntityTooLarge,
 	delivery.EMETHOD:            fiber.StatusMethodNotAllowed,
+	delivery.EMEDIATYPE:         fiber.StatusUnsupportedMediaType,
 	delivery.EUNPROCESSABLE:     fiber.StatusUnprocessableEntity,
 	delivery.EIDEMPOTENCY:       fiber.StatusUnprocessableEntity,
 	delivery.ECHATCLOSED:        fiber.StatusUnprocessableEntity,

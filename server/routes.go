@@ -38,6 +38,9 @@ func (s *Server) routes() {
 			MaxAge:        600,
 		}))
 	}
+	// Before authentication: a cross-site post must not even be tried.
+	// It covers POST /api/v1/publish (mounted with the realtime routes).
+	api.Use(requireJSON)
 	api.Post("/auth/register", s.handleRegister)
 	api.Post("/auth/login", s.handleLogin)
 	api.Post("/auth/refresh", s.handleRefresh)

@@ -70,6 +70,9 @@ func New(cfg Config) *Server {
 		IdleTimeout:           60 * time.Second,
 		DisableStartupMessage: true,
 		ErrorHandler:          writeError,
+		// Bodies are JSON or refused with 415 (requireJSON): a form is not
+		// parsed first, whose errors would answer 400 instead.
+		DisablePreParseMultipartForm: true,
 	})
 	s.routes()
 	return s

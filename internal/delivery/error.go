@@ -26,6 +26,7 @@ const (
 	EUNAVAILABLE       = "unavailable"
 	ECHATCLOSED        = "chat_closed"
 	EMETHOD            = "method_not_allowed"
+	EMEDIATYPE         = "unsupported_media_type"
 )
 
 // Error is a domain error: a machine-readable code and a message safe to show

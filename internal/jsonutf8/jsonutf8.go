@@ -1,9 +1,14 @@
-// Package jsonutf8 tells whether the string fields of a JSON object were
-// sent as valid UTF-8. encoding/json silently turns invalid bytes and lone
-// surrogate escapes ("\ud800") into U+FFFD, which would store text the
-// client never wrote; for free text the client must hear about it, with
-// the field named. The REST decoder and the websocket frame decoder share
-// this one check.
+// Package jsonutf8 catches what encoding/json lets through silently in a
+// client's JSON, where the client must hear about it with the field named:
+//
+//   - invalid UTF-8: encoding/json turns invalid bytes and lone surrogate
+//     escapes ("\ud800") into U+FFFD, which would store text the client
+//     never wrote (FirstInvalid);
+//   - keys it matches loosely: a key given twice (the last wins) and a case
+//     variant of a field's name ("Text" fills text), which would let the
+//     check above, reading the exact key, be bypassed (CheckKeys).
+//
+// The REST decoder and the websocket frame decoder share these checks.
 package jsonutf8
 
 import (

@@ -37,6 +37,8 @@ type ClientFrame struct {
 	Token       string          `json:"token,omitempty"`
 }
 
+var clientFrameType = reflect.TypeFor[ClientFrame]()
+
 // known lists the client frame types of the contract.
 var known = map[string]bool{
 	TypeSubscribe: true, TypeUnsubscribe: true, TypeChat: true, TypeTyping: true,
@@ -76,6 +78,11 @@ func Decode(b []byte) (ClientFrame, error) {
 		return ClientFrame{}, err
 	}
 	f.ID = presentID(f.ID)
+	// Before any field is looked at: "Type" or a second "text" would be
+	// decoded into the field that the checks below read by its exact key.
+	if err := jsonutf8.CheckKeys(b, clientFrameType); err != nil {
+		return f, delivery.Errorf(CodeInvalid, "%s", err)
+	}
 	switch {
 	case f.Type == "":
 		return f, delivery.Errorf(CodeInvalid, "type: required")
