@@ -297,6 +297,33 @@ func TestClientRetriesAChatWhoseAckWasLost(t *testing.T) {
 	e.tab.CheckClean()
 }
 
+func TestClientDropsRefusedSubscriptionsAndPacesItsFrames(t *testing.T) {
+	e := startClientEnv(t, nil)
+	// 50 subscribes at once, over the server's burst of 40 frames, which
+	// would close the socket (4008) if sent as fast as they were made.
+	// Each is refused: another user's feed.
+	browsertest.Eval[bool](e.tab, `for (let i = 1000; i < 1050; i++) {
+		rt.subscribe("user:" + i, { onError: (err) => rec.errors.push(err.code) });
+	}
+	true`)
+	e.tab.WaitJS(`rec.errors.length >= 50`)
+	got := browsertest.Eval[struct {
+		Opens  int
+		Errors []string
+		Again  bool
+	}](e.tab, `({opens: rec.opens, errors: rec.errors, again: !!rt.subscribe("user:1000")})`)
+	if got.Opens != 1 {
+		t.Errorf("%d sockets opened, want the first one kept", got.Opens)
+	}
+	if len(got.Errors) != 50 || slices.ContainsFunc(got.Errors, func(c string) bool { return c != "forbidden" }) {
+		t.Errorf("errors %v, want forbidden for each of the 50 subscriptions", got.Errors)
+	}
+	if !got.Again {
+		t.Error("a refused subscription was kept")
+	}
+	e.tab.CheckClean()
+}
+
 // login signs in a user registered by register and returns a fresh access
 // token.
 func login(t *testing.T, base, email string) string {

@@ -22,6 +22,11 @@ const FEED_SEEN_PER_ORDER = 64;
 // The feed snapshot after a reconnect (newest first, the server's maximum).
 const RESYNC_LIMIT = 200;
 const REFRESH_RETRY_MS = 2000;
+// The server closes a socket sending over 20 frames a second (burst 40)
+// with 4008; a reconnect resubscribing many channels at once would hit that
+// every time, so frames beyond this budget wait their turn.
+const FRAME_BURST = 30;
+const FRAMES_PER_S = 15;
 
 /**
  * An error of the API (an HTTP answer), of a websocket frame, or of the
@@ -99,18 +104,18 @@ export class Session extends EventTarget {
   }
 
   /**
-   * POST /auth/logout, then forget the tokens (even when the request
-   * failed: a user who signs out is signed out on this device).
+   * POST /auth/logout (which ends the session on the server), then forget
+   * the tokens, even when the request failed: a user who signs out is
+   * signed out on this device.
    */
   async logout() {
-    const t = this.#tokens;
-    if (!t) return;
+    if (!this.#tokens) return;
     try {
-      await this.#request("POST", "/auth/logout", { body: { refresh_token: t.refreshToken }, token: t.accessToken });
+      await this.api("POST", "/auth/logout", {});
     } catch (err) {
       if (err.status !== 401) throw err; // 401: the server had ended it already
     } finally {
-      if (this.#tokens === t) this.#set(null);
+      if (this.#tokens) this.#set(null);
     }
   }
 
@@ -300,6 +305,10 @@ export class Realtime extends EventTarget {
   #queue = []; // commands not sent, in call order
   #inflight = new Set(); // commands sent on this socket, not answered
   #typedAt = new Map(); // order id → ms of the last typing frame
+  #outbox = []; // frames over the budget, this socket only
+  #budget = 0;
+  #budgetAt = 0;
+  #outboxTimer = null;
   #onSessionChange = (e) => this.#sessionChanged(e.detail.signedIn);
 
   /**
@@ -441,6 +450,8 @@ export class Realtime extends EventTarget {
     const reconnect = this.#everOpen;
     this.#everOpen = true;
     this.#attempt = 0;
+    this.#budget = FRAME_BURST; // the server's bucket starts full per socket
+    this.#budgetAt = performance.now();
     this.#setState("open", { since: Date.now() });
     // Rotated while the handshake was under way: the socket holds the old one.
     if (this.#wsToken !== this.#session.accessToken) this.#sendAuth();
@@ -458,7 +469,9 @@ export class Realtime extends EventTarget {
     ws.onopen = ws.onmessage = ws.onclose = null;
     this.#ws = null;
     clearTimeout(this.#refreshTimer);
-    this.#refreshTimer = null;
+    clearTimeout(this.#outboxTimer);
+    this.#refreshTimer = this.#outboxTimer = null;
+    this.#outbox = [];
     this.#replies.clear();
     this.#draining.clear();
     const unanswered = [...this.#inflight];
@@ -568,7 +581,21 @@ export class Realtime extends EventTarget {
   #request(frame, onReply) {
     const id = String(this.#nextId++);
     this.#replies.set(id, onReply);
-    this.#ws.send(JSON.stringify({ ...frame, id }));
+    this.#outbox.push(JSON.stringify({ ...frame, id }));
+    this.#drain();
+  }
+
+  #drain() {
+    const now = performance.now();
+    this.#budget = Math.min(FRAME_BURST, this.#budget + ((now - this.#budgetAt) * FRAMES_PER_S) / 1000);
+    this.#budgetAt = now;
+    for (; this.#outbox.length > 0 && this.#budget >= 1; this.#budget--) this.#ws.send(this.#outbox.shift());
+    if (this.#outbox.length > 0 && !this.#outboxTimer) {
+      this.#outboxTimer = setTimeout(() => {
+        this.#outboxTimer = null;
+        this.#drain();
+      }, 1000 / FRAMES_PER_S);
+    }
   }
 
   #receive(data) {
