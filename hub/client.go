@@ -250,6 +250,32 @@ func (c *client) sendError(id []byte, err error) {
 	c.send(wire.AppendError(make([]byte, 0, len(id)+len(code)+len(msg)+48), id, code, msg))
 }
 
+// admit takes a frame of the peer, data or control, from the rate-limit
+// bucket; beyond the limit the connection is closed with 4008. Frames that
+// arrive while the connection closes are not answered: the close frame
+// may already be on its way. Reader goroutine only.
+func (c *client) admit() bool {
+	if c.closing() {
+		return false
+	}
+	if c.allow(time.Now().UnixNano()) {
+		return true
+	}
+	c.hub.stats.rateLimited.Add(1)
+	c.closeWith(wire.CloseRateLimited, "rate limited: too many frames")
+	return false
+}
+
+// control takes a ping or pong of the peer, which the library reads
+// within the reader's read (or, once closing, the close handshake's, when
+// admit touches no bucket). Each counts against the frame limit like a
+// data frame, since answering a ping is a write; it reports whether to
+// answer a ping.
+func (c *client) control() bool {
+	c.touch()
+	return c.admit()
+}
+
 // allow takes one frame from the rate-limit bucket.
 func (c *client) allow(now int64) bool {
 	lim := &c.hub.cfg.Limits

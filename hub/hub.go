@@ -217,7 +217,7 @@ func (h *Hub) Serve(conn net.Conn, r *http.Request, claims auth.Claims) error {
 		return fmt.Errorf("subscribe user feed: %w", err)
 	}
 	c.subs[user.String()] = feed
-	t, err := acceptWS(conn, r, h.cfg.Limits, c.touch)
+	t, err := acceptWS(conn, r, h.cfg.Limits, c.control)
 	if err != nil {
 		h.unsubscribe(feed)
 		return err

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"errors"
-	"time"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
@@ -21,15 +20,8 @@ func (c *client) readLoop() {
 			return
 		}
 		c.touch()
-		// Frames that arrive while the connection closes are not answered:
-		// the close frame may already be on its way.
-		if !c.closing() {
-			if c.allow(time.Now().UnixNano()) {
-				c.handle(msg, text)
-			} else {
-				c.hub.stats.rateLimited.Add(1)
-				c.closeWith(wire.CloseRateLimited, "rate limited: too many frames")
-			}
+		if c.admit() {
+			c.handle(msg, text)
 		}
 		putBuf(bp, msg)
 	}

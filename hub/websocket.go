@@ -152,9 +152,10 @@ func (u *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // acceptWS runs the websocket handshake for r on raw, which must hold no
-// unread bytes (a client sends no frame before the 101). activity is called
-// on every ping or pong from the peer, from the reading goroutine.
-func acceptWS(raw net.Conn, r *http.Request, l Limits, activity func()) (*wsConn, error) {
+// unread bytes (a client sends no frame before the 101). control is called
+// on every ping or pong from the peer, from the reading goroutine; a ping
+// is answered only when it returns true.
+func acceptWS(raw net.Conn, r *http.Request, l Limits, control func() bool) (*wsConn, error) {
 	w := &rawWriter{raw: raw, timeout: l.WriteTimeout}
 	brw := bufio.NewReadWriter(bufio.NewReaderSize(raw, readBufSize), bufio.NewWriterSize(w, controlBufSize))
 	t := &wsConn{raw: raw, w: w, readTimeout: l.ReadTimeout}
@@ -163,12 +164,11 @@ func acceptWS(raw net.Conn, r *http.Request, l Limits, activity func()) (*wsConn
 		InsecureSkipVerify: true,
 		OnPingReceived: func(context.Context, []byte) bool {
 			t.extendRead()
-			activity()
-			return true
+			return control()
 		},
 		OnPongReceived: func(context.Context, []byte) {
 			t.extendRead()
-			activity()
+			control()
 		},
 	})
 	if err != nil {
