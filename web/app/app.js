@@ -40,7 +40,7 @@ function match(routes, path) {
   return null;
 }
 
-export function navigate(hash) {
+function navigate(hash) {
   if (location.hash === hash) render();
   else location.hash = hash;
 }

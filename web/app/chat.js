@@ -8,7 +8,6 @@ import { explain } from "./errors.js";
 const ROLE = { customer: "Customer", restaurant: "Restaurant", courier: "Courier", admin: "Operator" };
 const THE_ROLE = { customer: "the customer", restaurant: "the restaurant", courier: "the courier", admin: "the operator" };
 const TYPING_SHOWN_MS = 3000; // senders repeat typing about every second while they type
-const TYPING_EVERY_MS = 1000; // the server passes at most one a second anyway
 
 // createChat returns {el, add(message), typing(data), read(data), setOpen(bool), seen()}.
 // me is the signed-in user; a message is "mine" by author_id.
@@ -30,13 +29,11 @@ export function createChat({ rt, orderId, me }) {
   const marks = {}; // role → highest seq read by that party (others only)
   const typingUntil = {}; // role → ms
   let typingTimer = 0;
-  let lastTypingSent = 0;
   let readSent = 0;
 
+  // The library sends at most one typing frame a second per order.
   input.addEventListener("input", () => {
-    const now = Date.now();
-    if (input.value.trim() === "" || now - lastTypingSent < TYPING_EVERY_MS) return;
-    lastTypingSent = now;
+    if (input.value.trim() === "") return;
     rt.typing(orderId).catch(() => {}); // best effort: a lost typing frame only hides an indicator
   });
 
@@ -57,6 +54,7 @@ export function createChat({ rt, orderId, me }) {
     pending.set(clientMsgId, node);
     list.append(node);
     empty.hidden = true;
+    list.scrollTop = list.scrollHeight;
     rt.chat(orderId, text, { clientMsgId }).then(
       () => { state.textContent = "Sent"; },
       (err) => {
@@ -83,8 +81,10 @@ export function createChat({ rt, orderId, me }) {
     // Keep seq order: a message replayed after a reconnect may be older
     // than one already shown.
     const after = [...messages.values()].filter((m) => m.msg.seq > msg.seq).sort((a, b) => a.msg.seq - b.msg.seq)[0];
+    const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     list.insertBefore(node, after ? after.node : firstPending());
     empty.hidden = true;
+    if (atEnd) list.scrollTop = list.scrollHeight; // follow the conversation unless the reader scrolled back
     if (!mine) {
       delete typingUntil[msg.author_role];
       drawTyping();

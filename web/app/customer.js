@@ -1,7 +1,7 @@
 // The customer's screens: restaurants, a menu with the cart, placing the
 // order, the list of my orders (live, with unread messages), and the live
 // order page.
-import { h, replace, announce, formatMoney, timeEl, uuid, orderLabel, plural } from "./dom.js";
+import { h, replace, setChildren, announce, formatMoney, timeEl, uuid, orderLabel, plural } from "./dom.js";
 import { explain } from "./errors.js";
 import { merge, applyEvent, statusBadge, unreadBadge, restaurantByID, restaurantName } from "./order.js";
 import { mountOrderView } from "./orderview.js";
@@ -215,7 +215,7 @@ async function myOrders(ctx) {
       if (!r) rows.set(o.id, (r = row(o)));
       r.update(o);
     }
-    list.replaceChildren(...sorted.map((o) => rows.get(o.id).li));
+    setChildren(list, sorted.map((o) => rows.get(o.id).li));
     empty.hidden = sorted.length > 0;
   }
 

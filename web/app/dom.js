@@ -38,6 +38,14 @@ export function replace(el, ...children) {
   return el;
 }
 
+// setChildren makes nodes the children of el, in order, touching the DOM
+// only if they differ: a node taken out and put back loses the focus.
+export function setChildren(el, nodes) {
+  const now = el.children;
+  if (now.length === nodes.length && nodes.every((n, i) => now[i] === n)) return;
+  el.replaceChildren(...nodes);
+}
+
 // announce speaks text through the page's polite live region. The text is
 // cleared first so that the same words said twice are announced twice.
 export function announce(text) {

@@ -24,7 +24,7 @@ export function statusBadge(status) {
 // an order we never saw always does. Events of one order may reach a
 // screen through several channels (a feed, the order channel, a REST
 // answer) in any order; keeping the highest seq makes that harmless.
-export function newer(a, b) {
+function newer(a, b) {
   return !a || (b.seq || 0) >= (a.seq || 0);
 }
 

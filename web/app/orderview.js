@@ -38,7 +38,7 @@ export async function mountOrderView(ctx, { extra } = {}) {
   const party = isParty(me, order);
 
   const summary = h("div", { class: "order-summary" });
-  const current = h("div", { class: "current", "aria-live": "polite" });
+  const current = h("div", { class: "current", tabindex: -1 }); // changes are announced with the timeline
   const actionSlot = h("div");
   const timeline = h("ol", { class: "timeline" });
   const map = createMap();
@@ -70,7 +70,11 @@ export async function mountOrderView(ctx, { extra } = {}) {
     replace(current,
       h("p", { class: "current-status" }, statusBadge(o.status), o.reason ? h("span", { class: "muted", text: ` ${o.reason}` }) : null),
       h("p", { class: "muted", text: nextStep(o) }));
+    // A step taken from here replaces its own button: the focus goes to
+    // the next step, or to the status, instead of being lost.
+    const hadFocus = actionSlot.contains(document.activeElement);
     replace(actionSlot, orderActions(session, o, { onChange: (u) => update(u, true) }));
+    if (hadFocus) (actionSlot.querySelector("button") || current).focus();
     replace(summary,
       h("p", {}, h("strong", { text: name })),
       o.items

@@ -1,7 +1,7 @@
 // The restaurant's screens: the live board of its orders by status (new
 // ones appear with a title badge and a short sound that can be muted), the
 // order page with its chat, and the menu editor.
-import { h, replace, announce, formatMoney, parseMoney, timeEl, orderLabel } from "./dom.js";
+import { h, replace, setChildren, announce, formatMoney, parseMoney, timeEl, orderLabel } from "./dom.js";
 import { explain } from "./errors.js";
 import { FINAL, merge, applyEvent, itemsSummary, unreadBadge } from "./order.js";
 import { orderActions } from "./actions.js";
@@ -93,7 +93,7 @@ async function board(ctx) {
         }
         entry.li.classList.toggle("fresh", o.status === "placed");
       }
-      c.list.replaceChildren(...shown.map((o) => cards.get(o.id).li));
+      setChildren(c.list, shown.map((o) => cards.get(o.id).li));
       c.heading.textContent = `${c.title} (${mine.length})`;
     }
     if (focused && cards.has(focused)) {
