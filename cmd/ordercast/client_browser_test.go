@@ -35,11 +35,15 @@ type clientEnv struct {
 // to the customer's feed, and records into window.rec: state changes, the
 // order's durable seqs, the feed's frames and snapshots, errors, and every
 // frame the page sent. rec.dropAckText names a chat text whose ack the page
-// drops, once, as a network losing it would.
+// drops, once, as a network losing it would; while rec.failRefresh is set,
+// token refreshes fail as if the network were down.
 const clientSetupJS = `(async (p) => {
   const { Session, Realtime } = await import("/client/ordercast.js");
   const rec = window.rec = { states: [], opens: 0, order: [], feed: [], resyncs: 0, errors: [], sent: [],
-    dropAckText: null, ackDropped: false };
+    dropAckText: null, ackDropped: false, failRefresh: false };
+  const nativeFetch = window.fetch;
+  window.fetch = (url, init) => rec.failRefresh && String(url).endsWith("/auth/refresh")
+    ? Promise.reject(new TypeError("Failed to fetch")) : nativeFetch(url, init);
   const Native = WebSocket;
   window.WebSocket = class extends Native {
     constructor(...args) {
@@ -238,6 +242,26 @@ func TestClientRefreshesTheTokenOnALiveSocket(t *testing.T) {
 	}
 	if got.Token == first.Token {
 		t.Error("the access token was never refreshed")
+	}
+	e.tab.CheckClean()
+}
+
+func TestClientReconnectsAfterItsTokenExpired(t *testing.T) {
+	e := startClientEnv(t, map[string]string{"ACCESS_TOKEN_TTL": "10s"})
+	browsertest.Eval[bool](e.tab, `rec.failRefresh = true`)
+	// Not refreshed in time: the server closes the socket at exp.
+	e.tab.WaitJSFor(`rt.state.code === 4001 && rt.state.name !== "open"`, 30*time.Second)
+	restaurant := login(t, e.base, "chef@example.com")
+	apiCall(t, e.base, restaurant, "POST", "/orders/"+e.orderID+"/status", `{"status":"accepted"}`)
+	browsertest.Eval[bool](e.tab, `rec.failRefresh = false, true`)
+	// Refreshed, then back on a new socket, resumed from seq 1.
+	e.tab.WaitJS(`rt.state.name === "open" && rec.order.includes(2)`)
+	got := browsertest.Eval[struct {
+		Opens int
+		Order []int64
+	}](e.tab, `rec`)
+	if got.Opens != 2 || !slices.Equal(got.Order, []int64{1, 2}) {
+		t.Errorf("%d sockets opened, order seqs %v; want 2 and [1 2]", got.Opens, got.Order)
 	}
 	e.tab.CheckClean()
 }
