@@ -6,6 +6,7 @@ package main
 // layout does not scroll sideways.
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,10 +14,11 @@ import (
 	"github.com/ordercast/ordercast/internal/browsertest"
 )
 
-// Viewports of the screenshots: a small phone, and a desktop (the size of
-// the screenshots committed under docs/).
+// Viewports of the screenshots: a small phone, a tablet, and a desktop
+// (the size of the screenshots committed under docs/).
 const (
 	phoneWidth, phoneHeight     = 360, 740
+	tabletWidth, tabletHeight   = 768, 1024
 	desktopWidth, desktopHeight = 1280, 800
 )
 
@@ -60,17 +62,22 @@ func signUp(tab *browsertest.Tab, base, role, name, email, restaurant, home stri
 	tab.WaitRole("heading", home)
 }
 
-// shot saves the screen at desktop and at phone width (name-desktop.png,
-// name-phone.png) and fails if the phone layout is wider than the phone.
+// shot saves the screen at desktop, phone and tablet size
+// (name-desktop.png, name-phone.png, name-tablet.png) and fails if the page
+// is wider than the window at any of them.
 func shot(t *testing.T, tab *browsertest.Tab, name string) {
 	t.Helper()
-	tab.Screenshot(name + "-desktop")
-	tab.SetViewport(phoneWidth, phoneHeight)
-	tab.WaitJS(`innerWidth === 360`)
-	if w := browsertest.Eval[int](tab, `document.documentElement.scrollWidth`); w > phoneWidth {
-		t.Errorf("%s: %d px wide at a %d px viewport (scrolls sideways)", name, w, phoneWidth)
+	for _, v := range []struct {
+		suffix        string
+		width, height int64
+	}{{"desktop", desktopWidth, desktopHeight}, {"phone", phoneWidth, phoneHeight}, {"tablet", tabletWidth, tabletHeight}} {
+		tab.SetViewport(v.width, v.height)
+		tab.WaitJS(fmt.Sprintf(`innerWidth === %d`, v.width))
+		if w := browsertest.Eval[[2]int](tab, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`); w[0] > w[1] {
+			t.Errorf("%s: %d px wide in a %d px window (scrolls sideways)", name, w[0], w[1])
+		}
+		tab.Screenshot(name + "-" + v.suffix)
 	}
-	tab.Screenshot(name + "-phone")
 	tab.SetViewport(desktopWidth, desktopHeight)
-	tab.WaitJS(`innerWidth === 1280`)
+	tab.WaitJS(fmt.Sprintf(`innerWidth === %d`, desktopWidth))
 }
