@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ordercast/ordercast/internal/browsertest"
 	"github.com/ordercast/ordercast/internal/testnet"
@@ -152,7 +153,8 @@ func TestWebDeliveryFlow(t *testing.T) {
 	courier.Click("button", "Picked up order #"+id)
 	courier.WaitRole("button", "Delivered order #"+id)
 	proxy.Resume()
-	cust.WaitJS(`document.getElementById("banner").hidden`)
+	// The next attempt may be a whole backoff away (at most 15 s).
+	cust.WaitJSFor(`document.getElementById("banner").hidden`, 30*time.Second)
 	endCut()
 	cust.WaitText("Picked up by the courier")
 	courier.Click("button", "Delivered order #"+id)
