@@ -109,9 +109,12 @@ export class Session extends EventTarget {
    * signed out on this device.
    */
   async logout() {
-    if (!this.#tokens) return;
+    const t = this.#tokens;
+    if (!t) return;
     try {
-      await this.api("POST", "/auth/logout", {});
+      // The server revokes by the refresh token until access tokens carry
+      // their session (sid); one spent by api()'s refresh still names it.
+      await this.api("POST", "/auth/logout", { refresh_token: t.refreshToken });
     } catch (err) {
       if (err.status !== 401) throw err; // 401: the server had ended it already
     } finally {
