@@ -26,9 +26,15 @@ import (
 	"github.com/ordercast/ordercast/server"
 )
 
-// shutdownTimeout bounds how long in-flight requests may take to finish
-// after SIGTERM.
-const shutdownTimeout = 20 * time.Second
+// Shutdown budgets after SIGTERM, one each, so that sockets slow to close
+// cannot use up the time of the requests in flight: hubShutdownTimeout
+// for the hub's connections to take their 1012 and close (a close
+// handshake waits at most 5 s for the peer), then httpShutdownTimeout for
+// in-flight requests to finish (each is bounded at 15 s).
+const (
+	hubShutdownTimeout  = 10 * time.Second
+	httpShutdownTimeout = 20 * time.Second
+)
 
 // Token claims iss and aud; a token of another service is refused.
 const (
@@ -155,21 +161,30 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	case <-ctx.Done():
 	}
 	log.Info().Msg("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	// The hub first: upgraded connections are not the HTTP server's to
-	// wait for; they get 1012 and may reconnect to another instance.
-	if err := rt.hub.Shutdown(shutdownCtx); err != nil {
-		log.Error().Err(err).Msg("hub shutdown")
-	}
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		log.Error().Err(err).Msg("shutdown")
-	}
+	shutdown(log, rt.hub, srv, hubShutdownTimeout, httpShutdownTimeout)
 	if err := <-serveErr; err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+type shutdowner interface{ Shutdown(context.Context) error }
+
+// shutdown stops the hub, then the HTTP server, each within its own
+// budget. The hub first: upgraded connections are not the HTTP server's
+// to wait for; they get 1012 and may reconnect to another instance.
+func shutdown(log zerolog.Logger, hub, srv shutdowner, hubBudget, httpBudget time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), hubBudget)
+	if err := hub.Shutdown(ctx); err != nil {
+		log.Error().Err(err).Msg("hub shutdown")
+	}
+	cancel()
+	ctx, cancel = context.WithTimeout(context.Background(), httpBudget)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Error().Err(err).Msg("shutdown")
+	}
 }
 
 // serveMetrics serves /metrics on its own listener (METRICS_ADDR), so that
