@@ -185,10 +185,12 @@ async function myOrders(ctx) {
   const list = h("ul", { class: "orders" });
   const empty = h("p", { hidden: true }, "No orders yet. ", h("a", { href: "#/", text: "Find a restaurant" }));
   const error = h("p", { class: "error", role: "alert" });
-  replace(ctx.main, heading, error, list, empty);
+  const more = h("button", { type: "button", hidden: true, text: "Show older orders" });
+  replace(ctx.main, heading, error, list, empty, more);
   ctx.focus(heading);
 
   const orders = new Map();
+  let cursor = "";
   const rows = new Map(); // id → {li, update(order)}
 
   function row(o) {
@@ -224,12 +226,22 @@ async function myOrders(ctx) {
     onResync: (l) => { for (const o of l) merge(orders, o); draw(); },
   });
   ctx.onCleanup(() => sub.unsubscribe());
-  try {
-    const { orders: l } = await session.api("GET", "/orders");
-    if (!ctx.alive()) return;
-    for (const o of l) merge(orders, o);
-    draw();
-  } catch (err) {
-    if (ctx.alive()) error.textContent = explain(err);
+  // A page of the listing, newest first; the next one on request.
+  async function load() {
+    more.disabled = true;
+    try {
+      const page = await session.api("GET", `/orders${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ""}`);
+      if (!ctx.alive()) return;
+      for (const o of page.orders) merge(orders, o);
+      cursor = page.next_cursor || "";
+      more.hidden = !cursor;
+      draw();
+    } catch (err) {
+      if (ctx.alive()) error.textContent = explain(err);
+    } finally {
+      more.disabled = false;
+    }
   }
+  more.addEventListener("click", load);
+  await load();
 }

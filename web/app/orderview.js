@@ -34,7 +34,8 @@ export async function mountOrderView(ctx, { extra } = {}) {
     return;
   }
   if (!ctx.alive()) return;
-  const orders = new Map([[order.id, order]]);
+  const orders = new Map();
+  merge(orders, order);
   const party = isParty(me, order);
 
   const summary = h("div", { class: "order-summary" });
