@@ -33,6 +33,9 @@ type config struct {
 	AccessTokenTTL time.Duration
 	LogLevel       zerolog.Level
 	LogFormat      string
+	// SQLiteSynchronous is "full" (commits synced to disk, the default)
+	// or "normal" (SQLITE_SYNCHRONOUS; see sqlite.Options).
+	SQLiteSynchronous string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -95,6 +98,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	cfg.DataDir = envOr(getenv, "DATA_DIR", "data")
 	if path, ok := sqlitePath(cfg.DatabaseURL); ok && getenv("DATA_DIR") == "" {
 		cfg.DataDir = filepath.Dir(path)
+	}
+	cfg.SQLiteSynchronous = strings.ToLower(envOr(getenv, "SQLITE_SYNCHRONOUS", "full"))
+	if cfg.SQLiteSynchronous != "full" && cfg.SQLiteSynchronous != "normal" {
+		return cfg, fmt.Errorf("SQLITE_SYNCHRONOUS: want full or normal, got %q", getenv("SQLITE_SYNCHRONOUS"))
 	}
 	if _, ok := sqlitePath(cfg.DatabaseURL); !ok && !isPostgresURL(cfg.DatabaseURL) {
 		return cfg, fmt.Errorf("DATABASE_URL: want sqlite://path or postgres://…, got scheme of %q", scheme(cfg.DatabaseURL))

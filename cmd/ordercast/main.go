@@ -233,7 +233,7 @@ func healthcheck(getenv func(string) string) error {
 
 func openStore(ctx context.Context, cfg config) (delivery.Store, error) {
 	if path, ok := sqlitePath(cfg.DatabaseURL); ok {
-		return sqlite.Open(ctx, path)
+		return sqlite.OpenWith(ctx, path, sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
 	}
 	return postgres.Open(ctx, cfg.DatabaseURL)
 }

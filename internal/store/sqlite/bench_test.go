@@ -3,12 +3,73 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/orders"
 	"github.com/ordercast/ordercast/internal/store/sqlite"
 )
+
+// BenchmarkPlaceOrder: what synchronous=FULL (the default) costs an order
+// placement against NORMAL: the service's whole Place (the restaurant and
+// its items read, then the insert of the order and its event in one
+// transaction, whose commit FULL syncs to disk), one customer after
+// another and 4 × GOMAXPROCS at once. The database is a file in the test's
+// temporary folder: run it where the data folder lives (TMPDIR).
+//
+//	go test ./internal/store/sqlite -run '^$' -bench PlaceOrder -benchtime 2000x
+func BenchmarkPlaceOrder(b *testing.B) {
+	for _, sync := range []string{"full", "normal"} {
+		b.Run("synchronous="+sync, func(b *testing.B) {
+			ctx := context.Background()
+			s, err := sqlite.OpenWith(ctx, filepath.Join(b.TempDir(), "oc.db"), sqlite.Options{Synchronous: sync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = s.Close() })
+			staff, err := s.CreateUser(ctx, delivery.User{Email: "kitchen@example.com", Name: "K", Role: delivery.RoleRestaurant, PasswordHash: "h"}, "Kitchen")
+			if err != nil {
+				b.Fatal(err)
+			}
+			item, err := s.CreateMenuItem(ctx, delivery.MenuItem{RestaurantID: staff.RestaurantID, Name: "Pizza", PriceCents: 1000, Available: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cust, err := s.CreateUser(ctx, delivery.User{Email: "c@example.com", Name: "C", Role: delivery.RoleCustomer, PasswordHash: "h"}, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			svc := orders.New(s, nil)
+			req := orders.PlaceRequest{RestaurantID: staff.RestaurantID, Items: []orders.ItemInput{{MenuItemID: item.ID, Quantity: 1}}, DeliveryAddress: "1 Main St"}
+			var n atomic.Int64
+			place := func() error {
+				_, _, err := svc.Place(ctx, cust.Actor(), req, fmt.Sprintf("key-%d", n.Add(1)))
+				return err
+			}
+			b.Run("serial", func(b *testing.B) {
+				for b.Loop() {
+					if err := place(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("parallel", func(b *testing.B) {
+				b.SetParallelism(4) // 4 × GOMAXPROCS customers at once
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := place(); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		})
+	}
+}
 
 // BenchmarkLocationReads: the two reads behind every courier position
 // (the service's ActiveOrdersOfCourier, the hub's OrderByID re-check),

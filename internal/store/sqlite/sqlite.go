@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -49,11 +50,37 @@ type Store struct {
 	orderByID, activeOrders *sql.Stmt
 }
 
-// Open opens (creating it and its parent directory if needed) the SQLite
-// database at path and applies pending migrations. The path ":memory:" (or
-// "") opens a fresh database in a temporary directory that Close removes;
-// a real in-memory database cannot be shared by the two connection pools.
+// Options tune a Store; the zero value is the default.
+type Options struct {
+	// Synchronous is SQLite's synchronous mode: "full" (the default, "")
+	// syncs the WAL to disk at every commit, so that a commit once
+	// answered survives a power cut or a kernel crash; "normal" syncs only
+	// at checkpoints, which makes each write cheaper but may lose the last
+	// commits (orders already answered 201) to a power cut. A crash of the
+	// process alone loses nothing in either mode.
+	Synchronous string
+}
+
+// Open opens the database at path with the default Options.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith opens (creating it and its parent directory if needed) the
+// SQLite database at path and applies pending migrations. The database
+// and its -wal and -shm files are private to the process's user (0600),
+// in a folder that is too (0700): an existing folder that holds nothing
+// else is tightened to 0700. The path ":memory:" (or "") opens a fresh
+// database in a temporary directory that Close removes; a real in-memory
+// database cannot be shared by the two connection pools.
+func OpenWith(ctx context.Context, path string, opt Options) (*Store, error) {
+	switch opt.Synchronous {
+	case "":
+		opt.Synchronous = "full"
+	case "full", "normal":
+	default:
+		return nil, fmt.Errorf("sqlite: synchronous %q: want full or normal", opt.Synchronous)
+	}
 	s := &Store{}
 	if path == "" || path == ":memory:" {
 		dir, err := os.MkdirTemp("", "ordercast-sqlite-")
@@ -63,22 +90,22 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.tempDir = dir
 		path = filepath.Join(dir, "ordercast.db")
 	}
-	if err := s.open(ctx, path); err != nil {
+	if err := s.open(ctx, path, opt); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) open(ctx context.Context, path string) error {
+func (s *Store) open(ctx context.Context, path string, opt Options) error {
 	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 		return fmt.Errorf("sqlite: path %q: want a plain file path", path)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("sqlite: create directory: %w", err)
+	if err := privateFiles(path); err != nil {
+		return err
 	}
 	var err error
-	if s.write, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+	if s.write, err = sql.Open("sqlite", dsn(path, false, opt)); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s.write.SetMaxOpenConns(1)
@@ -87,7 +114,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 	if err := sqlutil.Migrate(ctx, goose.DialectSQLite3, s.write, migrations.SQLite()); err != nil {
 		return fmt.Errorf("sqlite: %s: %w", path, err)
 	}
-	if s.read, err = sql.Open("sqlite", dsn(path, true)); err != nil {
+	if s.read, err = sql.Open("sqlite", dsn(path, true, opt)); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	n := max(4, runtime.NumCPU())
@@ -117,14 +144,68 @@ func (s *Store) prepareHot(ctx context.Context) error {
 	return nil
 }
 
+// privateFiles makes the database's folder and files private before
+// SQLite opens them: the folder 0700, the database file 0600, created
+// here if missing, since SQLite would create it 0644 and gives its -wal
+// and -shm files the mode of the database file. Files of an older version
+// are tightened. An existing folder is tightened only when it holds
+// nothing but the database's files and other private files (such as the
+// JWT secret): a shared folder (the working directory, /var/lib) is left
+// as it is, and so is one the process may not change.
+func privateFiles(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("sqlite: create directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
+	own := map[string]bool{}
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		own[filepath.Base(path)+suffix] = true
+		err := os.Chmod(path+suffix, 0o600)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("sqlite: make %s private: %w", path+suffix, err)
+		}
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 == 0 || fi.Mode()&fs.ModeSticky != 0 {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	for _, e := range entries {
+		if own[e.Name()] {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() || info.Mode().Perm()&0o077 != 0 {
+			return nil // not ours alone
+		}
+	}
+	if err := os.Chmod(dir, 0o700); err != nil && !errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("sqlite: make %s private: %w", dir, err)
+	}
+	return nil
+}
+
 // dsn returns the modernc.org/sqlite data source name of path. Pragmas are
 // per connection, so they go in the DSN and apply to every new connection.
-func dsn(path string, readOnly bool) string {
+func dsn(path string, readOnly bool, opt Options) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "synchronous("+opt.Synchronous+")")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
