@@ -220,7 +220,7 @@ func TestClientResumesWithoutGapOrDuplicateAcrossReconnects(t *testing.T) {
 }
 
 func TestClientRefreshesTheTokenOnALiveSocket(t *testing.T) {
-	e := startClientEnv(t, map[string]string{"ACCESS_TOKEN_TTL": "12s"})
+	e := startClientEnv(t, map[string]string{"ACCESS_TOKEN_TTL": "20s"})
 	first := browsertest.Eval[struct {
 		Token string
 		Exp   int64

@@ -22,6 +22,10 @@ const FEED_SEEN_PER_ORDER = 64;
 // The feed snapshot after a reconnect (newest first, the server's maximum).
 const RESYNC_LIMIT = 200;
 const REFRESH_RETRY_MS = 2000;
+// A socket open this long was a success: reconnect delays start over.
+// Starting over at every open would let a socket that opens and is closed
+// at once (a failing resync, a rate limit) retry at the minimum forever.
+const STABLE_MS = 10000;
 // The server closes a socket sending over 20 frames a second (burst 40)
 // with 4008; a reconnect resubscribing many channels at once would hit that
 // every time, so frames beyond this budget wait their turn.
@@ -296,7 +300,7 @@ export class Realtime extends EventTarget {
   #ws = null;
   #wsToken = null; // the token the socket authenticated with
   #everOpen = false; // the next open is a reconnect: feeds resynchronize
-  #attempt = 0; // failed attempts since the last open
+  #attempt = 0; // reconnects since the last stable socket
   #retryTimer = null;
   #refreshTimer = null;
   #nextId = 1;
@@ -341,6 +345,7 @@ export class Realtime extends EventTarget {
   connect() {
     if (this.#wanted) return;
     this.#wanted = true;
+    this.#attempt = 0;
     this.#session.addEventListener("change", this.#onSessionChange);
     this.#setState("connecting", { since: Date.now() });
     this.#open(false);
@@ -452,7 +457,6 @@ export class Realtime extends EventTarget {
   #opened() {
     const reconnect = this.#everOpen;
     this.#everOpen = true;
-    this.#attempt = 0;
     this.#budget = FRAME_BURST; // the server's bucket starts full per socket
     this.#budgetAt = performance.now();
     this.#setState("open", { since: Date.now() });
@@ -481,7 +485,9 @@ export class Realtime extends EventTarget {
     this.#inflight.clear();
     for (const entry of unanswered.reverse()) this.#requeue(entry);
     if (!this.#wanted) return;
-    const since = this.#state.name === "open" ? Date.now() : this.#state.since;
+    const wasOpen = this.#state.name === "open";
+    if (wasOpen && Date.now() - this.#state.since >= STABLE_MS) this.#attempt = 0;
+    const since = wasOpen ? Date.now() : this.#state.since;
     if (code === 4001) {
       // The token expired or was revoked: refresh, then reconnect at once.
       this.#setState("connecting", { since, code });
@@ -678,10 +684,10 @@ export class Realtime extends EventTarget {
     let orders;
     try {
       orders = (await this.#session.api("GET", `/orders?limit=${RESYNC_LIMIT}`)).orders;
-    } catch (err) {
-      if (ws !== this.#ws) return; // the socket went meanwhile: the next open resyncs
-      for (const sub of feeds) sub.call("onError", err);
-      return this.#restart(); // a feed not resynchronized is not live
+    } catch {
+      // A feed not resynchronized is not live: start over (the next open
+      // resyncs), unless the socket went meanwhile anyway.
+      return ws === this.#ws && this.#restart();
     }
     if (ws !== this.#ws) return;
     for (const sub of feeds) {
