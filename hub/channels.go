@@ -18,13 +18,19 @@ var shardSeed = maphash.MakeSeed()
 type shard struct {
 	mu sync.RWMutex // guards m: lookups take it for reading
 	m  map[string]*channel
-	// subMu serializes membership changes of the shard's channels, and
-	// with them the bus Subscribe on a first subscriber and Unsubscribe
-	// after the last, so that those never race for one channel.
+	// subMu serializes membership changes of the shard's channels (m,
+	// each channel's subs and the fields below them). It is never held
+	// across a bus call, which may wait seconds for Redis: a channel's
+	// state orders its bus calls instead.
 	subMu sync.Mutex
 }
 
-// channel is a channel with local subscribers.
+// channel is a channel with local subscribers, or on its way to or from
+// having them: it is in the index from its first subscriber's arrival
+// until the bus Unsubscribe after its last returned, so that the bus
+// calls for one name never overlap (an Unsubscribe overtaken by a
+// Subscribe would leave the channel unsubscribed in Redis while it has
+// subscribers here).
 type channel struct {
 	name    string
 	kind    wire.Kind
@@ -33,6 +39,21 @@ type channel struct {
 	// held for a whole fan-out so that every subscriber sees one order.
 	mu   sync.Mutex
 	subs []*subscription
+
+	// Guarded by the shard's subMu. ready is closed once the first
+	// subscriber's bus Subscribe returned, with its error in subErr: no
+	// subscriber is registered before, so that none reads the Store
+	// (catchUp) before every later publish is sure to arrive. joining
+	// counts subscribers between their arrival and their registration,
+	// so that the channel is not left under them. leaving: its last
+	// subscriber left and the bus Unsubscribe is under way; gone is closed
+	// once it returned and the channel left the index, which a subscriber
+	// arriving meanwhile waits for.
+	ready   chan struct{}
+	subErr  error
+	joining int
+	leaving bool
+	gone    chan struct{}
 }
 
 // subscription is one client on one channel.
@@ -62,30 +83,20 @@ func (h *Hub) shard(name string) *shard {
 }
 
 // subscribe adds c to channel name, subscribing the bus on the channel's
-// first local subscriber. The ack for id, if any, is queued in the same
-// critical section as the registration, so that it precedes every event
-// of the channel. Order channels start not live, at lastSeq: the caller
-// runs catchUp.
+// first local subscriber; it returns once the bus subscription is in
+// effect, the caller's own or a first subscriber's it waited for. The ack
+// for id, if any, is queued in the same critical section as the
+// registration, so that it precedes every event of the channel. Order
+// channels start not live, at lastSeq: the caller runs catchUp.
 func (h *Hub) subscribe(c *client, name string, ch wire.Channel, lastSeq int64, id []byte) (*subscription, error) {
 	sh := h.shard(name)
+	cn := h.join(sh, name, ch)
+	<-cn.ready // bounded: the first subscriber's bus call has a deadline
 	sh.subMu.Lock()
 	defer sh.subMu.Unlock()
-	sh.mu.RLock()
-	cn := sh.m[name]
-	sh.mu.RUnlock()
-	if cn == nil {
-		// Subscribe before the channel is visible: the bus guarantees
-		// every later publish, and catchUp reads the Store after this.
-		ctx, cancel := h.callCtx()
-		err := h.cfg.Bus.Subscribe(ctx, name)
-		cancel()
-		if err != nil {
-			return nil, err
-		}
-		cn = &channel{name: name, kind: ch.Kind, orderID: ch.ID}
-		sh.mu.Lock()
-		sh.m[name] = cn
-		sh.mu.Unlock()
+	cn.joining--
+	if cn.subErr != nil {
+		return nil, cn.subErr
 	}
 	s := &subscription{ch: cn, c: c, lastSeq: lastSeq, live: ch.Kind != wire.KindOrder}
 	cn.mu.Lock()
@@ -97,15 +108,59 @@ func (h *Hub) subscribe(c *client, name string, ch wire.Channel, lastSeq int64, 
 	return s, nil
 }
 
-// unsubscribe removes s, and the channel after its last subscriber.
+// join returns channel name with the caller counted as joining it. The
+// first subscriber creates the channel and subscribes the bus, outside
+// the shard's lock, while later ones wait for it in subscribe; one that
+// arrives while the channel is being left waits until the bus
+// Unsubscribe returned, and starts anew.
+func (h *Hub) join(sh *shard, name string, ch wire.Channel) *channel {
+	for {
+		sh.subMu.Lock()
+		cn := sh.m[name]
+		if cn != nil && cn.leaving {
+			gone := cn.gone
+			sh.subMu.Unlock()
+			<-gone // bounded: the bus call has a deadline
+			continue
+		}
+		first := cn == nil
+		if first {
+			cn = &channel{name: name, kind: ch.Kind, orderID: ch.ID, ready: make(chan struct{})}
+			sh.mu.Lock()
+			sh.m[name] = cn
+			sh.mu.Unlock()
+		}
+		cn.joining++
+		sh.subMu.Unlock()
+		if first {
+			ctx, cancel := h.callCtx()
+			err := h.cfg.Bus.Subscribe(ctx, name)
+			cancel()
+			sh.subMu.Lock()
+			if cn.subErr = err; err != nil {
+				// Those waiting fail with it; the next one tries anew.
+				sh.mu.Lock()
+				delete(sh.m, name)
+				sh.mu.Unlock()
+			}
+			close(cn.ready)
+			sh.subMu.Unlock()
+		}
+		return cn
+	}
+}
+
+// unsubscribe removes s, and the channel after its last subscriber: the
+// bus Unsubscribe runs outside the shard's lock, the channel staying in
+// the index as leaving until it returned.
 func (h *Hub) unsubscribe(s *subscription) {
 	cn := s.ch
 	sh := h.shard(cn.name)
 	sh.subMu.Lock()
-	defer sh.subMu.Unlock()
 	cn.mu.Lock()
 	if s.removed {
 		cn.mu.Unlock()
+		sh.subMu.Unlock()
 		return
 	}
 	s.removed = true
@@ -114,20 +169,26 @@ func (h *Hub) unsubscribe(s *subscription) {
 	cn.subs[s.idx].idx = s.idx
 	cn.subs[last] = nil
 	cn.subs = cn.subs[:last]
-	empty := last == 0
 	cn.mu.Unlock()
 	h.stats.subscriptions.Add(-1)
-	if !empty {
+	if last > 0 || cn.joining > 0 {
+		sh.subMu.Unlock()
 		return
 	}
+	cn.leaving, cn.gone = true, make(chan struct{})
+	sh.subMu.Unlock()
+	ctx, cancel := h.callCtx()
+	err := h.cfg.Bus.Unsubscribe(ctx, cn.name)
+	cancel()
+	if err != nil {
+		h.log.Warn().Err(err).Str("channel", cn.name).Msg("bus unsubscribe")
+	}
+	sh.subMu.Lock()
 	sh.mu.Lock()
 	delete(sh.m, cn.name)
 	sh.mu.Unlock()
-	ctx, cancel := h.callCtx()
-	defer cancel()
-	if err := h.cfg.Bus.Unsubscribe(ctx, cn.name); err != nil {
-		h.log.Warn().Err(err).Str("channel", cn.name).Msg("bus unsubscribe")
-	}
+	close(cn.gone)
+	sh.subMu.Unlock()
 }
 
 func (h *Hub) lookup(name string) *channel {
