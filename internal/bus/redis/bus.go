@@ -232,23 +232,29 @@ func (b *Bus) gap() {
 // nil: the reconnect subscribes it and then calls HandleGap.
 func (b *Bus) Subscribe(ctx context.Context, channel string) error {
 	key := b.key(channel)
-	sh, err := b.route(ctx, key)
-	if err != nil {
-		return err
+	var st *chanState
+	for st == nil {
+		sh, err := b.route(ctx, key)
+		if err != nil {
+			return err
+		}
+		b.mu.Lock()
+		switch {
+		case b.closed:
+			b.mu.Unlock()
+			return errClosed
+		case !b.started:
+			b.mu.Unlock()
+			return errNotStarted
+		case b.channels[channel] != nil:
+			b.mu.Unlock()
+			return nil
+		case sh.retired: // since route returned it: route again
+			b.mu.Unlock()
+			continue
+		}
+		st = &chanState{key: key, shard: sh}
 	}
-	b.mu.Lock()
-	switch {
-	case b.closed:
-		b.mu.Unlock()
-		return errClosed
-	case !b.started:
-		b.mu.Unlock()
-		return errNotStarted
-	case b.channels[channel] != nil:
-		b.mu.Unlock()
-		return nil
-	}
-	st := &chanState{key: key, shard: sh}
 	b.channels[channel] = st
 	b.mu.Unlock()
 	if err := b.awaitActive(ctx, st); err != nil {
@@ -479,6 +485,7 @@ type Stats struct {
 	Gaps          uint64 // HandleGap calls after a reconnect
 	Connected     bool   // every subscriber connection is up
 	Channels      int    // channels with local subscribers
+	Shards        int    // subscriber connections kept: one, or one per cluster node in use
 }
 
 // Stats returns the current counters.
@@ -490,7 +497,7 @@ func (b *Bus) Stats() Stats {
 		Disconnects: c.disconnects.Load(), Gaps: c.gaps.Load(),
 	}
 	b.mu.RLock()
-	s.Channels = len(b.channels)
+	s.Channels, s.Shards = len(b.channels), len(b.shards)
 	s.Connected = b.started && len(b.downLocked()) == 0
 	b.mu.RUnlock()
 	return s

@@ -84,3 +84,43 @@ func TestRedisCluster(t *testing.T) {
 		}
 	})
 }
+
+// TestRedisClusterRetiresShardOfGoneNode: when every slot of a node moves
+// to another node and the node goes away, the bus moves its channels to
+// their new node and ends that node's subscriber connection instead of
+// dialling it forever; every channel still delivers.
+func TestRedisClusterRetiresShardOfGoneNode(t *testing.T) {
+	addrs := redistest.StartCluster(t, 3)
+	ctx := context.Background()
+	prefix := redistest.Prefix(t)
+	sub := newBus(t, newClusterClient(t, addrs), redisbus.Options{Prefix: prefix})
+	pub := newBus(t, newClusterClient(t, addrs), redisbus.Options{Prefix: prefix})
+	r := bustest.NewRecorder()
+	must(t, sub.Start(r))
+	must(t, pub.Start(bustest.NewRecorder()))
+	const n = 30
+	for i := range n {
+		must(t, sub.Subscribe(ctx, fmt.Sprintf("order:%d", i)))
+	}
+	if got := sub.Stats().Shards; got != 3 {
+		t.Fatalf("%d shards, want one per node", got)
+	}
+
+	gone, heir := addrs[2], addrs[0]
+	redistest.MoveAllSlots(t, gone, heir)
+	c := goredis.NewClient(redistest.Options(gone))
+	_ = c.Shutdown(ctx).Err() // the connection ends with the server
+	_ = c.Close()
+	waitUntil(t, "the gone node's shard retired", func() bool {
+		st := sub.Stats()
+		return st.Shards == 2 && st.Connected
+	})
+	for i := range n {
+		ch := fmt.Sprintf("order:%d", i)
+		waitUntil(t, "a publish to "+ch, func() bool { return pub.Publish(ctx, msg(ch, 1)) == nil })
+		r.WaitCount(t, ch, 1)
+	}
+	if got := sub.Stats().Shards; got != 2 {
+		t.Errorf("%d shards after publishing, want 2", got)
+	}
+}

@@ -31,6 +31,9 @@ type shard struct {
 	// that an unsubscription Redis did on its own (a cluster slot moved)
 	// can be told from ours.
 	unsubs map[string]int
+	// retired: the shard left Bus.shards and its loop ended (retireIdle);
+	// a channel routed to it must be routed again.
+	retired bool
 }
 
 func newShard(b *Bus, addr string, node goredis.UniversalClient) *shard {
@@ -67,6 +70,9 @@ func (sh *shard) run() {
 	for gen := 1; ; gen++ {
 		if gen > 1 && b.cluster != nil {
 			sh.reroute()
+			if sh.retireIdle() {
+				return
+			}
 		}
 		sess, err := sh.open(gen)
 		if sess == nil {
@@ -322,7 +328,7 @@ func (sh *shard) reroute() {
 		}
 		b.mu.Lock()
 		st := b.channels[name]
-		if st == nil || st.shard != sh {
+		if st == nil || st.shard != sh || other.retired {
 			b.mu.Unlock()
 			continue
 		}
@@ -339,6 +345,28 @@ func (sh *shard) reroute() {
 			}
 		}
 	}
+}
+
+// retireIdle ends a cluster shard that serves none of our channels once
+// its connection was lost: its node may be gone for good (a failover, a
+// resharding, a node removed), and reconnecting to it forever would cost
+// a goroutine and a dial every MaxBackoff. route makes a new shard for
+// the node if a channel needs it again.
+func (sh *shard) retireIdle() bool {
+	b := sh.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, st := range b.channels {
+		if st.shard == sh {
+			return false
+		}
+	}
+	if b.shards[sh.addr] == sh {
+		delete(b.shards, sh.addr)
+	}
+	sh.retired = true
+	b.log.Info().Str("node", sh.addr).Msg("subscriber connection retired: no channel on this node")
+	return true
 }
 
 // subscribeCmd writes SUBSCRIBE, or SSUBSCRIBE on a cluster, where each

@@ -170,3 +170,45 @@ func waitClusterOK(t testing.TB, addr string) {
 		time.Sleep(50 * time.Millisecond) // poll interval of a bounded wait
 	}
 }
+
+// MoveAllSlots moves every hash slot of the cluster node at from to the
+// node at to (redis-cli --cluster reshard; the test's channels hold no
+// keys, so nothing is migrated but the slots), and waits until the
+// cluster is ok again.
+func MoveAllSlots(t testing.TB, from, to string) {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := func(addr string) string {
+		c := goredis.NewClient(Options(addr))
+		defer c.Close()
+		id, err := c.Do(ctx, "CLUSTER", "MYID").Text()
+		if err != nil {
+			t.Fatalf("CLUSTER MYID of %s: %v", addr, err)
+		}
+		return id
+	}
+	fromID, toID := id(from), id(to)
+	c := goredis.NewClient(Options(from))
+	slots, err := c.ClusterSlots(ctx).Result()
+	_ = c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range slots {
+		if len(s.Nodes) > 0 && s.Nodes[0].ID == fromID {
+			n += s.End - s.Start + 1
+		}
+	}
+	out, err := exec.CommandContext(ctx, cli, "--cluster", "reshard", to, "--cluster-from", fromID, "--cluster-to", toID,
+		"--cluster-slots", strconv.Itoa(n), "--cluster-yes").CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --cluster reshard: %v\n%s", err, out)
+	}
+	waitClusterOK(t, to)
+}
