@@ -2,8 +2,9 @@
 // live), who is typing, how far the others have read, and the composer.
 // Messages go out over the socket (rt.chat, queued while it is down and
 // resent with the same client_msg_id), so a message is stored once.
-import { h, replace, timeEl, uuid } from "./dom.js";
+import { h, replace, timeEl } from "./dom.js";
 import { explain } from "./errors.js";
+import { newUUID } from "/client/ordercast.js";
 
 const ROLE = { customer: "Customer", restaurant: "Restaurant", courier: "Courier", admin: "Operator" };
 const THE_ROLE = { customer: "the customer", restaurant: "the restaurant", courier: "the courier", admin: "the operator" };
@@ -43,7 +44,7 @@ export function createChat({ rt, orderId, me }) {
     if (!text) return;
     input.value = "";
     error.textContent = "";
-    sendMessage(text, uuid());
+    sendMessage(text, newUUID());
   }
 
   function sendMessage(text, clientMsgId) {

@@ -1,8 +1,9 @@
 // The customer's screens: restaurants, a menu with the cart, placing the
 // order, the list of my orders (live, with unread messages), and the live
 // order page.
-import { h, replace, setChildren, announce, formatMoney, timeEl, uuid, orderLabel, plural } from "./dom.js";
+import { h, replace, setChildren, announce, formatMoney, timeEl, orderLabel, plural } from "./dom.js";
 import { explain } from "./errors.js";
+import { newUUID } from "/client/ordercast.js";
 import { merge, applyEvent, statusBadge, unreadBadge, restaurantByID, restaurantName } from "./order.js";
 import { mountOrderView } from "./orderview.js";
 
@@ -137,7 +138,7 @@ async function menu(ctx) {
     };
     if (notes.value.trim()) body.notes = notes.value.trim();
     const text = JSON.stringify(body);
-    if (!cart.attempt || cart.attempt.body !== text) cart.attempt = { body: text, key: uuid() };
+    if (!cart.attempt || cart.attempt.body !== text) cart.attempt = { body: text, key: newUUID() };
     saveCart(cart);
     placing = true;
     placeButton.disabled = true;

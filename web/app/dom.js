@@ -84,16 +84,6 @@ export function timeEl(t) {
   return h("time", { datetime: Number.isNaN(d.getTime()) ? null : d.toISOString(), text: formatTime(d) });
 }
 
-// uuid is a random v4 UUID. crypto.randomUUID exists only in secure
-// contexts; getRandomValues everywhere (a demo served over plain http on a
-// LAN address must still place orders).
-export function uuid() {
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const x = [...b].map((v) => v.toString(16).padStart(2, "0")).join("");
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
-}
 
 export function orderLabel(id) {
   return `Order #${id}`;

@@ -19,7 +19,7 @@ const MAX_FRAME_BYTES = 16 * 1024;
 const TYPING_INTERVAL_MS = 1000;
 // Feeds remember this many seqs per order; anything older is a duplicate.
 const FEED_SEEN_PER_ORDER = 64;
-// The feed snapshot after a reconnect (newest first, the server's maximum).
+// A feed's snapshot once subscribed (newest first, the server's maximum).
 const RESYNC_LIMIT = 200;
 const REFRESH_RETRY_MS = 2000;
 // A socket open this long was a success: reconnect delays start over.
@@ -299,7 +299,6 @@ export class Realtime extends EventTarget {
   #gen = 0; // bumped by close(), so that an attempt under way gives up
   #ws = null;
   #wsToken = null; // the token the socket authenticated with
-  #everOpen = false; // the next open is a reconnect: feeds resynchronize
   #attempt = 0; // reconnects since the last stable socket
   #retryTimer = null;
   #refreshTimer = null;
@@ -364,9 +363,10 @@ export class Realtime extends EventTarget {
    * history) and resume from the last seq seen after every reconnect;
    * duplicates are dropped, ephemeral events (no seq) pass through. Feeds
    * ("user:7", "restaurant:3", "dispatch") drop duplicates by
-   * (data.order_id || data.id, seq) and, after every reconnect, get
-   * onResync(orders) with GET /orders, frames of the outage being covered
-   * by that snapshot. A refused subscribe, or a channel ended by the server,
+   * (data.order_id || data.id, seq) and, each time the subscription is
+   * live (first socket and every reconnect), get onResync(orders) with
+   * GET /orders: what happened before, or during an outage, is covered by
+   * that snapshot, and later frames follow it. A refused subscribe, or a channel ended by the server,
    * calls onError(ApiError) and ends the subscription.
    * @param {string} channel
    * @param {{since?: number, onEvent?: (frame: object) => void,
@@ -455,8 +455,6 @@ export class Realtime extends EventTarget {
   }
 
   #opened() {
-    const reconnect = this.#everOpen;
-    this.#everOpen = true;
     this.#budget = FRAME_BURST; // the server's bucket starts full per socket
     this.#budgetAt = performance.now();
     this.#setState("open", { since: Date.now() });
@@ -464,7 +462,6 @@ export class Realtime extends EventTarget {
     if (this.#wsToken !== this.#session.accessToken) this.#sendAuth();
     this.#scheduleRefresh();
     for (const sub of this.#subs.values()) this.#sendSubscribe(sub);
-    if (reconnect) this.#resyncFeeds(this.#ws);
     this.#flush();
   }
 
@@ -626,8 +623,14 @@ export class Realtime extends EventTarget {
   #sendSubscribe(sub) {
     const frame = { type: "subscribe", channel: sub.channel };
     if (sub.isOrder) frame.since = sub.lastSeq;
+    // A feed's frames wait until its snapshot, taken once the subscription
+    // is live, so that nothing between the two is missed or shown twice.
+    if (!sub.isOrder) Object.assign(sub, { resyncing: true, held: [] });
+    const ws = this.#ws;
     this.#request(frame, (f) => {
-      if (f.type === "error" && this.#subs.get(sub.channel) === sub) this.#end(sub, frameError(f));
+      if (this.#subs.get(sub.channel) !== sub) return;
+      if (f.type === "error") return this.#end(sub, frameError(f));
+      if (!sub.isOrder) this.#resyncFeed(sub, ws);
     });
   }
 
@@ -673,14 +676,11 @@ export class Realtime extends EventTarget {
     if (order == null || sub.firstSight(String(order), f.seq)) sub.call("onEvent", f);
   }
 
-  // After a reconnect a feed has missed what happened during the outage
-  // and cannot replay it: the open orders are listed instead, and the
-  // frames that arrive meanwhile are held so that none is delivered before
-  // an older snapshot.
-  async #resyncFeeds(ws) {
-    const feeds = [...this.#subs.values()].filter((sub) => !sub.isOrder);
-    if (feeds.length === 0) return;
-    for (const sub of feeds) Object.assign(sub, { resyncing: true, held: [] });
+  // A feed has no replay: once its subscription is live (on the first
+  // socket and after every reconnect) the orders are listed instead, and
+  // the frames that arrive meanwhile are held so that none is delivered
+  // before an older snapshot.
+  async #resyncFeed(sub, ws) {
     let orders;
     try {
       orders = (await this.#session.api("GET", `/orders?limit=${RESYNC_LIMIT}`)).orders;
@@ -689,14 +689,11 @@ export class Realtime extends EventTarget {
       // resyncs), unless the socket went meanwhile anyway.
       return ws === this.#ws && this.#restart();
     }
-    if (ws !== this.#ws) return;
-    for (const sub of feeds) {
-      if (this.#subs.get(sub.channel) !== sub) continue;
-      sub.seen = new Map(orders.map((o) => [String(o.id), { floor: o.seq, seqs: new Set() }]));
-      sub.resyncing = false;
-      sub.call("onResync", orders);
-      for (const f of sub.held.splice(0)) this.#feedEvent(sub, f);
-    }
+    if (ws !== this.#ws || this.#subs.get(sub.channel) !== sub) return;
+    sub.seen = new Map(orders.map((o) => [String(o.id), { floor: o.seq, seqs: new Set() }]));
+    sub.resyncing = false;
+    sub.call("onResync", orders);
+    for (const f of sub.held.splice(0)) this.#feedEvent(sub, f);
   }
 
   // --- commands ---------------------------------------------------------
@@ -774,9 +771,12 @@ function frameError(f) {
   return new ApiError(0, f.code ?? "error", f.message ?? f.code);
 }
 
-// crypto.randomUUID exists only in secure contexts; a phone reaching a
-// demo on the LAN over plain http has getRandomValues only.
-function newUUID() {
+/**
+ * A random v4 UUID, e.g. for an Idempotency-Key or a client_msg_id.
+ * crypto.randomUUID exists only in secure contexts; a phone reaching a
+ * demo on the LAN over plain http has getRandomValues only.
+ */
+export function newUUID() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6] & 0x0f) | 0x40;
