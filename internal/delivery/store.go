@@ -35,6 +35,12 @@ type Store interface {
 	// RevokeRefreshFamily revokes the family of the token with hash hash if
 	// the token belongs to userID; an unknown token is ENOTFOUND.
 	RevokeRefreshFamily(ctx context.Context, hash string, userID ID) error
+	// PurgeRefreshTokens deletes at most limit refresh tokens of no more
+	// use, and returns how many: those expired at now, spent or not, and
+	// those revoked. A spent token of a live family is kept until it
+	// expires, since its reuse is what tells of a theft and revokes the
+	// family. The stores run it periodically themselves.
+	PurgeRefreshTokens(ctx context.Context, now time.Time, limit int) (int, error)
 
 	ListRestaurants(ctx context.Context) ([]Restaurant, error)
 	RestaurantByID(ctx context.Context, id ID) (Restaurant, error)

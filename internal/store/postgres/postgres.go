@@ -31,6 +31,8 @@ var _ delivery.Store = (*Store)(nil)
 // Store is a delivery.Store on a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	// stopPurge ends the periodic purge of refresh tokens.
+	stopPurge func()
 }
 
 // Open connects to the database at url (a postgres:// URL or a key=value
@@ -59,6 +61,9 @@ func openConfig(ctx context.Context, cfg *pgxpool.Config, lockID int64) (*Store,
 		pool.Close()
 		return nil, err
 	}
+	s.stopPurge = sqlutil.Periodic(sqlutil.RefreshPurgeInterval, func(ctx context.Context) {
+		_, _ = sqlutil.PurgeRounds(ctx, s.PurgeRefreshTokens) // a failed round is tried again at the next
+	})
 	return s, nil
 }
 
@@ -87,8 +92,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connection pool.
+// Close stops the purge and closes the connection pool.
 func (s *Store) Close() error {
+	s.stopPurge()
 	s.pool.Close()
 	return nil
 }

@@ -48,6 +48,9 @@ type Store struct {
 	// Statements of the read pool run for every courier position (see
 	// prepareHot); nil until open prepared them.
 	orderByID, activeOrders *sql.Stmt
+	// stopPurge ends the periodic purge of refresh tokens; nil until open
+	// started it.
+	stopPurge func()
 }
 
 // Options tune a Store; the zero value is the default.
@@ -123,7 +126,13 @@ func (s *Store) open(ctx context.Context, path string, opt Options) error {
 	if err := s.Ping(ctx); err != nil {
 		return err
 	}
-	return s.prepareHot(ctx)
+	if err := s.prepareHot(ctx); err != nil {
+		return err
+	}
+	s.stopPurge = sqlutil.Periodic(sqlutil.RefreshPurgeInterval, func(ctx context.Context) {
+		_, _ = sqlutil.PurgeRounds(ctx, s.PurgeRefreshTokens) // a failed round is tried again at the next
+	})
+	return nil
 }
 
 // prepareHot prepares the reads behind every courier position, one
@@ -227,6 +236,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database; a temporary database is deleted.
 func (s *Store) Close() error {
+	if s.stopPurge != nil {
+		s.stopPurge()
+	}
 	var errs []error
 	for _, st := range []*sql.Stmt{s.orderByID, s.activeOrders} {
 		if st != nil {

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) delivery.Store) {
 		{"RefreshExpiry", testRefreshExpiry},
 		{"RefreshLogout", testRefreshLogout},
 		{"RefreshConcurrentRotate", testRefreshConcurrentRotate},
+		{"RefreshPurge", testRefreshPurge},
 		{"Menus", testMenus},
 		{"CreateOrder", testCreateOrder},
 		{"CreateOrderIdempotent", testCreateOrderIdempotent},

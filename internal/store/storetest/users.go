@@ -249,3 +249,51 @@ func testMenus(t *testing.T, s delivery.Store) {
 	must(t, err)
 	deepEqual(t, "ListMenu after refused updates", got, want)
 }
+
+// testRefreshPurge: the purge deletes expired tokens, spent or not, and
+// revoked ones, at most limit at a time; spent tokens of a live family
+// stay until they expire, so that their reuse still revokes the family.
+func testRefreshPurge(t *testing.T, s delivery.Store) {
+	ctx := t.Context()
+	u := createUser(t, s, "u@example.com", delivery.RoleCustomer, "")
+	purge := func(now time.Time, limit, want int) {
+		t.Helper()
+		n, err := s.PurgeRefreshTokens(ctx, now, limit)
+		must(t, err)
+		if n != want {
+			t.Fatalf("PurgeRefreshTokens(%v, %d) = %d, want %d", now.Sub(refreshBase), limit, n, want)
+		}
+	}
+	purge(refreshBase, 10, 0)
+	must(t, s.CreateRefreshToken(ctx, token("live", u.ID, "a")))
+	must(t, s.CreateRefreshToken(ctx, token("s1", u.ID, "b")))
+	_, err := s.RotateRefreshToken(ctx, "s1", token("s2", 0, ""), refreshBase) // s1 spent, not expired
+	must(t, err)
+	expired := token("old", u.ID, "c")
+	expired.ExpiresAt = refreshBase.Add(-time.Second)
+	must(t, s.CreateRefreshToken(ctx, expired))
+	edge := token("edge", u.ID, "d")
+	edge.ExpiresAt = refreshBase // expired at refreshBase, as rotation sees it
+	must(t, s.CreateRefreshToken(ctx, edge))
+	must(t, s.CreateRefreshToken(ctx, token("r1", u.ID, "e")))
+	must(t, s.RevokeRefreshFamily(ctx, "r1", u.ID))
+
+	// old, edge and r1 go, one batch at a time.
+	purge(refreshBase, 1, 1)
+	purge(refreshBase, 1, 1)
+	purge(refreshBase, 10, 1)
+	purge(refreshBase, 10, 0)
+	for _, gone := range []string{"old", "edge", "r1"} {
+		_, err := s.RotateRefreshToken(ctx, gone, token(gone+"-next", 0, ""), refreshBase.Add(-time.Hour))
+		wantCode(t, err, delivery.EUNAUTHORIZED)
+	}
+	// The spent s1 stayed: its reuse revokes b, whose s1 and s2 then go.
+	_, err = s.RotateRefreshToken(ctx, "s1", token("s3", 0, ""), refreshBase)
+	wantCode(t, err, delivery.ETOKENREUSED)
+	purge(refreshBase, 10, 2)
+	// The live token works; once it and its successor expired, both go.
+	_, err = s.RotateRefreshToken(ctx, "live", token("live2", 0, ""), refreshBase)
+	must(t, err)
+	purge(refreshBase, 10, 0)
+	purge(refreshBase.Add(time.Hour), 10, 2)
+}
