@@ -86,11 +86,15 @@ func (s *Server) handleMenu(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items, err := s.cfg.Orders.Menu(c.UserContext(), id)
+	limit, err := queryInt(c, "limit")
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"items": items})
+	items, next, err := s.cfg.Orders.Menu(c.UserContext(), id, orders.MenuRequest{Limit: int(limit), Cursor: c.Query("cursor")})
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": items, "next_cursor": next})
 }
 
 func (s *Server) handleAddMenuItem(c *fiber.Ctx) error {

@@ -63,7 +63,7 @@ func seedDemo(ctx context.Context, store delivery.Store) error {
 }
 
 func seedMenu(ctx context.Context, store delivery.Store, restaurantID delivery.ID) error {
-	items, err := store.ListMenu(ctx, restaurantID)
+	items, err := store.ListMenu(ctx, restaurantID, 0, 1)
 	if err != nil || len(items) > 0 {
 		return err
 	}

@@ -44,8 +44,16 @@ type Store interface {
 
 	ListRestaurants(ctx context.Context) ([]Restaurant, error)
 	RestaurantByID(ctx context.Context, id ID) (Restaurant, error)
-	// ListMenu returns a restaurant's items in id order.
-	ListMenu(ctx context.Context, restaurantID ID) ([]MenuItem, error)
+	// ListMenu returns up to limit of a restaurant's items with an id
+	// above afterID, in id order; a limit of zero or less, or above
+	// MaxMenuItems, is MaxMenuItems.
+	ListMenu(ctx context.Context, restaurantID, afterID ID, limit int) ([]MenuItem, error)
+	// MenuItemsByID returns the restaurant's items among ids, in id order:
+	// what an order placement reads, rather than the whole menu.
+	MenuItemsByID(ctx context.Context, restaurantID ID, ids []ID) ([]MenuItem, error)
+	// CreateMenuItem inserts item; an unknown restaurant is ENOTFOUND, one
+	// that holds MaxMenuItems items already EUNPROCESSABLE (also under
+	// concurrent inserts).
 	CreateMenuItem(ctx context.Context, item MenuItem) (MenuItem, error)
 	// UpdateMenuItem sets the fields p holds on the item itemID of the
 	// restaurant restaurantID and returns it; any other item is ENOTFOUND.
@@ -80,6 +88,11 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 }
+
+// MaxMenuItems caps a restaurant's menu, and so what any menu read
+// returns: a page of GET /restaurants/{id}/menu holds the whole menu
+// unless a smaller limit is asked for.
+const MaxMenuItems = 500
 
 // MaxActiveOrders bounds ActiveOrdersOfCourier: a courier carries a few
 // orders at once, and one position is never fanned out to more channels.

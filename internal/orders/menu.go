@@ -24,12 +24,42 @@ func (s *Service) ListRestaurants(ctx context.Context) ([]delivery.Restaurant, e
 	return s.store.ListRestaurants(ctx)
 }
 
-// Menu lists a restaurant's items; anyone may.
-func (s *Service) Menu(ctx context.Context, restaurantID delivery.ID) ([]delivery.MenuItem, error) {
-	if _, err := s.store.RestaurantByID(ctx, restaurantID); err != nil {
-		return nil, err
+// MenuRequest pages GET /restaurants/{id}/menu: Limit items (0: the
+// whole menu, at most delivery.MaxMenuItems) after the item of Cursor.
+type MenuRequest struct {
+	Limit  int
+	Cursor string
+}
+
+// Menu lists a page of a restaurant's items in id order, and the cursor
+// of the next page ("" after the last); anyone may.
+func (s *Service) Menu(ctx context.Context, restaurantID delivery.ID, req MenuRequest) ([]delivery.MenuItem, string, error) {
+	if req.Limit == 0 {
+		req.Limit = delivery.MaxMenuItems
 	}
-	return s.store.ListMenu(ctx, restaurantID)
+	if req.Limit < 1 || req.Limit > delivery.MaxMenuItems {
+		return nil, "", delivery.Errorf(delivery.EINVALID, "limit: must be 1 to %d", delivery.MaxMenuItems)
+	}
+	var after delivery.ID
+	if req.Cursor != "" {
+		id, err := delivery.ParseID(req.Cursor)
+		if err != nil {
+			return nil, "", delivery.Errorf(delivery.EINVALID, "cursor: invalid")
+		}
+		after = id
+	}
+	if _, err := s.store.RestaurantByID(ctx, restaurantID); err != nil {
+		return nil, "", err
+	}
+	items, err := s.store.ListMenu(ctx, restaurantID, after, req.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(items) == req.Limit {
+		next = items[len(items)-1].ID.String()
+	}
+	return items, next, nil
 }
 
 // MenuItemPatchInput is the body of PATCH /restaurants/{id}/menu/{item_id}:

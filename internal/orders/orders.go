@@ -102,7 +102,12 @@ func (s *Service) Place(ctx context.Context, a delivery.Actor, req PlaceRequest,
 		}
 		return delivery.Order{}, false, err
 	}
-	menu, err := s.store.ListMenu(ctx, req.RestaurantID)
+	// Only the items ordered: a menu may hold hundreds.
+	ids := make([]delivery.ID, len(req.Items))
+	for i, it := range req.Items {
+		ids[i] = it.MenuItemID
+	}
+	menu, err := s.store.MenuItemsByID(ctx, req.RestaurantID, ids)
 	if err != nil {
 		return delivery.Order{}, false, err
 	}

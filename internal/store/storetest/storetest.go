@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) delivery.Store) {
 		{"RefreshConcurrentRotate", testRefreshConcurrentRotate},
 		{"RefreshPurge", testRefreshPurge},
 		{"Menus", testMenus},
+		{"MenuPaging", testMenuPaging},
 		{"CreateOrder", testCreateOrder},
 		{"CreateOrderIdempotent", testCreateOrderIdempotent},
 		{"CreateOrderConcurrentKey", testCreateOrderConcurrentKey},

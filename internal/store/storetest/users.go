@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"cmp"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -215,10 +218,10 @@ func testMenus(t *testing.T, s delivery.Store) {
 		deepEqual(t, "CreateMenuItem", item, in)
 		want = append(want, item)
 	}
-	got, err := s.ListMenu(ctx, a.RestaurantID)
+	got, err := s.ListMenu(ctx, a.RestaurantID, 0, 0)
 	must(t, err)
 	deepEqual(t, "ListMenu", got, want)
-	got, err = s.ListMenu(ctx, b.RestaurantID)
+	got, err = s.ListMenu(ctx, b.RestaurantID, 0, 0)
 	must(t, err)
 	if got == nil || len(got) != 0 {
 		t.Fatalf("ListMenu of an empty menu = %#v, want an empty slice", got)
@@ -237,7 +240,7 @@ func testMenus(t *testing.T, s delivery.Store) {
 	must(t, err)
 	want[0].Name, want[0].PriceCents = name, price
 	deepEqual(t, "UpdateMenuItem name and price", item, want[0])
-	got, err = s.ListMenu(ctx, a.RestaurantID)
+	got, err = s.ListMenu(ctx, a.RestaurantID, 0, 0)
 	must(t, err)
 	deepEqual(t, "ListMenu after updates", got, want)
 	// Another restaurant's item, or none, is not found and changes nothing.
@@ -245,7 +248,7 @@ func testMenus(t *testing.T, s delivery.Store) {
 	wantCode(t, err, delivery.ENOTFOUND)
 	_, err = s.UpdateMenuItem(ctx, a.RestaurantID, want[2].ID+1000, delivery.MenuItemPatch{Available: &off})
 	wantCode(t, err, delivery.ENOTFOUND)
-	got, err = s.ListMenu(ctx, a.RestaurantID)
+	got, err = s.ListMenu(ctx, a.RestaurantID, 0, 0)
 	must(t, err)
 	deepEqual(t, "ListMenu after refused updates", got, want)
 }
@@ -296,4 +299,77 @@ func testRefreshPurge(t *testing.T, s delivery.Store) {
 	must(t, err)
 	purge(refreshBase, 10, 0)
 	purge(refreshBase.Add(time.Hour), 10, 2)
+}
+
+// testMenuPaging: ListMenu pages in id order after a cursor, a limit of
+// zero or beyond the cap being the cap; MenuItemsByID reads only the
+// items asked for, of that restaurant; a menu holds at most MaxMenuItems
+// items, also when items are added concurrently.
+func testMenuPaging(t *testing.T, s delivery.Store) {
+	ctx := t.Context()
+	a := createUser(t, s, "a@example.com", delivery.RoleRestaurant, "Pizza")
+	b := createUser(t, s, "b@example.com", delivery.RoleRestaurant, "Sushi")
+	other, err := s.CreateMenuItem(ctx, delivery.MenuItem{RestaurantID: b.RestaurantID, Name: "Maki", PriceCents: 700, Available: true})
+	must(t, err)
+	const concurrent = 5
+	var items []delivery.MenuItem
+	for i := range delivery.MaxMenuItems - 2 {
+		item, err := s.CreateMenuItem(ctx, delivery.MenuItem{RestaurantID: a.RestaurantID, Name: fmt.Sprintf("Dish %d", i), PriceCents: int64(i), Available: true})
+		must(t, err)
+		items = append(items, item)
+	}
+	// Two places left, five asking at once: two get one.
+	errs := make([]error, concurrent)
+	added := make([]delivery.MenuItem, concurrent)
+	var wg sync.WaitGroup
+	for i := range concurrent {
+		wg.Go(func() {
+			added[i], errs[i] = s.CreateMenuItem(ctx, delivery.MenuItem{RestaurantID: a.RestaurantID, Name: "Late", PriceCents: 1, Available: true})
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		if err == nil {
+			ok++
+			items = append(items, added[i])
+			continue
+		}
+		wantCode(t, err, delivery.EUNPROCESSABLE)
+	}
+	if ok != 2 {
+		t.Fatalf("%d of %d concurrent inserts into a menu with 2 places left succeeded, want 2", ok, concurrent)
+	}
+	_, err = s.CreateMenuItem(ctx, delivery.MenuItem{RestaurantID: a.RestaurantID, Name: "One more", PriceCents: 1})
+	wantCode(t, err, delivery.EUNPROCESSABLE)
+	slices.SortFunc(items, func(x, y delivery.MenuItem) int { return cmp.Compare(x.ID, y.ID) })
+
+	for _, limit := range []int{0, -1, delivery.MaxMenuItems + 1} {
+		got, err := s.ListMenu(ctx, a.RestaurantID, 0, limit)
+		must(t, err)
+		deepEqual(t, fmt.Sprintf("ListMenu with limit %d", limit), got, items)
+	}
+	var paged []delivery.MenuItem
+	for after := delivery.ID(0); ; {
+		page, err := s.ListMenu(ctx, a.RestaurantID, after, 200)
+		must(t, err)
+		if len(page) == 0 {
+			break
+		}
+		if len(page) > 200 {
+			t.Fatalf("a page of %d items, want at most 200", len(page))
+		}
+		paged = append(paged, page...)
+		after = page[len(page)-1].ID
+	}
+	deepEqual(t, "ListMenu paged by 200", paged, items)
+
+	got, err := s.MenuItemsByID(ctx, a.RestaurantID, []delivery.ID{items[7].ID, other.ID, items[3].ID, items[7].ID, other.ID + 1000})
+	must(t, err)
+	deepEqual(t, "MenuItemsByID", got, []delivery.MenuItem{items[3], items[7]})
+	got, err = s.MenuItemsByID(ctx, b.RestaurantID, nil)
+	must(t, err)
+	if got == nil || len(got) != 0 {
+		t.Fatalf("MenuItemsByID of no ids = %#v, want an empty slice", got)
+	}
 }
