@@ -192,3 +192,32 @@ func TestBodyMustBeJSON(t *testing.T) {
 		}
 	})
 }
+
+// TestInvisibleCharactersRefused: bidi controls and zero-width characters
+// are refused in free text over REST and the websocket, naming the field;
+// emoji joined with U+200D are ordinary chat.
+func TestInvisibleCharactersRefused(t *testing.T) {
+	e := newRealtimeEnv(t)
+	w := e.newWorld()
+	o := e.place(w)
+	for i, tc := range []struct{ path, token, body, field string }{
+		{orderPath(o.ID) + "/messages", w.Customer.Token, `{"text":"pay \u202Egnp.exe","client_msg_id":"b1"}`, "text"},
+		{orderPath(o.ID) + "/messages", w.Customer.Token, `{"text":"door\u200Bcode","client_msg_id":"b2"}`, "text"},
+		{"/api/v1/auth/register", "", `{"email":"z@example.com","password":"correct horse battery","name":"Lu\u2066igi","role":"customer"}`, "name"},
+		{menuPath(w.Restaurant.User.RestaurantID), w.Restaurant.Token, `{"name":"Pizza\uFEFF","price_cents":100}`, "name"},
+	} {
+		r := e.send("POST", tc.path, tc.token, "application/json", tc.body)
+		if r.Status != 400 || r.errorCode(t) != delivery.EINVALID || !strings.Contains(string(r.Body), `"`+tc.field+`: must not contain`) {
+			t.Errorf("%d: %d %s, want 400 naming %s", i, r.Status, r.Body, tc.field)
+		}
+	}
+	cust := e.dial(w.Customer)
+	cust.mustFail(delivery.EINVALID, chatFrame(o, "abc\u2067def", "b3"))
+	if m := e.mustPost(o, w.Customer, "👩‍🍳 thanks!", "ok1"); m.Text != "👩‍🍳 thanks!" {
+		t.Errorf("stored %q", m.Text)
+	}
+	cust.ok(chatFrame(o, "🏳️‍🌈", "ok2"))
+	if n := len(e.history(o, w.Customer, "").Messages); n != 2 {
+		t.Errorf("%d messages stored, want the 2 with emoji", n)
+	}
+}
