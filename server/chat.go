@@ -107,15 +107,21 @@ type listedOrder struct {
 }
 
 // withUnread adds the caller's unread counts to a page of orders, with
-// one store query for the page.
-func (s *Server) withUnread(c *fiber.Ctx, list []delivery.Order) ([]listedOrder, error) {
-	unread, err := s.cfg.Orders.Unread(c.UserContext(), actor(c), list)
+// one store query for the page; an order the caller sees only as an offer
+// is listed as its offer view (delivery.SeesOffer), with no unread count.
+func (s *Server) withUnread(c *fiber.Ctx, list []delivery.Order) ([]any, error) {
+	a := actor(c)
+	unread, err := s.cfg.Orders.Unread(c.UserContext(), a, list)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]listedOrder, len(list))
+	out := make([]any, len(list))
 	for i, o := range list {
-		out[i] = listedOrder{Order: o, Unread: unread[o.ID]}
+		if delivery.SeesOffer(o, a) {
+			out[i] = delivery.Offer(o)
+		} else {
+			out[i] = listedOrder{Order: o, Unread: unread[o.ID]}
+		}
 	}
 	return out, nil
 }

@@ -17,6 +17,7 @@ var statusOf = map[string]int{
 	delivery.EEMAILTAKEN:        fiber.StatusConflict,
 	delivery.EINVALIDTRANSITION: fiber.StatusConflict,
 	delivery.EALREADYASSIGNED:   fiber.StatusConflict,
+	delivery.ETOOMANYACTIVE:     fiber.StatusConflict,
 	delivery.ETOKENREUSED:       fiber.StatusUnauthorized,
 	delivery.EPRECONDITION:      fiber.StatusPreconditionFailed,
 	delivery.ETOOLARGE:          fiber.StatusRequestEntityTooLarge,

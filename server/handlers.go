@@ -171,9 +171,14 @@ func (s *Server) handleGetOrder(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	o, err := s.cfg.Orders.Get(c.UserContext(), actor(c), id)
+	a := actor(c)
+	o, err := s.cfg.Orders.Get(c.UserContext(), a, id)
 	if err != nil {
 		return err
+	}
+	if delivery.SeesOffer(o, a) {
+		setETag(c, o.Seq)
+		return c.JSON(delivery.Offer(o))
 	}
 	return sendOrder(c, o)
 }
@@ -213,6 +218,27 @@ func (s *Server) handleClaim(c *fiber.Ctx) error {
 	return sendOrder(c, o)
 }
 
+func (s *Server) handleUnassign(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	if err := checkUTF8Fields(c.Body(), "reason"); err != nil {
+		return err
+	}
+	o, err := s.cfg.Orders.Unassign(c.UserContext(), actor(c), id, req.Reason)
+	if err != nil {
+		return err
+	}
+	return sendOrder(c, o)
+}
+
 func (s *Server) handleEvents(c *fiber.Ctx) error {
 	id, err := pathID(c)
 	if err != nil {
@@ -244,8 +270,12 @@ func markReplay(c *fiber.Ctx, created bool) {
 // sendOrder answers with the order and its seq as ETag, the value a client
 // sends back in If-Match.
 func sendOrder(c *fiber.Ctx, o delivery.Order) error {
-	c.Set(fiber.HeaderETag, strconv.Quote(strconv.FormatInt(o.Seq, 10)))
+	setETag(c, o.Seq)
 	return c.JSON(o)
+}
+
+func setETag(c *fiber.Ctx, seq int64) {
+	c.Set(fiber.HeaderETag, strconv.Quote(strconv.FormatInt(seq, 10)))
 }
 
 func pathID(c *fiber.Ctx) (delivery.ID, error) {

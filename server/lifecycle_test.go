@@ -64,7 +64,8 @@ func TestLifecycleHappyPathAppendsEvents(t *testing.T) {
 // attempt the lifecycle table forbids is answered 403 or 409 and changes
 // nothing.
 func TestEveryInvalidTransition(t *testing.T) {
-	e := newTestEnv(t)
+	// One courier holds an order in every status at once.
+	e := newTestEnv(t, func(cfg *server.Config) { cfg.Orders.SetMaxActivePerCourier(delivery.MaxActiveOrders) })
 	w := e.newWorld()
 	outsiders := e.newWorld()
 	paths := map[delivery.Status][]func(o delivery.Order){

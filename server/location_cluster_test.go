@@ -39,7 +39,7 @@ func TestClusterLocation(t *testing.T) {
 		}
 	}
 
-	ts := clock.Now().UnixMilli() - 10_000
+	ts := time.Now().UnixMilli() + 1 // after the assignments above
 	courier.ok(locationFrame(1, 10, ts))
 	courier.ok(locationFrame(2, 10, ts+100)) // held back
 	courier.ok(locationFrame(3, 10, ts+200)) // replaces it

@@ -146,7 +146,7 @@ func TestLastLocationOnlyToPartiesOfActiveOrders(t *testing.T) {
 		admin := e.admin()
 		o := e.place(w)
 		e.setStatus(200, o, w.Restaurant, delivery.StatusAccepted, "")
-		e.must(202, "POST", locationPath, w.Courier.Token, map[string]any{"lat": 52.5, "lng": 13.4, "ts": time.Now().UnixMilli()})
+		e.must(202, "POST", locationPath, w.Courier.Token, map[string]any{"lat": 52.5, "lng": 13.4, "ts": time.Now().UnixMilli() - 1000})
 		path := orderPath(o.ID) + "/location"
 		last := func(p party) (int, *delivery.Location, string) {
 			t.Helper()
@@ -161,6 +161,8 @@ func TestLastLocationOnlyToPartiesOfActiveOrders(t *testing.T) {
 			t.Fatalf("before a courier is assigned: %d %+v", st, loc)
 		}
 		e.must(200, "POST", orderPath(o.ID)+"/claim", w.Courier.Token, nil)
+		// +1: after the assignment's microsecond, whatever it was.
+		e.must(202, "POST", locationPath, w.Courier.Token, map[string]any{"lat": 52.5, "lng": 13.4, "ts": time.Now().UnixMilli() + 1})
 		for _, p := range []party{w.Customer, w.Restaurant, w.Courier, admin} {
 			if st, loc, body := last(p); st != 200 || loc == nil || loc.Lat != 52.5 || loc.CourierID != w.Courier.User.ID {
 				t.Fatalf("party %s: %d %s", p.User.Role, st, body)

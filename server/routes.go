@@ -57,6 +57,7 @@ func (s *Server) routes() {
 	api.Get("/orders/:id", s.requireAuth, s.handleGetOrder)
 	api.Post("/orders/:id/status", s.requireAuth, s.handleSetStatus)
 	api.Post("/orders/:id/claim", s.requireAuth, s.handleClaim)
+	api.Post("/orders/:id/unassign", s.requireAuth, s.handleUnassign)
 	api.Get("/orders/:id/events", s.requireAuth, s.handleEvents)
 	api.Get("/orders/:id/messages", s.requireAuth, s.handleMessages)
 	api.Post("/orders/:id/messages", s.requireAuth, s.handlePostMessage)

@@ -67,7 +67,7 @@ func TestWSLocation(t *testing.T) {
 		}
 	}
 
-	ts := clock.Now().UnixMilli() - 10_000
+	ts := time.Now().UnixMilli() + 1 // after the assignments above
 	courier.ok(locationFrame(1, 10, ts))
 	e.barrier(everyone...)
 	for _, c := range []*wsClient{cust, staff} {

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ordercast/ordercast/internal/auth"
+	"github.com/ordercast/ordercast/internal/delivery"
 )
 
 // config is the environment of API.md ("Configuration"), parsed once.
@@ -31,8 +33,10 @@ type config struct {
 	MetricsAddr       string
 	// AccessTokenTTL is the lifetime of access tokens (API.md: 15 minutes).
 	AccessTokenTTL time.Duration
-	LogLevel       zerolog.Level
-	LogFormat      string
+	// MaxActivePerCourier is how many active orders a courier may hold.
+	MaxActivePerCourier int
+	LogLevel            zerolog.Level
+	LogFormat           string
 	// SQLiteSynchronous is "full" (commits synced to disk, the default)
 	// or "normal" (SQLITE_SYNCHRONOUS; see sqlite.Options).
 	SQLiteSynchronous string
@@ -77,6 +81,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("ACCESS_TOKEN_TTL: want a duration from %s to %s, got %q", minAccessTokenTTL, maxAccessTokenTTL, v)
 		}
 		cfg.AccessTokenTTL = ttl
+	}
+	cfg.MaxActivePerCourier = delivery.DefaultMaxActivePerCourier
+	if v := getenv("MAX_ACTIVE_PER_COURIER"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > delivery.MaxActiveOrders {
+			return cfg, fmt.Errorf("MAX_ACTIVE_PER_COURIER: want a number from 1 to %d, got %q", delivery.MaxActiveOrders, v)
+		}
+		cfg.MaxActivePerCourier = n
 	}
 	level, err := zerolog.ParseLevel(envOr(getenv, "LOG_LEVEL", "info"))
 	if err != nil {

@@ -55,3 +55,25 @@ func TestAccessTokenTTL(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxActivePerCourier(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "MAX_ACTIVE_PER_COURIER" {
+				return v
+			}
+			return ""
+		}
+	}
+	for v, want := range map[string]int{"": 3, "1": 1, "20": 20} {
+		cfg, err := loadConfig(env(v))
+		if err != nil || cfg.MaxActivePerCourier != want {
+			t.Errorf("MAX_ACTIVE_PER_COURIER=%q: %d, %v; want %d", v, cfg.MaxActivePerCourier, err, want)
+		}
+	}
+	for _, bad := range []string{"0", "-1", "21", "three", "2.5"} {
+		if _, err := loadConfig(env(bad)); err == nil || !strings.Contains(err.Error(), "MAX_ACTIVE_PER_COURIER") {
+			t.Errorf("MAX_ACTIVE_PER_COURIER=%q: %v, want an error naming the variable", bad, err)
+		}
+	}
+}

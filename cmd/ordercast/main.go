@@ -108,6 +108,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	tokens := auth.NewTokens(secret, tokenIssuer, tokenAudience, cfg.AccessTokenTTL)
 	registry := server.NewRegistry()
 	svc := orders.New(store, nil) // publishes through the outbox startRealtime sets
+	svc.SetMaxActivePerCourier(cfg.MaxActivePerCourier)
 	rt, err := startRealtime(cfg, store, svc, tokens, registry, log)
 	if err != nil {
 		return err

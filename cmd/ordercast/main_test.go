@@ -112,6 +112,7 @@ func TestBadConfigIsRefused(t *testing.T) {
 		{"LOG_LEVEL": "loud"},
 		{"LOG_FORMAT": "xml"},
 		{"HUB_API_KEY": "short"},
+		{"MAX_ACTIVE_PER_COURIER": "0"},
 	} {
 		if err := run(context.Background(), func(k string) string { return env[k] }, io.Discard, nil, false); err == nil {
 			t.Errorf("%v: started", env)

@@ -21,6 +21,14 @@ type BusMessage struct {
 	// event that ended the delivery.
 	Except ID
 	AsOf   int64
+	// Revoke, on a durable event of an order channel (order.unassigned):
+	// the courier it removed, whose subscriptions to the channel end
+	// after this event, on every instance.
+	Revoke ID
+	// Courier, on a courier position: whose it is. Of the subscribers
+	// that are couriers only that one gets it: another courier may
+	// still hold the channel, waiting for the event that removed it.
+	Courier ID
 }
 
 // BusHandler receives what a Bus delivers. The hub implements it.

@@ -19,6 +19,7 @@ const (
 	ERATELIMITED       = "rate_limited"
 	EINVALIDTRANSITION = "invalid_transition"
 	EALREADYASSIGNED   = "already_assigned"
+	ETOOMANYACTIVE     = "too_many_active"
 	EPRECONDITION      = "precondition_failed"
 	EEMAILTAKEN        = "email_taken"
 	ETOKENREUSED       = "token_reused"

@@ -15,6 +15,10 @@ const EventCourierLocation = "courier.location"
 // after it (ts may not go back).
 const MaxLocationSkew = time.Minute
 
+// MaxLocationAge is how old (by its ts) a position may be and still be
+// shown to anyone; LocationStores keep none longer.
+const MaxLocationAge = 10 * time.Minute
+
 // LocationUpdate is a position as a courier sends it (REST body and the
 // websocket location frame alike). Pointers tell absent from zero; Ts is
 // milliseconds since the epoch, 0 when absent.
@@ -91,6 +95,18 @@ func IsActiveDelivery(o Order) bool {
 	return false
 }
 
+// ShowsLocation reports whether the parties of o may be given loc at now:
+// o is an active delivery of loc's courier, loc was taken after that
+// courier was assigned to o (not from home, nor during an earlier
+// assignment), and loc is at most MaxLocationAge old.
+func ShowsLocation(o Order, loc Location, now time.Time) bool {
+	if !IsActiveDelivery(o) || *o.CourierID != loc.CourierID || o.AssignedAt == nil {
+		return false
+	}
+	taken := time.UnixMilli(loc.Ts)
+	return taken.After(*o.AssignedAt) && !taken.Before(now.Add(-MaxLocationAge))
+}
+
 // LocationStore keeps the last accepted position of each courier, one
 // entry per courier. Implementations: internal/location/memory (one
 // instance) and a Redis one shared by instances, both held to
@@ -99,9 +115,11 @@ type LocationStore interface {
 	// Put stores loc as the last position of loc.CourierID unless the
 	// stored one has a later Ts, atomically (two concurrent Puts never
 	// leave the older one stored). It reports whether loc was stored; a
-	// Ts equal to the stored one is stored (a resend is no error).
+	// Ts equal to the stored one is stored (a resend is no error). The
+	// entry expires MaxLocationAge after loc.Ts.
 	Put(ctx context.Context, loc Location) (bool, error)
-	// Get returns the last position of courierID, if any.
+	// Get returns the last position of courierID, if any that has not
+	// expired.
 	Get(ctx context.Context, courierID ID) (Location, bool, error)
 }
 

@@ -85,11 +85,14 @@ type OrderItem struct {
 // Order is the state of one order. Seq is the seq of its latest event, so
 // it doubles as the version for If-Match.
 type Order struct {
-	ID              ID          `json:"id"`
-	Status          Status      `json:"status"`
-	Seq             int64       `json:"seq"`
-	CustomerID      ID          `json:"customer_id"`
-	RestaurantID    ID          `json:"restaurant_id"`
+	ID           ID     `json:"id"`
+	Status       Status `json:"status"`
+	Seq          int64  `json:"seq"`
+	CustomerID   ID     `json:"customer_id"`
+	RestaurantID ID     `json:"restaurant_id"`
+	// RestaurantName is the restaurant's name as the store read it with
+	// the order; it is not the order's to change.
+	RestaurantName  string      `json:"restaurant_name"`
 	CourierID       *ID         `json:"courier_id"`
 	Items           []OrderItem `json:"items"`
 	TotalCents      int64       `json:"total_cents"`
@@ -101,13 +104,18 @@ type Order struct {
 	// FinishedAt is when the order became delivered, rejected or
 	// cancelled; nil before. The store sets it (Store.UpdateOrder).
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// AssignedAt is when the courier was assigned; nil without one. The
+	// store sets it (Store.UpdateOrder): its parties get only positions
+	// the courier took after it (ShowsLocation).
+	AssignedAt *time.Time `json:"assigned_at,omitempty"`
 }
 
 // Durable event types: each is one row of an order's event log with a seq.
 const (
-	EventOrderCreated  = "order.created"
-	EventOrderStatus   = "order.status"
-	EventOrderAssigned = "order.assigned"
+	EventOrderCreated    = "order.created"
+	EventOrderStatus     = "order.status"
+	EventOrderAssigned   = "order.assigned"
+	EventOrderUnassigned = "order.unassigned"
 )
 
 // Event is one entry of an order's durable event log. Seq numbers an
@@ -132,10 +140,37 @@ func CreatedEvent(o Order) (Event, error) {
 }
 
 // Change is what an order mutation records: the event type and, when Data
-// is nil, the order snapshot after the change as its payload.
+// and Payload are nil, the order snapshot after the change as its payload.
 type Change struct {
 	Type string
 	Data any
+	// Payload, when set, makes the payload from the order after the change
+	// (seq and times included), for events that say more than the order.
+	Payload func(Order) any
+	// MaxActive, above 0, caps the active orders (IsActiveDelivery) of
+	// the order's courier after the change, this one included: the store
+	// counts them in the change's transaction, serialized with that
+	// courier's other changes, and refuses with ETOOMANYACTIVE.
+	MaxActive int
+}
+
+// Unassigned is the payload of order.unassigned: the order after the
+// change (no courier), but naming the courier it removed, and why.
+type Unassigned struct {
+	Order
+	CourierID ID     `json:"courier_id"`
+	Reason    string `json:"reason"`
+}
+
+// UnassignedCourier returns the courier an order.unassigned event removed.
+func UnassignedCourier(ev Event) (ID, error) {
+	var p struct {
+		CourierID ID `json:"courier_id"`
+	}
+	if err := json.Unmarshal(ev.Data, &p); err != nil {
+		return 0, fmt.Errorf("decode %s %s/%d: %w", ev.Type, ev.OrderID, ev.Seq, err)
+	}
+	return p.CourierID, nil
 }
 
 // IsParty reports whether a is one of the order's parties: its customer,
@@ -165,6 +200,36 @@ func IsOffered(o Order) bool {
 		return true
 	}
 	return false
+}
+
+// OfferView is what a courier who is no party sees of an offered order
+// (API.md, "Offer view"): enough to decide on a claim, nothing of the
+// customer.
+type OfferView struct {
+	ID             ID        `json:"id"`
+	Status         Status    `json:"status"`
+	Seq            int64     `json:"seq"`
+	RestaurantID   ID        `json:"restaurant_id"`
+	RestaurantName string    `json:"restaurant_name"`
+	ItemsCount     int       `json:"items_count"`
+	TotalCents     int64     `json:"total_cents"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// Offer returns the offer view of o; ItemsCount counts every piece.
+func Offer(o Order) OfferView {
+	n := 0
+	for _, it := range o.Items {
+		n += it.Quantity
+	}
+	return OfferView{ID: o.ID, Status: o.Status, Seq: o.Seq, RestaurantID: o.RestaurantID, RestaurantName: o.RestaurantName,
+		ItemsCount: n, TotalCents: o.TotalCents, CreatedAt: o.CreatedAt}
+}
+
+// SeesOffer reports whether a may see only the offer view of o: a
+// courier who is not its party, while it is offered.
+func SeesOffer(o Order, a Actor) bool {
+	return a.Role == RoleCourier && !IsParty(o, a) && IsOffered(o)
 }
 
 // CanChat reports whether a may post and mark read in o's chat: its

@@ -124,3 +124,20 @@ func CheckClaim(o Order, a Actor) error {
 	}
 	return nil
 }
+
+// CheckUnassign decides whether a may take the courier off o: the order's
+// restaurant or an admin, while the order is accepted, preparing or ready
+// (not once the courier has the food) and has a courier.
+func CheckUnassign(o Order, a Actor) error {
+	if m, ok := moverOf(o, a); a.Role != RoleAdmin && (!ok || m != byRestaurant) {
+		return Errorf(EFORBIDDEN, "only the order's restaurant or an admin unassigns its courier")
+	}
+	if o.CourierID == nil {
+		return Errorf(EINVALIDTRANSITION, "order has no courier")
+	}
+	switch o.Status {
+	case StatusAccepted, StatusPreparing, StatusReady:
+		return nil
+	}
+	return Errorf(EINVALIDTRANSITION, "cannot unassign the courier of an order in status %s", o.Status)
+}

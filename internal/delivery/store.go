@@ -27,14 +27,28 @@ type Store interface {
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	// RotateRefreshToken spends the token with hash oldHash and stores next
 	// in the same family for the same user, atomically; it returns the
-	// token's user id. An unknown, expired or revoked token is
-	// EUNAUTHORIZED. A token already spent is ETOKENREUSED, and then the
-	// whole family is revoked (committed, so that the thief's copy dies).
-	// next.UserID and next.FamilyID are taken from the old token.
-	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (ID, error)
-	// RevokeRefreshFamily revokes the family of the token with hash hash if
-	// the token belongs to userID; an unknown token is ENOTFOUND.
-	RevokeRefreshFamily(ctx context.Context, hash string, userID ID) error
+	// token's user id and family (its session). An unknown, expired or
+	// revoked token is EUNAUTHORIZED. A token already spent is
+	// ETOKENREUSED, returned with the user and family: the session is
+	// ended as by RevokeSession (committed, so that the thief's copy
+	// dies). next.UserID and next.FamilyID are taken from the old token.
+	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (userID ID, sid string, err error)
+	// RevokeSession ends the session sid (a refresh-token family) of
+	// userID at now: it revokes the family's refresh tokens and records
+	// the revocation, in one transaction. Ending a session twice, or one
+	// with no token left, records it all the same.
+	RevokeSession(ctx context.Context, userID ID, sid string, now time.Time) error
+	// RevokeUserSessions ends, as RevokeSession, every session of userID
+	// holding a refresh token that is neither revoked nor expired, and
+	// returns their ids.
+	RevokeUserSessions(ctx context.Context, userID ID, now time.Time) ([]string, error)
+	// RevokedSessions returns the revocations recorded at since or later,
+	// oldest first.
+	RevokedSessions(ctx context.Context, since time.Time) ([]Revocation, error)
+	// PurgeRevocations deletes at most limit revocations recorded before
+	// before, and returns how many. The stores run it periodically
+	// themselves, for those older than auth.RevocationHorizon.
+	PurgeRevocations(ctx context.Context, before time.Time, limit int) (int, error)
 	// PurgeRefreshTokens deletes at most limit refresh tokens of no more
 	// use, and returns how many: those expired at now, spent or not, and
 	// those revoked. A spent token of a live family is kept until it
@@ -65,6 +79,8 @@ type Store interface {
 	// first order and created=false; if key.RequestHash differs it is
 	// EIDEMPOTENCY. Concurrent calls with one key create one order.
 	CreateOrder(ctx context.Context, o Order, key IdempotencyKey) (order Order, created bool, err error)
+	// OrderByID returns the order; every order the store returns carries
+	// its restaurant's name (RestaurantName).
 	OrderByID(ctx context.Context, id ID) (Order, error)
 	// UpdateOrder serializes changes to one order: it locks the order,
 	// calls mutate on a copy, and if mutate returns no error writes the
@@ -72,7 +88,12 @@ type Store interface {
 	// seq, in one transaction. mutate's error is returned as it is and
 	// nothing is written. An unknown order is ENOTFOUND. FinishedAt is the
 	// store's: set to the change's time when the status becomes terminal,
-	// kept while it stays terminal, nil otherwise.
+	// kept while it stays terminal, nil otherwise. So is AssignedAt: the
+	// change's time when the courier changed to another (or from none),
+	// kept while it stays, nil without a courier. With Change.MaxActive
+	// set, a courier who would hold more active orders than that gets
+	// ETOOMANYACTIVE and nothing is written, also under concurrent
+	// changes of the courier's other orders.
 	UpdateOrder(ctx context.Context, id ID, mutate func(*Order) (Change, error)) (Order, Event, error)
 	// ListOrders returns the orders f selects, newest first.
 	ListOrders(ctx context.Context, f OrderFilter) ([]Order, error)
@@ -97,6 +118,11 @@ const MaxMenuItems = 500
 // MaxActiveOrders bounds ActiveOrdersOfCourier: a courier carries a few
 // orders at once, and one position is never fanned out to more channels.
 const MaxActiveOrders = 20
+
+// DefaultMaxActivePerCourier is how many active orders a courier may hold
+// unless configured otherwise (MAX_ACTIVE_PER_COURIER, at most
+// MaxActiveOrders): one more claim is ETOOMANYACTIVE.
+const DefaultMaxActivePerCourier = 3
 
 // Page sizes of listings (orders, chat messages): a limit of zero or less
 // is DefaultPageLimit; the service refuses more than MaxPageLimit, and the
@@ -124,6 +150,14 @@ type RefreshToken struct {
 	UserID    ID
 	FamilyID  string
 	ExpiresAt time.Time
+}
+
+// Revocation records an ended session: from RevokedAt on, the access
+// tokens of session SessionID are refused.
+type Revocation struct {
+	SessionID string
+	UserID    ID
+	RevokedAt time.Time
 }
 
 // IdempotencyKey makes order placement safe to retry. RequestHash is a

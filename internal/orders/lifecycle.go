@@ -112,7 +112,34 @@ func (s *Service) Claim(ctx context.Context, a delivery.Actor, id delivery.ID) (
 		}
 		courier := a.UserID
 		o.CourierID = &courier
-		return delivery.Change{Type: delivery.EventOrderAssigned}, nil
+		return delivery.Change{Type: delivery.EventOrderAssigned, MaxActive: s.maxActive}, nil
+	})
+}
+
+// MaxUnassignReasonLen bounds the reason of an unassign (API.md).
+const MaxUnassignReasonLen = 200
+
+// Unassign takes the courier off the order, for the order's restaurant or
+// an admin (delivery.CheckUnassign), which offers it to couriers again.
+// The order.unassigned event names the courier removed and the reason;
+// the hub ends that courier's subscriptions to the order with it.
+func (s *Service) Unassign(ctx context.Context, a delivery.Actor, id delivery.ID, reason string) (delivery.Order, error) {
+	reason, err := delivery.CheckText("reason", reason, delivery.TextRule{Max: MaxUnassignReasonLen, Required: true, Multiline: true})
+	if err != nil {
+		return delivery.Order{}, err
+	}
+	return s.update(ctx, id, func(o *delivery.Order) (delivery.Change, error) {
+		if !delivery.IsParty(*o, a) {
+			return delivery.Change{}, forbidden()
+		}
+		if err := delivery.CheckUnassign(*o, a); err != nil {
+			return delivery.Change{}, err
+		}
+		removed := *o.CourierID
+		o.CourierID = nil
+		return delivery.Change{Type: delivery.EventOrderUnassigned, Payload: func(after delivery.Order) any {
+			return delivery.Unassigned{Order: after, CourierID: removed, Reason: reason}
+		}}, nil
 	})
 }
 

@@ -39,9 +39,11 @@ func (s *Service) UpdateLocation(ctx context.Context, a delivery.Actor, u delive
 
 // LastLocation returns the last position of the order's courier for a
 // party of the order (what the hub sends on subscribe), and ok=false when
-// there is none to show: no courier, no position yet, or the order is not
-// active (delivery.IsActiveDelivery), so nothing is shown once it was
-// delivered. A non-party gets EFORBIDDEN, never a position.
+// there is none to show (delivery.ShowsLocation): no courier, no position
+// yet, the order is not active (nothing is shown once it was delivered),
+// the position was taken before the courier's assignment to this order,
+// or it is older than delivery.MaxLocationAge. A non-party gets
+// EFORBIDDEN, never a position.
 func (s *Service) LastLocation(ctx context.Context, a delivery.Actor, orderID delivery.ID) (delivery.Location, bool, error) {
 	o, err := s.store.OrderByID(ctx, orderID)
 	if err != nil {
@@ -53,5 +55,9 @@ func (s *Service) LastLocation(ctx context.Context, a delivery.Actor, orderID de
 	if !delivery.IsActiveDelivery(o) {
 		return delivery.Location{}, false, nil
 	}
-	return s.locations.Get(ctx, *o.CourierID)
+	loc, ok, err := s.locations.Get(ctx, *o.CourierID)
+	if err != nil || !ok || !delivery.ShowsLocation(o, loc, s.now()) {
+		return delivery.Location{}, false, err
+	}
+	return loc, true, nil
 }

@@ -35,14 +35,20 @@ type Service struct {
 	locPub    delivery.LocationPublisher // nil: positions are not pushed
 	locations delivery.LocationStore
 	now       func() time.Time
+	maxActive int // active orders a courier may hold
 }
 
 // New returns a service writing through store and publishing committed
 // events to pub (nil: no live delivery). Courier positions are kept in
 // memory until SetLocationStore names a shared store.
 func New(store delivery.Store, pub delivery.EventPublisher) *Service {
-	return &Service{store: store, pub: pub, locations: memory.New(), now: time.Now}
+	return &Service{store: store, pub: pub, locations: memory.New(), now: time.Now, maxActive: delivery.DefaultMaxActivePerCourier}
 }
+
+// SetMaxActivePerCourier sets how many active orders a courier may hold
+// (1 to delivery.MaxActiveOrders; MAX_ACTIVE_PER_COURIER): one claim more
+// is ETOOMANYACTIVE. Call it before serving.
+func (s *Service) SetMaxActivePerCourier(n int) { s.maxActive = n }
 
 // SetClock replaces the clock that decides when a chat closes and whether
 // a position's ts lies in the future; tests move it instead of sleeping.

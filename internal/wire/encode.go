@@ -64,6 +64,18 @@ func AppendError(dst []byte, id []byte, code, message string) []byte {
 	return append(dst, '}')
 }
 
+// AppendUnsubscribed appends {"type":"unsubscribed","channel":…,"code":…}:
+// the server ended the connection's subscription to channel (code says
+// why, forbidden for a courier unassigned from the order); nothing more
+// of that channel follows.
+func AppendUnsubscribed(dst []byte, channel, code string) []byte {
+	dst = append(dst, `{"type":"unsubscribed","channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"code":`...)
+	dst = AppendString(dst, code)
+	return append(dst, '}')
+}
+
 const hexDigits = "0123456789abcdef"
 
 // AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,

@@ -20,9 +20,10 @@ const (
 
 // Server frame types.
 const (
-	TypeEvent = "event"
-	TypeAck   = "ack"
-	TypeError = "error"
+	TypeEvent        = "event"
+	TypeAck          = "ack"
+	TypeError        = "error"
+	TypeUnsubscribed = "unsubscribed"
 )
 
 // Error frame codes. Codes shared with the REST API (internal/delivery)

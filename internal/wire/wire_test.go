@@ -45,6 +45,7 @@ func TestGoldenFrames(t *testing.T) {
 	golden(t, "ack_number_id.json", wire.AppendAck(nil, []byte(`17`)))
 	golden(t, "error.json", wire.AppendError(nil, []byte(`"3"`), wire.CodeForbidden, "not a party of this order"))
 	golden(t, "error_no_id.json", wire.AppendError(nil, nil, wire.CodeBadFrame, "malformed JSON at byte 4"))
+	golden(t, "unsubscribed.json", wire.AppendUnsubscribed(nil, "order:42", wire.CodeForbidden))
 }
 
 // TestEventFrameMatchesContract decodes an encoded event with

@@ -181,8 +181,8 @@ func testResubscribe(t *testing.T, factory Factory) {
 	}
 }
 
-// testConditions: Except and AsOf reach every instance as they were
-// published, and messages without them stay without.
+// testConditions: Except, AsOf, Revoke and Courier reach every instance
+// as they were published, and messages without them stay without.
 func testConditions(t *testing.T, factory Factory) {
 	ctx := context.Background()
 	newBus := factory(t)
@@ -193,6 +193,8 @@ func testConditions(t *testing.T, factory Factory) {
 	want := []delivery.BusMessage{
 		{Channel: "order:8", Frame: []byte("typing"), Except: 1<<62 + 1},
 		{Channel: "order:8", Frame: []byte("position"), AsOf: 1<<61 + 2},
+		{Channel: "order:8", Frame: []byte("courier position"), AsOf: 3, Courier: 1<<60 + 5},
+		{Channel: "order:8", Frame: []byte("unassigned"), Seq: 9, Revoke: 1<<59 + 7},
 		{Channel: "order:8", Frame: []byte("plain")},
 	}
 	for _, m := range want {
@@ -201,7 +203,8 @@ func testConditions(t *testing.T, factory Factory) {
 	for name, r := range map[string]*Recorder{"a": ra, "b": rb} {
 		got := r.WaitCount(t, "order:8", len(want))
 		for i := range want {
-			if i >= len(got) || string(got[i].Frame) != string(want[i].Frame) || got[i].Except != want[i].Except || got[i].AsOf != want[i].AsOf || got[i].Seq != 0 {
+			if i >= len(got) || string(got[i].Frame) != string(want[i].Frame) || got[i].Except != want[i].Except || got[i].AsOf != want[i].AsOf ||
+				got[i].Revoke != want[i].Revoke || got[i].Courier != want[i].Courier || got[i].Seq != want[i].Seq {
 				t.Errorf("%s: got %+v, want %+v", name, got, want)
 				break
 			}

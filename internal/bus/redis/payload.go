@@ -12,31 +12,42 @@ import (
 //
 //	version 1 (1 byte) | origin instance (8 bytes) | seq (8 bytes, big endian) | frame
 //	version 2 (1 byte) | origin | seq | except (8 bytes) | as-of (8 bytes) | frame
+//	version 3 (1 byte) | origin | seq | except | as-of | revoke (8 bytes) | courier (8 bytes) | frame
 //
-// The frame travels as it is, encoded once by the publishing hub. Version
-// 2 carries the conditions of an ephemeral message (delivery.BusMessage
-// Except, AsOf) and is written only when it has some, so that during a
-// rolling upgrade older instances miss only those (typing, positions).
+// The frame travels as it is, encoded once by the publishing hub. Versions
+// 2 and 3 carry the conditions of a message (delivery.BusMessage Except,
+// AsOf; Revoke, Courier) and are written only when it has some, so that
+// during a rolling upgrade older instances miss only those (typing,
+// positions, unassigns; a missed unassign reaches their subscribers from
+// the Store with the order's next event).
 const (
 	payloadVersion = 1
 	payloadCond    = 2
+	payloadCond3   = 3
 	originLen      = 8
 	headerLen      = 1 + originLen + 8
 	condLen        = 16
+	cond3Len       = 32
 )
 
 func appendPayload(dst []byte, origin [originLen]byte, msg delivery.BusMessage) []byte {
-	cond := msg.Except != 0 || msg.AsOf != 0
-	if cond {
-		dst = append(dst, payloadCond)
-	} else {
-		dst = append(dst, payloadVersion)
+	version := byte(payloadVersion)
+	switch {
+	case msg.Revoke != 0 || msg.Courier != 0:
+		version = payloadCond3
+	case msg.Except != 0 || msg.AsOf != 0:
+		version = payloadCond
 	}
+	dst = append(dst, version)
 	dst = append(dst, origin[:]...)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(msg.Seq))
-	if cond {
+	if version != payloadVersion {
 		dst = binary.BigEndian.AppendUint64(dst, uint64(msg.Except))
 		dst = binary.BigEndian.AppendUint64(dst, uint64(msg.AsOf))
+	}
+	if version == payloadCond3 {
+		dst = binary.BigEndian.AppendUint64(dst, uint64(msg.Revoke))
+		dst = binary.BigEndian.AppendUint64(dst, uint64(msg.Courier))
 	}
 	return append(dst, msg.Frame...)
 }
@@ -44,25 +55,35 @@ func appendPayload(dst []byte, origin [originLen]byte, msg delivery.BusMessage) 
 // parsed is a payload split without copying: origin and frame are parts
 // of the payload string.
 type parsed struct {
-	origin string
-	seq    int64
-	except delivery.ID
-	asOf   int64
-	frame  string
+	origin  string
+	seq     int64
+	except  delivery.ID
+	asOf    int64
+	revoke  delivery.ID
+	courier delivery.ID
+	frame   string
 }
 
 func parsePayload(p string) (parsed, bool) {
-	if len(p) < headerLen || (p[0] != payloadVersion && p[0] != payloadCond) {
+	if len(p) < headerLen || p[0] < payloadVersion || p[0] > payloadCond3 {
 		return parsed{}, false
 	}
 	out := parsed{origin: p[1 : 1+originLen], seq: int64(beUint64(p[1+originLen : headerLen])), frame: p[headerLen:]}
-	if p[0] == payloadCond {
+	if p[0] >= payloadCond {
 		if len(p) < headerLen+condLen {
 			return parsed{}, false
 		}
 		out.except = delivery.ID(beUint64(p[headerLen : headerLen+8]))
 		out.asOf = int64(beUint64(p[headerLen+8 : headerLen+condLen]))
 		out.frame = p[headerLen+condLen:]
+	}
+	if p[0] == payloadCond3 {
+		if len(p) < headerLen+cond3Len {
+			return parsed{}, false
+		}
+		out.revoke = delivery.ID(beUint64(p[headerLen+condLen : headerLen+condLen+8]))
+		out.courier = delivery.ID(beUint64(p[headerLen+condLen+8 : headerLen+cond3Len]))
+		out.frame = p[headerLen+cond3Len:]
 	}
 	return out, true
 }
@@ -78,7 +99,7 @@ func beUint64(s string) uint64 {
 // so the string's immutability is kept, and the fan-out path allocates
 // nothing of its own per message.
 func busMessage(channel string, p parsed) delivery.BusMessage {
-	return delivery.BusMessage{Channel: channel, Seq: p.seq, Except: p.except, AsOf: p.asOf,
+	return delivery.BusMessage{Channel: channel, Seq: p.seq, Except: p.except, AsOf: p.asOf, Revoke: p.revoke, Courier: p.courier,
 		Frame: unsafe.Slice(unsafe.StringData(p.frame), len(p.frame))}
 }
 

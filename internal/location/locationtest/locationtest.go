@@ -5,25 +5,48 @@ package locationtest
 import (
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 )
 
-// Run runs the contract suite. open returns a new, empty store for one
-// subtest and arranges for it to be closed when that test ends.
-func Run(t *testing.T, open func(t *testing.T) delivery.LocationStore) {
+// Clock is a store's clock in the suite: it stands still unless moved.
+type Clock struct{ ms atomic.Int64 }
+
+// NewClock returns a clock at the real time now.
+func NewClock() *Clock {
+	c := &Clock{}
+	c.ms.Store(time.Now().UnixMilli())
+	return c
+}
+
+// Now is the clock's time, for the store.
+func (c *Clock) Now() time.Time { return time.UnixMilli(c.ms.Load()) }
+
+// Ms is the clock's time in milliseconds, plus d.
+func (c *Clock) Ms(d time.Duration) int64 { return c.ms.Load() + d.Milliseconds() }
+
+// Advance moves the clock by d.
+func (c *Clock) Advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
+
+// Run runs the contract suite. open returns a new, empty store on clock
+// for one subtest and arranges for it to be closed when that test ends.
+func Run(t *testing.T, open func(t *testing.T, clock *Clock) delivery.LocationStore) {
 	for _, tt := range []struct {
 		name string
-		fn   func(t *testing.T, s delivery.LocationStore)
+		fn   func(t *testing.T, s delivery.LocationStore, c *Clock)
 	}{
 		{"PutGet", testPutGet},
 		{"NewestWins", testNewestWins},
 		{"ConcurrentPuts", testConcurrentPuts},
+		{"Expiry", testExpiry},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tt.fn(t, open(t))
+			c := NewClock()
+			tt.fn(t, open(t, c), c)
 		})
 	}
 }
@@ -46,12 +69,12 @@ func wantLast(t *testing.T, s delivery.LocationStore, courier delivery.ID, want 
 	}
 }
 
-func testPutGet(t *testing.T, s delivery.LocationStore) {
+func testPutGet(t *testing.T, s delivery.LocationStore, c *Clock) {
 	wantLast(t, s, 1, delivery.Location{}, false)
-	full := delivery.Location{CourierID: 1, Lat: 52.52, Lng: -13.405, Heading: f64(90), Speed: f64(0), Ts: 1_732_406_400_000}
+	full := delivery.Location{CourierID: 1, Lat: 52.52, Lng: -13.405, Heading: f64(90), Speed: f64(0), Ts: c.Ms(0)}
 	put(t, s, full, true)
 	wantLast(t, s, 1, full, true)
-	bare := delivery.Location{CourierID: 2, Lat: -90, Lng: 180, Ts: 1}
+	bare := delivery.Location{CourierID: 2, Lat: -90, Lng: 180, Ts: c.Ms(-time.Second)}
 	put(t, s, bare, true)
 	wantLast(t, s, 2, bare, true)
 	wantLast(t, s, 1, full, true)
@@ -61,30 +84,60 @@ func testPutGet(t *testing.T, s delivery.LocationStore) {
 	wantLast(t, s, 1, full, true)
 }
 
-func testNewestWins(t *testing.T, s delivery.LocationStore) {
-	first := delivery.Location{CourierID: 7, Lat: 1, Lng: 1, Ts: 2000}
+func testNewestWins(t *testing.T, s delivery.LocationStore, c *Clock) {
+	first := delivery.Location{CourierID: 7, Lat: 1, Lng: 1, Ts: c.Ms(0)}
 	put(t, s, first, true)
-	put(t, s, delivery.Location{CourierID: 7, Lat: 2, Lng: 2, Ts: 1999}, false)
+	put(t, s, delivery.Location{CourierID: 7, Lat: 2, Lng: 2, Ts: first.Ts - 1}, false)
 	wantLast(t, s, 7, first, true)
-	same := delivery.Location{CourierID: 7, Lat: 3, Lng: 3, Ts: 2000}
+	same := delivery.Location{CourierID: 7, Lat: 3, Lng: 3, Ts: first.Ts}
 	put(t, s, same, true)
 	wantLast(t, s, 7, same, true)
-	later := delivery.Location{CourierID: 7, Lat: 4, Lng: 4, Ts: 2001}
+	later := delivery.Location{CourierID: 7, Lat: 4, Lng: 4, Ts: first.Ts + 1}
 	put(t, s, later, true)
 	wantLast(t, s, 7, later, true)
 }
 
 // testConcurrentPuts: whatever order racing Puts run in, the newest stays.
-func testConcurrentPuts(t *testing.T, s delivery.LocationStore) {
+func testConcurrentPuts(t *testing.T, s delivery.LocationStore, c *Clock) {
 	const n = 50
+	base := c.Ms(-time.Minute)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if _, err := s.Put(t.Context(), delivery.Location{CourierID: 9, Lat: float64(i) / 10, Lng: 0, Ts: int64(1000 + i)}); err != nil {
+			if _, err := s.Put(t.Context(), delivery.Location{CourierID: 9, Lat: float64(i) / 10, Lng: 0, Ts: base + int64(i)}); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 	wg.Wait()
-	wantLast(t, s, 9, delivery.Location{CourierID: 9, Lat: float64(n-1) / 10, Ts: 1000 + n - 1}, true)
+	wantLast(t, s, 9, delivery.Location{CourierID: 9, Lat: float64(n-1) / 10, Ts: base + n - 1}, true)
+}
+
+// testExpiry: no position is returned once it is older than
+// delivery.MaxLocationAge by its ts, whether it aged in the store or
+// arrived that old.
+func testExpiry(t *testing.T, s delivery.LocationStore, c *Clock) {
+	age := delivery.MaxLocationAge
+	recent := delivery.Location{CourierID: 4, Lat: 1, Lng: 1, Ts: c.Ms(-time.Second)}
+	put(t, s, recent, true)
+	edge := delivery.Location{CourierID: 5, Lat: 1, Lng: 1, Ts: c.Ms(-age + time.Minute)}
+	put(t, s, edge, true)
+	wantLast(t, s, 5, edge, true)
+	c.Advance(time.Minute)
+	wantLast(t, s, 5, edge, true) // exactly MaxLocationAge old
+	c.Advance(time.Millisecond)
+	wantLast(t, s, 5, delivery.Location{}, false)
+	wantLast(t, s, 4, recent, true)
+	c.Advance(age)
+	wantLast(t, s, 4, delivery.Location{}, false)
+
+	stale := delivery.Location{CourierID: 6, Lat: 1, Lng: 1, Ts: c.Ms(-age - time.Second)}
+	if _, err := s.Put(t.Context(), stale); err != nil {
+		t.Fatal(err)
+	}
+	wantLast(t, s, 6, delivery.Location{}, false)
+	// A fresh position after expired ones is stored as ever.
+	fresh := delivery.Location{CourierID: 6, Lat: 2, Lng: 2, Ts: c.Ms(0)}
+	put(t, s, fresh, true)
+	wantLast(t, s, 6, fresh, true)
 }

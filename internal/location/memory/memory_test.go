@@ -9,5 +9,5 @@ import (
 )
 
 func TestStore(t *testing.T) {
-	locationtest.Run(t, func(*testing.T) delivery.LocationStore { return memory.New() })
+	locationtest.Run(t, func(_ *testing.T, c *locationtest.Clock) delivery.LocationStore { return memory.NewWithClock(c.Now) })
 }

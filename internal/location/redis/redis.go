@@ -18,21 +18,20 @@ import (
 
 var _ delivery.LocationStore = (*Store)(nil)
 
-// DefaultTTL is how long a courier's last position is kept after its last
-// update: positions are seconds old by nature, and couriers who stopped
-// working must not stay in Redis for good.
-const DefaultTTL = 24 * time.Hour
-
 // Options tune a Store; zero fields take defaults.
 type Options struct {
 	// Prefix starts every key ("ordercast:" by default), so that
 	// deployments (and tests) sharing one Redis stay apart.
 	Prefix string
-	TTL    time.Duration
+	// Now is the clock positions expire by (time.Now by default); tests
+	// move it instead of waiting.
+	Now func() time.Time
 }
 
 // Store keeps the last position of each courier in the hash
 // {prefix}loc:{courier id} with fields ts (milliseconds) and loc (JSON).
+// The key expires delivery.MaxLocationAge after the position's ts, so
+// that couriers who stopped sending do not stay in Redis.
 type Store struct {
 	c   goredis.UniversalClient
 	opt Options
@@ -43,15 +42,17 @@ func New(c goredis.UniversalClient, opt Options) *Store {
 	if opt.Prefix == "" {
 		opt.Prefix = "ordercast:"
 	}
-	if opt.TTL <= 0 {
-		opt.TTL = DefaultTTL
+	if opt.Now == nil {
+		opt.Now = time.Now
 	}
 	return &Store{c: c, opt: opt}
 }
 
 // put compares and writes in one step on the server: two instances
 // storing positions of one courier at once never leave the older one.
-// ts values are milliseconds below 2^53, exact as Lua numbers.
+// ts values are milliseconds below 2^53, exact as Lua numbers. A
+// position already past its age gets a TTL of at most 0, which deletes
+// the key (the one it replaced was no newer, so expired too).
 var put = goredis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'ts')
 if cur and tonumber(cur) > tonumber(ARGV[1]) then
@@ -72,15 +73,17 @@ func (s *Store) Put(ctx context.Context, loc delivery.Location) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("location: encode: %w", err)
 	}
+	ttl := loc.Ts + delivery.MaxLocationAge.Milliseconds() - s.opt.Now().UnixMilli()
 	n, err := put.Run(ctx, s.c, []string{s.key(loc.CourierID)},
-		strconv.FormatInt(loc.Ts, 10), b, s.opt.TTL.Milliseconds()).Int()
+		strconv.FormatInt(loc.Ts, 10), b, max(ttl, 0)).Int()
 	if err != nil {
 		return false, fmt.Errorf("location: put: %w", err)
 	}
 	return n == 1, nil
 }
 
-// Get returns the courier's last position.
+// Get returns the courier's last position unless it expired (by the
+// store's clock too: Redis's may differ).
 func (s *Store) Get(ctx context.Context, courierID delivery.ID) (delivery.Location, bool, error) {
 	b, err := s.c.HGet(ctx, s.key(courierID), "loc").Bytes()
 	if errors.Is(err, goredis.Nil) {
@@ -92,6 +95,9 @@ func (s *Store) Get(ctx context.Context, courierID delivery.ID) (delivery.Locati
 	var loc delivery.Location
 	if err := json.Unmarshal(b, &loc); err != nil {
 		return delivery.Location{}, false, fmt.Errorf("location: decode: %w", err)
+	}
+	if time.UnixMilli(loc.Ts).Before(s.opt.Now().Add(-delivery.MaxLocationAge)) {
+		return delivery.Location{}, false, nil
 	}
 	return loc, true, nil
 }

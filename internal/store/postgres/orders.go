@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -13,8 +14,11 @@ import (
 	"github.com/ordercast/ordercast/internal/store/sqlutil"
 )
 
-const orderColumns = `id, status, seq, customer_id, restaurant_id, courier_id, items, total_cents,
-	delivery_address, notes, reason, created_at, updated_at, finished_at`
+// orderColumns are what scanOrder reads, in its order; the restaurant's
+// name comes along (by its primary key; FOR UPDATE locks only the order).
+const orderColumns = `id, status, seq, customer_id, restaurant_id,
+	(SELECT name FROM restaurants WHERE restaurants.id = orders.restaurant_id), courier_id, items, total_cents,
+	delivery_address, notes, reason, created_at, updated_at, finished_at, assigned_at`
 
 // rowTo adapts a scan function of single rows (QueryRow) to
 // pgx.CollectRows, so that one function scans a type either way.
@@ -26,8 +30,8 @@ func scanOrder(row pgx.Row) (delivery.Order, error) {
 	var o delivery.Order
 	var courier *int64
 	var items []byte
-	err := row.Scan(&o.ID, &o.Status, &o.Seq, &o.CustomerID, &o.RestaurantID, &courier, &items,
-		&o.TotalCents, &o.DeliveryAddress, &o.Notes, &o.Reason, &o.CreatedAt, &o.UpdatedAt, &o.FinishedAt)
+	err := row.Scan(&o.ID, &o.Status, &o.Seq, &o.CustomerID, &o.RestaurantID, &o.RestaurantName, &courier, &items,
+		&o.TotalCents, &o.DeliveryAddress, &o.Notes, &o.Reason, &o.CreatedAt, &o.UpdatedAt, &o.FinishedAt, &o.AssignedAt)
 	if err != nil {
 		return delivery.Order{}, err
 	}
@@ -36,9 +40,11 @@ func scanOrder(row pgx.Row) (delivery.Order, error) {
 		o.CourierID = &id
 	}
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
-	if o.FinishedAt != nil {
-		t := o.FinishedAt.UTC()
-		o.FinishedAt = &t
+	for _, tp := range []**time.Time{&o.FinishedAt, &o.AssignedAt} {
+		if *tp != nil {
+			t := (*tp).UTC()
+			*tp = &t
+		}
 	}
 	if o.Items, err = sqlutil.UnmarshalItems(items); err != nil {
 		return delivery.Order{}, err
@@ -101,6 +107,9 @@ func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.
 		case err != nil:
 			return fmt.Errorf("insert order: %w", err)
 		}
+		if err := tx.QueryRow(ctx, `SELECT name FROM restaurants WHERE id = $1`, o.RestaurantID).Scan(&o.RestaurantName); err != nil {
+			return fmt.Errorf("read restaurant name: %w", err)
+		}
 		ev, err := delivery.CreatedEvent(o)
 		if err != nil {
 			return err
@@ -159,9 +168,13 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 		if err != nil {
 			return err
 		}
-		o, ev, mutateErr = sqlutil.Mutate(old, mutate, sqlutil.Now())
+		var change delivery.Change
+		o, ev, change, mutateErr = sqlutil.Mutate(old, mutate, sqlutil.Now())
 		if mutateErr != nil {
 			return mutateErr
+		}
+		if err := checkActive(ctx, tx, o, change.MaxActive); err != nil {
+			return err
 		}
 		items, err := sqlutil.MarshalItems(o.Items)
 		if err != nil {
@@ -169,10 +182,10 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 		}
 		_, err = tx.Exec(ctx, `
 			UPDATE orders SET status = $1, seq = $2, courier_id = $3, items = $4, total_cents = $5,
-				delivery_address = $6, notes = $7, reason = $8, updated_at = $9, finished_at = $10
-			WHERE id = $11`,
+				delivery_address = $6, notes = $7, reason = $8, updated_at = $9, finished_at = $10, assigned_at = $11
+			WHERE id = $12`,
 			o.Status, o.Seq, courierArg(o.CourierID), string(items), o.TotalCents,
-			o.DeliveryAddress, o.Notes, o.Reason, o.UpdatedAt, o.FinishedAt, o.ID)
+			o.DeliveryAddress, o.Notes, o.Reason, o.UpdatedAt, o.FinishedAt, o.AssignedAt, o.ID)
 		if err != nil {
 			return fmt.Errorf("write order: %w", err)
 		}
@@ -185,6 +198,27 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 		return delivery.Order{}, delivery.Event{}, sqlutil.Wrap("postgres: update order", err)
 	}
 	return o, ev, nil
+}
+
+// checkActive refuses, with ETOOMANYACTIVE, a change that leaves o's
+// courier with more than max active orders (Change.MaxActive; 0: no cap).
+// Claims of one courier on different orders lock different order rows,
+// so the courier's user row is locked first: it serializes them, and the
+// count then sees every committed claim of that courier.
+func checkActive(ctx context.Context, tx pgx.Tx, o delivery.Order, max int) error {
+	if max <= 0 || !delivery.IsActiveDelivery(o) {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, *o.CourierID); err != nil {
+		return fmt.Errorf("lock courier: %w", err)
+	}
+	var others int
+	err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM orders
+		WHERE courier_id = $1 AND id <> $2 AND status IN `+sqlutil.ActiveStatuses, *o.CourierID, o.ID).Scan(&others)
+	if err != nil {
+		return fmt.Errorf("count active orders: %w", err)
+	}
+	return sqlutil.CheckActive(others, max)
 }
 
 // ListOrders returns the orders f selects, newest first. With no visibility

@@ -11,8 +11,11 @@ import (
 	"github.com/ordercast/ordercast/internal/store/sqlutil"
 )
 
-const orderColumns = `id, status, seq, customer_id, restaurant_id, courier_id, items, total_cents,
-	delivery_address, notes, reason, created_at, updated_at, finished_at`
+// orderColumns are what scanOrder reads, in its order; the restaurant's
+// name comes along (by its primary key).
+const orderColumns = `id, status, seq, customer_id, restaurant_id,
+	(SELECT name FROM restaurants WHERE restaurants.id = orders.restaurant_id), courier_id, items, total_cents,
+	delivery_address, notes, reason, created_at, updated_at, finished_at, assigned_at`
 
 // eventColumns are what scanEvent reads, in its order.
 const eventColumns = `order_id, seq, type, data, created_at`
@@ -29,8 +32,9 @@ func scanOrder(row sqlutil.Scanner) (delivery.Order, error) {
 	var o delivery.Order
 	var courier sql.NullInt64
 	var items []byte
-	err := row.Scan(&o.ID, &o.Status, &o.Seq, &o.CustomerID, &o.RestaurantID, &courier, &items,
-		&o.TotalCents, &o.DeliveryAddress, &o.Notes, &o.Reason, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}, nullTimeCol{&o.FinishedAt})
+	err := row.Scan(&o.ID, &o.Status, &o.Seq, &o.CustomerID, &o.RestaurantID, &o.RestaurantName, &courier, &items,
+		&o.TotalCents, &o.DeliveryAddress, &o.Notes, &o.Reason, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt},
+		nullTimeCol{&o.FinishedAt}, nullTimeCol{&o.AssignedAt})
 	if err != nil {
 		return delivery.Order{}, err
 	}
@@ -127,6 +131,9 @@ func insertOrder(ctx context.Context, tx *sql.Tx, o *delivery.Order, key deliver
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
+	if err := tx.QueryRowContext(ctx, `SELECT name FROM restaurants WHERE id = ?`, o.RestaurantID).Scan(&o.RestaurantName); err != nil {
+		return fmt.Errorf("read restaurant name: %w", err)
+	}
 	ev, err := delivery.CreatedEvent(*o)
 	if err != nil {
 		return err
@@ -162,9 +169,15 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 		if err != nil {
 			return err
 		}
-		o, ev, mutateErr = sqlutil.Mutate(old, mutate, sqlutil.Now())
+		var change delivery.Change
+		o, ev, change, mutateErr = sqlutil.Mutate(old, mutate, sqlutil.Now())
 		if mutateErr != nil {
 			return mutateErr
+		}
+		// The write lock held since the transaction began serializes
+		// this count with every other claim.
+		if err := checkActive(ctx, tx, o, change.MaxActive); err != nil {
+			return err
 		}
 		items, err := sqlutil.MarshalItems(o.Items)
 		if err != nil {
@@ -172,10 +185,11 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 		}
 		_, err = tx.ExecContext(ctx, `
 			UPDATE orders SET status = ?, seq = ?, courier_id = ?, items = ?, total_cents = ?,
-				delivery_address = ?, notes = ?, reason = ?, updated_at = ?, finished_at = ?
+				delivery_address = ?, notes = ?, reason = ?, updated_at = ?, finished_at = ?, assigned_at = ?
 			WHERE id = ?`,
 			o.Status, o.Seq, courierArg(o.CourierID), string(items), o.TotalCents,
-			o.DeliveryAddress, o.Notes, o.Reason, sqlutil.FormatTime(o.UpdatedAt), nullTimeArg(o.FinishedAt), o.ID)
+			o.DeliveryAddress, o.Notes, o.Reason, sqlutil.FormatTime(o.UpdatedAt), nullTimeArg(o.FinishedAt),
+			nullTimeArg(o.AssignedAt), o.ID)
 		if err != nil {
 			return fmt.Errorf("write order: %w", err)
 		}
@@ -188,6 +202,21 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 		return delivery.Order{}, delivery.Event{}, sqlutil.Wrap("sqlite: update order", err)
 	}
 	return o, ev, nil
+}
+
+// checkActive refuses, with ETOOMANYACTIVE, a change that leaves o's
+// courier with more than max active orders (Change.MaxActive; 0: no cap).
+func checkActive(ctx context.Context, tx *sql.Tx, o delivery.Order, max int) error {
+	if max <= 0 || !delivery.IsActiveDelivery(o) {
+		return nil
+	}
+	var others int
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders
+		WHERE courier_id = ? AND id <> ? AND status IN `+sqlutil.ActiveStatuses, *o.CourierID, o.ID).Scan(&others)
+	if err != nil {
+		return fmt.Errorf("count active orders: %w", err)
+	}
+	return sqlutil.CheckActive(others, max)
 }
 
 // ListOrders returns the orders f selects, newest first. With no visibility

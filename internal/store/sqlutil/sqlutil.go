@@ -71,6 +71,10 @@ func CloneOrder(o delivery.Order) delivery.Order {
 		t := *o.FinishedAt
 		o.FinishedAt = &t
 	}
+	if o.AssignedAt != nil {
+		t := *o.AssignedAt
+		o.AssignedAt = &t
+	}
 	return o
 }
 
@@ -100,35 +104,42 @@ func UnmarshalItems(b []byte) ([]delivery.OrderItem, error) {
 
 // Mutate runs the non-SQL part of UpdateOrder on old, the locked current
 // row: it calls mutate on a deep copy and, if mutate succeeds, returns the
-// order to write (next seq, UpdatedAt now) and the event to append. The
+// order to write (next seq, UpdatedAt now), the event to append and the
+// change itself (its MaxActive is the store's to check). The
 // identity of the order (id, customer, restaurant, creation time) is not
-// mutable and is restored from old. mutate's error comes back unwrapped.
-func Mutate(old delivery.Order, mutate func(*delivery.Order) (delivery.Change, error), now time.Time) (delivery.Order, delivery.Event, error) {
+// mutable and is restored from old, and so are the store's own times
+// (FinishedAt, AssignedAt). mutate's error comes back unwrapped.
+func Mutate(old delivery.Order, mutate func(*delivery.Order) (delivery.Change, error), now time.Time) (delivery.Order, delivery.Event, delivery.Change, error) {
 	o := CloneOrder(old)
 	change, err := mutate(&o)
 	if err != nil {
-		return delivery.Order{}, delivery.Event{}, err
+		return delivery.Order{}, delivery.Event{}, delivery.Change{}, err
 	}
 	if change.Type == "" {
-		return delivery.Order{}, delivery.Event{}, errors.New("update order: mutate returned a change without an event type")
+		return delivery.Order{}, delivery.Event{}, delivery.Change{}, errors.New("update order: mutate returned a change without an event type")
 	}
 	o.ID, o.CustomerID, o.RestaurantID, o.CreatedAt = old.ID, old.CustomerID, old.RestaurantID, old.CreatedAt
+	o.RestaurantName = old.RestaurantName
 	if o.Items == nil {
 		o.Items = []delivery.OrderItem{}
 	}
 	o.Seq = old.Seq + 1
 	o.UpdatedAt = now
 	o.FinishedAt = finishedAt(old, o.Status, now)
+	o.AssignedAt = assignedAt(old, o.CourierID, now)
 	var payload any = o
-	if change.Data != nil {
+	switch {
+	case change.Data != nil:
 		payload = change.Data
+	case change.Payload != nil:
+		payload = change.Payload(CloneOrder(o))
 	}
 	data, err := json.Marshal(payload)
 	if err != nil {
-		return delivery.Order{}, delivery.Event{}, fmt.Errorf("encode %s event data: %w", change.Type, err)
+		return delivery.Order{}, delivery.Event{}, delivery.Change{}, fmt.Errorf("encode %s event data: %w", change.Type, err)
 	}
 	ev := delivery.Event{OrderID: o.ID, Seq: o.Seq, Type: change.Type, Data: data, CreatedAt: now}
-	return o, ev, nil
+	return o, ev, change, nil
 }
 
 // finishedAt returns FinishedAt of an order moving from old to status at
@@ -143,6 +154,31 @@ func finishedAt(old delivery.Order, status delivery.Status, now time.Time) *time
 		return &t
 	}
 	return &now
+}
+
+// assignedAt returns AssignedAt of an order moving from old to courier at
+// now: the time this courier was assigned, nil without one.
+func assignedAt(old delivery.Order, courier *delivery.ID, now time.Time) *time.Time {
+	switch {
+	case courier == nil:
+		return nil
+	case old.CourierID != nil && *old.CourierID == *courier && old.AssignedAt != nil:
+		t := *old.AssignedAt
+		return &t
+	}
+	return &now
+}
+
+// ActiveStatuses is the status list of delivery.IsActiveDelivery in SQL.
+const ActiveStatuses = `('accepted', 'preparing', 'ready', 'picked_up')`
+
+// CheckActive decides Change.MaxActive for a courier holding others
+// active orders besides the one changed.
+func CheckActive(others, max int) error {
+	if others >= max {
+		return delivery.Errorf(delivery.ETOOMANYACTIVE, "a courier holds at most %d active orders", max)
+	}
+	return nil
 }
 
 // Migrate applies every pending migration of fsys to db with goose, each in

@@ -13,7 +13,7 @@ func testCreateOrder(t *testing.T, s delivery.Store) {
 	ctx := t.Context()
 	f := newFixture(t, s)
 	in := f.newOrder(f.customer.ID, f.r)
-	in.Status, in.Seq = delivery.StatusDelivered, 9 // the store decides these
+	in.Status, in.Seq, in.RestaurantName = delivery.StatusDelivered, 9, "Forged" // the store decides these
 	o, created, err := s.CreateOrder(ctx, in, delivery.IdempotencyKey{})
 	must(t, err)
 	if !created || o.ID <= 0 || o.Status != delivery.StatusPlaced || o.Seq != 1 || o.CourierID != nil {
@@ -25,6 +25,7 @@ func testCreateOrder(t *testing.T, s delivery.Store) {
 	}
 	want := in
 	want.ID, want.Status, want.Seq, want.CreatedAt, want.UpdatedAt = o.ID, delivery.StatusPlaced, 1, o.CreatedAt, o.UpdatedAt
+	want.RestaurantName = "Pizza"
 	deepEqual(t, "CreateOrder", o, want)
 	got, err := s.OrderByID(ctx, o.ID)
 	must(t, err)

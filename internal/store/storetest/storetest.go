@@ -51,6 +51,11 @@ func Run(t *testing.T, open func(t *testing.T) delivery.Store) {
 		{"MarkRead", testMarkRead},
 		{"UnreadCounts", testUnreadCounts},
 		{"ActiveOrdersOfCourier", testActiveOrdersOfCourier},
+		{"AssignedAt", testAssignedAt},
+		{"MaxActive", testMaxActive},
+		{"MaxActiveConcurrent", testMaxActiveConcurrent},
+		{"RestaurantName", testRestaurantName},
+		{"ChangePayload", testChangePayload},
 		{"Ping", func(t *testing.T, s delivery.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
@@ -172,10 +177,15 @@ func wantUTCMicro(t *testing.T, what string, tm time.Time) {
 func decodeOrder(t *testing.T, data json.RawMessage) delivery.Order {
 	t.Helper()
 	var o delivery.Order
-	if err := json.Unmarshal(data, &o); err != nil {
+	decodeInto(t, data, &o)
+	return o
+}
+
+func decodeInto(t *testing.T, data json.RawMessage, v any) {
+	t.Helper()
+	if err := json.Unmarshal(data, v); err != nil {
 		t.Fatalf("event data %s: %v", data, err)
 	}
-	return o
 }
 
 func ids(orders []delivery.Order) []delivery.ID {
