@@ -144,7 +144,7 @@ func (h *Hub) sendLastLocation(s *subscription, asOf int64) {
 	cn := s.ch
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
-	if !s.removed && !s.gotLocation && s.lastSeq <= asOf {
+	if !s.removed && !s.ended && !s.gotLocation && s.lastSeq <= asOf {
 		s.gotLocation = true
 		s.c.send(frame)
 	}

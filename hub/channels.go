@@ -76,6 +76,12 @@ type subscription struct {
 	// gotLocation: a courier position was queued, so the last known one
 	// sent after the replay would be older (guarded by ch.mu).
 	gotLocation bool
+	// ended: the client is no longer entitled to the channel (endLocked);
+	// nothing more is given, and the removal is under way (guarded by
+	// ch.mu). authSeq: the order's seq when the subscription was
+	// authorized, set before its first catchUp.
+	ended   bool
+	authSeq int64
 }
 
 func (h *Hub) shard(name string) *shard {
@@ -215,6 +221,10 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 	if cn.kind != wire.KindOrder || msg.Seq == 0 {
 		for _, s := range cn.subs {
 			switch {
+			case s.ended:
+			case msg.Courier != 0 && s.c.actor.Role == delivery.RoleCourier && s.c.actor.UserID != msg.Courier:
+				// Another courier's position: this one may hold the
+				// channel only until the unassign that removed it arrives.
 			case msg.Except != 0 && s.c.actor.UserID == msg.Except:
 				// Not echoed to its sender (typing).
 			case msg.AsOf != 0 && s.lastSeq > msg.AsOf:
@@ -236,6 +246,9 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 		case msg.Seq == s.lastSeq+1:
 			s.lastSeq = msg.Seq
 			s.c.send(msg.Frame)
+			if s.endsAt(msg.Seq, msg.Revoke) {
+				h.endLocked(s)
+			}
 		default:
 			s.live, s.maxSeen = false, msg.Seq
 			h.repair(s)

@@ -58,19 +58,22 @@ func (h *Hub) PublishLocation(ctx context.Context, loc delivery.Location, orderI
 	}
 }
 
-// sendLocation publishes loc to the order's channel if the order is still
-// an active delivery of loc's courier: the service chose the orders a
-// moment ago, or a held-back position a second ago, and the order may have
-// been delivered since. The message carries the seq at which the order
-// was seen active (BusMessage.AsOf), so that no subscriber that was
-// already given a later event (the delivery, say) gets the position.
+// sendLocation publishes loc to the order's channel if the order's
+// parties may see it (delivery.ShowsLocation): the order is still an
+// active delivery of loc's courier (the service chose the orders a moment
+// ago, or a held-back position a second ago, and the order may have been
+// delivered or unassigned since), loc was taken after that courier's
+// assignment, and it is not too old. The message carries the seq at which
+// the order was seen active (BusMessage.AsOf), so that no subscriber that
+// was already given a later event (the delivery, say) gets the position,
+// and its courier, so that no other courier's subscription does.
 func (h *Hub) sendLocation(ctx context.Context, loc delivery.Location, orderID delivery.ID) {
 	o, err := h.cfg.Store.OrderByID(ctx, orderID)
 	if err != nil {
 		h.log.Warn().Err(err).Str("order_id", orderID.String()).Msg("courier location: read order")
 		return
 	}
-	if !delivery.IsActiveDelivery(o) || *o.CourierID != loc.CourierID {
+	if !delivery.ShowsLocation(o, loc, h.now()) {
 		h.stats.locationsStale.Add(1)
 		return
 	}
@@ -82,7 +85,7 @@ func (h *Hub) sendLocation(ctx context.Context, loc delivery.Location, orderID d
 	frame := encodeEvent(ch, delivery.EventCourierLocation, 0, data, time.Now().UnixMilli())
 	h.stats.published.Add(1)
 	h.stats.locationsSent.Add(1)
-	if err := h.cfg.Bus.Publish(ctx, delivery.BusMessage{Channel: ch, Frame: frame, AsOf: o.Seq}); err != nil {
+	if err := h.cfg.Bus.Publish(ctx, delivery.BusMessage{Channel: ch, Frame: frame, AsOf: o.Seq, Courier: loc.CourierID}); err != nil {
 		h.log.Warn().Err(err).Str("channel", ch).Msg("courier location: publish")
 	}
 }

@@ -100,9 +100,15 @@ func (c *client) subscribe(f wire.ClientFrame) error {
 		return delivery.Errorf(wire.CodeInvalid, "since: only order channels are numbered; resynchronize feeds with GET /orders")
 	}
 	name := ch.String()
-	if _, ok := c.subs[name]; ok {
-		c.sendAck(f.ID) // subscribing twice is harmless
-		return nil
+	if s, ok := c.subs[name]; ok {
+		if !s.isEnded() {
+			c.sendAck(f.ID) // subscribing twice is harmless
+			return nil
+		}
+		delete(c.subs, name) // ended by the hub: authorize anew
+	}
+	if len(c.subs) >= c.hub.cfg.Limits.MaxSubscriptions {
+		c.forgetEnded()
 	}
 	if len(c.subs) >= c.hub.cfg.Limits.MaxSubscriptions {
 		return delivery.Errorf(wire.CodeTooManySubscriptions, "at most %d subscriptions per connection", c.hub.cfg.Limits.MaxSubscriptions)
@@ -122,6 +128,7 @@ func (c *client) subscribe(f wire.ClientFrame) error {
 	if err != nil {
 		return err
 	}
+	s.authSeq = seq // before catchUp, the only reader of it
 	c.subs[name] = s
 	if ch.Kind != wire.KindOrder {
 		return nil
@@ -140,6 +147,16 @@ func (c *client) subscribe(f wire.ClientFrame) error {
 		c.hub.sendLastLocation(s, seq)
 	}
 	return nil
+}
+
+// forgetEnded drops the subscriptions the hub ended from c.subs, so that
+// they do not count against the limit.
+func (c *client) forgetEnded() {
+	for name, s := range c.subs {
+		if s.isEnded() {
+			delete(c.subs, name)
+		}
+	}
 }
 
 func (c *client) unsubscribe(f wire.ClientFrame) error {

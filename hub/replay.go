@@ -22,7 +22,7 @@ func (h *Hub) catchUp(s *subscription) error {
 			return err
 		}
 		cn.mu.Lock()
-		from, removed := s.lastSeq, s.removed
+		from, removed := s.lastSeq, s.removed || s.ended
 		cn.mu.Unlock()
 		if removed {
 			return nil
@@ -47,7 +47,7 @@ func (h *Hub) give(s *subscription, events []delivery.Event, final bool) (bool, 
 	cn, c := s.ch, s.c
 	for {
 		cn.mu.Lock()
-		if s.removed {
+		if s.removed || s.ended {
 			cn.mu.Unlock()
 			return true, nil
 		}
@@ -64,6 +64,18 @@ func (h *Hub) give(s *subscription, events []delivery.Event, final bool) (bool, 
 			c.send(encodeEvent(cn.name, ev.Type, ev.Seq, ev.Data, ev.CreatedAt.UnixMilli()))
 			s.lastSeq = ev.Seq
 			h.stats.replayed.Add(1)
+			if ev.Type == delivery.EventOrderUnassigned {
+				removed, err := delivery.UnassignedCourier(ev)
+				if err != nil {
+					cn.mu.Unlock()
+					return false, err
+				}
+				if s.endsAt(ev.Seq, removed) {
+					h.endLocked(s)
+					cn.mu.Unlock()
+					return true, nil
+				}
+			}
 		}
 		if len(events) == 0 {
 			// In the same critical section as the last event given, so

@@ -110,7 +110,6 @@ func TestWSLifecycleReachesExactlyTheParties(t *testing.T) {
 	e.barrier(cust, staff, c1, c2, stranger, otherStaff)
 
 	all := []string{"order.created#1", "order.status#2", "order.assigned#3", "order.status#4", "order.status#5", "order.status#6", "order.status#7"}
-	statuses := []string{"order.created#1", "order.status#2", "order.status#4", "order.status#5", "order.status#6", "order.status#7"}
 	fromAssigned := all[2:]
 	check := func(c *wsClient, channel string, want []string) {
 		t.Helper()
@@ -121,8 +120,8 @@ func TestWSLifecycleReachesExactlyTheParties(t *testing.T) {
 	check(cust, order, all)
 	check(cust, wire.UserChannel(w.Customer.User.ID), all)
 	check(staff, order, all)
-	check(staff, rest, statuses)
-	check(c1, order, all) // replayed from 0 after the claim
+	check(staff, rest, all) // the tablet sees which courier is coming, too
+	check(c1, order, all)   // replayed from 0 after the claim
 	check(c1, wire.UserChannel(w.Courier.User.ID), fromAssigned)
 	for _, c := range []*wsClient{c1, c2} {
 		check(c, wire.DispatchChannel, []string{"order.offered#0", "order.claimed#0"})
@@ -135,8 +134,8 @@ func TestWSLifecycleReachesExactlyTheParties(t *testing.T) {
 	}
 
 	// The payloads: order events carry the order after the change; the
-	// offer carries the order for couriers to decide on; the claim only
-	// the order's id.
+	// offer carries the offer view for couriers to decide on; the claim
+	// only the order's id.
 	var snap delivery.Order
 	evs := cust.events(order)
 	if err := json.Unmarshal(evs[len(evs)-1].Data, &snap); err != nil || snap.Status != delivery.StatusDelivered || snap.Seq != 7 {
@@ -146,6 +145,7 @@ func TestWSLifecycleReachesExactlyTheParties(t *testing.T) {
 	if err := json.Unmarshal(d[0].Data, &snap); err != nil || snap.ID != o.ID || snap.Status != delivery.StatusAccepted {
 		t.Errorf("offer data: %s", d[0].Data)
 	}
+	expectOfferView(t, d[0].Data, o.ID)
 	if want := `{"order_id":"` + o.ID.String() + `"}`; string(d[1].Data) != want {
 		t.Errorf("claim data: %s, want %s", d[1].Data, want)
 	}
