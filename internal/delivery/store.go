@@ -37,9 +37,10 @@ type Store interface {
 	RevokeRefreshFamily(ctx context.Context, hash string, userID ID) error
 	// PurgeRefreshTokens deletes at most limit refresh tokens of no more
 	// use, and returns how many: those expired at now, spent or not, and
-	// those revoked. A spent token of a live family is kept until it
-	// expires, since its reuse is what tells of a theft and revokes the
-	// family. The stores run it periodically themselves.
+	// those revoked at least sqlutil.RevokedRefreshGrace before now. A
+	// spent token of a live family is kept until it expires, since its
+	// reuse is what tells of a theft and revokes the family. The stores
+	// run it periodically themselves.
 	PurgeRefreshTokens(ctx context.Context, now time.Time, limit int) (int, error)
 
 	ListRestaurants(ctx context.Context) ([]Restaurant, error)

@@ -176,14 +176,14 @@ func revokeFamily(ctx context.Context, tx pgx.Tx, familyID string, now time.Time
 }
 
 // PurgeRefreshTokens deletes at most limit tokens expired at now or
-// revoked. Rows another transaction holds (a rotation, another
-// instance's purge) are skipped rather than waited for.
+// revoked RevokedRefreshGrace before. Rows another transaction holds (a
+// rotation, another instance's purge) are skipped rather than waited for.
 func (s *Store) PurgeRefreshTokens(ctx context.Context, now time.Time, limit int) (int, error) {
 	tag, err := s.pool.Exec(ctx, `
 		DELETE FROM refresh_tokens WHERE hash IN (
-			SELECT hash FROM refresh_tokens WHERE expires_at <= $1 OR revoked_at IS NOT NULL
-			LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-		sqlutil.Time(now), limit)
+			SELECT hash FROM refresh_tokens WHERE expires_at <= $1 OR revoked_at <= $2
+			LIMIT $3 FOR UPDATE SKIP LOCKED)`,
+		sqlutil.Time(now), sqlutil.Time(now.Add(-sqlutil.RevokedRefreshGrace)), limit)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: purge refresh tokens: %w", err)
 	}

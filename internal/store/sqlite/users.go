@@ -172,14 +172,14 @@ func revokeFamily(ctx context.Context, tx *sql.Tx, familyID string, now time.Tim
 }
 
 // PurgeRefreshTokens deletes at most limit tokens expired at now or
-// revoked.
+// revoked RevokedRefreshGrace before.
 func (s *Store) PurgeRefreshTokens(ctx context.Context, now time.Time, limit int) (int, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			DELETE FROM refresh_tokens WHERE hash IN (
-				SELECT hash FROM refresh_tokens WHERE expires_at <= ? OR revoked_at IS NOT NULL LIMIT ?)`,
-			sqlutil.FormatTime(now), limit)
+				SELECT hash FROM refresh_tokens WHERE expires_at <= ? OR revoked_at <= ? LIMIT ?)`,
+			sqlutil.FormatTime(now), sqlutil.FormatTime(now.Add(-sqlutil.RevokedRefreshGrace)), limit)
 		if err != nil {
 			return fmt.Errorf("purge refresh tokens: %w", err)
 		}

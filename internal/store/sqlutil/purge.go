@@ -14,6 +14,11 @@ const (
 	RefreshPurgeBatch    = 1000
 )
 
+// RevokedRefreshGrace is how long revoked refresh tokens are kept: a
+// client that raced the revocation (a reuse, two logouts) gets the same
+// answer as one before it, token_reused rather than an unknown token.
+const RevokedRefreshGrace = time.Hour
+
 // Periodic runs round in a goroutine at once and then every interval,
 // until the returned stop is called; stop ends the context of a round in
 // progress and waits for it.

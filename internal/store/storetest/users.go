@@ -279,7 +279,7 @@ func testRefreshPurge(t *testing.T, s delivery.Store) {
 	edge.ExpiresAt = refreshBase // expired at refreshBase, as rotation sees it
 	must(t, s.CreateRefreshToken(ctx, edge))
 	must(t, s.CreateRefreshToken(ctx, token("r1", u.ID, "e")))
-	must(t, s.RevokeRefreshFamily(ctx, "r1", u.ID))
+	must(t, s.RevokeRefreshFamily(ctx, "r1", u.ID)) // now, years before refreshBase
 
 	// old, edge and r1 go, one batch at a time.
 	purge(refreshBase, 1, 1)
@@ -290,9 +290,11 @@ func testRefreshPurge(t *testing.T, s delivery.Store) {
 		_, err := s.RotateRefreshToken(ctx, gone, token(gone+"-next", 0, ""), refreshBase.Add(-time.Hour))
 		wantCode(t, err, delivery.EUNAUTHORIZED)
 	}
-	// The spent s1 stayed: its reuse revokes b, whose s1 and s2 then go.
-	_, err = s.RotateRefreshToken(ctx, "s1", token("s3", 0, ""), refreshBase)
+	// The spent s1 stayed: its reuse revokes b, whose s1 and s2 go an
+	// hour later (a client that raced the revocation hears token_reused).
+	_, err = s.RotateRefreshToken(ctx, "s1", token("s3", 0, ""), refreshBase.Add(-time.Hour))
 	wantCode(t, err, delivery.ETOKENREUSED)
+	purge(refreshBase.Add(-time.Minute), 10, 0)
 	purge(refreshBase, 10, 2)
 	// The live token works; once it and its successor expired, both go.
 	_, err = s.RotateRefreshToken(ctx, "live", token("live2", 0, ""), refreshBase)
