@@ -187,7 +187,7 @@ func TestUnassign(t *testing.T) {
 		last := evs[len(evs)-1]
 		var p delivery.Unassigned
 		if err := json.Unmarshal(last.Data, &p); err != nil || last.Type != delivery.EventOrderUnassigned || last.Seq != 4 ||
-			p.CourierID != w.Courier.User.ID || p.Reason != reason || p.ID != o.ID || p.Seq != 4 || p.Status != delivery.StatusAccepted {
+			p.UnassignedCourierID != w.Courier.User.ID || p.CourierID != nil || p.Reason != reason || p.ID != o.ID || p.Seq != 4 || p.Status != delivery.StatusAccepted {
 			t.Fatalf("last event %s #%d %s (%v)", last.Type, last.Seq, last.Data, err)
 		}
 		// The courier removed sees the order no more; it is offered again.

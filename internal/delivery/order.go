@@ -155,22 +155,24 @@ type Change struct {
 }
 
 // Unassigned is the payload of order.unassigned: the order after the
-// change (no courier), but naming the courier it removed, and why.
+// change, as every order event carries it (courier_id null, so a client
+// merging payloads into its orders sees no courier), plus the courier it
+// removed and why.
 type Unassigned struct {
 	Order
-	CourierID ID     `json:"courier_id"`
-	Reason    string `json:"reason"`
+	UnassignedCourierID ID     `json:"unassigned_courier_id"`
+	Reason              string `json:"reason"`
 }
 
 // UnassignedCourier returns the courier an order.unassigned event removed.
 func UnassignedCourier(ev Event) (ID, error) {
 	var p struct {
-		CourierID ID `json:"courier_id"`
+		UnassignedCourierID ID `json:"unassigned_courier_id"`
 	}
 	if err := json.Unmarshal(ev.Data, &p); err != nil {
 		return 0, fmt.Errorf("decode %s %s/%d: %w", ev.Type, ev.OrderID, ev.Seq, err)
 	}
-	return p.CourierID, nil
+	return p.UnassignedCourierID, nil
 }
 
 // IsParty reports whether a is one of the order's parties: its customer,

@@ -121,7 +121,8 @@ const MaxUnassignReasonLen = 200
 
 // Unassign takes the courier off the order, for the order's restaurant or
 // an admin (delivery.CheckUnassign), which offers it to couriers again.
-// The order.unassigned event names the courier removed and the reason;
+// The order.unassigned event carries the order (no courier), the courier
+// removed and the reason;
 // the hub ends that courier's subscriptions to the order with it.
 func (s *Service) Unassign(ctx context.Context, a delivery.Actor, id delivery.ID, reason string) (delivery.Order, error) {
 	reason, err := delivery.CheckText("reason", reason, delivery.TextRule{Max: MaxUnassignReasonLen, Required: true, Multiline: true})
@@ -138,7 +139,7 @@ func (s *Service) Unassign(ctx context.Context, a delivery.Actor, id delivery.ID
 		removed := *o.CourierID
 		o.CourierID = nil
 		return delivery.Change{Type: delivery.EventOrderUnassigned, Payload: func(after delivery.Order) any {
-			return delivery.Unassigned{Order: after, CourierID: removed, Reason: reason}
+			return delivery.Unassigned{Order: after, UnassignedCourierID: removed, Reason: reason}
 		}}, nil
 	})
 }

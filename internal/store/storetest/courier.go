@@ -182,13 +182,13 @@ func testChangePayload(t *testing.T, s delivery.Store) {
 	got, ev, err := s.UpdateOrder(ctx, o.ID, func(cur *delivery.Order) (delivery.Change, error) {
 		cur.Status = delivery.StatusAccepted
 		return delivery.Change{Type: "order.test", Payload: func(after delivery.Order) any {
-			return delivery.Unassigned{Order: after, CourierID: 77, Reason: "why"}
+			return delivery.Unassigned{Order: after, UnassignedCourierID: 77, Reason: "why"}
 		}}, nil
 	})
 	must(t, err)
 	var p delivery.Unassigned
 	decodeInto(t, ev.Data, &p)
-	if p.CourierID != 77 || p.Reason != "why" || p.Seq != got.Seq || p.Status != delivery.StatusAccepted || !p.UpdatedAt.Equal(got.UpdatedAt) {
+	if p.UnassignedCourierID != 77 || p.CourierID != nil || p.Reason != "why" || p.Seq != got.Seq || p.Status != delivery.StatusAccepted || !p.UpdatedAt.Equal(got.UpdatedAt) {
 		t.Fatalf("payload %s for order %+v", ev.Data, got)
 	}
 }
