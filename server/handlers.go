@@ -171,16 +171,17 @@ func (s *Server) handleGetOrder(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	a := actor(c)
-	o, err := s.cfg.Orders.Get(c.UserContext(), a, id)
+	o, err := s.cfg.Orders.Get(c.UserContext(), actor(c), id)
 	if err != nil {
 		return err
 	}
-	if delivery.SeesOffer(o, a) {
-		setETag(c, o.Seq)
-		return c.JSON(delivery.Offer(o))
+	// As in the listing: the offer view, or the order with its unread count.
+	shown, err := s.withUnread(c, []delivery.Order{o})
+	if err != nil {
+		return err
 	}
-	return sendOrder(c, o)
+	setETag(c, o.Seq)
+	return c.JSON(shown[0])
 }
 
 func (s *Server) handleSetStatus(c *fiber.Ctx) error {
