@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/limits"
 )
 
 // statusOf is the one table from domain error codes to HTTP statuses.
@@ -27,6 +28,7 @@ var statusOf = map[string]int{
 	delivery.EIDEMPOTENCY:       fiber.StatusUnprocessableEntity,
 	delivery.ECHATCLOSED:        fiber.StatusUnprocessableEntity,
 	delivery.ERATELIMITED:       fiber.StatusTooManyRequests,
+	delivery.ETOOMANYCONNS:      fiber.StatusTooManyRequests,
 	delivery.EUNAVAILABLE:       fiber.StatusServiceUnavailable,
 	delivery.EINTERNAL:          fiber.StatusInternalServerError,
 }
@@ -54,6 +56,10 @@ func writeError(c *fiber.Ctx, err error) error {
 	}
 	if status == fiber.StatusInternalServerError {
 		requestLogger(c).Error().Err(err).Msg("internal error")
+	}
+	var refusal *limits.Refusal
+	if errors.As(err, &refusal) {
+		c.Set(fiber.HeaderRetryAfter, refusal.RetryAfter())
 	}
 	return c.Status(status).JSON(errorBody{errorDetail{Code: code, Message: delivery.ErrorMessage(err)}})
 }

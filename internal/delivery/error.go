@@ -17,6 +17,7 @@ const (
 	ETOOLARGE          = "too_large"
 	EUNPROCESSABLE     = "unprocessable"
 	ERATELIMITED       = "rate_limited"
+	ETOOMANYCONNS      = "too_many_connections"
 	EINVALIDTRANSITION = "invalid_transition"
 	EALREADYASSIGNED   = "already_assigned"
 	ETOOMANYACTIVE     = "too_many_active"
