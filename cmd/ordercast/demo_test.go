@@ -1,33 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 )
-
-// lockedBuffer is a bytes.Buffer the program may write while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 var demoLine = regexp.MustCompile(`(?m)^\s+(\w+)\s+(http://\S+/#/signin\?email=\S+)\n\s+email (\S+), password (\S+)$`)
 
@@ -36,8 +16,8 @@ func TestDemoSeedsOnceAndPrintsSignInLinks(t *testing.T) {
 	env := map[string]string{"HUB_ADDR": "127.0.0.1:0", "DATABASE_URL": "sqlite://" + filepath.Join(dir, "ordercast.db"), "LOG_LEVEL": "warn"}
 	var firstIDs []string
 	for run := range 2 {
-		var out lockedBuffer
-		url, stop := startProgramWith(t, env, &out, true)
+		out := newNotifyingBuffer()
+		url, stop := startProgramWith(t, env, out, true)
 		found := demoLine.FindAllStringSubmatch(out.String(), -1)
 		if len(found) != 3 {
 			t.Fatalf("run %d printed %d sign-in lines, want 3:\n%s", run, len(found), out.String())

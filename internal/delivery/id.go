@@ -42,10 +42,12 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ParseID parses a positive decimal ID.
+// ParseID parses a positive decimal ID in canonical form only: no sign,
+// no leading zeros ("+2" and "02" are refused), so that one order has one
+// spelling in URLs, logs and idempotency keys.
 func ParseID(s string) (ID, error) {
 	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 {
+	if err != nil || v <= 0 || s[0] == '+' || s[0] == '0' {
 		return 0, Errorf(EINVALID, "invalid id %q", Truncate(s, 32))
 	}
 	return ID(v), nil

@@ -21,7 +21,7 @@ func TestIDJSON(t *testing.T) {
 			t.Errorf("%s: got %d, %v", in, id, err)
 		}
 	}
-	for _, in := range []string{`"abc"`, `0`, `-1`, `"-5"`, `1.5`, `"9223372036854775808"`, `true`, `""`} {
+	for _, in := range []string{`"abc"`, `0`, `-1`, `"-5"`, `1.5`, `"9223372036854775808"`, `true`, `""`, `"+2"`, `"02"`, `"007"`, `"0"`} {
 		var v struct {
 			RestaurantID delivery.ID `json:"restaurant_id"`
 		}
