@@ -159,11 +159,7 @@ func TestWebDeliveryFlow(t *testing.T) {
 	cust.WaitText("Picked up by the courier")
 	courier.Click("button", "Delivered order #"+id)
 	cust.WaitText("Delivered")
-	counts := browsertest.Eval[map[string]int](cust, `(() => {
-		const n = {};
-		for (const li of document.querySelectorAll(".timeline li span")) n[li.textContent] = (n[li.textContent] || 0) + 1;
-		return n;
-	})()`)
+	counts := timelineCounts(cust)
 	want := []string{"Order placed", "Accepted by the restaurant", "Courier assigned", "Being prepared", "Ready for pickup", "Picked up by the courier", "Delivered"}
 	for _, line := range want {
 		if counts[line] != 1 {
@@ -256,16 +252,7 @@ func TestWebRefusalsAndCancels(t *testing.T) {
 	signUp(bo, base, "courier", "Bo", "bo@example.com", "", "Deliveries")
 	signUp(cy, base, "courier", "Cy", "cy@example.com", "", "Deliveries")
 
-	place := func() string {
-		t.Helper()
-		cust.Navigate(base + "/#/")
-		cust.Click("link", "Luigi's")
-		cust.Click("button", "Add Margherita to the cart")
-		cust.Fill("Delivery address", "1 Main Street")
-		cust.Click("button", "Place order")
-		cust.WaitJS(`/^#\/orders\/\d+$/.test(location.hash)`)
-		return browsertest.Eval[string](cust, `location.hash.split("/").pop()`)
-	}
+	place := func() string { return placeOrder(cust, base, "1 Main Street") }
 
 	// Rejected, with the reason shown to the customer.
 	first := place()

@@ -1,9 +1,10 @@
 package main
 
-// Helpers of the web app's browser tests (web_browser_test.go): the whole
-// program on SQLite, tabs that sign up through the app's own forms, and
-// screenshots at phone and desktop width with a check that the phone
-// layout does not scroll sideways.
+// Helpers of the web app's browser tests (web_browser_test.go,
+// web_couriers_test.go): the whole program on SQLite, tabs that sign up
+// and order through the app's own forms, and screenshots at phone and
+// desktop width with a check that the phone layout does not scroll
+// sideways.
 
 import (
 	"fmt"
@@ -26,15 +27,23 @@ const webPassword = "correct horse 42"
 
 // startWebProgram runs the whole program on a SQLite file of the test's
 // own, with access tokens short enough that every tab refreshes its token
-// (REST, then the socket's auth frame) several times during a test.
-func startWebProgram(t *testing.T) string {
+// (REST, then the socket's auth frame) several times during a test. Pairs
+// of extra (name, value) set more of the environment.
+func startWebProgram(t *testing.T, extra ...string) string {
 	t.Helper()
-	base, _ := startProgram(t, map[string]string{
+	env := map[string]string{
 		"HUB_ADDR":         "127.0.0.1:0",
 		"DATABASE_URL":     "sqlite://" + filepath.Join(t.TempDir(), "oc.db"),
 		"ACCESS_TOKEN_TTL": "20s",
 		"LOG_LEVEL":        "warn",
-	})
+	}
+	if len(extra)%2 != 0 {
+		t.Fatalf("startWebProgram: extra %q is not (name, value) pairs", extra)
+	}
+	for i := 0; i < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
+	base, _ := startProgram(t, env)
 	return base
 }
 
@@ -60,6 +69,38 @@ func signUp(tab *browsertest.Tab, base, role, name, email, restaurant, home stri
 	}
 	tab.Click("button", "Create account")
 	tab.WaitRole("heading", home)
+}
+
+// signIn signs in through the sign-in form at base and waits for the
+// role's start page (its heading).
+func signIn(tab *browsertest.Tab, base, email, home string) {
+	tab.Navigate(base + "/#/signin")
+	tab.WaitRole("heading", "Sign in")
+	tab.Fill("Email", email)
+	tab.Fill("Password", webPassword)
+	tab.Click("button", "Sign in")
+	tab.WaitRole("heading", home)
+}
+
+// placeOrder orders one Margherita from Luigi's to address through the
+// customer's screens and returns the order's id once its page is shown.
+func placeOrder(cust *browsertest.Tab, base, address string) string {
+	cust.Navigate(base + "/#/")
+	cust.Click("link", "Luigi's")
+	cust.Click("button", "Add Margherita to the cart")
+	cust.Fill("Delivery address", address)
+	cust.Click("button", "Place order")
+	cust.WaitJS(`/^#\/orders\/\d+$/.test(location.hash)`)
+	return browsertest.Eval[string](cust, `location.hash.split("/").pop()`)
+}
+
+// timelineCounts counts the lines of the order page's timeline by text.
+func timelineCounts(tab *browsertest.Tab) map[string]int {
+	return browsertest.Eval[map[string]int](tab, `(() => {
+		const n = {};
+		for (const li of document.querySelectorAll(".timeline li span")) n[li.textContent] = (n[li.textContent] || 0) + 1;
+		return n;
+	})()`)
 }
 
 // shot saves the screen at desktop, phone and tablet size

@@ -1,8 +1,9 @@
 // The buttons that move an order on, for whoever is signed in: the
-// restaurant accepts, rejects (with a reason), prepares, marks ready and
-// cancels (with a reason); the courier claims, picks up and delivers; the
-// customer cancels while the order is still only placed. One place for the
-// board, the offer list and the order page.
+// restaurant accepts, rejects (with a reason), prepares, marks ready,
+// cancels (with a reason) and takes the order off its courier (with a
+// reason: it is offered again); the courier claims, picks up and delivers;
+// the customer cancels while the order is still only placed. One place for
+// the board, the offer list and the order page.
 import { h, replace, announce } from "./dom.js";
 import { explain } from "./errors.js";
 import { STATUS } from "./order.js";
@@ -10,20 +11,23 @@ import { STATUS } from "./order.js";
 // orderActions returns the action bar of order for the signed-in user, or
 // null when there is nothing to do. onChange(order) gets the order the
 // server answered (or, after a refused step, the order as it is now).
-// Every button's accessible name ends with the order ("Accept order #5"),
-// so that a list of orders has no two controls of the same name; the
-// visible label starts it (WCAG's label in name).
+// Every button's accessible name ends with the order ("Accept order #5",
+// "Unassign courier of order #5"), so that a list of orders has no two
+// controls of the same name; the visible label starts it (WCAG's label in
+// name).
 export function orderActions(session, order, { onChange }) {
   const steps = stepsFor(session.user, order);
   if (!steps.length) return null;
-  const n = ` order #${order.id}`;
   const bar = h("div", { class: "actions" });
   const error = h("p", { class: "error", role: "alert" });
   const buttons = h("div", { class: "buttons" });
+  const target = (step) => `${step.of ? " of" : ""} order #${order.id}`;
 
-  const request = (step, reason) => () => step.status === "claimed"
-    ? session.api("POST", `/orders/${order.id}/claim`)
-    : session.api("POST", `/orders/${order.id}/status`, reason ? { status: step.status, reason } : { status: step.status });
+  const request = (step, reason) => () => {
+    if (step.action === "claim") return session.api("POST", `/orders/${order.id}/claim`);
+    if (step.action === "unassign") return session.api("POST", `/orders/${order.id}/unassign`, { reason });
+    return session.api("POST", `/orders/${order.id}/status`, reason ? { status: step.status, reason } : { status: step.status });
+  };
 
   async function run(call, step) {
     for (const b of bar.querySelectorAll("button")) b.disabled = true;
@@ -44,8 +48,9 @@ export function orderActions(session, order, { onChange }) {
   // confirm swaps the buttons for a small form: a question, a reason when
   // the step needs one, and the step's button again.
   function confirm(step) {
+    const n = target(step);
     const field = step.reason
-      ? h("textarea", { id: `reason-${step.status}-${order.id}`, rows: 2, maxlength: 200, required: true, "aria-label": `Reason for ${step.reason}${n}` })
+      ? h("textarea", { id: `reason-${step.action || step.status}-${order.id}`, rows: 2, maxlength: 200, required: true, "aria-label": `Reason for ${step.reason}${n}` })
       : null;
     const back = () => { replace(bar, buttons, error); buttons.querySelector("button").focus(); };
     const form = h("form", {
@@ -61,14 +66,14 @@ export function orderActions(session, order, { onChange }) {
     field,
     h("div", { class: "buttons" },
       h("button", { type: "submit", class: step.kind, "aria-label": step.label + n, text: step.label }),
-      h("button", { type: "button", onClick: back, "aria-label": `Keep${n}`, text: "Keep" })));
+      h("button", { type: "button", onClick: back, "aria-label": `${step.keep || "Keep"}${n}`, text: "Keep" })));
     replace(bar, form, error);
     (field || form.querySelector("button")).focus();
   }
 
   for (const step of steps) {
     const onClick = step.reason || step.question ? () => confirm(step) : () => run(request(step), step);
-    buttons.append(h("button", { type: "button", class: step.kind, onClick, "aria-label": step.label + n, text: step.label }));
+    buttons.append(h("button", { type: "button", class: step.kind, onClick, "aria-label": step.label + target(step), text: step.label }));
   }
   bar.append(buttons, error);
   return bar;
@@ -91,6 +96,10 @@ function stepsFor(me, o) {
 
 function restaurantSteps(o) {
   const cancel = { label: "Cancel", kind: "danger", status: "cancelled", reason: "cancelling", done: "cancelled" };
+  // The server takes an order off its courier until it is picked up.
+  const unassign = o.courier_id
+    ? [{ label: "Unassign courier", action: "unassign", of: true, reason: "unassigning the courier", keep: "Keep the courier", done: "courier unassigned, offered to couriers again" }]
+    : [];
   switch (o.status) {
     case "placed":
       return [
@@ -98,11 +107,11 @@ function restaurantSteps(o) {
         { label: "Reject", kind: "danger", status: "rejected", reason: "rejecting", done: "rejected" },
       ];
     case "accepted":
-      return [{ label: "Start preparing", kind: "primary", status: "preparing", done: STATUS.preparing }, cancel];
+      return [{ label: "Start preparing", kind: "primary", status: "preparing", done: STATUS.preparing }, ...unassign, cancel];
     case "preparing":
-      return [{ label: "Mark ready", kind: "primary", status: "ready", done: STATUS.ready }, cancel];
+      return [{ label: "Mark ready", kind: "primary", status: "ready", done: STATUS.ready }, ...unassign, cancel];
     case "ready":
-      return [cancel];
+      return [...unassign, cancel];
     default:
       return [];
   }
@@ -110,7 +119,7 @@ function restaurantSteps(o) {
 
 function courierSteps(me, o) {
   if (!o.courier_id && ["accepted", "preparing", "ready"].includes(o.status)) {
-    return [{ label: "Claim", kind: "primary", status: "claimed", done: "claimed by you" }];
+    return [{ label: "Claim", kind: "primary", action: "claim", done: "claimed by you" }];
   }
   if (String(o.courier_id) !== String(me.id)) return [];
   if (o.status === "ready") return [{ label: "Picked up", kind: "primary", status: "picked_up", done: "picked up" }];

@@ -1,5 +1,6 @@
 // The courier's screens: live offers from the dispatch channel and my
-// deliveries, the delivery page, and sharing my position (the browser's
+// deliveries (an order the restaurant takes off me leaves them, with a
+// notice), the delivery page, and sharing my position (the browser's
 // geolocation, or a simulated route for demos and tests: a straight line
 // between two points, one position a second).
 import { h, replace, announce, formatMoney, formatTime, timeEl, orderLabel, plural } from "./dom.js";
@@ -27,7 +28,8 @@ async function home(ctx) {
   const noMine = h("p", { class: "muted", text: "Nothing to deliver right now. Claim an offer below." });
   const noOffers = h("p", { class: "muted", text: "No offers right now. New ones appear here as restaurants accept orders." });
   const error = h("p", { class: "error", role: "alert" });
-  replace(ctx.main, heading, error,
+  const notice = h("p", { class: "notice", role: "status" });
+  replace(ctx.main, heading, error, notice,
     h("div", { class: "split" },
       h("div", {},
         h("section", { class: "card", "aria-labelledby": "mine-h" }, h("h2", { id: "mine-h", text: "My deliveries" }), mineList, noMine),
@@ -39,10 +41,13 @@ async function home(ctx) {
   const mine = (o) => String(o.courier_id) === String(me.id);
   const offered = (o) => !o.courier_id && OFFERED.includes(o.status);
 
+  // row shows an order of mine with its address, or an offer with what
+  // its offer view carries: restaurant, pieces, total (no address, no
+  // customer until it is mine).
   function row(o) {
-    const place = h("span", { class: "muted" });
-    restaurantName(session, o.restaurant_id).then((n) => { place.textContent = n; }, () => {});
-    const items = (o.items || []).reduce((n, it) => n + it.quantity, 0) || o.items_count || 0;
+    const place = h("span", { class: "muted", text: o.restaurant_name || "" });
+    if (!o.restaurant_name) restaurantName(session, o.restaurant_id).then((n) => { place.textContent = n; }, () => {});
+    const items = o.items ? o.items.reduce((n, it) => n + it.quantity, 0) : o.items_count || 0;
     return h("li", { class: "card order-row" },
       h("a", { href: `#/orders/${o.id}`, class: "order-link", text: orderLabel(o.id) }),
       place, statusBadge(o.status),
@@ -89,6 +94,17 @@ async function home(ctx) {
     }
   }
 
+  // My feed carries my orders' changes, and order.unassigned once the
+  // restaurant takes an order off me: it leaves My deliveries (its
+  // courier_id is null) and is an offer again.
+  function onFeed(f) {
+    const d = f.data || {};
+    if (f.event === "order.unassigned" && String(d.unassigned_courier_id) === String(me.id)) {
+      notice.textContent = `${orderLabel(d.id)} was reassigned: the restaurant took it off you${d.reason ? ` (${d.reason})` : ""}.`;
+    }
+    if (applyEvent(orders, f, me)) draw();
+  }
+
   const resync = (list) => {
     for (const [id, o] of orders) if (!list.some((l) => l.id === id) && !mine(o)) orders.delete(id);
     for (const o of list) merge(orders, o);
@@ -96,7 +112,7 @@ async function home(ctx) {
   };
   const subs = [
     rt.subscribe("dispatch", { onEvent: onDispatch, onResync: resync, onError: (err) => { error.textContent = explain(err); } }),
-    rt.subscribe(`user:${me.id}`, { onEvent: (f) => { if (applyEvent(orders, f, me)) draw(); }, onResync: resync }),
+    rt.subscribe(`user:${me.id}`, { onEvent: onFeed, onResync: resync }),
   ];
   ctx.onCleanup(() => { for (const s of subs) s.unsubscribe(); });
   try {

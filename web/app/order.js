@@ -70,7 +70,25 @@ export function applyEvent(map, frame, me) {
     o.unread = o.counted.length;
     return true;
   }
-  return frame.event.startsWith("order.") && Boolean(d.id) && merge(map, d);
+  return frame.event.startsWith("order.") && Boolean(d.id) && merge(map, snapshotOf(frame.event, d));
+}
+
+// snapshotOf is the order an order event carries. order.unassigned adds
+// to it the courier removed and the unassign's reason, which is not the
+// order's own reason (that of a rejection or cancel), so both are left out.
+export function snapshotOf(event, data) {
+  if (event !== "order.unassigned") return data;
+  const { unassigned_courier_id: _removed, reason: _why, ...order } = data;
+  return order;
+}
+
+// courierText says who is bringing the order, for the restaurant. Orders
+// name their courier by id only.
+export function courierText(order) {
+  if (!order.courier_id) return "No courier yet";
+  return order.status === "picked_up"
+    ? `Courier #${order.courier_id} is delivering it`
+    : `Courier #${order.courier_id} is coming`;
 }
 
 // timelineText is the timeline's words for a durable event, or null for
@@ -82,7 +100,7 @@ export function timelineText(event, data) {
     case "order.assigned":
       return "Courier assigned";
     case "order.unassigned":
-      return "Courier left the order";
+      return `Courier unassigned${data && data.reason ? `: ${data.reason}` : ""}`;
     case "courier.arrived":
       return data && data.at === "dropoff" ? "Courier arrived at the door" : "Courier arrived at the restaurant";
     case "order.status":

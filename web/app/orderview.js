@@ -3,10 +3,11 @@
 // every status change with its time, the courier on the map, and the chat.
 // History comes from GET /orders/{id}/events; the live rest from the
 // order's channel, subscribed from the last seq read, so that nothing is
-// missed between the two and nothing shown twice.
+// missed between the two and nothing shown twice. A courier whose order
+// the restaurant takes away is told so, with the way back to its deliveries.
 import { h, replace, announce, formatMoney, timeEl, orderLabel, plural } from "./dom.js";
 import { explain } from "./errors.js";
-import { STATUS, statusBadge, timelineText, nextStep, restaurantByID, merge } from "./order.js";
+import { STATUS, statusBadge, timelineText, nextStep, restaurantByID, merge, snapshotOf } from "./order.js";
 import { orderActions } from "./actions.js";
 import { createChat } from "./chat.js";
 import { createMap } from "./map.js";
@@ -60,7 +61,7 @@ export async function mountOrderView(ctx, { extra } = {}) {
 
   const restaurant = await restaurantByID(session, order.restaurant_id).catch(() => null);
   if (!ctx.alive()) return;
-  const name = restaurant ? restaurant.name : `Restaurant ${order.restaurant_id}`;
+  const name = order.restaurant_name || (restaurant ? restaurant.name : `Restaurant ${order.restaurant_id}`);
   // Places are drawn once the API carries them (restaurant lat/lng,
   // the order's delivery_lat/lng); until then the map shows the trail.
   if (restaurant) map.setPlace("restaurant", restaurant);
@@ -99,10 +100,31 @@ export async function mountOrderView(ctx, { extra } = {}) {
     draw(live);
   }
 
+  // reassigned replaces the page once the restaurant took the order off
+  // me (its courier): the server ends my subscription of the order's
+  // channel after the order.unassigned event ("unsubscribed", code
+  // forbidden), and the order is offered to couriers again. The event
+  // leaves its reason here; the page stays as it was until the end.
+  let removedReason = "";
+  function reassigned() {
+    const reason = removedReason;
+    const why = h("p", { class: "notice", role: "alert", tabindex: -1 },
+      "This order was reassigned: the restaurant took it off you",
+      reason ? ` (${reason})` : "", ". You no longer deliver it.");
+    replace(main, heading, h("section", { class: "card" }, why,
+      h("p", {}, h("a", { href: "#/", text: "Back to my deliveries" }))));
+    ctx.setTitle(`${orderLabel(id)}: reassigned`);
+    why.focus();
+  }
+
   function apply(event, seq, data, at, live) {
     if (seq) {
       if (seen.has(seq)) return;
       seen.add(seq);
+    }
+    if (live && event === "order.unassigned" && String(data.unassigned_courier_id) === String(me.id)) {
+      removedReason = data.reason || "";
+      return;
     }
     switch (event) {
       case "chat.message": chat && chat.add(data); if (live && chat) chat.seen(); return;
@@ -116,7 +138,7 @@ export async function mountOrderView(ctx, { extra } = {}) {
       timeline.append(h("li", { "data-seq": seq || "" }, timeEl(at), " ", h("span", { text })));
       if (live) announce(`${orderLabel(id)}: ${text}`);
     }
-    if (event.startsWith("order.") && data && data.id) update(data, live);
+    if (event.startsWith("order.") && data && data.id) update(snapshotOf(event, data), live);
   }
 
   draw(false);
@@ -142,7 +164,10 @@ export async function mountOrderView(ctx, { extra } = {}) {
   const sub = rt.subscribe(`order:${id}`, {
     since: after,
     onEvent: (f) => apply(f.event, f.seq, f.data, f.ts, true),
-    onError: (err) => timeline.after(h("p", { class: "error", role: "alert", text: explain(err) })),
+    onError: (err) => {
+      if (me.role === "courier" && err.code === "forbidden") reassigned();
+      else timeline.after(h("p", { class: "error", role: "alert", text: explain(err) }));
+    },
   });
   ctx.onCleanup(() => { sub.unsubscribe(); chat.close(); });
 }

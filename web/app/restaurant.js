@@ -3,7 +3,7 @@
 // order page with its chat, and the menu editor.
 import { h, replace, setChildren, announce, formatMoney, parseMoney, timeEl, orderLabel } from "./dom.js";
 import { explain } from "./errors.js";
-import { FINAL, merge, applyEvent, itemsSummary, unreadBadge } from "./order.js";
+import { FINAL, merge, applyEvent, snapshotOf, courierText, itemsSummary, unreadBadge } from "./order.js";
 import { orderActions } from "./actions.js";
 import { mountOrderView } from "./orderview.js";
 
@@ -27,8 +27,8 @@ const COLUMNS = [
   { title: "Done", statuses: ["delivered", "rejected", "cancelled"], limit: 10 },
 ];
 // Open orders whose channels the board follows for their chat (the
-// restaurant's feed carries status changes only); the server allows 64
-// subscriptions per connection.
+// restaurant's feed carries the orders' changes, with their couriers, but
+// no chat); the server allows 64 subscriptions per connection.
 const MAX_WATCHED = 50;
 const MUTED_KEY = "ordercast.muted";
 
@@ -69,7 +69,7 @@ async function board(ctx) {
       h("p", {}, h("strong", { text: formatMoney(o.total_cents) }), " · ", o.delivery_address),
       o.notes ? h("p", { class: "muted" }, "Notes: ", o.notes) : null,
       o.reason ? h("p", { class: "muted" }, "Reason: ", o.reason) : null,
-      open && o.status !== "placed" ? h("p", { class: "muted", text: o.courier_id ? "Courier assigned" : "No courier yet" }) : null,
+      open && o.status !== "placed" ? h("p", { class: "muted courier", text: courierText(o) }) : null,
       orderActions(session, o, { onChange: (u) => { if (merge(orders, u)) draw(u.id); } }),
     ];
   }
@@ -120,11 +120,14 @@ async function board(ctx) {
   ctx.onCleanup(() => { for (const sub of watched.values()) if (sub) sub.unsubscribe(); });
 
   function onFeedEvent(f) {
-    const o = f.data;
-    if (!o || !o.id || !merge(orders, o)) return;
+    if (!f.data || !f.data.id) return;
+    const o = snapshotOf(f.event, f.data);
+    if (!merge(orders, o)) return;
     if (f.event === "order.created") {
       announce(`New order: ${orderLabel(o.id)}, ${itemsSummary(o)}`);
       beep();
+    } else if (f.event === "order.assigned" || f.event === "order.unassigned") {
+      announce(`${orderLabel(o.id)}: ${courierText(o)}`);
     }
     draw();
   }
