@@ -32,6 +32,8 @@ type client struct {
 
 	exp      atomic.Int64 // token expiry, Unix nanoseconds
 	lastRead atomic.Int64 // last frame, ping or pong from the peer, Unix ns
+	// sid is the session of the connection's token (setClaims).
+	sid atomic.Pointer[string]
 
 	// Reader goroutine only.
 	subs     map[string]*subscription

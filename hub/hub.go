@@ -113,6 +113,10 @@ type Config struct {
 	// Actions serves chat, typing, read and location frames; nil answers
 	// them not_implemented.
 	Actions Actions
+	// SessionRevoked reports ended sessions (internal/sessions); the
+	// sweeper closes their connections with 4001, also those that
+	// finished their handshake just as CloseSession ran. Nil: none.
+	SessionRevoked func(sid string) bool
 	// Now is the clock of typing coalescing and the location throttle
 	// (time.Now when nil): tests move it instead of waiting.
 	Now    func() time.Time
@@ -202,7 +206,7 @@ func (h *Hub) Serve(conn net.Conn, r *http.Request, claims auth.Claims) error {
 	// writing: no writer may start before the socket exists; frames of
 	// the user feed queue until then.
 	c := &client{hub: h, actor: claims.Actor(), subs: make(map[string]*subscription, 1), writing: true}
-	c.exp.Store(claims.ExpiresAt.UnixNano())
+	c.setClaims(claims)
 	c.touch()
 	if h.isClosing() {
 		_ = conn.Close()
@@ -264,8 +268,9 @@ func (h *Hub) remove(c *client) {
 }
 
 // sweepLoop is the hub's timer for connections: it pings quiet ones and
-// closes those whose token expired, instead of a timer per connection,
-// and forgets typing marks that no longer hold anything back.
+// closes those whose token expired or whose session ended, instead of a
+// timer per connection, and forgets typing marks that no longer hold
+// anything back.
 func (h *Hub) sweepLoop() {
 	defer h.wg.Done()
 	tick := time.NewTicker(h.cfg.Limits.SweepInterval)
@@ -292,6 +297,8 @@ func (h *Hub) sweep(now int64) {
 				h.stats.expired.Add(1)
 				c.closeWith(wire.CloseTokenExpired, "token expired")
 			}
+		case h.cfg.SessionRevoked != nil && h.cfg.SessionRevoked(c.session()):
+			h.closeEnded(c)
 		case now-c.lastRead.Load() >= int64(ping):
 			c.requestPing(now, ping)
 		}

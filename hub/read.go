@@ -183,6 +183,6 @@ func (c *client) reauth(f wire.ClientFrame) error {
 	if claims.Actor() != c.actor {
 		return &closeAfter{delivery.Errorf(wire.CodeForbidden, "token of another user"), wire.CloseForbidden, "token of another user"}
 	}
-	c.exp.Store(claims.ExpiresAt.UnixNano())
+	c.setClaims(claims)
 	return nil
 }

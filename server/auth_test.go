@@ -127,19 +127,36 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	}
 }
 
+// TestLogout: logout ends the session of the access token used, with or
+// without a body: its access token is refused at once and its refresh
+// token is dead. The refresh token in the body names no session: another
+// user's sent along ends nothing of theirs.
 func TestLogout(t *testing.T) {
 	e := newTestEnv(t)
 	p := e.register(delivery.RoleCustomer)
 	other := e.register(delivery.RoleCustomer)
-	body := map[string]string{"refresh_token": p.RefreshToken}
-	if r := e.do("POST", "/api/v1/auth/logout", "", body); r.Status != 401 {
+	if r := e.do("POST", "/api/v1/auth/logout", "", nil); r.Status != 401 {
 		t.Fatalf("logout without token: %d", r.Status)
 	}
-	if r := e.do("POST", "/api/v1/auth/logout", other.Token, body); r.Status != 401 {
-		t.Fatalf("logout of another user's token: %d %s", r.Status, r.Body)
+	if r := e.do("POST", "/api/v1/auth/logout", other.Token, map[string]any{"refresh_token": 7}); r.Status != 400 {
+		t.Fatalf("logout with a malformed body: %d %s", r.Status, r.Body)
 	}
-	e.must(http.StatusNoContent, "POST", "/api/v1/auth/logout", p.Token, body)
-	if r := e.do("POST", "/api/v1/auth/refresh", "", body); r.Status != 401 {
+	e.must(http.StatusOK, "GET", "/api/v1/me", other.Token, nil) // a refused logout ends nothing
+	e.must(http.StatusNoContent, "POST", "/api/v1/auth/logout", other.Token, map[string]string{"refresh_token": p.RefreshToken})
+	if r := e.do("GET", "/api/v1/me", other.Token, nil); r.Status != 401 || r.errorCode(t) != "unauthorized" {
+		t.Fatalf("access token after its logout: %d %s", r.Status, r.Body)
+	}
+	var next accounts.Session
+	e.must(http.StatusOK, "POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": p.RefreshToken}).decode(t, &next)
+	e.must(http.StatusOK, "GET", "/api/v1/me", p.Token, nil)
+
+	e.must(http.StatusNoContent, "POST", "/api/v1/auth/logout", next.AccessToken, nil)
+	for _, tok := range []string{p.Token, next.AccessToken} { // both of the session
+		if r := e.do("GET", "/api/v1/me", tok, nil); r.Status != 401 {
+			t.Fatalf("access token of the ended session: %d %s", r.Status, r.Body)
+		}
+	}
+	if r := e.do("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": next.RefreshToken}); r.Status != 401 {
 		t.Fatalf("refresh after logout: %d %s", r.Status, r.Body)
 	}
 }
@@ -148,12 +165,12 @@ func TestAccessTokenChecks(t *testing.T) {
 	e := newTestEnv(t)
 	p := e.register(delivery.RoleCustomer)
 	foreign := auth.NewTokens([]byte("another-secret-another-secret-000000"), "ordercast", "ordercast-api", time.Minute)
-	forged, _, err := foreign.Issue(p.User)
+	forged, _, err := foreign.Issue(p.User, testSessionID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	otherAudience := auth.NewTokens(testSecret, "ordercast", "someone-else", time.Minute)
-	wrongAud, _, err := otherAudience.Issue(p.User)
+	wrongAud, _, err := otherAudience.Issue(p.User, testSessionID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func (e *testEnv) admin() party {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	token, _, err := e.Tokens.Issue(u)
+	token, _, err := e.Tokens.Issue(u, testSessionID)
 	if err != nil {
 		e.t.Fatal(err)
 	}

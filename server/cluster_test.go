@@ -77,9 +77,10 @@ func TestClusterEveryPartySeesEveryEventOnceInOrder(t *testing.T) {
 	if offered != 1 || claimed != 1 {
 		t.Errorf("dispatch: %d order.offered and %d order.claimed, want one each", offered, claimed)
 	}
-	// Each instance subscribed in Redis only what its own sockets hold.
-	if n := b.Bus.Stats().Channels; n != 3 { // user:restaurant, restaurant:rid, order
-		t.Errorf("instance b subscribes %d channels, want 3", n)
+	// Each instance subscribed in Redis only what its own sockets hold,
+	// and the channel of ended sessions.
+	if n := b.Bus.Stats().Channels; n != 4 { // user:restaurant, restaurant:rid, order, ops.revoke
+		t.Errorf("instance b subscribes %d channels, want 4", n)
 	}
 }
 

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ordercast/ordercast/internal/accounts"
+	"github.com/ordercast/ordercast/internal/auth"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/orders"
 )
@@ -54,12 +56,18 @@ func (s *Server) handleRefresh(c *fiber.Ctx) error {
 	return c.JSON(sess)
 }
 
+// handleLogout ends the session of the access token used. The body is
+// optional: the {refresh_token} that older clients send is checked for
+// shape and not needed, since the token names its session.
 func (s *Server) handleLogout(c *fiber.Ctx) error {
-	var req refreshRequest
-	if err := decodeJSON(c.Body(), &req); err != nil {
-		return err
+	if len(bytes.TrimSpace(c.Body())) > 0 {
+		var req refreshRequest
+		if err := decodeJSON(c.Body(), &req); err != nil {
+			return err
+		}
 	}
-	if err := s.cfg.Accounts.Logout(c.UserContext(), actor(c), req.RefreshToken); err != nil {
+	claims, _ := c.Locals(localClaims).(auth.Claims)
+	if err := s.cfg.Accounts.Logout(c.UserContext(), claims.Actor(), claims.SessionID); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

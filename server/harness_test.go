@@ -22,6 +22,7 @@ import (
 	"github.com/ordercast/ordercast/internal/auth"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/orders"
+	"github.com/ordercast/ordercast/internal/sessions"
 	"github.com/ordercast/ordercast/internal/store/postgres"
 	"github.com/ordercast/ordercast/internal/store/sqlite"
 	"github.com/ordercast/ordercast/server"
@@ -42,8 +43,11 @@ type testEnv struct {
 	Tokens *auth.Tokens
 	Orders *orders.Service
 	Server *server.Server
-	logs   *syncBuffer
-	seq    atomic.Int64
+	// Sessions is the list of ended sessions its tokens are checked
+	// against, as cmd/ordercast wires it.
+	Sessions *sessions.List
+	logs     *syncBuffer
+	seq      atomic.Int64
 }
 
 // syncBuffer collects log output written from many goroutines.
@@ -83,13 +87,33 @@ func newTestEnv(t testing.TB, edit ...func(*server.Config)) *testEnv {
 
 func newTestEnvOn(t testing.TB, store delivery.Store, edit ...func(*server.Config)) *testEnv {
 	t.Helper()
+	return newTestEnvWith(t, store, newSessionList(t, store), edit...)
+}
+
+// newSessionList is a started list of ended sessions on store.
+func newSessionList(t testing.TB, store delivery.Store) *sessions.List {
+	t.Helper()
+	list := sessions.New(store, sessions.Options{})
+	if err := list.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(list.Close) // after the server's shutdown
+	return list
+}
+
+// newTestEnvWith is newTestEnvOn checking tokens against list.
+func newTestEnvWith(t testing.TB, store delivery.Store, list *sessions.List, edit ...func(*server.Config)) *testEnv {
+	t.Helper()
 	tokens := auth.NewTokens(testSecret, "ordercast", "ordercast-api", time.Minute)
+	tokens.SetRevocations(list.Revoked)
+	acc := accounts.New(store, tokens)
+	acc.SetRevoker(list)
 	logs := &syncBuffer{}
 	svc := orders.New(store, nil)
 	cfg := server.Config{
 		Store:    store,
 		Orders:   svc,
-		Accounts: accounts.New(store, tokens),
+		Accounts: acc,
 		Tokens:   tokens,
 		Log:      zerolog.New(logs),
 	}
@@ -111,7 +135,7 @@ func newTestEnvOn(t testing.TB, store delivery.Store, edit ...func(*server.Confi
 		}
 		<-done
 	})
-	return &testEnv{t: t, URL: "http://" + ln.Addr().String(), Store: store, Tokens: tokens, Orders: svc, Server: srv, logs: logs}
+	return &testEnv{t: t, URL: "http://" + ln.Addr().String(), Store: store, Tokens: tokens, Orders: svc, Server: srv, Sessions: list, logs: logs}
 }
 
 // response is a decoded answer.

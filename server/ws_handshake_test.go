@@ -44,7 +44,7 @@ func TestWSHandshakeAuth(t *testing.T) {
 	e := newRealtimeEnv(t)
 	p := e.register(delivery.RoleCustomer)
 	other := auth.NewTokens([]byte("another-secret-another-secret-0123456"), "ordercast", "ordercast-api", time.Minute)
-	forged, _, _ := other.Issue(p.User)
+	forged, _, _ := other.Issue(p.User, testSessionID)
 
 	bearer := func(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
 	cases := []struct {

@@ -45,16 +45,21 @@ func newRealtimeEnv(t testing.TB, edit ...func(*hub.Config, *server.Config)) *rt
 func newRealtimeEnvOn(t testing.TB, store delivery.Store, publisher func(*hub.Hub) delivery.EventPublisher, edit ...func(*hub.Config, *server.Config)) *rtEnv {
 	t.Helper()
 	var h *hub.Hub
-	env := newTestEnvOn(t, store, func(cfg *server.Config) {
+	list := newSessionList(t, store)
+	env := newTestEnvWith(t, store, list, func(cfg *server.Config) {
 		hc := hub.Config{Store: cfg.Store, Bus: memory.New(), Tokens: cfg.Tokens, Actions: server.NewActions(cfg.Orders), Log: cfg.Log}
 		cfg.HubAPIKey = testAPIKey
 		for _, e := range edit {
 			e(&hc, cfg)
 		}
+		// Ended sessions come over the bus and close their sockets, as
+		// cmd/ordercast wires it.
+		hc.Bus, hc.SessionRevoked = list.Bus(hc.Bus), list.Revoked
 		var err error
 		if h, err = hub.New(hc); err != nil {
 			t.Fatal(err)
 		}
+		list.OnEnd(func(sid string) { h.CloseSession(sid) })
 		cfg.Hub = h
 		cfg.Orders.SetRealtime(h, h)
 		if publisher != nil {

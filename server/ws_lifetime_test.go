@@ -22,7 +22,7 @@ func shortTokens() *auth.Tokens {
 func TestWSTokenExpiryCloses4001(t *testing.T) {
 	e := newRealtimeEnv(t, withLimits(hub.Limits{SweepInterval: 50 * time.Millisecond}))
 	p := e.register(delivery.RoleCustomer)
-	tok, exp, err := shortTokens().Issue(p.User)
+	tok, exp, err := shortTokens().Issue(p.User, testSessionID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestWSAuthFrameExtendsTheConnection(t *testing.T) {
 	e := newRealtimeEnv(t, withLimits(hub.Limits{SweepInterval: 50 * time.Millisecond}))
 	w := e.newWorld()
 	short := shortTokens()
-	tok, exp, err := short.Issue(w.Customer.User)
+	tok, exp, err := short.Issue(w.Customer.User, testSessionID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestWSAuthFrameExtendsTheConnection(t *testing.T) {
 	control := e.dialPaused(w.Customer.User.Email, tok)
 	control.start()
 	c.mustFail(wire.CodeUnauthorized, map[string]any{"type": "auth", "token": "not-a-token"})
-	fresh, _, err := e.Tokens.Issue(w.Customer.User) // a minute
+	fresh, _, err := e.Tokens.Issue(w.Customer.User, testSessionID) // a minute
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestWSAuthFrameExtendsTheConnection(t *testing.T) {
 
 	// A token of someone else is refused and ends the connection.
 	d := e.dial(w.Courier)
-	other, _, _ := e.Tokens.Issue(w.Customer.User)
+	other, _, _ := e.Tokens.Issue(w.Customer.User, testSessionID)
 	d.send(map[string]any{"type": "auth", "id": "x", "token": other})
 	d.waitUntil("forbidden", func(fs []frame) bool {
 		return answerOf(fs, `"x"`) != nil && answerOf(fs, `"x"`).Code == wire.CodeForbidden

@@ -32,6 +32,7 @@ type Service struct {
 	// dummyHash is compared against when the email is unknown, so that a
 	// login's timing does not tell which emails are registered.
 	dummyHash func() string
+	revoker   Revoker // nil: ended sessions are only in the store
 }
 
 // New returns the account service.
@@ -139,9 +140,10 @@ func (s *Service) Login(ctx context.Context, email, password string) (Session, e
 	return s.startSession(ctx, u, family)
 }
 
-// Refresh spends refreshToken and returns a new pair in the same family.
-// A token used twice revokes the family (the store does it), so a stolen
-// token dies at the first use by either holder.
+// Refresh spends refreshToken and returns a new pair in the same session.
+// A token used twice ends the session (the store does it; the revoker
+// then closes its sockets), so a stolen token dies at the first use by
+// either holder, and so do the access tokens issued to both.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, error) {
 	if refreshToken == "" {
 		return Session{}, delivery.Errorf(delivery.EINVALID, "refresh_token: required")
@@ -152,7 +154,10 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, er
 	}
 	now := s.now()
 	next := delivery.RefreshToken{Hash: hash, ExpiresAt: now.Add(RefreshTTL)}
-	userID, err := s.store.RotateRefreshToken(ctx, auth.HashRefreshToken(refreshToken), next, now)
+	userID, sid, err := s.store.RotateRefreshToken(ctx, auth.HashRefreshToken(refreshToken), next, now)
+	if delivery.ErrorCode(err) == delivery.ETOKENREUSED {
+		s.announce(ctx, sid)
+	}
 	if err != nil {
 		return Session{}, err
 	}
@@ -160,19 +165,20 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, er
 	if err != nil {
 		return Session{}, err
 	}
-	return s.session(u, token)
+	return s.session(u, sid, token)
 }
 
-// Logout revokes the family of refreshToken, which must be the caller's.
-func (s *Service) Logout(ctx context.Context, a delivery.Actor, refreshToken string) error {
-	if refreshToken == "" {
-		return delivery.Errorf(delivery.EINVALID, "refresh_token: required")
+// Logout ends the session sid of the caller (its access token's): its
+// refresh tokens are revoked, and its access tokens refused from now on.
+func (s *Service) Logout(ctx context.Context, a delivery.Actor, sid string) error {
+	if sid == "" { // Verify refuses such tokens
+		return delivery.Errorf(delivery.EUNAUTHORIZED, "token without session")
 	}
-	err := s.store.RevokeRefreshFamily(ctx, auth.HashRefreshToken(refreshToken), a.UserID)
-	if delivery.ErrorCode(err) == delivery.ENOTFOUND {
-		return delivery.Errorf(delivery.EUNAUTHORIZED, "unknown refresh token")
+	if err := s.store.RevokeSession(ctx, a.UserID, sid, s.now()); err != nil {
+		return err
 	}
-	return err
+	s.announce(ctx, sid)
+	return nil
 }
 
 // Me returns the caller's account.
@@ -180,6 +186,8 @@ func (s *Service) Me(ctx context.Context, a delivery.Actor) (delivery.User, erro
 	return s.store.UserByID(ctx, a.UserID)
 }
 
+// startSession starts a session: its id is the family of its refresh
+// tokens, and the sid of its access tokens.
 func (s *Service) startSession(ctx context.Context, u delivery.User, family string) (Session, error) {
 	token, hash, err := auth.NewRefreshToken()
 	if err != nil {
@@ -189,11 +197,11 @@ func (s *Service) startSession(ctx context.Context, u delivery.User, family stri
 	if err := s.store.CreateRefreshToken(ctx, rt); err != nil {
 		return Session{}, err
 	}
-	return s.session(u, token)
+	return s.session(u, family, token)
 }
 
-func (s *Service) session(u delivery.User, refreshToken string) (Session, error) {
-	access, _, err := s.tokens.Issue(u)
+func (s *Service) session(u delivery.User, sid, refreshToken string) (Session, error) {
+	access, _, err := s.tokens.Issue(u, sid)
 	if err != nil {
 		return Session{}, err
 	}

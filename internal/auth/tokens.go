@@ -20,6 +20,16 @@ import (
 // given a ttl <= 0.
 const DefaultTTL = 15 * time.Minute
 
+// MaxTTL is the longest access-token lifetime NewTokens accepts.
+const MaxTTL = time.Hour
+
+// RevocationHorizon is how long after its session ended an access token
+// could still pass every other check of Verify: the longest lifetime, plus
+// a minute for the clock leeway and for a token issued by a refresh that
+// committed just before the session ended. A revoked session must be
+// remembered that long, and no longer.
+const RevocationHorizon = MaxTTL + time.Minute
+
 // MinSecretLen is the shortest HS256 key accepted: RFC 7518 §3.2 requires a
 // key at least as long as the hash output (256 bits).
 const MinSecretLen = 32
@@ -40,10 +50,13 @@ type Tokens struct {
 	ttl      time.Duration
 	now      func() time.Time // replaced in tests, so that expiry needs no sleep
 	parser   *jwt.Parser
+	// revoked reports ended sessions (SetRevocations); nil: none.
+	revoked func(sid string) bool
 }
 
 // NewTokens returns a token issuer and verifier. It panics if secret is
-// shorter than MinSecretLen or issuer or audience is empty: those are
+// shorter than MinSecretLen, ttl longer than MaxTTL, or issuer or
+// audience is empty: those are
 // configuration bugs that must stop the program at startup, and an empty
 // issuer or audience would silently switch off the iss/aud checks.
 // LoadOrCreateSecret never returns a short secret, so main gets an error
@@ -57,6 +70,9 @@ func NewTokens(secret []byte, issuer, audience string, ttl time.Duration) *Token
 	}
 	if ttl <= 0 {
 		ttl = DefaultTTL
+	}
+	if ttl > MaxTTL {
+		panic(fmt.Sprintf("auth: ttl %v is longer than %v", ttl, MaxTTL))
 	}
 	t := &Tokens{
 		secret:   append([]byte(nil), secret...), // the caller may reuse its slice
@@ -81,21 +97,30 @@ func NewTokens(secret []byte, issuer, audience string, ttl time.Duration) *Token
 // TTL is the lifetime of issued access tokens (the API's expires_in).
 func (t *Tokens) TTL() time.Duration { return t.ttl }
 
+// SetRevocations makes Verify refuse the tokens of every session for which
+// revoked reports true (internal/sessions keeps that list in memory: it is
+// asked on every verification). Call it before the tokens are used.
+func (t *Tokens) SetRevocations(revoked func(sid string) bool) { t.revoked = revoked }
+
 // tokenClaims is the JWT payload: sub, iss, aud, iat, exp, jti from the
-// registered claims, plus role and rid (restaurant staff only).
+// registered claims, plus role, rid (restaurant staff only) and sid.
 type tokenClaims struct {
 	Role delivery.Role `json:"role"`
 	RID  delivery.ID   `json:"rid,omitempty"` // a decimal string, like every ID on the wire
+	SID  string        `json:"sid,omitempty"`
 	jwt.RegisteredClaims
 }
 
-// Issue returns a signed access token for u and the time it expires. It
-// fails, with an internal (not client-facing) error, for a user that could
-// not pass Verify: no id, an unknown role, or restaurant staff without a
-// restaurant.
-func (t *Tokens) Issue(u delivery.User) (token string, expiresAt time.Time, err error) {
+// Issue returns a signed access token for u in the session sid and the
+// time it expires. It fails, with an internal (not client-facing) error,
+// for a token that could not pass Verify: no session, no user id, an
+// unknown role, or restaurant staff without a restaurant.
+func (t *Tokens) Issue(u delivery.User, sid string) (token string, expiresAt time.Time, err error) {
 	if err := checkActor(u.Actor()); err != nil {
 		return "", time.Time{}, fmt.Errorf("auth: cannot issue token for user %d: %s", u.ID, err)
+	}
+	if sid == "" {
+		return "", time.Time{}, fmt.Errorf("auth: cannot issue token for user %d: no session", u.ID)
 	}
 	jti, err := randomString(16)
 	if err != nil {
@@ -108,6 +133,7 @@ func (t *Tokens) Issue(u delivery.User) (token string, expiresAt time.Time, err 
 	claims := tokenClaims{
 		Role: u.Role,
 		RID:  u.RestaurantID,
+		SID:  sid,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   u.ID.String(),
 			Issuer:    t.issuer,
@@ -124,9 +150,12 @@ func (t *Tokens) Issue(u delivery.User) (token string, expiresAt time.Time, err 
 	return token, exp.Time, nil
 }
 
-// Verify checks the signature, algorithm, exp, iat, iss and aud of token
-// and returns its claims. Every failure is a *delivery.Error with code
-// EUNAUTHORIZED; its message says why but never contains the token.
+// Verify checks the signature, algorithm, exp, iat, iss and aud of token,
+// that it names a session and that the session was not revoked, and
+// returns its claims. Every failure is a *delivery.Error with code
+// EUNAUTHORIZED; its message says why but never contains the token. A
+// token without a session (issued before sessions existed) is refused: its
+// client refreshes and gets one with a session.
 func (t *Tokens) Verify(token string) (Claims, error) {
 	if len(token) > maxTokenLen {
 		return Claims{}, errInvalidToken
@@ -152,9 +181,16 @@ func (t *Tokens) Verify(token string) (Claims, error) {
 		RestaurantID: tc.RID,
 		ExpiresAt:    tc.ExpiresAt.Time,
 		TokenID:      tc.ID,
+		SessionID:    tc.SID,
 	}
 	if checkActor(c.Actor()) != nil {
 		return Claims{}, errInvalidToken
+	}
+	if c.SessionID == "" {
+		return Claims{}, delivery.Errorf(delivery.EUNAUTHORIZED, "token without session")
+	}
+	if t.revoked != nil && t.revoked(c.SessionID) {
+		return Claims{}, delivery.Errorf(delivery.EUNAUTHORIZED, "session ended")
 	}
 	return c, nil
 }
@@ -187,6 +223,7 @@ type Claims struct {
 	RestaurantID delivery.ID // set only for restaurant staff
 	ExpiresAt    time.Time
 	TokenID      string // jti
+	SessionID    string // sid: the session (refresh-token family) it belongs to
 }
 
 // Actor returns the bearer as the caller of an operation.

@@ -49,12 +49,15 @@ var (
 
 func mustIssue(t *testing.T, tok *auth.Tokens, u delivery.User) string {
 	t.Helper()
-	s, _, err := tok.Issue(u)
+	s, _, err := tok.Issue(u, testSession)
 	if err != nil {
 		t.Fatalf("Issue(%+v): %v", u, err)
 	}
 	return s
 }
+
+// testSession is the sid of the tokens the tests issue.
+const testSession = "session-1"
 
 // sign makes a token the way an attacker or a foreign service would.
 func sign(t *testing.T, m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
@@ -70,7 +73,7 @@ func sign(t *testing.T, m jwt.SigningMethod, key any, claims jwt.MapClaims) stri
 func validClaims(now time.Time) jwt.MapClaims {
 	return jwt.MapClaims{
 		"sub": "7", "role": "customer", "iss": testIssuer, "aud": testAudience,
-		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": "x",
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": "x", "sid": testSession,
 	}
 }
 
@@ -102,7 +105,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("TTL = %v", got)
 	}
 	for _, u := range []delivery.User{customer, restaurant, {ID: 9, Role: delivery.RoleCourier}, {ID: 1, Role: delivery.RoleAdmin}} {
-		s, exp, err := tok.Issue(u)
+		s, exp, err := tok.Issue(u, testSession)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,6 +124,9 @@ func TestRoundTrip(t *testing.T) {
 		}
 		if got.TokenID == "" {
 			t.Error("no jti")
+		}
+		if got.SessionID != testSession {
+			t.Errorf("SessionID = %q, want %q", got.SessionID, testSession)
 		}
 	}
 }
@@ -142,7 +148,7 @@ func TestPayloadShape(t *testing.T) {
 	if _, ok := m["rid"]; ok {
 		t.Errorf("rid present for a customer: %v", m)
 	}
-	if m["sub"] != "7" || m["role"] != "customer" || m["iss"] != testIssuer {
+	if m["sub"] != "7" || m["role"] != "customer" || m["iss"] != testIssuer || m["sid"] != testSession {
 		t.Errorf("payload = %v", m)
 	}
 	if m["iat"] != float64(c.Now().Unix()) {
@@ -266,17 +272,54 @@ func TestIssueRefusesWhatVerifyWouldReject(t *testing.T) {
 		{ID: 1, Role: "root"},
 		{ID: 1, Role: delivery.RoleRestaurant},
 	} {
-		if _, _, err := tok.Issue(u); err == nil {
+		if _, _, err := tok.Issue(u, testSession); err == nil {
 			t.Errorf("Issue(%+v) succeeded", u)
 		}
+	}
+	if _, _, err := tok.Issue(customer, ""); err == nil {
+		t.Error("Issue without a session succeeded")
+	}
+}
+
+// A token issued before sessions existed has no sid: refused, so that its
+// client refreshes into a session that can be ended.
+func TestTokenWithoutSessionRefused(t *testing.T) {
+	tok, c := newTokens(t)
+	cl := validClaims(c.Now())
+	delete(cl, "sid")
+	wantUnauthorized(t, tok, sign(t, jwt.SigningMethodHS256, testSecret, cl), "token without session")
+}
+
+// SetRevocations is asked on every verification: a revoked session's
+// tokens are refused at once, the others still pass.
+func TestRevokedSessionRefused(t *testing.T) {
+	tok, _ := newTokens(t)
+	revoked := map[string]bool{}
+	var mu sync.Mutex
+	tok.SetRevocations(func(sid string) bool { mu.Lock(); defer mu.Unlock(); return revoked[sid] })
+	s := mustIssue(t, tok, customer)
+	other, _, err := tok.Issue(customer, "session-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.Verify(s); err != nil {
+		t.Fatalf("before revocation: %v", err)
+	}
+	mu.Lock()
+	revoked[testSession] = true
+	mu.Unlock()
+	wantUnauthorized(t, tok, s, "session ended")
+	if c, err := tok.Verify(other); err != nil || c.SessionID != "session-2" {
+		t.Errorf("the other session: %+v, %v", c, err)
 	}
 }
 
 func TestNewTokensPanics(t *testing.T) {
 	for name, f := range map[string]func(){
-		"short secret":   func() { auth.NewTokens(make([]byte, 31), testIssuer, testAudience, time.Minute) },
-		"empty issuer":   func() { auth.NewTokens(testSecret, "", testAudience, time.Minute) },
-		"empty audience": func() { auth.NewTokens(testSecret, testIssuer, "", time.Minute) },
+		"short secret":    func() { auth.NewTokens(make([]byte, 31), testIssuer, testAudience, time.Minute) },
+		"empty issuer":    func() { auth.NewTokens(testSecret, "", testAudience, time.Minute) },
+		"empty audience":  func() { auth.NewTokens(testSecret, testIssuer, "", time.Minute) },
+		"ttl over MaxTTL": func() { auth.NewTokens(testSecret, testIssuer, testAudience, auth.MaxTTL+time.Second) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {

@@ -27,14 +27,28 @@ type Store interface {
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	// RotateRefreshToken spends the token with hash oldHash and stores next
 	// in the same family for the same user, atomically; it returns the
-	// token's user id. An unknown, expired or revoked token is
-	// EUNAUTHORIZED. A token already spent is ETOKENREUSED, and then the
-	// whole family is revoked (committed, so that the thief's copy dies).
-	// next.UserID and next.FamilyID are taken from the old token.
-	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (ID, error)
-	// RevokeRefreshFamily revokes the family of the token with hash hash if
-	// the token belongs to userID; an unknown token is ENOTFOUND.
-	RevokeRefreshFamily(ctx context.Context, hash string, userID ID) error
+	// token's user id and family (its session). An unknown, expired or
+	// revoked token is EUNAUTHORIZED. A token already spent is
+	// ETOKENREUSED, returned with the user and family: the session is
+	// ended as by RevokeSession (committed, so that the thief's copy
+	// dies). next.UserID and next.FamilyID are taken from the old token.
+	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (userID ID, sid string, err error)
+	// RevokeSession ends the session sid (a refresh-token family) of
+	// userID at now: it revokes the family's refresh tokens and records
+	// the revocation, in one transaction. Ending a session twice, or one
+	// with no token left, records it all the same.
+	RevokeSession(ctx context.Context, userID ID, sid string, now time.Time) error
+	// RevokeUserSessions ends, as RevokeSession, every session of userID
+	// holding a refresh token that is neither revoked nor expired, and
+	// returns their ids.
+	RevokeUserSessions(ctx context.Context, userID ID, now time.Time) ([]string, error)
+	// RevokedSessions returns the revocations recorded at since or later,
+	// oldest first.
+	RevokedSessions(ctx context.Context, since time.Time) ([]Revocation, error)
+	// PurgeRevocations deletes at most limit revocations recorded before
+	// before, and returns how many. The stores run it periodically
+	// themselves, for those older than auth.RevocationHorizon.
+	PurgeRevocations(ctx context.Context, before time.Time, limit int) (int, error)
 	// PurgeRefreshTokens deletes at most limit refresh tokens of no more
 	// use, and returns how many: those expired at now, spent or not, and
 	// those revoked at least sqlutil.RevokedRefreshGrace before now. A
@@ -137,6 +151,14 @@ type RefreshToken struct {
 	UserID    ID
 	FamilyID  string
 	ExpiresAt time.Time
+}
+
+// Revocation records an ended session: from RevokedAt on, the access
+// tokens of session SessionID are refused.
+type Revocation struct {
+	SessionID string
+	UserID    ID
+	RevokedAt time.Time
 }
 
 // IdempotencyKey makes order placement safe to retry. RequestHash is a

@@ -31,7 +31,7 @@ var _ delivery.Store = (*Store)(nil)
 // Store is a delivery.Store on a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
-	// stopPurge ends the periodic purge of refresh tokens.
+	// stopPurge ends the periodic purge of refresh tokens and revocations.
 	stopPurge func()
 }
 
@@ -62,7 +62,9 @@ func openConfig(ctx context.Context, cfg *pgxpool.Config, lockID int64) (*Store,
 		return nil, err
 	}
 	s.stopPurge = sqlutil.Periodic(sqlutil.RefreshPurgeInterval, func(ctx context.Context) {
-		_, _ = sqlutil.PurgeRounds(ctx, s.PurgeRefreshTokens) // a failed round is tried again at the next
+		// A failed round is tried again at the next.
+		_, _ = sqlutil.PurgeRounds(ctx, s.PurgeRefreshTokens)
+		_, _ = sqlutil.PurgeRounds(ctx, sqlutil.PastHorizon(s.PurgeRevocations))
 	})
 	return s, nil
 }

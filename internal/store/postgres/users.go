@@ -107,29 +107,43 @@ func insertRefreshToken(ctx context.Context, q queryer, t delivery.RefreshToken,
 }
 
 // RotateRefreshToken spends oldHash and stores next in its family. Reuse of
-// a spent token revokes the family and commits that before answering
+// a spent token ends the session (revokeSession) and commits that before answering
 // ETOKENREUSED.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next delivery.RefreshToken, now time.Time) (delivery.ID, error) {
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next delivery.RefreshToken, now time.Time) (delivery.ID, string, error) {
 	now = sqlutil.Time(now)
 	var userID delivery.ID
+	var familyID string
 	var reused bool
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var familyID string
+		invalid := delivery.Errorf(delivery.EUNAUTHORIZED, "invalid refresh token")
+		err := tx.QueryRow(ctx, `SELECT family_id FROM refresh_tokens WHERE hash = $1`, oldHash).Scan(&familyID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return invalid
+		}
+		if err != nil {
+			return fmt.Errorf("load refresh token: %w", err)
+		}
+		// Read under the session's lock: a revocation of the session
+		// that committed meanwhile is seen, and one that waits for this
+		// rotation then finds the token it stores.
+		if err := lockSession(ctx, tx, familyID); err != nil {
+			return err
+		}
 		var expiresAt time.Time
 		var usedAt, revokedAt *time.Time
-		err := tx.QueryRow(ctx, `
+		err = tx.QueryRow(ctx, `
 			SELECT user_id, family_id, expires_at, used_at, revoked_at
 			FROM refresh_tokens WHERE hash = $1 FOR UPDATE`, oldHash).
 			Scan(&userID, &familyID, &expiresAt, &usedAt, &revokedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return delivery.Errorf(delivery.EUNAUTHORIZED, "invalid refresh token")
+		if errors.Is(err, pgx.ErrNoRows) { // purged meanwhile
+			return invalid
 		}
 		if err != nil {
 			return fmt.Errorf("load refresh token: %w", err)
 		}
 		if usedAt != nil {
 			reused = true
-			return revokeFamily(ctx, tx, familyID, now) // committed; the error follows below
+			return revokeSession(ctx, tx, userID, familyID, now) // committed; the error follows below
 		}
 		if revokedAt != nil || !now.Before(expiresAt) {
 			return delivery.Errorf(delivery.EUNAUTHORIZED, "refresh token expired or revoked")
@@ -141,38 +155,12 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next del
 		return insertRefreshToken(ctx, tx, next, now)
 	})
 	if err != nil {
-		return 0, sqlutil.Wrap("postgres: rotate refresh token", err)
+		return 0, "", sqlutil.Wrap("postgres: rotate refresh token", err)
 	}
 	if reused {
-		return 0, delivery.Errorf(delivery.ETOKENREUSED, "refresh token already used; its session is revoked")
+		return userID, familyID, delivery.Errorf(delivery.ETOKENREUSED, "refresh token already used; its session is revoked")
 	}
-	return userID, nil
-}
-
-// RevokeRefreshFamily revokes the family of hash if it belongs to userID.
-func (s *Store) RevokeRefreshFamily(ctx context.Context, hash string, userID delivery.ID) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var familyID string
-		err := tx.QueryRow(ctx,
-			`SELECT family_id FROM refresh_tokens WHERE hash = $1 AND user_id = $2`, hash, userID).Scan(&familyID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return delivery.Errorf(delivery.ENOTFOUND, "refresh token not found")
-		}
-		if err != nil {
-			return fmt.Errorf("load refresh token: %w", err)
-		}
-		return revokeFamily(ctx, tx, familyID, sqlutil.Now())
-	})
-	return sqlutil.Wrap("postgres: revoke refresh family", err)
-}
-
-func revokeFamily(ctx context.Context, tx pgx.Tx, familyID string, now time.Time) error {
-	_, err := tx.Exec(ctx,
-		`UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL`, now, familyID)
-	if err != nil {
-		return fmt.Errorf("revoke refresh family: %w", err)
-	}
-	return nil
+	return userID, familyID, nil
 }
 
 // PurgeRefreshTokens deletes at most limit tokens expired at now or

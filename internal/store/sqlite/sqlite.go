@@ -130,7 +130,9 @@ func (s *Store) open(ctx context.Context, path string, opt Options) error {
 		return err
 	}
 	s.stopPurge = sqlutil.Periodic(sqlutil.RefreshPurgeInterval, func(ctx context.Context) {
-		_, _ = sqlutil.PurgeRounds(ctx, s.PurgeRefreshTokens) // a failed round is tried again at the next
+		// A failed round is tried again at the next.
+		_, _ = sqlutil.PurgeRounds(ctx, s.PurgeRefreshTokens)
+		_, _ = sqlutil.PurgeRounds(ctx, sqlutil.PastHorizon(s.PurgeRevocations))
 	})
 	return nil
 }

@@ -101,14 +101,14 @@ func insertRefreshToken(ctx context.Context, tx *sql.Tx, t delivery.RefreshToken
 }
 
 // RotateRefreshToken spends oldHash and stores next in its family. Reuse of
-// a spent token revokes the family and commits that before answering
+// a spent token ends the session (revokeSession) and commits that before answering
 // ETOKENREUSED.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next delivery.RefreshToken, now time.Time) (delivery.ID, error) {
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next delivery.RefreshToken, now time.Time) (delivery.ID, string, error) {
 	now = sqlutil.Time(now)
 	var userID delivery.ID
+	var familyID string
 	var reused bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var familyID string
 		var expiresAt time.Time
 		var usedAt, revokedAt sql.NullString
 		err := tx.QueryRowContext(ctx, `
@@ -123,7 +123,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next del
 		}
 		if usedAt.Valid {
 			reused = true
-			return revokeFamily(ctx, tx, familyID, now) // committed; the error follows below
+			return revokeSession(ctx, tx, userID, familyID, now) // committed; the error follows below
 		}
 		if revokedAt.Valid || !now.Before(expiresAt) {
 			return delivery.Errorf(delivery.EUNAUTHORIZED, "refresh token expired or revoked")
@@ -136,39 +136,12 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next del
 		return insertRefreshToken(ctx, tx, next, now)
 	})
 	if err != nil {
-		return 0, sqlutil.Wrap("sqlite: rotate refresh token", err)
+		return 0, "", sqlutil.Wrap("sqlite: rotate refresh token", err)
 	}
 	if reused {
-		return 0, delivery.Errorf(delivery.ETOKENREUSED, "refresh token already used; its session is revoked")
+		return userID, familyID, delivery.Errorf(delivery.ETOKENREUSED, "refresh token already used; its session is revoked")
 	}
-	return userID, nil
-}
-
-// RevokeRefreshFamily revokes the family of hash if it belongs to userID.
-func (s *Store) RevokeRefreshFamily(ctx context.Context, hash string, userID delivery.ID) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var familyID string
-		err := tx.QueryRowContext(ctx,
-			`SELECT family_id FROM refresh_tokens WHERE hash = ? AND user_id = ?`, hash, userID).Scan(&familyID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return delivery.Errorf(delivery.ENOTFOUND, "refresh token not found")
-		}
-		if err != nil {
-			return fmt.Errorf("load refresh token: %w", err)
-		}
-		return revokeFamily(ctx, tx, familyID, sqlutil.Now())
-	})
-	return sqlutil.Wrap("sqlite: revoke refresh family", err)
-}
-
-func revokeFamily(ctx context.Context, tx *sql.Tx, familyID string, now time.Time) error {
-	_, err := tx.ExecContext(ctx,
-		`UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL`,
-		sqlutil.FormatTime(now), familyID)
-	if err != nil {
-		return fmt.Errorf("revoke refresh family: %w", err)
-	}
-	return nil
+	return userID, familyID, nil
 }
 
 // PurgeRefreshTokens deletes at most limit tokens expired at now or

@@ -3,6 +3,8 @@ package sqlutil
 import (
 	"context"
 	"time"
+
+	"github.com/ordercast/ordercast/internal/auth"
 )
 
 // RefreshPurgeInterval and RefreshPurgeBatch pace the stores' purge of
@@ -58,4 +60,13 @@ func PurgeRounds(ctx context.Context, purge func(ctx context.Context, now time.T
 		}
 	}
 	return total, ctx.Err()
+}
+
+// PastHorizon adapts a store's PurgeRevocations to PurgeRounds: it purges
+// the revocations older than auth.RevocationHorizon, whose sessions hold
+// no access token that could still pass.
+func PastHorizon(purge func(ctx context.Context, before time.Time, limit int) (int, error)) func(ctx context.Context, now time.Time, limit int) (int, error) {
+	return func(ctx context.Context, now time.Time, limit int) (int, error) {
+		return purge(ctx, now.Add(-auth.RevocationHorizon), limit)
+	}
 }

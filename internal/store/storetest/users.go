@@ -96,22 +96,24 @@ func testRefreshRotate(t *testing.T, s delivery.Store) {
 	u := createUser(t, s, "u@example.com", delivery.RoleCustomer, "")
 	must(t, s.CreateRefreshToken(ctx, token("t1", u.ID, "fam")))
 	// next's user and family are taken from the old token, not from next.
-	uid, err := s.RotateRefreshToken(ctx, "t1", token("t2", 0, "other"), refreshBase)
+	uid, sid, err := s.RotateRefreshToken(ctx, "t1", token("t2", 0, "other"), refreshBase)
 	must(t, err)
-	if uid != u.ID {
-		t.Fatalf("Rotate returned user %s, want %s", uid, u.ID)
+	if uid != u.ID || sid != "fam" {
+		t.Fatalf("Rotate returned user %s, session %q; want %s, fam", uid, sid, u.ID)
 	}
-	uid, err = s.RotateRefreshToken(ctx, "t2", token("t3", 0, ""), refreshBase.Add(time.Minute))
+	uid, sid, err = s.RotateRefreshToken(ctx, "t2", token("t3", 0, ""), refreshBase.Add(time.Minute))
 	must(t, err)
-	if uid != u.ID {
-		t.Fatalf("second Rotate returned user %s, want %s", uid, u.ID)
+	if uid != u.ID || sid != "fam" {
+		t.Fatalf("second Rotate returned user %s, session %q; want %s, fam", uid, sid, u.ID)
 	}
-	_, err = s.RotateRefreshToken(ctx, "unknown", token("t4", 0, ""), refreshBase)
+	_, _, err = s.RotateRefreshToken(ctx, "unknown", token("t4", 0, ""), refreshBase)
 	wantCode(t, err, delivery.EUNAUTHORIZED)
-	// Logging out with t3 revokes t3's family: proof that it is "fam".
-	must(t, s.RevokeRefreshFamily(ctx, "t3", u.ID))
+	// Ending session fam ends t3: proof that t3 is in it.
+	must(t, s.RevokeSession(ctx, u.ID, "fam", refreshBase))
+	_, _, err = s.RotateRefreshToken(ctx, "t3", token("t4", 0, ""), refreshBase)
+	wantCode(t, err, delivery.EUNAUTHORIZED)
 	must(t, s.CreateRefreshToken(ctx, token("x1", u.ID, "other")))
-	_, err = s.RotateRefreshToken(ctx, "x1", token("x2", 0, ""), refreshBase)
+	_, _, err = s.RotateRefreshToken(ctx, "x1", token("x2", 0, ""), refreshBase)
 	must(t, err)
 }
 
@@ -120,23 +122,30 @@ func testRefreshReuse(t *testing.T, s delivery.Store) {
 	u := createUser(t, s, "u@example.com", delivery.RoleCustomer, "")
 	must(t, s.CreateRefreshToken(ctx, token("t1", u.ID, "fam")))
 	must(t, s.CreateRefreshToken(ctx, token("o1", u.ID, "other-device")))
-	_, err := s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), refreshBase)
+	_, _, err := s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), refreshBase)
 	must(t, err)
-	_, err = s.RotateRefreshToken(ctx, "t2", token("t3", 0, ""), refreshBase)
+	_, _, err = s.RotateRefreshToken(ctx, "t2", token("t3", 0, ""), refreshBase)
 	must(t, err)
 
 	// The thief replays t1: reuse, and the legitimate t3 dies with it.
-	_, err = s.RotateRefreshToken(ctx, "t1", token("t4", 0, ""), refreshBase)
+	// The error comes with the session it ended, which is recorded.
+	uid, sid, err := s.RotateRefreshToken(ctx, "t1", token("t4", 0, ""), refreshBase)
 	wantCode(t, err, delivery.ETOKENREUSED)
-	_, err = s.RotateRefreshToken(ctx, "t3", token("t5", 0, ""), refreshBase)
+	if uid != u.ID || sid != "fam" {
+		t.Fatalf("reuse returned user %s, session %q; want %s, fam", uid, sid, u.ID)
+	}
+	revs, err := s.RevokedSessions(ctx, refreshBase)
+	must(t, err)
+	deepEqual(t, "RevokedSessions after reuse", revs, []delivery.Revocation{{SessionID: "fam", UserID: u.ID, RevokedAt: refreshBase}})
+	_, _, err = s.RotateRefreshToken(ctx, "t3", token("t5", 0, ""), refreshBase)
 	wantCode(t, err, delivery.EUNAUTHORIZED)
 	// The token stored by the refused rotation does not exist.
-	_, err = s.RotateRefreshToken(ctx, "t4", token("t6", 0, ""), refreshBase)
+	_, _, err = s.RotateRefreshToken(ctx, "t4", token("t6", 0, ""), refreshBase)
 	wantCode(t, err, delivery.EUNAUTHORIZED)
-	_, err = s.RotateRefreshToken(ctx, "t2", token("t7", 0, ""), refreshBase)
+	_, _, err = s.RotateRefreshToken(ctx, "t2", token("t7", 0, ""), refreshBase)
 	wantCode(t, err, delivery.ETOKENREUSED)
 	// Other families are untouched.
-	_, err = s.RotateRefreshToken(ctx, "o1", token("o2", 0, ""), refreshBase)
+	_, _, err = s.RotateRefreshToken(ctx, "o1", token("o2", 0, ""), refreshBase)
 	must(t, err)
 }
 
@@ -145,30 +154,42 @@ func testRefreshExpiry(t *testing.T, s delivery.Store) {
 	u := createUser(t, s, "u@example.com", delivery.RoleCustomer, "")
 	tok := token("t1", u.ID, "fam")
 	must(t, s.CreateRefreshToken(ctx, tok))
-	_, err := s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), tok.ExpiresAt)
+	_, _, err := s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), tok.ExpiresAt)
 	wantCode(t, err, delivery.EUNAUTHORIZED)
-	_, err = s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), tok.ExpiresAt.Add(time.Hour))
+	_, _, err = s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), tok.ExpiresAt.Add(time.Hour))
 	wantCode(t, err, delivery.EUNAUTHORIZED)
 	// Refusing an expired token neither spends nor revokes it.
-	_, err = s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), tok.ExpiresAt.Add(-time.Microsecond))
+	_, _, err = s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), tok.ExpiresAt.Add(-time.Microsecond))
 	must(t, err)
 }
 
+// testRefreshLogout: ending a session (logout) revokes its refresh tokens,
+// spent or not, and records the revocation once; the user's other
+// sessions stay.
 func testRefreshLogout(t *testing.T, s delivery.Store) {
 	ctx := t.Context()
 	u := createUser(t, s, "u@example.com", delivery.RoleCustomer, "")
 	other := createUser(t, s, "o@example.com", delivery.RoleCustomer, "")
 	must(t, s.CreateRefreshToken(ctx, token("t1", u.ID, "fam")))
-	_, err := s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), refreshBase)
+	must(t, s.CreateRefreshToken(ctx, token("p1", u.ID, "phone")))
+	_, _, err := s.RotateRefreshToken(ctx, "t1", token("t2", 0, ""), refreshBase)
 	must(t, err)
 
-	wantCode(t, s.RevokeRefreshFamily(ctx, "unknown", u.ID), delivery.ENOTFOUND)
-	wantCode(t, s.RevokeRefreshFamily(ctx, "t2", other.ID), delivery.ENOTFOUND)
-	// Logging out with the spent t1 still ends the session.
-	must(t, s.RevokeRefreshFamily(ctx, "t1", u.ID))
-	_, err = s.RotateRefreshToken(ctx, "t2", token("t3", 0, ""), refreshBase)
+	must(t, s.RevokeSession(ctx, u.ID, "fam", refreshBase))
+	_, _, err = s.RotateRefreshToken(ctx, "t2", token("t3", 0, ""), refreshBase)
 	wantCode(t, err, delivery.EUNAUTHORIZED)
-	must(t, s.RevokeRefreshFamily(ctx, "t2", u.ID)) // twice is fine
+	must(t, s.RevokeSession(ctx, u.ID, "fam", refreshBase.Add(time.Minute))) // twice is fine; the first time stays
+	// A session with no token left (purged, say) is recorded all the same.
+	must(t, s.RevokeSession(ctx, u.ID, "gone", refreshBase.Add(time.Second)))
+	wantCode(t, s.RevokeSession(ctx, other.ID+1000, "x", refreshBase), delivery.ENOTFOUND)
+	revs, err := s.RevokedSessions(ctx, refreshBase)
+	must(t, err)
+	deepEqual(t, "RevokedSessions", revs, []delivery.Revocation{
+		{SessionID: "fam", UserID: u.ID, RevokedAt: refreshBase},
+		{SessionID: "gone", UserID: u.ID, RevokedAt: refreshBase.Add(time.Second)},
+	})
+	_, _, err = s.RotateRefreshToken(ctx, "p1", token("p2", 0, ""), refreshBase)
+	must(t, err)
 }
 
 // testRefreshConcurrentRotate: of several clients presenting one token at
@@ -182,7 +203,7 @@ func testRefreshConcurrentRotate(t *testing.T, s delivery.Store) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, errs[i] = s.RotateRefreshToken(ctx, "t1", token(label(i), 0, ""), refreshBase)
+			_, _, errs[i] = s.RotateRefreshToken(ctx, "t1", token(label(i), 0, ""), refreshBase)
 		})
 	}
 	wg.Wait()
@@ -270,7 +291,7 @@ func testRefreshPurge(t *testing.T, s delivery.Store) {
 	purge(refreshBase, 10, 0)
 	must(t, s.CreateRefreshToken(ctx, token("live", u.ID, "a")))
 	must(t, s.CreateRefreshToken(ctx, token("s1", u.ID, "b")))
-	_, err := s.RotateRefreshToken(ctx, "s1", token("s2", 0, ""), refreshBase) // s1 spent, not expired
+	_, _, err := s.RotateRefreshToken(ctx, "s1", token("s2", 0, ""), refreshBase) // s1 spent, not expired
 	must(t, err)
 	expired := token("old", u.ID, "c")
 	expired.ExpiresAt = refreshBase.Add(-time.Second)
@@ -279,7 +300,7 @@ func testRefreshPurge(t *testing.T, s delivery.Store) {
 	edge.ExpiresAt = refreshBase // expired at refreshBase, as rotation sees it
 	must(t, s.CreateRefreshToken(ctx, edge))
 	must(t, s.CreateRefreshToken(ctx, token("r1", u.ID, "e")))
-	must(t, s.RevokeRefreshFamily(ctx, "r1", u.ID)) // now, years before refreshBase
+	must(t, s.RevokeSession(ctx, u.ID, "e", refreshBase.Add(-time.Hour)))
 
 	// old, edge and r1 go, one batch at a time.
 	purge(refreshBase, 1, 1)
@@ -287,17 +308,17 @@ func testRefreshPurge(t *testing.T, s delivery.Store) {
 	purge(refreshBase, 10, 1)
 	purge(refreshBase, 10, 0)
 	for _, gone := range []string{"old", "edge", "r1"} {
-		_, err := s.RotateRefreshToken(ctx, gone, token(gone+"-next", 0, ""), refreshBase.Add(-time.Hour))
+		_, _, err := s.RotateRefreshToken(ctx, gone, token(gone+"-next", 0, ""), refreshBase.Add(-time.Hour))
 		wantCode(t, err, delivery.EUNAUTHORIZED)
 	}
 	// The spent s1 stayed: its reuse revokes b, whose s1 and s2 go an
 	// hour later (a client that raced the revocation hears token_reused).
-	_, err = s.RotateRefreshToken(ctx, "s1", token("s3", 0, ""), refreshBase.Add(-time.Hour))
+	_, _, err = s.RotateRefreshToken(ctx, "s1", token("s3", 0, ""), refreshBase.Add(-time.Hour))
 	wantCode(t, err, delivery.ETOKENREUSED)
 	purge(refreshBase.Add(-time.Minute), 10, 0)
 	purge(refreshBase, 10, 2)
 	// The live token works; once it and its successor expired, both go.
-	_, err = s.RotateRefreshToken(ctx, "live", token("live2", 0, ""), refreshBase)
+	_, _, err = s.RotateRefreshToken(ctx, "live", token("live2", 0, ""), refreshBase)
 	must(t, err)
 	purge(refreshBase, 10, 0)
 	purge(refreshBase.Add(time.Hour), 10, 2)
