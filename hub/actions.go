@@ -146,6 +146,6 @@ func (h *Hub) sendLastLocation(s *subscription, asOf int64) {
 	defer cn.mu.Unlock()
 	if !s.removed && !s.ended && !s.gotLocation && s.lastSeq <= asOf {
 		s.gotLocation = true
-		s.c.send(frame)
+		s.c.sendEphemeral(frame)
 	}
 }

@@ -232,7 +232,7 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 				// which may have ended the delivery (a position).
 			default:
 				s.gotLocation = s.gotLocation || msg.AsOf != 0
-				s.c.send(msg.Frame)
+				s.c.enqueue(msg.Frame, msg.Seq == 0) // a feed's durable events have their seq
 			}
 		}
 		return

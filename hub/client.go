@@ -54,24 +54,40 @@ type client struct {
 	reason    string
 	done      bool          // the reader ended; the client is gone
 	room      chan struct{} // closed by the writer when it drains: replay flow control
+
+	// eph runs beside queue: whether each frame is ephemeral (no seq), so
+	// that a full queue can shed it (shedLocked); ephemerals counts them.
+	eph        []bool
+	ephemerals int
 }
 
 // touch records activity from the peer.
 func (c *client) touch() { c.lastRead.Store(time.Now().UnixNano()) }
 
-// send queues frame for the socket. It never blocks: a client whose queue
-// is full is too slow to keep up and is closed with 4009, and its queued
-// frames are dropped, so that it holds no memory for others.
-func (c *client) send(frame []byte) {
+// send queues a durable frame (an event with a seq, an answer) for the
+// socket; sendEphemeral one without a seq.
+func (c *client) send(frame []byte)          { c.enqueue(frame, false) }
+func (c *client) sendEphemeral(frame []byte) { c.enqueue(frame, true) }
+
+// enqueue queues frame for the socket. It never blocks. A full queue
+// first sheds its ephemeral frames (shedLocked); an ephemeral frame that
+// still finds no room is dropped, and a durable one closes the client
+// with 4009, too slow to keep up, its queued frames dropped so that it
+// holds no memory for others: durable frames are never dropped from an
+// open connection.
+func (c *client) enqueue(frame []byte, ephemeral bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closeCode != 0 || c.done {
 		return
 	}
-	lim := &c.hub.cfg.Limits
-	if len(c.queue) >= lim.SendQueueFrames || c.queued+len(frame) > lim.SendQueueBytes {
+	if !c.fitsLocked(len(frame)) && !c.shedLocked(frame, ephemeral) {
+		if ephemeral {
+			c.hub.stats.shed[classOf(frame)].Add(1)
+			return
+		}
 		clear(c.queue)
-		c.queue, c.queued = c.queue[:0], 0
+		c.queue, c.eph, c.queued, c.ephemerals = c.queue[:0], c.eph[:0], 0, 0
 		c.hub.stats.slowClosed.Add(1)
 		c.closeLocked(wire.CloseSlow, "too slow: send queue overflowed")
 		return
@@ -80,8 +96,18 @@ func (c *client) send(frame []byte) {
 		c.queue = make([][]byte, 0, idleQueueCap)
 	}
 	c.queue = append(c.queue, frame)
+	c.eph = append(c.eph, ephemeral)
+	if ephemeral {
+		c.ephemerals++
+	}
 	c.queued += len(frame)
 	c.kickLocked()
+}
+
+// fitsLocked reports whether n more bytes fit in the queue.
+func (c *client) fitsLocked(n int) bool {
+	lim := &c.hub.cfg.Limits
+	return len(c.queue) < lim.SendQueueFrames && c.queued+n <= lim.SendQueueBytes
 }
 
 // kickLocked starts the writer unless it runs.
@@ -164,11 +190,14 @@ func (c *client) writeLoop() {
 			if cap(c.spare) > idleQueueCap {
 				c.spare = nil
 			}
+			if cap(c.eph) > idleQueueCap {
+				c.eph = nil
+			}
 			c.mu.Unlock()
 			return
 		}
-		c.queue, c.spare = c.spare[:0], nil
-		c.queued, c.ping = 0, false
+		c.queue, c.spare, c.eph = c.spare[:0], nil, c.eph[:0]
+		c.queued, c.ephemerals, c.ping = 0, 0, false
 		c.wakeLocked()
 		c.mu.Unlock()
 

@@ -14,6 +14,7 @@ type counters struct {
 	typingCoalesced                  atomic.Uint64
 	locationsSent, locationsHeld     atomic.Uint64
 	locationsStale                   atomic.Uint64
+	shed                             [numShedClasses]atomic.Uint64
 }
 
 // Stats is a snapshot of the hub's counters.
@@ -36,6 +37,12 @@ type Stats struct {
 	// unless a newer one replaced them); LocationsStale those not sent
 	// because the order was no longer an active delivery.
 	LocationsSent, LocationsHeld, LocationsStale uint64
+	// Shed* count ephemeral frames dropped for connections whose send
+	// queue was full, which stay open (a durable frame finding no room
+	// closes its connection with 4009 instead), by class: courier
+	// positions, typing, read marks, offers (order.offered and
+	// order.claimed) and non-durable publishes.
+	ShedLocations, ShedTyping, ShedReads, ShedOffers, ShedPublishes uint64
 }
 
 // Stats returns the current counters.
@@ -59,5 +66,11 @@ func (h *Hub) Stats() Stats {
 		LocationsSent:   s.locationsSent.Load(),
 		LocationsHeld:   s.locationsHeld.Load(),
 		LocationsStale:  s.locationsStale.Load(),
+
+		ShedLocations: s.shed[shedLocation].Load(),
+		ShedTyping:    s.shed[shedTyping].Load(),
+		ShedReads:     s.shed[shedRead].Load(),
+		ShedOffers:    s.shed[shedOffer].Load(),
+		ShedPublishes: s.shed[shedPublish].Load(),
 	}
 }

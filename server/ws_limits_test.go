@@ -123,42 +123,106 @@ func TestWSMaxSubscriptions(t *testing.T) {
 	c.subscribe(wire.OrderChannel(o2.ID))
 }
 
-// TestWSSlowConsumerCloses4009: a client that stops reading is closed
-// with 4009 once its queue overflows, while a client on the same channel
-// keeps receiving everything, and publishing never waits.
-func TestWSSlowConsumerCloses4009(t *testing.T) {
-	e := newRealtimeEnv(t, withLimits(hub.Limits{SendQueueFrames: 64}))
+// slowOrderClients dials a restaurant that stops reading and a customer
+// that reads, both subscribed to a new order's channel.
+func slowOrderClients(e *rtEnv) (slow, fast *wsClient, channel string) {
+	e.t.Helper()
 	w := e.newWorld()
-	slow := e.dialPaused(w.Courier.User.Email, w.Courier.Token)
-	fast := e.dial(w.Courier2)
+	channel = wire.OrderChannel(e.place(w).ID)
+	slow = e.dialPaused(w.Restaurant.User.Email, w.Restaurant.Token)
+	fast = e.dial(w.Customer)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if err := slow.conn.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","channel":"dispatch"}`)); err != nil {
-		t.Fatal(err)
+	if err := slow.conn.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","channel":"`+channel+`"}`)); err != nil {
+		e.t.Fatal(err)
 	}
-	fast.subscribe(wire.DispatchChannel)
-	// Two user feeds and two dispatch subscriptions.
+	fast.subscribe(channel)
+	// Two user feeds and two order subscriptions.
 	e.waitStat("slow subscription", func(s hub.Stats) bool { return s.Subscriptions == 4 })
-	pad := strings.Repeat("x", 30<<10)
+	return slow, fast, channel
+}
+
+// publishLoad publishes a 30 KiB event. Publishing never waits on a
+// socket: one that waited on the paused client would wait for good.
+func (e *rtEnv) publishLoad(channel string, durable bool) {
+	e.t.Helper()
+	e.must(http.StatusOK, "POST", "/api/v1/publish", testAPIKey, map[string]any{
+		"channel": channel, "event": "test.load", "data": map[string]any{"pad": strings.Repeat("x", 30<<10)}, "durable": durable,
+	})
+}
+
+// slowLimits are the hub's limits for the slow-client tests: a small
+// queue, and writes that wait for the paused client as long as a test
+// may take (durable publishes commit to SQLite first).
+var slowLimits = hub.Limits{SendQueueFrames: 64, WriteTimeout: time.Minute}
+
+// TestWSSlowConsumerCloses4009: a client that stops reading is closed
+// with 4009 once durable events overflow its queue, while a client on the
+// same channel keeps receiving everything, and publishing never waits.
+func TestWSSlowConsumerCloses4009(t *testing.T) {
+	e := newRealtimeEnv(t, withLimits(slowLimits))
+	slow, fast, channel := slowOrderClients(e)
 	sent := 0
 	for e.Hub.Stats().SlowClosed == 0 {
 		if sent == 5000 {
 			t.Fatalf("no 4009 after %d frames: %+v", sent, e.Hub.Stats())
 		}
-		start := time.Now()
-		e.must(http.StatusOK, "POST", "/api/v1/publish", testAPIKey, map[string]any{
-			"channel": wire.DispatchChannel, "event": "test.load", "data": map[string]any{"pad": pad},
-		})
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("a publish took %v: blocked by the slow client?", d)
-		}
+		e.publishLoad(channel, true)
 		sent++
 	}
-	fast.waitEvents(wire.DispatchChannel, sent)
-	fast.subscribe(wire.UserChannel(w.Courier2.User.ID)) // and it is still up
-	slow.start()                                         // the slow client reads at last: what was written, then 4009
+	fast.waitEvents(channel, sent)
+	fast.subscribe(channel) // and it is still up
+	slow.start()            // the slow client reads at last: what was written, then 4009
 	if code := slow.closeCode(); code != wire.CloseSlow {
 		t.Errorf("slow client closed with %d, want 4009", code)
 	}
 	t.Logf("4009 after %d frames of 30 KiB", sent)
+}
+
+// TestWSSlowConsumerShedsEphemeral: a client that stops reading while
+// non-durable publishes flood it is not closed: once its queue is full
+// they are shed (and counted), and the durable events published after
+// reach it, every one in order, when it reads again.
+func TestWSSlowConsumerShedsEphemeral(t *testing.T) {
+	e := newRealtimeEnv(t, withLimits(slowLimits))
+	slow, fast, channel := slowOrderClients(e)
+	sent := 0
+	for e.Hub.Stats().ShedPublishes == 0 {
+		if sent == 5000 {
+			t.Fatalf("nothing shed after %d frames: %+v", sent, e.Hub.Stats())
+		}
+		e.publishLoad(channel, false)
+		sent++
+	}
+	const durables = 10
+	for range durables {
+		e.publishLoad(channel, true)
+	}
+	fast.waitEvents(channel, sent+durables)
+	slow.start()
+	var seqs []int64
+	slow.waitUntil("the durable events", func([]frame) bool {
+		seqs = seqs[:0]
+		for _, f := range slow.events(channel) {
+			if f.Seq != 0 {
+				seqs = append(seqs, f.Seq)
+			}
+		}
+		return len(seqs) >= durables
+	})
+	first := seqs[0]
+	for i, s := range seqs {
+		if s != first+int64(i) {
+			t.Fatalf("durable seqs %v: not consecutive", seqs)
+		}
+	}
+	slow.subscribe(channel) // acked: still open
+	st := e.Hub.Stats()
+	if st.SlowClosed != 0 {
+		t.Errorf("closed: %+v", st)
+	}
+	if got := len(slow.events(channel)) - len(seqs); uint64(got)+st.ShedPublishes != uint64(sent) {
+		t.Errorf("%d publishes received and %d shed, of %d sent", got, st.ShedPublishes, sent)
+	}
+	t.Logf("%d of %d publishes of 30 KiB shed", st.ShedPublishes, sent)
 }

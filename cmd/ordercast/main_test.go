@@ -184,6 +184,8 @@ func TestMetricsCoverHTTPHubAndOutbox(t *testing.T) {
 		`ordercast_http_requests_total{method="GET",route="/healthz",status="200"} 1`,
 		"ordercast_hub_connections 0",
 		"ordercast_hub_delivered_total",
+		`ordercast_hub_shed_total{class="location"} 0`,
+		`ordercast_hub_shed_total{class="publish"} 0`,
 		"ordercast_outbox_relayed_total",
 		"go_goroutines",
 	} {

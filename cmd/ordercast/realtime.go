@@ -144,6 +144,13 @@ func (m statMetrics[S]) counter(name, help string, v func(S) uint64) prometheus.
 		func() float64 { return float64(v(m.stats())) })
 }
 
+// labeled is counter for one value of a label: several with one name and
+// help make one metric (shed_total{class="location"}, ...).
+func (m statMetrics[S]) labeled(name, help, label, value string, v func(S) uint64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.prefix + name, Help: help, ConstLabels: prometheus.Labels{label: value}},
+		func() float64 { return float64(v(m.stats())) })
+}
+
 func (m statMetrics[S]) gauge(name, help string, v func(S) float64) prometheus.Collector {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.prefix + name, Help: help},
 		func() float64 { return v(m.stats()) })
@@ -151,6 +158,7 @@ func (m statMetrics[S]) gauge(name, help string, v func(S) float64) prometheus.C
 
 func registerHubMetrics(reg prometheus.Registerer, h *hub.Hub) {
 	m := statMetrics[hub.Stats]{"ordercast_hub_", h.Stats}
+	const shedHelp = "Ephemeral frames dropped for connections with a full send queue, which stay open, by class."
 	reg.MustRegister(
 		m.gauge("connections", "Websocket connections open now.", func(s hub.Stats) float64 { return float64(s.Connections) }),
 		m.gauge("subscriptions", "Channel subscriptions now.", func(s hub.Stats) float64 { return float64(s.Subscriptions) }),
@@ -167,6 +175,11 @@ func registerHubMetrics(reg prometheus.Registerer, h *hub.Hub) {
 		m.counter("locations_sent_total", "Courier positions published to order channels.", func(s hub.Stats) uint64 { return s.LocationsSent }),
 		m.counter("locations_held_total", "Courier positions held back by the throttle.", func(s hub.Stats) uint64 { return s.LocationsHeld }),
 		m.counter("locations_stale_total", "Courier positions not sent: the order was no longer an active delivery.", func(s hub.Stats) uint64 { return s.LocationsStale }),
+		m.labeled("shed_total", shedHelp, "class", "location", func(s hub.Stats) uint64 { return s.ShedLocations }),
+		m.labeled("shed_total", shedHelp, "class", "typing", func(s hub.Stats) uint64 { return s.ShedTyping }),
+		m.labeled("shed_total", shedHelp, "class", "read", func(s hub.Stats) uint64 { return s.ShedReads }),
+		m.labeled("shed_total", shedHelp, "class", "offer", func(s hub.Stats) uint64 { return s.ShedOffers }),
+		m.labeled("shed_total", shedHelp, "class", "publish", func(s hub.Stats) uint64 { return s.ShedPublishes }),
 	)
 }
 

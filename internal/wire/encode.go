@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf8"
 )
@@ -12,9 +13,9 @@ import (
 // to dst. seq 0 (ephemeral) is left out. data must be valid JSON (it is
 // copied as it is); nil data is encoded as null. ts is Unix milliseconds.
 func AppendEvent(dst []byte, channel, event string, seq int64, data []byte, ts int64) []byte {
-	dst = append(dst, `{"type":"event","channel":`...)
+	dst = append(dst, eventHead...)
 	dst = AppendString(dst, channel)
-	dst = append(dst, `,"event":`...)
+	dst = append(dst, eventField...)
 	dst = AppendString(dst, event)
 	if seq != 0 {
 		dst = append(dst, `,"seq":`...)
@@ -29,6 +30,50 @@ func AppendEvent(dst []byte, channel, event string, seq int64, data []byte, ts i
 	dst = append(dst, `,"ts":`...)
 	dst = strconv.AppendInt(dst, ts, 10)
 	return append(dst, '}')
+}
+
+// The fields of an event frame before its names; EventNames reads them back.
+const (
+	eventHead  = `{"type":"event","channel":`
+	eventField = `,"event":`
+)
+
+// EventNames returns the channel and event names of a frame built by
+// AppendEvent, as they are encoded (JSON escapes left in: the names of
+// the contract have none); ok is false for any other frame (an ack, an
+// error). It reads only the head of the frame, not its data.
+func EventNames(frame []byte) (channel, event []byte, ok bool) {
+	rest, ok := bytes.CutPrefix(frame, []byte(eventHead))
+	if !ok {
+		return nil, nil, false
+	}
+	if channel, rest, ok = cutString(rest); !ok {
+		return nil, nil, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(eventField)); !ok {
+		return nil, nil, false
+	}
+	if event, _, ok = cutString(rest); !ok {
+		return nil, nil, false
+	}
+	return channel, event, true
+}
+
+// cutString splits a JSON string off the front of b: its contents, and
+// what follows it.
+func cutString(b []byte) (s, rest []byte, ok bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return nil, nil, false
+	}
+	for i := 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++ // the escaped byte cannot end the string
+		case '"':
+			return b[1:i], b[i+1:], true
+		}
+	}
+	return nil, nil, false
 }
 
 // AppendAck appends {"type":"ack","id":…}; id is the raw JSON id of the

@@ -69,6 +69,33 @@ func TestEventFrameMatchesContract(t *testing.T) {
 	}
 }
 
+// TestEventNames reads back the names AppendEvent wrote, with or without
+// a seq, and refuses frames that are not events.
+func TestEventNames(t *testing.T) {
+	for _, seq := range []int64{0, 18} {
+		b := wire.AppendEvent(nil, "order:42", "courier.location", seq, []byte(`{"event":"x"}`), 1)
+		ch, ev, ok := wire.EventNames(b)
+		if !ok || string(ch) != "order:42" || string(ev) != "courier.location" {
+			t.Errorf("seq %d: got %q %q %v", seq, ch, ev, ok)
+		}
+	}
+	b := wire.AppendEvent(nil, `a"b`, `c\d`, 0, nil, 1)
+	if ch, ev, ok := wire.EventNames(b); !ok || string(ch) != `a\"b` || string(ev) != `c\\d` {
+		t.Errorf("escaped names: got %q %q %v", ch, ev, ok)
+	}
+	for _, f := range [][]byte{
+		wire.AppendAck(nil, []byte(`"1"`)),
+		wire.AppendError(nil, nil, "invalid", "no"),
+		wire.AppendUnsubscribed(nil, "order:42", "forbidden"),
+		[]byte(`{"type":"event","channel":"order:42`),
+		[]byte(`{"type":"event","channel":"order:42","event":"x`),
+	} {
+		if _, _, ok := wire.EventNames(f); ok {
+			t.Errorf("%s: read as an event", f)
+		}
+	}
+}
+
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"uote`, `back\slash`, "line\nfeed\r\t", "\x00\x1f", "héllo €", "bad\xffutf8", "<&>", "\u2028"} {
 		got := wire.AppendString(nil, s)
