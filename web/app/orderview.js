@@ -45,6 +45,8 @@ export async function mountOrderView(ctx, { extra } = {}) {
   const timeline = h("ol", { class: "timeline" });
   const map = createMap();
   const chat = party ? createChat({ rt, orderId: id, me }) : null;
+  // At once: every early return below must still stop its listener and timer.
+  if (chat) ctx.onCleanup(() => chat.close());
   const seen = new Set(); // durable seqs shown: REST history and the socket may overlap
 
   replace(main,
@@ -169,7 +171,7 @@ export async function mountOrderView(ctx, { extra } = {}) {
       else timeline.after(h("p", { class: "error", role: "alert", text: explain(err) }));
     },
   });
-  ctx.onCleanup(() => { sub.unsubscribe(); chat.close(); });
+  ctx.onCleanup(() => sub.unsubscribe());
 }
 
 // isParty: may me read the order's events, chat and courier position? A
