@@ -46,13 +46,19 @@ export function setChildren(el, nodes) {
   el.replaceChildren(...nodes);
 }
 
+// Long enough for a screen reader to notice the live region was emptied.
+const ANNOUNCE_DELAY_MS = 50;
+
 // announce speaks text through the page's polite live region. The text is
-// cleared first so that the same words said twice are announced twice.
+// cleared first so that the same words said twice are announced twice. A
+// timer, not requestAnimationFrame: frames do not run in a background tab
+// (a restaurant's tablet), which would hold every announcement until the
+// tab is shown and then let the last overwrite the others.
 export function announce(text) {
   const el = document.getElementById("announcer");
   if (!el) return;
   el.textContent = "";
-  requestAnimationFrame(() => { el.textContent = text; });
+  setTimeout(() => { el.textContent = text; }, ANNOUNCE_DELAY_MS);
 }
 
 const money = new Intl.NumberFormat("en", { style: "currency", currency: "EUR" });
