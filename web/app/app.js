@@ -27,17 +27,36 @@ function parseHash() {
   return { path: path.replace(/\/+$/, "") || "/", query: Object.fromEntries(new URLSearchParams(search)) };
 }
 
+// What each route parameter may be. Ids go into API paths, so only a
+// plain number passes: "1%2F..%2Fme" must not reach /orders/1/../me. A
+// parameter without a pattern here matches nothing.
+const PARAMS = { id: /^[1-9][0-9]*$/ };
+
+// match finds the route of path and its parameters, or null: a part that
+// does not decode (a malformed "%E0") or fails its pattern is not found.
 function match(routes, path) {
   const parts = path.split("/");
   for (const route of routes) {
     const want = route.path.split("/");
     if (want.length !== parts.length) continue;
     const params = {};
-    if (want.every((w, i) => (w.startsWith(":") ? (params[w.slice(1)] = decodeURIComponent(parts[i])) : w === parts[i]))) {
+    if (want.every((w, i) => (w.startsWith(":") ? param(params, w.slice(1), parts[i]) : w === parts[i]))) {
       return { route, params };
     }
   }
   return null;
+}
+
+function param(params, name, raw) {
+  let value;
+  try {
+    value = decodeURIComponent(raw);
+  } catch {
+    return false; // URIError: not a page of ours
+  }
+  if (!PARAMS[name] || !PARAMS[name].test(value)) return false;
+  params[name] = value;
+  return true;
 }
 
 function navigate(hash) {
