@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -169,7 +170,7 @@ func (tab *Tab) problem(always bool, format string, args ...any) {
 	if !always && tab.offline {
 		return
 	}
-	tab.problems = append(tab.problems, fmt.Sprintf(format, args...))
+	tab.problems = append(tab.problems, redactTokens(fmt.Sprintf(format, args...)))
 }
 
 // consoleText joins a console call's arguments as the console shows them.
@@ -222,6 +223,13 @@ func isNetworkMessage(text string) bool {
 	}
 	return false
 }
+
+// tokenParam matches an access token in a URL that the browser quoted in a
+// message ("WebSocket connection to 'ws://…?access_token=…' failed").
+var tokenParam = regexp.MustCompile(`access_token=[^&'"\s]+`)
+
+// redactTokens keeps access tokens out of test output.
+func redactTokens(s string) string { return tokenParam.ReplaceAllString(s, "access_token=…") }
 
 // redact drops the query string, where browsers carry access tokens.
 func redact(url string) string {
@@ -399,10 +407,23 @@ func (tab *Tab) Press(keys string) {
 	tab.do("press", chromedp.KeyEvent(keys))
 }
 
+// pageHasJS tests whether the page's visible text contains a string.
+// Live regions at the top of the body are left out: an announcer there
+// repeats for screen readers what changed, and a test must see the page
+// itself change.
+const pageHasJS = `document.body && [...document.body.children]
+	.filter((el) => !el.matches("[aria-live]")).map((el) => el.innerText).join("\n").includes(%q)`
+
 // WaitText waits until the page's visible text contains text.
 func (tab *Tab) WaitText(text string) {
 	tab.t.Helper()
-	tab.WaitJS(fmt.Sprintf(`document.body && document.body.innerText.includes(%q)`, text))
+	tab.WaitJS(fmt.Sprintf(pageHasJS, text))
+}
+
+// HasText reports whether the page's visible text contains text now.
+func (tab *Tab) HasText(text string) bool {
+	tab.t.Helper()
+	return Eval[bool](tab, "!!("+fmt.Sprintf(pageHasJS, text)+")")
 }
 
 // WaitJS polls the expression until it is truthy, within Timeout. A poll

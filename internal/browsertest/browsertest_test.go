@@ -72,12 +72,25 @@ func TestTabFindsControlsByRoleAndLabel(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling the recorder, not waiting for luck
 	}
 
-	// Two tabs do not share sessionStorage.
-	browsertest.Eval[bool](tab, `(sessionStorage.setItem("k", "v"), true)`)
+	// Two tabs are two browser contexts: no storage or cookie is shared.
+	browsertest.Eval[bool](tab, `(localStorage.setItem("k", "v"), document.cookie = "c=v", true)`)
 	other := b.NewTab(t, "other")
 	other.Navigate(srv.URL)
-	if v := browsertest.Eval[string](other, `sessionStorage.getItem("k") || ""`); v != "" {
-		t.Fatalf("a new tab saw another context's sessionStorage: %q", v)
+	if v := browsertest.Eval[string](other, `(localStorage.getItem("k") || "") + document.cookie`); v != "" {
+		t.Fatalf("a new tab saw another context's localStorage or cookies: %q", v)
+	}
+	// Text only a live region at the top of the body holds is not the page's.
+	browsertest.Eval[bool](other, `(() => {
+		const live = document.createElement("div");
+		live.setAttribute("aria-live", "polite");
+		live.textContent = "announced only";
+		document.body.append(live);
+		setTimeout(() => { document.getElementById("out").textContent = "shown"; }, 100);
+		return true;
+	})()`)
+	other.WaitText("shown")
+	if other.HasText("announced only") {
+		t.Fatal("text of a live region counted as the page's")
 	}
 	other.CheckClean()
 }
