@@ -197,11 +197,11 @@ async function myOrders(ctx) {
   function row(o) {
     const status = h("span");
     const unread = h("span");
-    const place = h("span", { class: "muted" });
+    const place = h("span", { class: "muted", text: o.restaurant_name || "" });
     const li = h("li", { class: "card order-row" },
       h("a", { href: `#/orders/${o.id}`, class: "order-link", text: orderLabel(o.id) }),
       place, status, h("span", { class: "muted" }, timeEl(o.created_at)), h("span", { text: formatMoney(o.total_cents) }), unread);
-    restaurantName(session, o.restaurant_id).then((n) => { place.textContent = n; }, () => {});
+    if (!o.restaurant_name) restaurantName(session, o.restaurant_id).then((n) => { place.textContent = n; }, () => {});
     return {
       li,
       update(cur) {

@@ -150,20 +150,35 @@ export function itemsSummary(order) {
   return items.map((it) => `${it.quantity} × ${it.name}`).join(", ");
 }
 
-let restaurants = null;
+// listing is the promise of GET /restaurants as a map id → restaurant,
+// shared by every caller: a page of N order rows asks once, not N times.
+let listing = null;
 
-// restaurantNames maps restaurant ids to names (GET /restaurants, once per
-// page load; a restaurant created later is looked up again).
+function load(session) {
+  const p = session.api("GET", "/restaurants").then(({ restaurants }) => new Map(restaurants.map((r) => [String(r.id), r])));
+  p.catch(() => { if (listing === p) listing = null; }); // a failure is asked again next time
+  listing = p;
+  return p;
+}
+
+// listed resolves to the map holding restaurant id if it exists: a
+// restaurant created after the listing is looked up again, once for all
+// the callers that miss it.
+async function listed(session, id) {
+  const key = String(id);
+  const p = listing || load(session);
+  const map = await p;
+  if (map.has(key)) return map;
+  return listing === p ? load(session) : listing || load(session);
+}
+
+// restaurantName is the name of restaurant id ("Restaurant 7" if there is
+// none). Orders carry restaurant_name: ask only for those that do not.
 export async function restaurantName(session, id) {
-  if (!restaurants || !restaurants.has(String(id))) {
-    const { restaurants: list } = await session.api("GET", "/restaurants");
-    restaurants = new Map(list.map((r) => [String(r.id), r]));
-  }
-  const r = restaurants.get(String(id));
+  const r = (await listed(session, id)).get(String(id));
   return r ? r.name : `Restaurant ${id}`;
 }
 
 export async function restaurantByID(session, id) {
-  await restaurantName(session, id);
-  return restaurants.get(String(id)) || null;
+  return (await listed(session, id)).get(String(id)) || null;
 }
