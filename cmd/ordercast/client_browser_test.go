@@ -348,6 +348,46 @@ func TestClientDropsRefusedSubscriptionsAndPacesItsFrames(t *testing.T) {
 	e.tab.CheckClean()
 }
 
+// wsURLJS builds the websocket URL of a Realtime for each url given, on
+// a session that needs no refresh, through a WebSocket class that only
+// records the URL: no connection is made.
+const wsURLJS = `(async (urls) => {
+  const { Session, Realtime } = await import("/client/ordercast.js");
+  const tokens = JSON.stringify({ user: { id: 1 }, accessToken: "a", refreshToken: "r",
+    expiresAt: Date.now() + 3600e3, issuedAt: Date.now() });
+  const session = new Session({ storage: { getItem: () => tokens, setItem() {}, removeItem() {} } });
+  const Native = WebSocket, built = [];
+  window.WebSocket = class { constructor(u) { built.push(String(u)); } close() {} };
+  try {
+    for (const url of urls) {
+      const rt = new Realtime({ session, url });
+      rt.connect();
+      const deadline = Date.now() + 5000;
+      while (built.length < urls.indexOf(url) + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      rt.close();
+    }
+  } finally {
+    window.WebSocket = Native;
+  }
+  return built;
+})(%s)`
+
+func TestClientKeepsTheSchemeOfAnExplicitWebsocketURL(t *testing.T) {
+	base, _ := startProgram(t, map[string]string{"HUB_ADDR": "127.0.0.1:0", "DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "oc.db")})
+	tab := browsertest.New(t).NewTab(t, "page")
+	tab.Navigate(base + "/")
+	urls := []string{"wss://example.invalid/ws", "https://example.invalid/ws", "ws://example.invalid/ws", "/ws"}
+	arg, _ := json.Marshal(urls)
+	got := browsertest.Eval[[]string](tab, fmt.Sprintf(wsURLJS, arg))
+	host := strings.TrimPrefix(base, "http://")
+	want := []string{"wss://example.invalid/ws?access_token=a", "wss://example.invalid/ws?access_token=a",
+		"ws://example.invalid/ws?access_token=a", "ws://" + host + "/ws?access_token=a"}
+	if !slices.Equal(got, want) {
+		t.Errorf("websocket URLs %q, want %q", got, want)
+	}
+	tab.CheckClean()
+}
+
 // login signs in a user registered by register and returns a fresh access
 // token.
 func login(t *testing.T, base, email string) string {

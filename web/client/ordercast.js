@@ -444,7 +444,8 @@ export class Realtime extends EventTarget {
     }
     if (gen !== this.#gen) return;
     const url = new URL(this.#url, s.baseURL || location.href);
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    // An explicit wss: stays wss: (and https: becomes wss:); anything else is ws:.
+    url.protocol = url.protocol === "https:" || url.protocol === "wss:" ? "wss:" : "ws:";
     url.searchParams.set("access_token", s.accessToken);
     const ws = new WebSocket(url);
     this.#ws = ws;
