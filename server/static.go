@@ -32,14 +32,10 @@ var webSecurityHeaders = map[string]string{
 // database, which differs between machines (and modules must be served as
 // JavaScript).
 var contentTypes = map[string]string{
-	".html":        fiber.MIMETextHTMLCharsetUTF8,
-	".js":          fiber.MIMETextJavaScriptCharsetUTF8,
-	".css":         "text/css; charset=utf-8",
-	".svg":         "image/svg+xml",
-	".png":         "image/png",
-	".json":        fiber.MIMEApplicationJSONCharsetUTF8,
-	".webmanifest": "application/manifest+json",
-	".ico":         "image/x-icon",
+	".html": fiber.MIMETextHTMLCharsetUTF8,
+	".js":   fiber.MIMETextJavaScriptCharsetUTF8,
+	".css":  "text/css; charset=utf-8",
+	".svg":  "image/svg+xml",
 }
 
 // loadStatic reads every file of fsys once, at start-up: the files are

@@ -16,6 +16,10 @@ import (
 	"github.com/coder/websocket"
 )
 
+// dialTimeout bounds the handshake: a server that accepts the connection
+// and says nothing must not hang a script.
+const dialTimeout = 15 * time.Second
+
 // watchUsage is printed by -h and on a bad command line.
 const watchUsage = `usage: ordercast watch [-url http://localhost:8080] [-since N] [-n COUNT] CHANNEL
 
@@ -74,9 +78,11 @@ func watchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{
+	dialCtx, cancelDial := context.WithTimeout(ctx, dialTimeout)
+	conn, resp, err := websocket.Dial(dialCtx, wsURL, &websocket.DialOptions{
 		HTTPHeader: http.Header{"Authorization": {"Bearer " + token}},
 	})
+	cancelDial()
 	if err != nil {
 		if resp != nil {
 			return handshakeError(resp)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Proxy forwards TCP connections to a target and can cut them all, as a
@@ -53,7 +54,7 @@ func (p *Proxy) accept() {
 			continue
 		}
 		p.mu.Unlock()
-		up, err := net.Dial("tcp", p.target)
+		up, err := net.DialTimeout("tcp", p.target, 5*time.Second) // the accept loop must not hang on a dead target
 		if err != nil {
 			_ = c.Close()
 			continue
