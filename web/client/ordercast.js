@@ -22,6 +22,9 @@ const FEED_SEEN_PER_ORDER = 64;
 // A feed's snapshot once subscribed (newest first, the server's maximum).
 const RESYNC_LIMIT = 200;
 const REFRESH_RETRY_MS = 2000;
+// A REST call not answered (body included) within this is given up as
+// ApiError(0, "timeout"): a stalled network must not hang a screen.
+const REQUEST_TIMEOUT_MS = 15000;
 // A socket open this long was a success: reconnect delays start over.
 // Starting over at every open would let a socket that opens and is closed
 // at once (a failing resync, a rate limit) retry at the minimum forever.
@@ -177,7 +180,8 @@ export class Session extends EventTarget {
 
   async #request(method, path, { body, headers = {}, signal, token } = {}) {
     const h = { Accept: "application/json", ...headers };
-    const init = { method, headers: h, signal };
+    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    const init = { method, headers: h, signal: AbortSignal.any([signal, timeout].filter(Boolean)) };
     if (token) h.Authorization = "Bearer " + token;
     if (body !== undefined) {
       h["Content-Type"] = "application/json";
@@ -188,7 +192,8 @@ export class Session extends EventTarget {
       resp = await fetch(this.#baseURL + API_PREFIX + path, init);
       text = await resp.text();
     } catch (err) {
-      if (err.name === "AbortError") throw err; // the caller's own cancel
+      if (signal?.aborted) throw err; // the caller's own cancel (AbortError)
+      if (timeout.aborted) throw new ApiError(0, "timeout", "The server did not answer in time.");
       throw new ApiError(0, "network", "The server could not be reached.");
     }
     let data = null;
