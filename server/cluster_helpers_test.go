@@ -16,6 +16,7 @@ import (
 	"github.com/ordercast/ordercast/internal/delivery"
 	locredis "github.com/ordercast/ordercast/internal/location/redis"
 	"github.com/ordercast/ordercast/internal/outbox"
+	"github.com/ordercast/ordercast/internal/sessions"
 	"github.com/ordercast/ordercast/internal/store/postgres"
 	"github.com/ordercast/ordercast/server"
 )
@@ -39,6 +40,8 @@ type instanceOpts struct {
 	dies bool
 	// edit changes the instance's hub or server config (a clock, say).
 	edit func(*hub.Config, *server.Config)
+	// sessions tunes the instance's list of ended sessions.
+	sessions sessions.Options
 }
 
 // cluster is one deployment: a schema, a Redis channel prefix of its own
@@ -96,7 +99,7 @@ func (c *cluster) start(i int, o instanceOpts) *instance {
 		t.Cleanup(inst.Outbox.Close) // after the server's shutdown, before the bus closes
 		return inst.Outbox
 	}
-	inst.rtEnv = newRealtimeEnvOn(t, store, publisher, func(hc *hub.Config, cfg *server.Config) {
+	inst.rtEnv = newRealtimeEnvWith(t, store, o.sessions, publisher, func(hc *hub.Config, cfg *server.Config) {
 		client := goredis.NewClient(redistest.Tune(opt))
 		inst.Bus = redisbus.New(client, redisbus.Options{Prefix: c.prefix, Log: hc.Log})
 		hc.Bus = inst.Bus

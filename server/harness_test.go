@@ -87,13 +87,13 @@ func newTestEnv(t testing.TB, edit ...func(*server.Config)) *testEnv {
 
 func newTestEnvOn(t testing.TB, store delivery.Store, edit ...func(*server.Config)) *testEnv {
 	t.Helper()
-	return newTestEnvWith(t, store, newSessionList(t, store), edit...)
+	return newTestEnvWith(t, store, newSessionList(t, store, sessions.Options{}), edit...)
 }
 
 // newSessionList is a started list of ended sessions on store.
-func newSessionList(t testing.TB, store delivery.Store) *sessions.List {
+func newSessionList(t testing.TB, store delivery.Store, opt sessions.Options) *sessions.List {
 	t.Helper()
-	list := sessions.New(store, sessions.Options{})
+	list := sessions.New(store, opt)
 	if err := list.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

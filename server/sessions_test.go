@@ -10,6 +10,7 @@ import (
 
 	"github.com/ordercast/ordercast/internal/accounts"
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/sessions"
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
@@ -176,4 +177,40 @@ func TestTokenWithoutSessionRefused(t *testing.T) {
 	var next accounts.Session
 	e.must(http.StatusOK, "POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": p.RefreshToken}).decode(t, &next)
 	e.must(http.StatusOK, "GET", "/api/v1/me", next.AccessToken, nil)
+}
+
+// Across two instances on one Redis: a logout on one, and a refresh token
+// reused on the other, close the session's sockets on both within 2 s and
+// the other instance refuses its tokens at once. The instances read the
+// store only hourly here, so the news can only have come over the bus.
+func TestClusterSessionEndReachesEveryInstance(t *testing.T) {
+	c := newCluster(t, 2)
+	hourly := instanceOpts{sessions: sessions.Options{Refresh: time.Hour}}
+	a, b := c.start(0, hourly), c.start(1, hourly)
+	laptop := a.register(delivery.RoleCustomer)
+	phone := b.signInAgain(laptop)
+	tablet := b.signInAgain(laptop)
+	laptopOnA, laptopOnB := a.dial(laptop), b.dial(laptop)
+	phoneOnA, tabletOnB := a.dial(phone), b.dial(tablet)
+
+	a.must(http.StatusNoContent, "POST", "/api/v1/auth/logout", laptop.Token, nil)
+	for name, sock := range map[string]*wsClient{"on a": laptopOnA, "on b": laptopOnB} {
+		if code := sock.closedWithin(sessionEndDeadline); code != wire.CloseTokenExpired {
+			t.Fatalf("laptop's socket %s closed with %d, want 4001", name, code)
+		}
+	}
+	b.wantEnded("laptop's token on b", laptop.Token)
+
+	// The phone's refresh token, used on a, comes back on b.
+	a.must(http.StatusOK, "POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": phone.RefreshToken})
+	if r := b.do("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": phone.RefreshToken}); r.Status != 401 || r.errorCode(t) != "token_reused" {
+		t.Fatalf("reuse on b: %d %s", r.Status, r.Body)
+	}
+	if code := phoneOnA.closedWithin(sessionEndDeadline); code != wire.CloseTokenExpired {
+		t.Fatalf("phone's socket on a closed with %d, want 4001", code)
+	}
+	a.wantEnded("phone's token on a", phone.Token)
+
+	tabletOnB.stillServes()
+	a.must(http.StatusOK, "GET", "/api/v1/me", tablet.Token, nil)
 }

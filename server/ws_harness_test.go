@@ -15,6 +15,7 @@ import (
 	"github.com/ordercast/ordercast/hub"
 	"github.com/ordercast/ordercast/internal/bus/memory"
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/sessions"
 	"github.com/ordercast/ordercast/internal/store/sqlite"
 	"github.com/ordercast/ordercast/internal/wire"
 	"github.com/ordercast/ordercast/server"
@@ -44,8 +45,15 @@ func newRealtimeEnv(t testing.TB, edit ...func(*hub.Config, *server.Config)) *rt
 // outbox, in the cluster tests).
 func newRealtimeEnvOn(t testing.TB, store delivery.Store, publisher func(*hub.Hub) delivery.EventPublisher, edit ...func(*hub.Config, *server.Config)) *rtEnv {
 	t.Helper()
+	return newRealtimeEnvWith(t, store, sessions.Options{}, publisher, edit...)
+}
+
+// newRealtimeEnvWith is newRealtimeEnvOn with a list of ended sessions
+// tuned by so.
+func newRealtimeEnvWith(t testing.TB, store delivery.Store, so sessions.Options, publisher func(*hub.Hub) delivery.EventPublisher, edit ...func(*hub.Config, *server.Config)) *rtEnv {
+	t.Helper()
 	var h *hub.Hub
-	list := newSessionList(t, store)
+	list := newSessionList(t, store, so)
 	env := newTestEnvWith(t, store, list, func(cfg *server.Config) {
 		hc := hub.Config{Store: cfg.Store, Bus: memory.New(), Tokens: cfg.Tokens, Actions: server.NewActions(cfg.Orders), Log: cfg.Log}
 		cfg.HubAPIKey = testAPIKey

@@ -47,6 +47,8 @@ const usage = `usage:
   ordercast demo         seed demo accounts and a menu (once), print how to sign in, then serve
   ordercast watch ...    print a channel's events (ordercast watch -h)
   ordercast healthcheck  ask the local instance's /healthz (for container health checks)
+  ordercast admin create --email E --name N   create an admin (password on standard input)
+  ordercast admin revoke --email E            end every session of that user
 `
 
 func main() {
@@ -64,6 +66,8 @@ func main() {
 		err = run(ctx, os.Getenv, os.Stdout, nil, true)
 	case "watch":
 		err = watchMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	case "admin":
+		err = adminMain(ctx, os.Args[2:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	case "healthcheck":
 		// For container health checks: the final image has no curl.
 		err = healthcheck(os.Getenv)
@@ -106,10 +110,17 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 		return err
 	}
 	tokens := auth.NewTokens(secret, tokenIssuer, tokenAudience, cfg.AccessTokenTTL)
+	ended, err := startSessions(ctx, store, tokens, log)
+	if err != nil {
+		return err
+	}
+	defer ended.Close() // after the bus closed (rt.close)
+	acc := accounts.New(store, tokens)
+	acc.SetRevoker(ended)
 	registry := server.NewRegistry()
 	svc := orders.New(store, nil) // publishes through the outbox startRealtime sets
 	svc.SetMaxActivePerCourier(cfg.MaxActivePerCourier)
-	rt, err := startRealtime(cfg, store, svc, tokens, registry, log)
+	rt, err := startRealtime(cfg, store, svc, tokens, ended, registry, log)
 	if err != nil {
 		return err
 	}
@@ -119,7 +130,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 		MetricsElsewhere: cfg.MetricsAddr != "",
 		Store:            store,
 		Orders:           svc,
-		Accounts:         accounts.New(store, tokens),
+		Accounts:         acc,
 		Tokens:           tokens,
 		Hub:              rt.hub,
 		HubAPIKey:        cfg.HubAPIKey,

@@ -18,6 +18,7 @@ import (
 	locredis "github.com/ordercast/ordercast/internal/location/redis"
 	"github.com/ordercast/ordercast/internal/orders"
 	"github.com/ordercast/ordercast/internal/outbox"
+	"github.com/ordercast/ordercast/internal/sessions"
 	"github.com/ordercast/ordercast/server"
 )
 
@@ -36,24 +37,19 @@ type realtime struct {
 // connects the order service to them: committed events through the
 // outbox, read marks and courier positions to the hub, positions kept in
 // Redis when instances share it, and the websocket frames served by the
-// service. Stop them with hub.Shutdown (before the HTTP server's) and
-// then close (after it, before the store closes).
-func startRealtime(cfg config, store delivery.Store, svc *orders.Service, tokens *auth.Tokens, reg prometheus.Registerer, log zerolog.Logger) (*realtime, error) {
+// service; ended sessions travel on the bus and close their sockets.
+// Stop them with hub.Shutdown (before the HTTP server's) and then close
+// (after it, before the store closes).
+func startRealtime(cfg config, store delivery.Store, svc *orders.Service, tokens *auth.Tokens, ended *sessions.List, reg prometheus.Registerer, log zerolog.Logger) (*realtime, error) {
 	ob, ok := store.(outbox.Store)
 	if !ok {
 		return nil, fmt.Errorf("store %T keeps no outbox", store)
 	}
 	rt := &realtime{readyChecks: map[string]func(context.Context) error{}}
 	var rb *redisbus.Bus
-	switch {
-	case len(cfg.RedisClusterAddrs) > 0:
-		rt.redis = goredis.NewClusterClient(tuneCluster(&goredis.ClusterOptions{Addrs: cfg.RedisClusterAddrs}))
-	case cfg.RedisURL != "":
-		opt, err := goredis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL: %w", err)
-		}
-		rt.redis = goredis.NewClient(tuneRedis(opt))
+	var err error
+	if rt.redis, err = newRedisClient(cfg); err != nil {
+		return nil, err
 	}
 	if rt.redis != nil {
 		rb = redisbus.New(rt.redis, redisbus.Options{Log: log})
@@ -64,12 +60,14 @@ func startRealtime(cfg config, store delivery.Store, svc *orders.Service, tokens
 	} else {
 		rt.bus = memory.New()
 	}
-	h, err := hub.New(hub.Config{Store: store, Bus: rt.bus, Tokens: tokens, Actions: server.NewActions(svc), Log: log})
+	rt.bus = ended.Bus(rt.bus)
+	h, err := hub.New(hub.Config{Store: store, Bus: rt.bus, Tokens: tokens, Actions: server.NewActions(svc), SessionRevoked: ended.Revoked, Log: log})
 	if err != nil {
 		rt.close()
 		return nil, err
 	}
 	rt.hub = h
+	ended.OnEnd(func(sid string) { h.CloseSession(sid) })
 	registerHubMetrics(reg, h)
 	svc.SetRealtime(h, h)
 	oc := outbox.Config{Store: ob, Publisher: h, Log: log}
@@ -95,6 +93,23 @@ func (rt *realtime) close() {
 	if rt.redis != nil {
 		_ = rt.redis.Close()
 	}
+}
+
+// newRedisClient is the Redis client of the configuration: Redis Cluster
+// with REDIS_CLUSTER_ADDRS, else the server of REDIS_URL; nil without
+// either.
+func newRedisClient(cfg config) (goredis.UniversalClient, error) {
+	switch {
+	case len(cfg.RedisClusterAddrs) > 0:
+		return goredis.NewClusterClient(tuneCluster(&goredis.ClusterOptions{Addrs: cfg.RedisClusterAddrs})), nil
+	case cfg.RedisURL != "":
+		opt, err := goredis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		return goredis.NewClient(tuneRedis(opt)), nil
+	}
+	return nil, nil
 }
 
 // tuneRedis makes network calls follow their contexts and notice a dead
