@@ -141,7 +141,12 @@ func (c *client) subscribe(f wire.ClientFrame) error {
 		if errors.Is(err, errClientClosed) {
 			return nil
 		}
-		return err
+		// The subscribe is acked already, so an error frame would answer
+		// nothing the client waits for and leave it believing it is
+		// subscribed. As after a failed gap repair: reconnect, resume.
+		c.hub.log.Error().Err(err).Str("channel", name).Msg("replay failed")
+		c.closeWith(wire.CloseInternal, "internal error, resume with since")
+		return nil
 	}
 	if c.hub.cfg.Actions != nil {
 		c.hub.sendLastLocation(s, seq)
