@@ -28,10 +28,16 @@ func methodsOf(app *fiber.App) routeMethods {
 }
 
 // allowed lists the methods of the route that path matches, nil if none.
+// Like Fiber's router (not CaseSensitive, not StrictRouting), it ignores
+// case and a trailing slash.
 func (rm routeMethods) allowed(path string) []string {
+	path = strings.ToLower(path)
+	if len(path) > 1 {
+		path = strings.TrimSuffix(path, "/")
+	}
 	var out []string
 	for pattern, methods := range rm {
-		if patternMatches(pattern, path) {
+		if patternMatches(strings.ToLower(pattern), path) {
 			out = append(out, methods...)
 		}
 	}

@@ -52,6 +52,8 @@ func TestUnknownMethodIs405WithAllow(t *testing.T) {
 		{"PUT", "/api/v1/orders/12/status", "POST, OPTIONS"},
 		{"POST", "/api/v1/me", "GET, HEAD, OPTIONS"},
 		{"DELETE", "/api/v1/restaurants/3/menu/4", "PATCH, OPTIONS"},
+		{"DELETE", "/api/v1/orders/", "GET, HEAD, POST, OPTIONS"}, // Fiber ignores a trailing slash
+		{"PUT", "/API/v1/Me", "GET, HEAD, OPTIONS"},               // and case
 	} {
 		r := e.do(tc.method, tc.path, "", nil)
 		if r.Status != http.StatusMethodNotAllowed || r.errorCode(t) != "method_not_allowed" || r.Header.Get("Allow") != tc.allow {
