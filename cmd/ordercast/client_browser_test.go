@@ -34,13 +34,16 @@ type clientEnv struct {
 // clientSetupJS imports the library, signs in, subscribes to the order and
 // to the customer's feed, and records into window.rec: state changes, the
 // order's durable seqs, the feed's frames and snapshots, errors, and every
-// frame the page sent. rec.dropAckText names a chat text whose ack the page
-// drops, once, as a network losing it would; while rec.failRefresh is set,
-// token refreshes fail as if the network were down.
+// frame the page sent, and rec.sockets every socket it made. rec.dropAckText
+// names a chat text whose ack the page drops, once, as a network losing it
+// would; rec.failSubscribe {channel, code} turns the ack of the next
+// subscribe to that channel into an error frame with that code, once;
+// while rec.failRefresh is set, token refreshes fail as if the network
+// were down.
 const clientSetupJS = `(async (p) => {
   const { Session, Realtime } = await import("/client/ordercast.js");
   const rec = window.rec = { states: [], opens: 0, order: [], feed: [], resyncs: 0, errors: [], sent: [],
-    dropAckText: null, ackDropped: false, failRefresh: false };
+    sockets: [], dropAckText: null, ackDropped: false, failSubscribe: null, failRefresh: false };
   const nativeFetch = window.fetch;
   window.fetch = (url, init) => rec.failRefresh && String(url).endsWith("/auth/refresh")
     ? Promise.reject(new TypeError("Failed to fetch")) : nativeFetch(url, init);
@@ -48,6 +51,7 @@ const clientSetupJS = `(async (p) => {
   window.WebSocket = class extends Native {
     constructor(...args) {
       super(...args);
+      rec.sockets.push(this);
       // Added before the library's onmessage, so it can stop the frame.
       this.addEventListener("message", (m) => {
         const f = JSON.parse(m.data);
@@ -55,12 +59,20 @@ const clientSetupJS = `(async (p) => {
           rec.ackDropped = true;
           m.stopImmediatePropagation();
         }
+        if (f.type === "ack" && f.id === this.failAck?.id) {
+          m.stopImmediatePropagation();
+          this.onmessage({ data: JSON.stringify({ type: "error", id: f.id, code: this.failAck.code, message: "test" }) });
+        }
       });
     }
     send(data) {
       const f = JSON.parse(data);
       rec.sent.push(f);
       if (f.type === "chat" && f.text === rec.dropAckText && !rec.ackDropped) this.dropAckId = f.id;
+      if (f.type === "subscribe" && f.channel === rec.failSubscribe?.channel) {
+        this.failAck = { id: f.id, code: rec.failSubscribe.code };
+        rec.failSubscribe = null;
+      }
       super.send(data);
     }
   };
@@ -386,6 +398,45 @@ func TestClientKeepsTheSchemeOfAnExplicitWebsocketURL(t *testing.T) {
 		t.Errorf("websocket URLs %q, want %q", got, want)
 	}
 	tab.CheckClean()
+}
+
+// The hub answers a subscribe with an error after its ack when the replay
+// failed (it dropped the subscription), and with internal or unavailable
+// when it could not serve it now: neither ends the subscription, the
+// library resumes it on a new socket.
+func TestClientResumesASubscriptionAfterATransientError(t *testing.T) {
+	e := startClientEnv(t, nil)
+	e.chat(t, "before") // seq 2
+	e.tab.WaitJS(`rec.order.at(-1) === 2`)
+	ch := "order:" + e.orderID
+	// The second socket's subscribe is answered internal; the third one's
+	// is acked.
+	browsertest.Eval[bool](e.tab, fmt.Sprintf(`rec.failSubscribe = {channel: %q, code: "internal"}, true`, ch))
+	// An error frame with the first socket's subscribe id, after its ack.
+	browsertest.Eval[bool](e.tab, fmt.Sprintf(`{
+		const id = rec.sent.findLast((f) => f.type === "subscribe" && f.channel === %q).id;
+		rec.sockets[0].onmessage({ data: JSON.stringify({ type: "error", id, code: "unavailable", message: "replay failed" }) });
+		true;
+	}`, ch))
+	e.tab.WaitJS(`rt.state.name === "open" && rec.opens === 3`)
+	e.chat(t, "after") // seq 3
+	e.tab.WaitJS(`rec.order.at(-1) === 3`)
+	got := browsertest.Eval[struct {
+		Order      []int64
+		Errors     []string
+		Subscribes int
+	}](e.tab, fmt.Sprintf(`({order: rec.order, errors: rec.errors,
+		subscribes: rec.sent.filter((f) => f.type === "subscribe" && f.channel === %q).length})`, ch))
+	if !slices.Equal(got.Order, []int64{1, 2, 3}) {
+		t.Errorf("order seqs %v, want [1 2 3]", got.Order)
+	}
+	if len(got.Errors) > 0 {
+		t.Errorf("subscriptions ended: %v", got.Errors)
+	}
+	if got.Subscribes != 3 {
+		t.Errorf("%d subscribes of %s, want one per socket (3)", got.Subscribes, ch)
+	}
+	e.tab.CheckClean()
 }
 
 // login signs in a user registered by register and returns a fresh access

@@ -34,6 +34,10 @@ const STABLE_MS = 10000;
 // every time, so frames beyond this budget wait their turn.
 const FRAME_BURST = 30;
 const FRAMES_PER_S = 15;
+// Subscribe errors that will not change on a retry: the subscription
+// ends. Any other (internal, unavailable, …) is transient: the socket
+// restarts through the backoff and the subscription is sent again.
+const FINAL_SUBSCRIBE_ERRORS = new Set(["forbidden", "not_found", "invalid", "too_many_subscriptions"]);
 
 /**
  * An error of the API (an HTTP answer), of a websocket frame, or of the
@@ -111,24 +115,21 @@ export class Session extends EventTarget {
   }
 
   /**
-   * POST /auth/logout, which ends the session of the access token on the
-   * server; the tokens are forgotten first, so a user who signs out is
-   * signed out on this device even when the request fails.
+   * POST /auth/logout (which ends the session on the server), then forget
+   * the tokens, even when the request failed: a user who signs out is
+   * signed out on this device.
    */
   async logout() {
-    if (!this.#tokens) return;
-    // An expiring token is refreshed first: the server ends the session
-    // the token names, and refuses an expired one.
-    if (this.#tokens.expiresAt - Date.now() < FRESH_MARGIN_MS) await this.refresh().catch(() => {});
     const t = this.#tokens;
-    if (!t) return; // the refresh was refused: the session had ended
-    // Signed out before the server closes this session's sockets with
-    // 4001, so that they close instead of refreshing.
-    this.#set(null);
+    if (!t) return;
     try {
-      await this.#request("POST", "/auth/logout", { token: t.accessToken });
+      // The server revokes by the refresh token until access tokens carry
+      // their session (sid); one spent by api()'s refresh still names it.
+      await this.api("POST", "/auth/logout", { refresh_token: t.refreshToken });
     } catch (err) {
       if (err.status !== 401) throw err; // 401: the server had ended it already
+    } finally {
+      if (this.#tokens) this.#set(null);
     }
   }
 
@@ -257,6 +258,7 @@ class Subscription {
     this.channel = channel;
     this.isOrder = channel.startsWith("order:");
     this.lastSeq = this.isOrder ? since : null;
+    this.replyId = null; // the id of its subscribe on this socket
     this.#handlers = handlers;
     // Feeds: order id → {floor, seqs}: seqs delivered, and at or below
     // floor everything counts as delivered (the snapshot covers it).
@@ -598,6 +600,7 @@ export class Realtime extends EventTarget {
     this.#replies.set(id, onReply);
     this.#outbox.push(JSON.stringify({ ...frame, id }));
     this.#drain();
+    return id;
   }
 
   #drain() {
@@ -636,17 +639,30 @@ export class Realtime extends EventTarget {
     // is live, so that nothing between the two is missed or shown twice.
     if (!sub.isOrder) Object.assign(sub, { resyncing: true, held: [] });
     const ws = this.#ws;
-    this.#request(frame, (f) => {
+    let acked = false;
+    const onReply = (f) => {
       if (this.#subs.get(sub.channel) !== sub) return;
-      if (f.type === "error") return this.#end(sub, frameError(f));
+      if (f.type === "error") {
+        if (!acked && FINAL_SUBSCRIBE_ERRORS.has(f.code)) return this.#end(sub, frameError(f));
+        // Transient, or after the ack: the replay failed and the server
+        // dropped the subscription. The resume on a new socket fills it.
+        return this.#restart();
+      }
+      if (acked) return;
+      acked = true;
+      // Kept for this socket: an error with this id may follow the ack.
+      this.#replies.set(id, onReply);
+      sub.replyId = id;
       if (!sub.isOrder) this.#resyncFeed(sub, ws);
-    });
+    };
+    const id = this.#request(frame, onReply);
   }
 
   /** @internal used by Subscription.unsubscribe */
   _unsubscribe(sub) {
     if (this.#subs.get(sub.channel) !== sub) return;
     this.#subs.delete(sub.channel);
+    this.#replies.delete(sub.replyId);
     if (this.#state.name !== "open") return; // the next socket simply does not subscribe
     const ch = sub.channel;
     this.#draining.set(ch, (this.#draining.get(ch) ?? 0) + 1);
