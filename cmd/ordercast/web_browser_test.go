@@ -212,7 +212,9 @@ func TestWebDeliveryFlow(t *testing.T) {
 // with a reason; the customer cancels one while it is only placed; of two
 // couriers offered a third, the one who claims it keeps it while the other
 // sees the offer go; the restaurant then cancels it with a reason, which
-// both the customer and the courier see. A reload keeps the session.
+// both the customer and the courier see. A reload keeps the session. A
+// reason being typed survives a chat message for its order; a malformed
+// or non-numeric order id in the hash is "Page not found".
 func TestWebRefusalsAndCancels(t *testing.T) {
 	b := browsertest.New(t)
 	base := startWebProgram(t)
@@ -254,10 +256,22 @@ func TestWebRefusalsAndCancels(t *testing.T) {
 
 	place := func() string { return placeOrder(cust, base, "1 Main Street") }
 
-	// Rejected, with the reason shown to the customer.
+	// Rejected, with the reason shown to the customer. A chat message
+	// arriving while the reason is typed updates the card (its unread
+	// badge) but keeps the form, the text and the focus.
 	first := place()
 	rest.Click("button", "Reject order #"+first)
 	rest.Fill("Reason for rejecting order #"+first, "Out of dough")
+	cust.Fill("Message", "Is it coming?")
+	cust.Click("button", "Send")
+	card := fmt.Sprintf(`document.querySelector('[data-order="%s"]')`, first)
+	rest.WaitJS(card + `.querySelector(".badge")?.textContent === "1 unread"`)
+	if got := browsertest.Eval[[2]any](rest, `(() => {
+		const field = `+card+`.querySelector("textarea");
+		return [field ? field.value : null, field !== null && document.activeElement === field];
+	})()`); got[0] != "Out of dough" || got[1] != true {
+		t.Errorf("after a chat message, the reason field holds %v (focused: %v), want \"Out of dough\", focused", got[0], got[1])
+	}
 	rest.Click("button", "Reject order #"+first)
 	cust.WaitText("Rejected by the restaurant: Out of dough")
 	// The session survives a reload of the tab (sessionStorage).
@@ -292,6 +306,16 @@ func TestWebRefusalsAndCancels(t *testing.T) {
 	rest.WaitRole("heading", "Done (3)")
 	cust.WaitText("Cancelled: The oven broke")
 	bo.WaitText("Cancelled: The oven broke")
+
+	// A hash that does not decode, or an id that is not a number (it
+	// would take the API path elsewhere), is a page not found, without an
+	// error or a request.
+	for _, hash := range []string{"#/orders/%E0", "#/orders/1%2F..%2Fme"} {
+		cust.Navigate(base + "/#/orders")
+		cust.WaitRole("heading", "My orders")
+		cust.Navigate(base + "/" + hash)
+		cust.WaitRole("heading", "Page not found")
+	}
 
 	checkCleanAfter(t, "restaurant", rest, restExpected)
 	checkCleanAfter(t, "customer", cust, custExpected)

@@ -52,7 +52,15 @@ export function orderActions(session, order, { onChange }) {
     const field = step.reason
       ? h("textarea", { id: `reason-${step.action || step.status}-${order.id}`, rows: 2, maxlength: 200, required: true, "aria-label": `Reason for ${step.reason}${n}` })
       : null;
-    const back = () => { replace(bar, buttons, error); buttons.querySelector("button").focus(); };
+    // Back to the buttons, or to a newer bar if setActions left one
+    // (the order changed while this form was open).
+    const back = () => {
+      const next = bar.next || bar;
+      delete bar.dataset.confirming;
+      if (next === bar) replace(bar, buttons, error);
+      else bar.replaceWith(next);
+      next.querySelector("button").focus();
+    };
     const form = h("form", {
       class: "confirm",
       onSubmit: (e) => {
@@ -68,6 +76,7 @@ export function orderActions(session, order, { onChange }) {
       h("button", { type: "submit", class: step.kind, "aria-label": step.label + n, text: step.label }),
       h("button", { type: "button", onClick: back, "aria-label": `${step.keep || "Keep"}${n}`, text: "Keep" })));
     replace(bar, form, error);
+    bar.dataset.confirming = step.label;
     (field || form.querySelector("button")).focus();
   }
 
@@ -77,6 +86,23 @@ export function orderActions(session, order, { onChange }) {
   }
   bar.append(buttons, error);
   return bar;
+}
+
+// setActions puts the action bar of order into slot, and reports whether
+// it did. A bar asking for a reason (or a confirmation) is kept while the
+// order still offers that step: an order's seq or unread count moves with
+// every chat message, and a rebuilt bar would throw away the reason being
+// typed. The new bar waits in bar.next for the form's Keep. Once the step
+// is gone (the order moved on), the form is stale and is replaced.
+export function setActions(slot, session, order, options) {
+  const fresh = orderActions(session, order, options);
+  const bar = slot.querySelector(":scope > .actions[data-confirming]");
+  if (bar && stepsFor(session.user, order).some((s) => s.label === bar.dataset.confirming)) {
+    bar.next = fresh;
+    return false;
+  }
+  replace(slot, fresh);
+  return true;
 }
 
 function stepsFor(me, o) {

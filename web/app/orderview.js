@@ -8,7 +8,7 @@
 import { h, replace, announce, formatMoney, timeEl, orderLabel, plural } from "./dom.js";
 import { explain } from "./errors.js";
 import { STATUS, statusBadge, timelineText, nextStep, restaurantByID, merge, snapshotOf } from "./order.js";
-import { orderActions } from "./actions.js";
+import { setActions } from "./actions.js";
 import { createChat } from "./chat.js";
 import { createMap } from "./map.js";
 
@@ -77,8 +77,9 @@ export async function mountOrderView(ctx, { extra } = {}) {
     // A step taken from here replaces its own button: the focus goes to
     // the next step, or to the status, instead of being lost.
     const hadFocus = actionSlot.contains(document.activeElement);
-    replace(actionSlot, orderActions(session, o, { onChange: (u) => update(u, true) }));
-    if (hadFocus) (actionSlot.querySelector("button") || current).focus();
+    if (setActions(actionSlot, session, o, { onChange: (u) => update(u, true) }) && hadFocus) {
+      (actionSlot.querySelector("button") || current).focus();
+    }
     replace(summary,
       h("p", {}, h("strong", { text: name })),
       o.items

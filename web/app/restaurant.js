@@ -4,7 +4,7 @@
 import { h, replace, setChildren, announce, formatMoney, parseMoney, timeEl, orderLabel } from "./dom.js";
 import { explain } from "./errors.js";
 import { FINAL, merge, applyEvent, snapshotOf, courierText, itemsSummary, unreadBadge } from "./order.js";
-import { orderActions } from "./actions.js";
+import { setActions } from "./actions.js";
 import { mountOrderView } from "./orderview.js";
 
 export const routes = [
@@ -59,7 +59,9 @@ async function board(ctx) {
     h("div", { class: "board" }, columns.map((c) => c.el)));
   ctx.focus(heading);
 
-  function card(o) {
+  // cardBody is all of a card but its action bar, which setActions keeps
+  // while it asks for a reason.
+  function cardBody(o) {
     const unread = o.unread ? unreadBadge(o.unread) : null;
     const open = !FINAL.has(o.status);
     return [
@@ -70,8 +72,13 @@ async function board(ctx) {
       o.notes ? h("p", { class: "muted" }, "Notes: ", o.notes) : null,
       o.reason ? h("p", { class: "muted" }, "Reason: ", o.reason) : null,
       open && o.status !== "placed" ? h("p", { class: "muted courier", text: courierText(o) }) : null,
-      orderActions(session, o, { onChange: (u) => { if (merge(orders, u)) draw(u.id); } }),
     ];
+  }
+
+  function newCard(o) {
+    const body = h("div");
+    const actions = h("div");
+    return { li: h("li", { class: "card order-card", "data-order": o.id }, body, actions), body, actions, seq: -1 };
   }
 
   // draw puts every order in its column, rebuilding only the cards whose
@@ -83,13 +90,15 @@ async function board(ctx) {
       const shown = c.limit ? mine.slice(0, c.limit) : mine;
       for (const o of shown) {
         let entry = cards.get(o.id);
-        if (!entry) cards.set(o.id, (entry = { li: h("li", { class: "card order-card", "data-order": o.id }), seq: -1 }));
+        if (!entry) cards.set(o.id, (entry = newCard(o)));
         if (entry.seq !== o.seq || entry.unread !== o.unread) {
           const hadFocus = entry.li.contains(document.activeElement);
-          replace(entry.li, card(o));
+          replace(entry.body, cardBody(o));
+          setActions(entry.actions, session, o, { onChange: (u) => { if (merge(orders, u)) draw(u.id); } });
           entry.seq = o.seq;
           entry.unread = o.unread;
-          if (hadFocus && !focused) focused = o.id;
+          // A kept reason form keeps its focus; a rebuilt part gives it back.
+          if (hadFocus && !entry.li.contains(document.activeElement) && !focused) focused = o.id;
         }
         entry.li.classList.toggle("fresh", o.status === "placed");
       }
