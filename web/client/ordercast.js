@@ -310,6 +310,10 @@ export class Realtime extends EventTarget {
   #ws = null;
   #wsToken = null; // the token the socket authenticated with
   #attempt = 0; // reconnects since the last stable socket
+  // Sockets lost before they opened, in a row. A browser shows a handshake
+  // refused with 401 (a revoked or stale token) as a plain failure, so
+  // from the second one on each attempt refreshes the token first.
+  #failedOpens = 0;
   #retryTimer = null;
   #refreshTimer = null;
   #nextId = 1;
@@ -449,7 +453,7 @@ export class Realtime extends EventTarget {
       if (forceRefresh || s.expiresAt - Date.now() < FRESH_MARGIN_MS) await s.refresh();
     } catch (err) {
       // A 401 signed the session out, which closed this object already.
-      if (gen === this.#gen && err.status !== 401) this.#retryLater(this.#state.code);
+      if (gen === this.#gen && err.status !== 401) this.#retryLater(this.#state.code, this.#state.since, forceRefresh);
       return;
     }
     if (gen !== this.#gen) return;
@@ -468,6 +472,7 @@ export class Realtime extends EventTarget {
   #opened() {
     this.#budget = FRAME_BURST; // the server's bucket starts full per socket
     this.#budgetAt = performance.now();
+    this.#failedOpens = 0;
     this.#setState("open", { since: Date.now() });
     // Rotated while the handshake was under way: the socket holds the old one.
     if (this.#wsToken !== this.#session.accessToken) this.#sendAuth();
@@ -494,14 +499,18 @@ export class Realtime extends EventTarget {
     for (const entry of unanswered.reverse()) this.#requeue(entry);
     if (!this.#wanted) return;
     const wasOpen = this.#state.name === "open";
-    if (wasOpen && Date.now() - this.#state.since >= STABLE_MS) this.#attempt = 0;
+    const stable = wasOpen && Date.now() - this.#state.since >= STABLE_MS;
+    if (stable) this.#attempt = 0;
+    if (!wasOpen) this.#failedOpens++;
     const since = wasOpen ? Date.now() : this.#state.since;
-    if (code === 4001) {
+    if (code === 4001 && stable) {
       // The token expired or was revoked: refresh, then reconnect at once.
       this.#setState("connecting", { since, code });
       this.#open(true);
     } else {
-      this.#retryLater(code, since);
+      // A 4001 soon after the open (the fresh token refused again) waits
+      // through the backoff too, rather than looping at once.
+      this.#retryLater(code, since, code === 4001 || this.#failedOpens >= 2);
     }
   }
 
@@ -513,7 +522,7 @@ export class Realtime extends EventTarget {
     ws.close(1000);
   }
 
-  #retryLater(code, since = this.#state.since) {
+  #retryLater(code, since = this.#state.since, forceRefresh = false) {
     let delay;
     if (code === 1012) {
       // The server is restarting; others are up (or it is back) soon.
@@ -528,7 +537,7 @@ export class Realtime extends EventTarget {
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;
       this.#setState("connecting", { since, code });
-      this.#open(false);
+      this.#open(forceRefresh);
     }, delay);
   }
 
