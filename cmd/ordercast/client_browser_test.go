@@ -439,6 +439,34 @@ func TestClientResumesASubscriptionAfterATransientError(t *testing.T) {
 	e.tab.CheckClean()
 }
 
+// A network that silently drops packets closes nothing, and the server's
+// pings never reach the page: the library notices the silence of its
+// socket itself, restarts it and resumes without a gap — long before the
+// server's own read timeout (60 s) would close the socket.
+func TestClientReconnectsOnASilentlyStalledNetwork(t *testing.T) {
+	e := startClientEnv(t, nil)
+	online := e.tab.ExpectNetworkErrors()
+	e.proxy.Pause()
+	e.chat(t, "during the stall") // seq 2: the stalled network holds it
+	e.tab.WaitJSFor(`rt.state.name !== "open"`, 45*time.Second)
+	e.proxy.Resume()
+	e.tab.WaitJS(`rt.state.name === "open" && rec.opens === 2`)
+	online()
+	e.chat(t, "after the stall") // seq 3
+	e.tab.WaitJS(`rec.order.at(-1) === 3`)
+	got := browsertest.Eval[struct {
+		Order  []int64
+		Errors []string
+	}](e.tab, `rec`)
+	if !slices.Equal(got.Order, []int64{1, 2, 3}) {
+		t.Errorf("order seqs %v, want [1 2 3]", got.Order)
+	}
+	if len(got.Errors) > 0 {
+		t.Errorf("subscriptions ended: %v", got.Errors)
+	}
+	e.tab.CheckClean()
+}
+
 // login signs in a user registered by register and returns a fresh access
 // token.
 func login(t *testing.T, base, email string) string {

@@ -29,6 +29,15 @@ const REQUEST_TIMEOUT_MS = 15000;
 // Starting over at every open would let a socket that opens and is closed
 // at once (a failing resync, a rate limit) retry at the minimum forever.
 const STABLE_MS = 10000;
+// A handshake not open within this is dropped and retried: a network that
+// silently drops packets never fails it.
+const HANDSHAKE_TIMEOUT_MS = 10000;
+// The server's pings are control frames, which a page never sees, so the
+// library checks the socket itself: after this long with no inbound frame
+// it sends a harmless acked frame, and restarts the socket when nothing at
+// all arrived PROBE_TIMEOUT_MS later.
+const IDLE_MS = 30000;
+const PROBE_TIMEOUT_MS = 10000;
 // The server closes a socket sending over 20 frames a second (burst 40)
 // with 4008; a reconnect resubscribing many channels at once would hit that
 // every time, so frames beyond this budget wait their turn.
@@ -316,6 +325,9 @@ export class Realtime extends EventTarget {
   #failedOpens = 0;
   #retryTimer = null;
   #refreshTimer = null;
+  #handshakeTimer = null;
+  #idleTimer = null; // the liveness check of the open socket
+  #lastInbound = 0; // performance.now() of the socket's last frame
   #nextId = 1;
   #subs = new Map(); // channel → Subscription
   // channel → unsubscribes not yet acked: until then the channel's frames
@@ -465,14 +477,22 @@ export class Realtime extends EventTarget {
     this.#ws = ws;
     this.#wsToken = s.accessToken;
     ws.onopen = () => this.#opened();
-    ws.onmessage = (m) => this.#receive(m.data);
+    ws.onmessage = (m) => {
+      this.#lastInbound = performance.now();
+      this.#receive(m.data);
+    };
     ws.onclose = (e) => this.#lost(e.code);
+    this.#handshakeTimer = setTimeout(() => this.#restart(), HANDSHAKE_TIMEOUT_MS);
   }
 
   #opened() {
     this.#budget = FRAME_BURST; // the server's bucket starts full per socket
     this.#budgetAt = performance.now();
+    clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = null;
     this.#failedOpens = 0;
+    this.#lastInbound = performance.now();
+    this.#watchIdle();
     this.#setState("open", { since: Date.now() });
     // Rotated while the handshake was under way: the socket holds the old one.
     if (this.#wsToken !== this.#session.accessToken) this.#sendAuth();
@@ -490,7 +510,9 @@ export class Realtime extends EventTarget {
     this.#ws = null;
     clearTimeout(this.#refreshTimer);
     clearTimeout(this.#outboxTimer);
-    this.#refreshTimer = this.#outboxTimer = null;
+    clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#idleTimer);
+    this.#refreshTimer = this.#outboxTimer = this.#handshakeTimer = this.#idleTimer = null;
     this.#outbox = [];
     this.#replies.clear();
     this.#draining.clear();
@@ -512,6 +534,28 @@ export class Realtime extends EventTarget {
       // through the backoff too, rather than looping at once.
       this.#retryLater(code, since, code === 4001 || this.#failedOpens >= 2);
     }
+  }
+
+  // Once the socket was silent for IDLE_MS: re-subscribe the first
+  // subscription's channel, which the server acks and which changes
+  // nothing there (it holds the channel), and restart unless some frame
+  // came within PROBE_TIMEOUT_MS. With no subscription there is nothing
+  // harmless to ask, and the check waits for one.
+  #watchIdle() {
+    const idle = performance.now() - this.#lastInbound;
+    const sub = this.#subs.values().next().value;
+    if (idle < IDLE_MS || !sub) {
+      this.#idleTimer = setTimeout(() => this.#watchIdle(), idle < IDLE_MS ? IDLE_MS - idle : IDLE_MS);
+      return;
+    }
+    const frame = { type: "subscribe", channel: sub.channel };
+    if (sub.isOrder) frame.since = sub.lastSeq;
+    const sentAt = performance.now();
+    this.#request(frame, () => {}); // any answer, like any frame, proves the socket alive
+    this.#idleTimer = setTimeout(() => {
+      if (this.#lastInbound < sentAt) this.#restart();
+      else this.#watchIdle();
+    }, PROBE_TIMEOUT_MS);
   }
 
   // Drop the socket and resume on a new one, as after a network failure.
