@@ -41,8 +41,8 @@ func (s *Server) routes() {
 	// Before authentication: a cross-site post must not even be tried.
 	// It covers POST /api/v1/publish (mounted with the realtime routes).
 	api.Use(requireJSON)
-	api.Post("/auth/register", s.handleRegister)
-	api.Post("/auth/login", s.handleLogin)
+	api.Post("/auth/register", s.limitRegister, s.handleRegister)
+	api.Post("/auth/login", s.limitLogin, s.handleLogin)
 	api.Post("/auth/refresh", s.handleRefresh)
 	api.Post("/auth/logout", s.requireAuth, s.handleLogout)
 	api.Get("/me", s.requireAuth, s.handleMe)
@@ -52,7 +52,7 @@ func (s *Server) routes() {
 	api.Post("/restaurants/:id/menu", s.requireAuth, s.handleAddMenuItem)
 	api.Patch("/restaurants/:id/menu/:item_id", s.requireAuth, s.handleUpdateMenuItem)
 
-	api.Post("/orders", s.requireAuth, s.handlePlaceOrder)
+	api.Post("/orders", s.requireAuth, s.limitOrders, s.handlePlaceOrder)
 	api.Get("/orders", s.requireAuth, s.handleListOrders)
 	api.Get("/orders/:id", s.requireAuth, s.handleGetOrder)
 	api.Post("/orders/:id/status", s.requireAuth, s.handleSetStatus)
@@ -60,10 +60,10 @@ func (s *Server) routes() {
 	api.Post("/orders/:id/unassign", s.requireAuth, s.handleUnassign)
 	api.Get("/orders/:id/events", s.requireAuth, s.handleEvents)
 	api.Get("/orders/:id/messages", s.requireAuth, s.handleMessages)
-	api.Post("/orders/:id/messages", s.requireAuth, s.handlePostMessage)
+	api.Post("/orders/:id/messages", s.requireAuth, s.limitChat, s.handlePostMessage)
 	api.Post("/orders/:id/read", s.requireAuth, s.handleMarkRead)
 	api.Get("/orders/:id/location", s.requireAuth, s.handleLastLocation)
-	api.Post("/couriers/me/location", s.requireAuth, s.handleUpdateLocation)
+	api.Post("/couriers/me/location", s.requireAuth, s.limitPositions, s.handleUpdateLocation)
 
 	s.mountRealtime()
 	s.mountWeb()

@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/ordercast/ordercast/internal/accounts"
 	"github.com/ordercast/ordercast/internal/auth"
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/limits"
 	"github.com/ordercast/ordercast/internal/orders"
 )
 
@@ -44,6 +46,15 @@ type Config struct {
 	Registry *prometheus.Registry
 	// MetricsElsewhere leaves /metrics off this app (METRICS_ADDR is set).
 	MetricsElsewhere bool
+	// Limits are the rate limits of REST and, through NewActions, of the
+	// websocket's chat and location frames; nil limits nothing
+	// (RATE_LIMITS=off, and tests that are not about limits).
+	Limits *limits.Limits
+	// Conns caps the sockets per user and per instance; nil caps nothing.
+	Conns *limits.Conns
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client address (TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the HTTP side of ordercast.

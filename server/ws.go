@@ -54,9 +54,14 @@ func (s *Server) handleWS(c *fiber.Ctx) error {
 		return err
 	}
 	c.Locals(localClaims, claims)
+	held, err := s.holdSocket(c, claims.UserID) // the connection caps
+	if err != nil {
+		return err
+	}
 
 	req := new(http.Request)
 	if err := fasthttpadaptor.ConvertRequest(c.Context(), req, true); err != nil {
+		held.release()
 		return delivery.Errorf(delivery.EINVALID, "bad handshake request")
 	}
 	hub, log := s.cfg.Hub, requestLogger(c)
@@ -67,6 +72,10 @@ func (s *Server) handleWS(c *fiber.Ctx) error {
 		// no frame before the 101, so the raw conn is used instead.
 		if u, ok := conn.(interface{ UnsafeConn() net.Conn }); ok {
 			conn = u.UnsafeConn()
+		}
+		conn, claimed := held.claim(conn)
+		if !claimed {
+			return
 		}
 		if err := hub.Serve(conn, req, claims); err != nil {
 			log.Warn().Err(err).Msg("websocket handshake")

@@ -55,7 +55,7 @@ func newRealtimeEnvWith(t testing.TB, store delivery.Store, so sessions.Options,
 	var h *hub.Hub
 	list := newSessionList(t, store, so)
 	env := newTestEnvWith(t, store, list, func(cfg *server.Config) {
-		hc := hub.Config{Store: cfg.Store, Bus: memory.New(), Tokens: cfg.Tokens, Actions: server.NewActions(cfg.Orders), Log: cfg.Log}
+		hc := hub.Config{Store: cfg.Store, Bus: memory.New(), Tokens: cfg.Tokens, Actions: server.NewActions(cfg.Orders, nil), Log: cfg.Log}
 		cfg.HubAPIKey = testAPIKey
 		for _, e := range edit {
 			e(&hc, cfg)

@@ -40,6 +40,7 @@ type config struct {
 	// SQLiteSynchronous is "full" (commits synced to disk, the default)
 	// or "normal" (SQLITE_SYNCHRONOUS; see sqlite.Options).
 	SQLiteSynchronous string
+	Limits            limitsConfig
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -114,6 +115,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	cfg.SQLiteSynchronous = strings.ToLower(envOr(getenv, "SQLITE_SYNCHRONOUS", "full"))
 	if cfg.SQLiteSynchronous != "full" && cfg.SQLiteSynchronous != "normal" {
 		return cfg, fmt.Errorf("SQLITE_SYNCHRONOUS: want full or normal, got %q", getenv("SQLITE_SYNCHRONOUS"))
+	}
+	if cfg.Limits, err = loadLimits(getenv); err != nil {
+		return cfg, err
 	}
 	if _, ok := sqlitePath(cfg.DatabaseURL); !ok && !isPostgresURL(cfg.DatabaseURL) {
 		return cfg, fmt.Errorf("DATABASE_URL: want sqlite://path or postgres://…, got scheme of %q", scheme(cfg.DatabaseURL))

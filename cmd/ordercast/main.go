@@ -138,6 +138,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 		CORSOrigins:      cfg.CORSOrigins,
 		ReadyChecks:      rt.readyChecks,
 		Log:              log,
+		Limits:           rt.limits,
+		Conns:            rt.conns,
+		TrustedProxies:   cfg.Limits.TrustedProxies,
 	})
 
 	if demo {

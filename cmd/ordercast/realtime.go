@@ -15,6 +15,7 @@ import (
 	"github.com/ordercast/ordercast/internal/bus/memory"
 	redisbus "github.com/ordercast/ordercast/internal/bus/redis"
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/limits"
 	locredis "github.com/ordercast/ordercast/internal/location/redis"
 	"github.com/ordercast/ordercast/internal/orders"
 	"github.com/ordercast/ordercast/internal/outbox"
@@ -29,6 +30,10 @@ type realtime struct {
 	outbox *outbox.Outbox
 	bus    delivery.Bus
 	redis  goredis.UniversalClient // nil without Redis
+	// limits are the rate limits of REST and the websocket (nil: off);
+	// conns the socket caps, shared through Redis when there is one.
+	limits *limits.Limits
+	conns  *limits.Conns
 	// readyChecks go to /readyz besides the store: "redis" with Redis.
 	readyChecks map[string]func(context.Context) error
 }
@@ -61,7 +66,8 @@ func startRealtime(cfg config, store delivery.Store, svc *orders.Service, tokens
 		rt.bus = memory.New()
 	}
 	rt.bus = ended.Bus(rt.bus)
-	h, err := hub.New(hub.Config{Store: store, Bus: rt.bus, Tokens: tokens, Actions: server.NewActions(svc), SessionRevoked: ended.Revoked, Log: log})
+	rt.limits, rt.conns = newRateLimits(cfg.Limits), newConns(cfg.Limits, rt.redis, log)
+	h, err := hub.New(hub.Config{Store: store, Bus: rt.bus, Tokens: tokens, Actions: server.NewActions(svc, rt.limits), SessionRevoked: ended.Revoked, Log: log})
 	if err != nil {
 		rt.close()
 		return nil, err
@@ -87,6 +93,7 @@ func (rt *realtime) close() {
 	if rt.outbox != nil {
 		rt.outbox.Close()
 	}
+	rt.conns.Close() // the hub's sockets are closed: their counts go
 	if rt.bus != nil {
 		_ = rt.bus.Close()
 	}

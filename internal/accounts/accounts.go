@@ -12,6 +12,7 @@ import (
 
 	"github.com/ordercast/ordercast/internal/auth"
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/limits"
 )
 
 // RefreshTTL is how long a refresh token may be used; each use rotates it.
@@ -33,6 +34,9 @@ type Service struct {
 	// login's timing does not tell which emails are registered.
 	dummyHash func() string
 	revoker   Revoker // nil: ended sessions are only in the store
+	// hashing bounds the bcrypt runs of registrations and logins: one a
+	// core at once, waiting at most 5 s (API.md, "Limits").
+	hashing *limits.Gate
 }
 
 // New returns the account service.
@@ -45,7 +49,18 @@ func New(store delivery.Store, tokens *auth.Tokens) *Service {
 			h, _ := auth.HashPassword("not a password of anyone")
 			return h
 		}),
+		hashing: limits.NewGate(limits.GateConfig{}),
 	}
+}
+
+// SetHashGate replaces the gate of password hashing (tests fill one).
+func (s *Service) SetHashGate(g *limits.Gate) { s.hashing = g }
+
+// passwordMatches compares under the hashing gate; a request that waited
+// too long is refused with 503.
+func (s *Service) passwordMatches(ctx context.Context, hash, password string) (ok bool, err error) {
+	err = s.hashing.Do(ctx, func() { ok = auth.CheckPassword(hash, password) })
+	return ok, err
 }
 
 // Session is what register, login and refresh answer.
@@ -98,7 +113,10 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, e
 	default:
 		return Session{}, delivery.Errorf(delivery.EINVALID, "role: must be customer, restaurant or courier")
 	}
-	hash, err := auth.HashPassword(req.Password)
+	var hash string
+	if gerr := s.hashing.Do(ctx, func() { hash, err = auth.HashPassword(req.Password) }); gerr != nil {
+		return Session{}, gerr
+	}
 	if err != nil {
 		return Session{}, err
 	}
@@ -119,18 +137,26 @@ func (s *Service) Login(ctx context.Context, email, password string) (Session, e
 	email, err := normalizeEmail(email)
 	if err != nil {
 		// No account has such an email; answer like any other miss.
-		auth.CheckPassword(s.dummyHash(), password)
+		if _, err := s.passwordMatches(ctx, s.dummyHash(), password); err != nil {
+			return Session{}, err
+		}
 		return Session{}, invalid
 	}
 	u, err := s.store.UserByEmail(ctx, email)
 	if delivery.ErrorCode(err) == delivery.ENOTFOUND {
-		auth.CheckPassword(s.dummyHash(), password)
+		if _, err := s.passwordMatches(ctx, s.dummyHash(), password); err != nil {
+			return Session{}, err
+		}
 		return Session{}, invalid
 	}
 	if err != nil {
 		return Session{}, err
 	}
-	if !auth.CheckPassword(u.PasswordHash, password) {
+	ok, err := s.passwordMatches(ctx, u.PasswordHash, password)
+	if err != nil {
+		return Session{}, err
+	}
+	if !ok {
 		return Session{}, invalid
 	}
 	family, err := auth.NewFamilyID()
