@@ -114,8 +114,17 @@ func TestWebUnassign(t *testing.T) {
 	shot(t, cy, "courier-too-many-active")
 	cyExpected := expectOnlyFailure(t, cy, "409", "/api/v1/orders/"+a+"/claim")
 
-	// Cy delivers B, then claims A, which leaves Bo's offers.
+	// Cy's rows are kept across redraws (a screen reader keeps its place):
+	// B's row is updated in place as B moves on, A's offer is untouched.
+	rowsJS := fmt.Sprintf(`[%q, %q].map((id) => document.querySelector('[data-order="' + id + '"]'))`, a, bID)
+	browsertest.Eval[bool](cy, `(window.rowsBefore = `+rowsJS+`, true)`)
 	rest.Click("button", "Start preparing order #"+bID)
+	cy.WaitJS(fmt.Sprintf(`document.querySelector('[data-order="%s"] .status')?.textContent === "Preparing"`, bID))
+	if !browsertest.Eval[bool](cy, rowsJS+`.every((li, i) => li === window.rowsBefore[i])`) {
+		t.Errorf("Cy's rows of orders #%s and #%s were replaced by new nodes when order #%s changed", a, bID, bID)
+	}
+
+	// Cy delivers B, then claims A, which leaves Bo's offers.
 	rest.Click("button", "Mark ready order #"+bID)
 	cy.Click("button", "Picked up order #"+bID)
 	cy.Click("button", "Delivered order #"+bID)

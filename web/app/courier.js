@@ -3,7 +3,7 @@
 // notice), the delivery page, and sharing my position (the browser's
 // geolocation, or a simulated route for demos and tests: a straight line
 // between two points, one position a second).
-import { h, replace, announce, formatMoney, formatTime, timeEl, orderLabel, plural } from "./dom.js";
+import { h, replace, setChildren, announce, formatMoney, formatTime, timeEl, orderLabel, plural } from "./dom.js";
 import { explain } from "./errors.js";
 import { FINAL, merge, applyEvent, statusBadge, unreadBadge, restaurantName } from "./order.js";
 import { orderActions } from "./actions.js";
@@ -41,14 +41,31 @@ async function home(ctx) {
   const mine = (o) => String(o.courier_id) === String(me.id);
   const offered = (o) => !o.courier_id && OFFERED.includes(o.status);
 
-  // row shows an order of mine with its address, or an offer with what
+  // One row per order, kept across draws (a screen reader keeps its
+  // place): its cells are redrawn only when the order changed.
+  const rows = new Map(); // id → {li, place, seq, unread}
+
+  function rowOf(o) {
+    let r = rows.get(o.id);
+    if (!r) {
+      const place = h("span", { class: "muted", text: o.restaurant_name || "" });
+      if (!o.restaurant_name) restaurantName(session, o.restaurant_id).then((n) => { place.textContent = n; }, () => {});
+      rows.set(o.id, (r = { li: h("li", { class: "card order-row", "data-order": o.id }), place, seq: -1 }));
+    }
+    if (r.seq !== o.seq || r.unread !== o.unread) {
+      replace(r.li, cells(o, r.place));
+      r.seq = o.seq;
+      r.unread = o.unread;
+    }
+    return r.li;
+  }
+
+  // cells shows an order of mine with its address, or an offer with what
   // its offer view carries: restaurant, pieces, total (no address, no
   // customer until it is mine).
-  function row(o) {
-    const place = h("span", { class: "muted", text: o.restaurant_name || "" });
-    if (!o.restaurant_name) restaurantName(session, o.restaurant_id).then((n) => { place.textContent = n; }, () => {});
+  function cells(o, place) {
     const items = o.items ? o.items.reduce((n, it) => n + it.quantity, 0) : o.items_count || 0;
-    return h("li", { class: "card order-row" },
+    return [
       h("a", { href: `#/orders/${o.id}`, class: "order-link", text: orderLabel(o.id) }),
       place, statusBadge(o.status),
       mine(o) && o.delivery_address ? h("span", { text: o.delivery_address }) : h("span", { class: "muted", text: plural(items, "item") }),
@@ -61,27 +78,25 @@ async function home(ctx) {
           if (offered(o) && mine(u)) ctx.navigate(`#/orders/${u.id}`);
           else draw();
         },
-      }));
+      }),
+    ];
   }
 
   function draw() {
     const all = [...orders.values()].sort((a, b) => Number(b.id) - Number(a.id));
     const active = all.filter((o) => mine(o) && !FINAL.has(o.status));
     const offers = all.filter(offered);
-    const focusedOrder = document.activeElement && document.activeElement.closest && document.activeElement.closest("[data-order]");
-    mineList.replaceChildren(...active.map((o) => withId(row(o), o)));
-    offerList.replaceChildren(...offers.map((o) => withId(row(o), o)));
+    const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest("[data-order]");
+    const shown = new Set([...active, ...offers].map((o) => o.id));
+    for (const id of rows.keys()) if (!shown.has(id)) rows.delete(id);
+    setChildren(mineList, active.map(rowOf));
+    setChildren(offerList, offers.map(rowOf));
     noMine.hidden = active.length > 0;
     noOffers.hidden = offers.length > 0;
-    if (focusedOrder) {
-      const again = ctx.main.querySelector(`[data-order="${focusedOrder.dataset.order}"]`);
-      if (again) (again.querySelector(".actions button") || again.querySelector("a")).focus();
+    // A redrawn or moved row gives the focus back to its first step.
+    if (focused && !focused.contains(document.activeElement) && focused.isConnected) {
+      (focused.querySelector(".actions button") || focused.querySelector("a")).focus();
     }
-  }
-
-  function withId(li, o) {
-    li.dataset.order = o.id;
-    return li;
   }
 
   function onDispatch(f) {
