@@ -214,3 +214,19 @@ func TestClusterSessionEndReachesEveryInstance(t *testing.T) {
 	tabletOnB.stillServes()
 	a.must(http.StatusOK, "GET", "/api/v1/me", tablet.Token, nil)
 }
+
+// The bus channel of ended sessions is no channel of the protocol: no
+// client subscribes to it, and the publish API cannot forge its news.
+func TestSessionControlChannelIsInternal(t *testing.T) {
+	e := newRealtimeEnv(t)
+	p := e.register(delivery.RoleCustomer)
+	sock := e.dial(p)
+	sock.mustFail(wire.CodeInvalid, map[string]any{"type": "subscribe", "channel": sessions.ControlChannel})
+	r := e.do("POST", "/api/v1/publish", testAPIKey, map[string]any{
+		"channel": sessions.ControlChannel, "event": "x", "data": map[string]any{"ended": []string{"s"}},
+	})
+	if r.Status != http.StatusBadRequest {
+		t.Fatalf("publish to %s: %d %s, want 400", sessions.ControlChannel, r.Status, r.Body)
+	}
+	sock.stillServes()
+}
