@@ -89,7 +89,7 @@ const clientSetupJS = `(async (p) => {
     onEvent: (f) => { if (f.seq != null) rec.order.push(f.seq); },
     onError: (err) => rec.errors.push("order: " + err.code),
   });
-  rt.subscribe("user:" + session.user.id, {
+  rec.feedSub = rt.subscribe("user:" + session.user.id, {
     onEvent: (f) => { if (f.seq != null) rec.feed.push({ order: String(f.data.order_id ?? f.data.id), seq: f.seq }); },
     onResync: (orders) => {
       rec.resyncs++;
@@ -482,6 +482,56 @@ func TestClientReconnectsOnASilentlyStalledNetwork(t *testing.T) {
 	}
 	if len(got.Errors) > 0 {
 		t.Errorf("subscriptions ended: %v", got.Errors)
+	}
+	e.tab.CheckClean()
+}
+
+// gateOrdersJS makes the page's next listings of orders wait until
+// rec.release(ok) lets them through (ok) or fails them as a network would;
+// rec.listing is set while one waits.
+const gateOrdersJS = `{
+  const native = window.fetch;
+  let release;
+  const gate = new Promise((r) => { release = r; });
+  rec.release = release;
+  rec.listing = false;
+  window.fetch = (url, init) => {
+    if (!String(url).includes("/orders?limit=")) return native(url, init);
+    rec.listing = true;
+    return gate.then((ok) => ok ? native(url, init) : Promise.reject(new TypeError("Failed to fetch")));
+  };
+  true;
+}`
+
+// A feed's resync is a REST call that may outlast the subscription: an
+// onResync that unsubscribes gets none of the frames held meanwhile, and
+// a failed listing of a feed left meanwhile keeps the socket.
+func TestClientResyncOfAFeedLeftMeanwhile(t *testing.T) {
+	e := startClientEnv(t, nil)
+	e.tab.WaitJS(`rec.resyncs === 1`)
+	browsertest.Eval[bool](e.tab, `rec.feedSub.unsubscribe(), true`)
+	browsertest.Eval[bool](e.tab, gateOrdersJS)
+	browsertest.Eval[bool](e.tab, `rec.late = [], rec.lateResyncs = 0, rec.lateSub = rt.subscribe("user:" + session.user.id, {
+		onEvent: (f) => rec.late.push(f.seq),
+		onResync: () => { rec.lateResyncs++; rec.lateSub.unsubscribe(); },
+	}), true`)
+	e.tab.WaitJS(`rec.listing`)
+	e.chat(t, "held during the resync") // seq 2, on the feed too
+	e.tab.WaitJS(`rec.lateSub.held.length === 1`)
+	browsertest.Eval[bool](e.tab, `rec.release(true), true`)
+	e.tab.WaitJS(`rec.lateResyncs === 1`)
+	if late := browsertest.Eval[[]int64](e.tab, `rec.late`); len(late) > 0 {
+		t.Errorf("frames %v delivered after onResync unsubscribed", late)
+	}
+
+	browsertest.Eval[bool](e.tab, gateOrdersJS)
+	browsertest.Eval[bool](e.tab, `rec.lateSub = rt.subscribe("user:" + session.user.id, {}), true`)
+	e.tab.WaitJS(`rec.listing`)
+	browsertest.Eval[bool](e.tab, `rec.lateSub.unsubscribe(), rec.release(false), true`)
+	// A round trip on the socket after the failed listing.
+	seq := browsertest.Eval[int64](e.tab, fmt.Sprintf(`rt.chat(%q, "after the failed listing").then((a) => a.seq)`, e.orderID))
+	if opens := browsertest.Eval[int](e.tab, `rec.opens`); opens != 1 || seq != 3 {
+		t.Errorf("%d sockets opened, chat seq %d; want the first socket kept and seq 3", opens, seq)
 	}
 	e.tab.CheckClean()
 }

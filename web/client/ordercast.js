@@ -370,7 +370,7 @@ export class Realtime extends EventTarget {
   connect() {
     if (this.#wanted) return;
     this.#wanted = true;
-    this.#attempt = 0;
+    this.#attempt = this.#failedOpens = 0;
     this.#session.addEventListener("change", this.#onSessionChange);
     this.#setState("connecting", { since: Date.now() });
     this.#open(false);
@@ -764,14 +764,16 @@ export class Realtime extends EventTarget {
       orders = (await this.#session.api("GET", `/orders?limit=${RESYNC_LIMIT}`)).orders;
     } catch {
       // A feed not resynchronized is not live: start over (the next open
-      // resyncs), unless the socket went meanwhile anyway.
-      return ws === this.#ws && this.#restart();
+      // resyncs), unless the socket went or the feed was left meanwhile.
+      return ws === this.#ws && this.#subs.get(sub.channel) === sub && this.#restart();
     }
-    if (ws !== this.#ws || this.#subs.get(sub.channel) !== sub) return;
+    const live = () => ws === this.#ws && this.#subs.get(sub.channel) === sub;
+    if (!live()) return;
     sub.seen = new Map(orders.map((o) => [String(o.id), { floor: o.seq, seqs: new Set() }]));
     sub.resyncing = false;
     sub.call("onResync", orders);
-    for (const f of sub.held.splice(0)) this.#feedEvent(sub, f);
+    // A callback may unsubscribe (or close): then nothing more is delivered.
+    for (const f of sub.held.splice(0)) if (live()) this.#feedEvent(sub, f);
   }
 
   // --- commands ---------------------------------------------------------
