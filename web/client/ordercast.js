@@ -124,21 +124,24 @@ export class Session extends EventTarget {
   }
 
   /**
-   * POST /auth/logout (which ends the session on the server), then forget
-   * the tokens, even when the request failed: a user who signs out is
-   * signed out on this device.
+   * POST /auth/logout, which ends the session of the access token on the
+   * server; the tokens are forgotten first, so a user who signs out is
+   * signed out on this device even when the request fails.
    */
   async logout() {
+    if (!this.#tokens) return;
+    // An expiring token is refreshed first: the server ends the session
+    // the token names, and refuses an expired one.
+    if (this.#tokens.expiresAt - Date.now() < FRESH_MARGIN_MS) await this.refresh().catch(() => {});
     const t = this.#tokens;
-    if (!t) return;
+    if (!t) return; // the refresh was refused: the session had ended
+    // Signed out before the server closes this session's sockets with
+    // 4001, so that they close instead of refreshing.
+    this.#set(null);
     try {
-      // The server revokes by the refresh token until access tokens carry
-      // their session (sid); one spent by api()'s refresh still names it.
-      await this.api("POST", "/auth/logout", { refresh_token: t.refreshToken });
+      await this.#request("POST", "/auth/logout", { token: t.accessToken });
     } catch (err) {
       if (err.status !== 401) throw err; // 401: the server had ended it already
-    } finally {
-      if (this.#tokens) this.#set(null);
     }
   }
 
