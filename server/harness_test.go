@@ -173,26 +173,32 @@ func (r response) errorCode(t testing.TB) string {
 // headers are name, value pairs.
 func (e *testEnv) do(method, path, token string, body any, headers ...string) response {
 	e.t.Helper()
-	var rd io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
+		return e.send(method, path, token, "", "", headers...)
 	case string:
-		rd = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		raw = b
 	default:
-		buf, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
 			e.t.Fatal(err)
 		}
-		rd = bytes.NewReader(buf)
 	}
-	req, err := http.NewRequest(method, e.URL+path, rd)
+	return e.send(method, path, token, "application/json", string(raw), headers...)
+}
+
+// send posts body as it is with the given Content-Type ("" sends none).
+func (e *testEnv) send(method, path, token, contentType, body string, headers ...string) response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
