@@ -28,22 +28,8 @@ func runAdmin(t *testing.T, env map[string]string, stdin string, args ...string)
 // status answers an API call with its status only.
 func status(t *testing.T, base, token, method, path, body string) int {
 	t.Helper()
-	req, err := http.NewRequest(method, base+"/api/v1"+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	code, _ := request(t, base, token, method, path, body)
+	return code
 }
 
 // openSocket opens /ws with token and returns a channel that gets the

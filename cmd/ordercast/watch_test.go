@@ -56,9 +56,9 @@ func (b *notifyingBuffer) waitFor(t *testing.T, s string) {
 	}
 }
 
-// apiCall sends one REST request with token (when not empty) and returns
-// the body; an answer outside 2xx fails the test.
-func apiCall(t *testing.T, base, token, method, path, body string, header ...string) []byte {
+// request sends one REST request with token (when not empty) and returns
+// its status and body.
+func request(t *testing.T, base, token, method, path, body string, header ...string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, base+"/api/v1"+path, strings.NewReader(body))
 	if err != nil {
@@ -79,8 +79,16 @@ func apiCall(t *testing.T, base, token, method, path, body string, header ...str
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	return resp.StatusCode, b
+}
+
+// apiCall is request for a call that must succeed: an answer outside 2xx
+// fails the test.
+func apiCall(t *testing.T, base, token, method, path, body string, header ...string) []byte {
+	t.Helper()
+	status, b := request(t, base, token, method, path, body, header...)
+	if status/100 != 2 {
+		t.Fatalf("%s %s: %d %s", method, path, status, b)
 	}
 	return b
 }
