@@ -66,12 +66,36 @@ func TestWebDeliveryFlow(t *testing.T) {
 	cust.WaitText("€31.00")
 	cust.Fill("Delivery address", "1 Main Street, flat 4")
 	shot(t, cust, "customer-menu")
+	// The answer to the first placement is lost on the way back (the server
+	// stored the order), and the button is clicked twice: the second click
+	// is ignored, and the retry after the error sends the same
+	// Idempotency-Key, so one order is placed.
 	browsertest.Eval[bool](cust, `(() => {
+		const realFetch = window.fetch;
+		window.placementKeys = [];
+		let lose = true;
+		window.fetch = async (url, init = {}) => {
+			const placing = init.method === "POST" && String(url).endsWith("/api/v1/orders");
+			if (placing) window.placementKeys.push(init.headers["Idempotency-Key"]);
+			const resp = await realFetch(url, init);
+			if (placing && lose) { lose = false; throw new TypeError("Failed to fetch"); }
+			return resp;
+		};
 		const b = [...document.querySelectorAll("button")].find((b) => b.textContent === "Place order");
 		b.click(); b.click();
 		return true;
 	})()`)
+	cust.WaitText("The server cannot be reached.")
+	cust.Click("button", "Place order")
 	cust.WaitJS(`/^#\/orders\/\d+$/.test(location.hash)`)
+	if keys := browsertest.Eval[[]string](cust, `window.placementKeys`); len(keys) != 2 || keys[0] == "" || keys[0] != keys[1] {
+		t.Fatalf("placement requests sent Idempotency-Keys %q, want the same key twice", keys)
+	}
+	placed := browsertest.Eval[int](cust, `fetch("/api/v1/orders", {headers: {Authorization: "Bearer " +
+		JSON.parse(sessionStorage.getItem("ordercast.session")).accessToken}}).then((r) => r.json()).then((b) => b.orders.length)`)
+	if placed != 1 {
+		t.Fatalf("the customer has %d orders, want 1", placed)
+	}
 	id := browsertest.Eval[string](cust, `location.hash.split("/").pop()`)
 	order := "Order #" + id
 	cust.WaitRole("heading", order)
