@@ -61,9 +61,11 @@ func (h *Hub) give(s *subscription, events []delivery.Event, final bool) (bool, 
 			if ev.Seq <= s.lastSeq {
 				continue // already given
 			}
+			// Counted before it is queued: a client that has the event
+			// finds it in Stats.
+			h.stats.replayed.Add(1)
 			c.send(encodeEvent(cn.name, ev.Type, ev.Seq, ev.Data, ev.CreatedAt.UnixMilli()))
 			s.lastSeq = ev.Seq
-			h.stats.replayed.Add(1)
 			if ev.Type == delivery.EventOrderUnassigned {
 				removed, err := delivery.UnassignedCourier(ev)
 				if err != nil {
