@@ -2,31 +2,35 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
-	"time"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
-// action serves a chat, typing, read or location frame through Actions,
-// within ActionTimeout, and acks it.
+// action serves a chat, typing, read or location frame through Orders,
+// within ActionTimeout, and acks it; a chat's ack carries the message's
+// seq (the same on a retry).
 func (c *client) action(f wire.ClientFrame) error {
 	h := c.hub
-	if h.cfg.Actions == nil {
-		return delivery.Errorf(wire.CodeNotImplemented, "%s frames are not served yet", f.Type)
-	}
 	ctx, cancel := h.callCtx()
 	defer cancel()
-	if f.Type == wire.TypeTyping {
-		if err := c.typing(ctx, f.OrderID); err != nil {
-			return err
-		}
-		c.sendAck(f.ID)
-		return nil
+	var seq int64
+	var err error
+	switch f.Type {
+	case wire.TypeTyping:
+		err = c.typing(ctx, f.OrderID)
+	case wire.TypeChat:
+		var m delivery.Message
+		m, _, err = h.cfg.Orders.PostMessage(ctx, c.actor, f.OrderID, delivery.MessageInput{Text: f.Text, ClientMsgID: f.ClientMsgID})
+		seq = m.Seq
+	case wire.TypeRead:
+		_, _, err = h.cfg.Orders.MarkRead(ctx, c.actor, f.OrderID, f.Seq)
+	case wire.TypeLocation:
+		_, err = h.cfg.Orders.UpdateLocation(ctx, c.actor, delivery.LocationUpdate{Lat: f.Lat, Lng: f.Lng, Heading: f.Heading, Speed: f.Speed, Ts: f.Ts})
+	default:
+		return delivery.Errorf(wire.CodeUnknownType, "type: %s frames are not served", f.Type)
 	}
-	seq, err := h.cfg.Actions.HandleFrame(ctx, c.actor, f)
 	if err != nil {
 		return err
 	}
@@ -38,45 +42,29 @@ func (c *client) action(f wire.ClientFrame) error {
 	return nil
 }
 
-// typing publishes chat.typing of c's user on the order's channel, to
-// everyone there but the user's own sockets, at most once per
-// TypingInterval per user and order on this instance. A typing frame
-// within the interval is acked and dropped: the client repeats it while
-// the user types, so the next one carries the news.
+// typing publishes the chat.typing of c's user that Orders allows, at most
+// once per TypingInterval per user and order on this instance. A typing
+// frame within the interval is acked and dropped: the client repeats it
+// while the user types, so the next one carries the news.
 func (c *client) typing(ctx context.Context, orderID delivery.ID) error {
 	h := c.hub
 	k := typingKey{user: c.actor.UserID, order: orderID}
 	window := int64(h.cfg.Limits.TypingInterval)
-	// A mark exists only after CanType said yes, and a party stays a
+	// A mark exists only after MayType said yes, and a party stays a
 	// party, so a coalesced frame needs no store read.
 	if h.typing.recent(k, h.now().UnixNano(), window) {
 		h.stats.typingCoalesced.Add(1)
 		return nil
 	}
-	if err := h.cfg.Actions.CanType(ctx, c.actor, orderID); err != nil {
+	pub, err := h.cfg.Orders.MayType(ctx, c.actor, orderID)
+	if err != nil {
 		return err
 	}
 	if !h.typing.claim(k, h.now().UnixNano(), window) {
 		h.stats.typingCoalesced.Add(1) // another socket of the user won the interval
 		return nil
 	}
-	ch := wire.OrderChannel(orderID)
-	data := typingData(orderID, c.actor)
-	frame := encodeEvent(ch, wire.EventChatTyping, 0, data, time.Now().UnixMilli())
-	h.stats.published.Add(1)
-	return h.cfg.Bus.Publish(ctx, delivery.BusMessage{Channel: ch, Frame: frame, Except: c.actor.UserID})
-}
-
-// typingData is {"order_id":"42","user_id":"7","role":"customer"}.
-func typingData(orderID delivery.ID, a delivery.Actor) []byte {
-	b := make([]byte, 0, 96)
-	b = append(b, `{"order_id":`...)
-	b = append(b, jsonID(orderID)...)
-	b = append(b, `,"user_id":`...)
-	b = append(b, jsonID(a.UserID)...)
-	b = append(b, `,"role":`...)
-	b = wire.AppendString(b, string(a.Role))
-	return append(b, '}')
+	return h.cfg.Publisher.Publish(ctx, pub)
 }
 
 type typingKey struct{ user, order delivery.ID }
@@ -118,34 +106,36 @@ func (g *typingGate) sweep(now, window int64) {
 	}
 }
 
-// sendLastLocation gives a new subscriber of an order channel the
-// courier's last position, after its replay. asOf is the order's seq when
-// the subscription was authorized: LastLocation found the order active at
-// that seq or later, so the position is sent only if the subscriber has
-// been given nothing beyond asOf (the event that ended the delivery may
-// be among what came since), and only if no live position reached it
-// meanwhile (that one is newer).
-func (h *Hub) sendLastLocation(s *subscription, asOf int64) {
+// sendLatest gives a new subscriber the latest-value events of its channel
+// (the courier's last position), after its replay. Each carries the seq
+// at which Orders found it current (AsOf): it is sent only if the
+// subscriber has been given nothing beyond that (the event that ended the
+// delivery may be among what came since), and only if no live one reached
+// it meanwhile (that one is newer).
+func (h *Hub) sendLatest(s *subscription) {
 	ctx, cancel := h.callCtx()
 	defer cancel()
-	loc, ok, err := h.cfg.Actions.LastLocation(ctx, s.c.actor, s.ch.orderID)
+	pubs, err := h.cfg.Orders.Latest(ctx, s.c.actor, s.ch.name)
 	if err != nil {
-		h.log.Warn().Err(err).Str("channel", s.ch.name).Msg("last location")
+		h.log.Warn().Err(err).Str("channel", s.ch.name).Msg("latest events")
 		return
 	}
-	if !ok {
-		return
-	}
-	data, err := json.Marshal(loc)
-	if err != nil {
-		return // plain numbers: cannot fail
-	}
-	frame := encodeEvent(s.ch.name, delivery.EventCourierLocation, 0, data, time.Now().UnixMilli())
 	cn := s.ch
-	cn.mu.Lock()
-	defer cn.mu.Unlock()
-	if !s.removed && !s.ended && !s.gotLocation && s.lastSeq <= asOf {
-		s.gotLocation = true
-		s.c.sendEphemeral(frame)
+	for _, p := range pubs {
+		frame := encodeEvent(cn.name, p.Event, 0, p.Data, p.Ts)
+		cn.mu.Lock()
+		if !s.removed && !s.ended && !s.gotLatest && s.lastSeq <= p.AsOf {
+			s.gotLatest = true
+			s.c.sendEphemeral(frame)
+		}
+		cn.mu.Unlock()
 	}
+}
+
+// authorize asks Orders whether a may subscribe to ch; for an order
+// channel it returns the order's current seq.
+func (h *Hub) authorize(a delivery.Actor, ch wire.Channel) (int64, error) {
+	ctx, cancel := h.callCtx()
+	defer cancel()
+	return h.cfg.Orders.MaySubscribe(ctx, a, ch.String())
 }

@@ -48,9 +48,10 @@ func (noTokens) Verify(string) (auth.Claims, error) {
 
 // benchHub returns a hub with n socket-less clients subscribed to channel.
 func benchHub(b *testing.B, n int, channel string) (*Hub, *discardConn) {
-	h, err := New(Config{Store: noStore{}, Bus: memory.New(), Tokens: noTokens{},
-		// Deep queues: the publishing loop outruns the writers by design.
-		Limits: Limits{SendQueueFrames: 1 << 20, SendQueueBytes: 1 << 40}})
+	cfg := testConfig(b, noStore{}, memory.New())
+	// Deep queues: the publishing loop outruns the writers by design.
+	cfg.Limits = Limits{SendQueueFrames: 1 << 20, SendQueueBytes: 1 << 40}
+	h, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func BenchmarkFanout(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
-				if err := h.Publish(ctx, wire.DispatchChannel, "order.offered", data); err != nil {
+				if err := h.cfg.Publisher.Publish(ctx, delivery.Publication{Channel: wire.DispatchChannel, Event: "order.offered", Data: data}); err != nil {
 					b.Fatal(err)
 				}
 			}

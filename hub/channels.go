@@ -73,9 +73,10 @@ type subscription struct {
 	maxSeen int64
 	live    bool
 	removed bool
-	// gotLocation: a courier position was queued, so the last known one
-	// sent after the replay would be older (guarded by ch.mu).
-	gotLocation bool
+	// gotLatest: a live latest-value event (a position) was queued, so
+	// the one sendLatest gives after the replay would be older (guarded
+	// by ch.mu).
+	gotLatest bool
 	// ended: the client is no longer entitled to the channel (endLocked);
 	// nothing more is given, and the removal is under way (guarded by
 	// ch.mu). authSeq: the order's seq when the subscription was
@@ -230,8 +231,9 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 			case msg.AsOf != 0 && s.lastSeq > msg.AsOf:
 				// Checked before an event this subscriber already has,
 				// which may have ended the delivery (a position).
+				h.stats.locationsStale.Add(1)
 			default:
-				s.gotLocation = s.gotLocation || msg.AsOf != 0
+				s.gotLatest = s.gotLatest || msg.AsOf != 0
 				s.c.enqueue(msg.Frame, msg.Seq == 0) // a feed's durable events have their seq
 			}
 		}

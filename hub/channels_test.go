@@ -186,7 +186,7 @@ func blocked(fn string) int {
 func newGatedHub(t *testing.T) (*Hub, *gateBus, *logStore) {
 	t.Helper()
 	bus, store := newGateBus(), &logStore{events: map[delivery.ID][]delivery.Event{}}
-	h, err := New(Config{Store: store, Bus: bus, Tokens: noTokens{}})
+	h, err := New(testConfig(t, store, bus))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,11 @@
-// Package hub delivers order events to websocket subscribers: it keeps the
-// channel index, runs each connection's reader and writer, authorizes
-// subscriptions, replays missed durable events from the Store and then
-// goes live without gap or duplicate, and fans events out through a
-// delivery.Bus so that several instances behave as one.
+// Package hub delivers events to websocket subscribers by channel name: it
+// keeps the channel index, runs each connection's reader and writer,
+// replays missed durable events from the event log and then goes live
+// without gap or duplicate, and fans publications out through a
+// delivery.Bus so that several instances behave as one. It knows no order
+// rule: the order service (Orders) decides who may subscribe and serves
+// the commands, and routed every publication (Publisher) before it
+// arrives here.
 package hub
 
 import (
@@ -21,10 +24,9 @@ import (
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
-// Store is what the hub reads: orders to authorize subscriptions and
-// event logs to replay. delivery.Store satisfies it.
-type Store interface {
-	OrderByID(ctx context.Context, id delivery.ID) (delivery.Order, error)
+// EventLog is what the hub reads of the order event log, to replay;
+// delivery.Store is one.
+type EventLog interface {
 	EventsAfter(ctx context.Context, orderID delivery.ID, after int64, limit int) ([]delivery.Event, error)
 }
 
@@ -33,23 +35,24 @@ type TokenVerifier interface {
 	Verify(token string) (auth.Claims, error)
 }
 
-// Actions serves the client frames beyond subscriptions (chat, typing,
-// read, location: issue 5) with the order service's rules. Errors that
-// are *delivery.Error are answered with their code.
-type Actions interface {
-	// HandleFrame serves a chat, read or location frame of a. A nil error
-	// is acked; seq, when not 0, goes into the ack (a chat message's seq,
-	// the same on a retry).
-	HandleFrame(ctx context.Context, a delivery.Actor, f wire.ClientFrame) (seq int64, err error)
-	// CanType returns nil when a may signal typing in the order's chat now
-	// (a party taking part, the chat open). The hub coalesces typing and
-	// publishes chat.typing itself, to everyone on the order's channel but
-	// a's own sockets.
-	CanType(ctx context.Context, a delivery.Actor, orderID delivery.ID) error
-	// LastLocation returns the last position of the order's courier for a
-	// party while the order is an active delivery (ok false otherwise); a
-	// subscriber of order:{id} gets it after the replay.
-	LastLocation(ctx context.Context, a delivery.Actor, orderID delivery.ID) (loc delivery.Location, ok bool, err error)
+// Orders is the order service as the hub reaches it, in domain types;
+// *orders.Service is one. Errors that are *delivery.Error are answered
+// with their code (frameCode).
+type Orders interface {
+	// MaySubscribe decides a subscription (API.md, "Channels") and
+	// returns, for an order channel, the order's current seq.
+	MaySubscribe(ctx context.Context, a delivery.Actor, channel string) (int64, error)
+	// PostMessage, MarkRead and UpdateLocation serve the chat, read and
+	// location frames as their REST twins.
+	PostMessage(ctx context.Context, a delivery.Actor, orderID delivery.ID, m delivery.MessageInput) (delivery.Message, bool, error)
+	MarkRead(ctx context.Context, a delivery.Actor, orderID delivery.ID, seq int64) (delivery.ReadMark, bool, error)
+	UpdateLocation(ctx context.Context, a delivery.Actor, u delivery.LocationUpdate) (delivery.Location, error)
+	// MayType returns the chat.typing publication of a when a may type
+	// in the order's chat now; the hub coalesces and publishes it.
+	MayType(ctx context.Context, a delivery.Actor, orderID delivery.ID) (delivery.Publication, error)
+	// Latest returns the latest-value publications a new subscriber of
+	// channel gets after its replay (the courier's last position).
+	Latest(ctx context.Context, a delivery.Actor, channel string) ([]delivery.Publication, error)
 }
 
 // Limits bound what one connection may cost. Zero fields take defaults.
@@ -68,8 +71,6 @@ type Limits struct {
 	ActionTimeout    time.Duration // bound of each Store, service or Bus call; default 10 s
 	MaxRepairs       int           // gap repairs reading the Store at once; default 16
 	TypingInterval   time.Duration // chat.typing per sender per order at most this often; default 1 s
-	LocationInterval time.Duration // courier.location per courier per channel at most this often; default 1 s
-	LocationTick     time.Duration // how often held-back positions are sent; default 50 ms
 }
 
 func (l *Limits) setDefaults() {
@@ -101,24 +102,21 @@ func (l *Limits) setDefaults() {
 	defDur(&l.ActionTimeout, 10*time.Second)
 	def(&l.MaxRepairs, 16)
 	defDur(&l.TypingInterval, time.Second)
-	defDur(&l.LocationInterval, time.Second)
-	defDur(&l.LocationTick, 50*time.Millisecond)
 }
 
 // Config is what a hub is built from.
 type Config struct {
-	Store  Store         // required
-	Bus    delivery.Bus  // required; the hub calls its Start
-	Tokens TokenVerifier // required, for auth frames
-	// Actions serves chat, typing, read and location frames; nil answers
-	// them not_implemented.
-	Actions Actions
+	Events    EventLog      // required
+	Orders    Orders        // required
+	Bus       delivery.Bus  // required; the hub calls its Start
+	Publisher *Publisher    // required, on Bus: typing, and its counters in Stats
+	Tokens    TokenVerifier // required, for auth frames
 	// SessionRevoked reports ended sessions (internal/sessions); the
 	// sweeper closes their connections with 4001, also those that
 	// finished their handshake just as CloseSession ran. Nil: none.
 	SessionRevoked func(sid string) bool
-	// Now is the clock of typing coalescing and the location throttle
-	// (time.Now when nil): tests move it instead of waiting.
+	// Now is the clock of typing coalescing (time.Now when nil): tests
+	// move it instead of waiting.
 	Now    func() time.Time
 	Limits Limits
 	Log    zerolog.Logger
@@ -127,7 +125,7 @@ type Config struct {
 // ErrClosed is returned by Serve once Shutdown began.
 var ErrClosed = errors.New("hub: shut down")
 
-// Hub is the websocket hub. It implements delivery.EventPublisher.
+// Hub is the websocket hub.
 type Hub struct {
 	cfg    Config
 	log    zerolog.Logger
@@ -135,7 +133,6 @@ type Hub struct {
 	stats  counters
 	now    func() time.Time
 	typing typingGate
-	locs   locationThrottle
 
 	// ctx bounds the hub's own Store and Bus calls; Shutdown cancels it.
 	ctx    context.Context
@@ -156,8 +153,6 @@ type Hub struct {
 	shutOnce sync.Once
 }
 
-var _ delivery.EventPublisher = (*Hub)(nil)
-
 // callCtx bounds one Store, service or Bus call of the hub's own.
 func (h *Hub) callCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(h.ctx, h.cfg.Limits.ActionTimeout)
@@ -166,8 +161,8 @@ func (h *Hub) callCtx() (context.Context, context.CancelFunc) {
 // New returns a running hub: it starts the bus and the sweeper. Stop it
 // with Shutdown.
 func New(cfg Config) (*Hub, error) {
-	if cfg.Store == nil || cfg.Bus == nil || cfg.Tokens == nil {
-		return nil, errors.New("hub: Store, Bus and Tokens are required")
+	if cfg.Events == nil || cfg.Orders == nil || cfg.Bus == nil || cfg.Publisher == nil || cfg.Tokens == nil {
+		return nil, errors.New("hub: Events, Orders, Bus, Publisher and Tokens are required")
 	}
 	cfg.Limits.setDefaults()
 	h := &Hub{
@@ -182,7 +177,6 @@ func New(cfg Config) (*Hub, error) {
 		h.now = time.Now
 	}
 	h.typing.last = make(map[typingKey]int64)
-	h.locs.slots = make(map[locationKey]*locationSlot)
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.repairSlots = make(chan struct{}, cfg.Limits.MaxRepairs)
 	for i := range h.shards {
@@ -192,9 +186,8 @@ func New(cfg Config) (*Hub, error) {
 		h.cancel()
 		return nil, err
 	}
-	h.wg.Add(2)
+	h.wg.Add(1)
 	go h.sweepLoop()
-	go h.locationLoop()
 	return h, nil
 }
 

@@ -148,9 +148,7 @@ func (c *client) subscribe(f wire.ClientFrame) error {
 		c.closeWith(wire.CloseInternal, "internal error, resume with since")
 		return nil
 	}
-	if c.hub.cfg.Actions != nil {
-		c.hub.sendLastLocation(s, seq)
-	}
+	c.hub.sendLatest(s)
 	return nil
 }
 

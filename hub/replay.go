@@ -28,7 +28,7 @@ func (h *Hub) catchUp(s *subscription) error {
 			return nil
 		}
 		ctx, cancel := h.callCtx()
-		events, err := h.cfg.Store.EventsAfter(ctx, cn.orderID, from, page)
+		events, err := h.cfg.Events.EventsAfter(ctx, cn.orderID, from, page)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("replay %s after %d: %w", cn.name, from, err)

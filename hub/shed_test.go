@@ -78,7 +78,9 @@ func newShedEnv(t *testing.T) *shedEnv {
 	t.Helper()
 	store := &logStore{events: map[delivery.ID][]delivery.Event{}}
 	bus := memory.New()
-	h, err := New(Config{Store: store, Bus: bus, Tokens: noTokens{}, Limits: Limits{SendQueueFrames: shedQueue}})
+	cfg := testConfig(t, store, bus)
+	cfg.Limits = Limits{SendQueueFrames: shedQueue}
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +207,8 @@ func (e *shedEnv) ephemeral(channel, event string, n int) {
 func (e *shedEnv) durable(id delivery.ID) {
 	e.t.Helper()
 	ev := e.store.commit(id)
-	if err := e.h.PublishCommitted(context.Background(), delivery.Order{ID: id, CustomerID: 500, RestaurantID: 600}, ev); err != nil {
+	ch := wire.OrderChannel(id)
+	if err := e.h.cfg.Publisher.Publish(context.Background(), delivery.Publication{Channel: ch, Event: ev.Type, Data: ev.Data, Seq: ev.Seq}); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -224,11 +227,11 @@ func (e *shedEnv) fillEphemeral() {
 	for i := 1; i <= 3; i++ {
 		e.ephemeral("order:1", wire.EventChatTyping, i)
 	}
-	e.h.PublishRead(context.Background(), delivery.Order{ID: 1, CustomerID: 500}, delivery.ReadMark{OrderID: 1, UserID: 500, Seq: 1})
+	e.ephemeral("order:1", delivery.EventChatRead, 1)
 	e.ephemeral(wire.DispatchChannel, wire.EventOrderOffered, 1)
 	e.ephemeral(wire.DispatchChannel, wire.EventOrderClaimed, 1)
 	for i := 1; i <= 2; i++ {
-		if err := e.h.Publish(context.Background(), wire.DispatchChannel, "test.note", []byte(`{}`)); err != nil {
+		if err := e.h.cfg.Publisher.Publish(context.Background(), delivery.Publication{Channel: wire.DispatchChannel, Event: "test.note", Data: []byte(`{}`)}); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -321,8 +324,8 @@ func TestShedDropsEphemeralAtDurableQueue(t *testing.T) {
 	e.ephemeral("order:1", delivery.EventCourierLocation, 1)
 	e.ephemeral("order:1", wire.EventChatTyping, 1)
 	e.ephemeral(wire.DispatchChannel, wire.EventOrderOffered, 1)
-	e.h.PublishRead(context.Background(), delivery.Order{ID: 1, CustomerID: 500}, delivery.ReadMark{OrderID: 1, UserID: 500, Seq: 1})
-	if err := e.h.Publish(context.Background(), wire.DispatchChannel, "test.note", []byte(`{}`)); err != nil {
+	e.ephemeral("order:1", delivery.EventChatRead, 1)
+	if err := e.h.cfg.Publisher.Publish(context.Background(), delivery.Publication{Channel: wire.DispatchChannel, Event: "test.note", Data: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
 	e.checkShed(shedCounts{Locations: 1, Typing: 1, Reads: 1, Offers: 1, Publishes: 1})

@@ -8,11 +8,10 @@ import "sync/atomic"
 type counters struct {
 	accepted, closed                 atomic.Uint64
 	subscriptions                    atomic.Int64
-	published, delivered, written    atomic.Uint64
+	delivered, written               atomic.Uint64
 	replayed, repairs                atomic.Uint64
 	slowClosed, rateLimited, expired atomic.Uint64
 	typingCoalesced                  atomic.Uint64
-	locationsSent, locationsHeld     atomic.Uint64
 	locationsStale                   atomic.Uint64
 	shed                             [numShedClasses]atomic.Uint64
 }
@@ -22,7 +21,7 @@ type Stats struct {
 	Connections   int64  // open now
 	Accepted      uint64 // connections accepted since start
 	Subscriptions int64  // subscriptions now
-	Published     uint64 // frames handed to the bus
+	Published     uint64 // frames handed to the bus by the Publisher
 	Delivered     uint64 // frames queued to sockets from the bus
 	Written       uint64 // frames written to sockets
 	Replayed      uint64 // durable events queued from the Store (since, gap repair)
@@ -32,10 +31,11 @@ type Stats struct {
 	Expired       uint64 // connections closed with 4001
 	// TypingCoalesced counts typing frames dropped within the interval.
 	TypingCoalesced uint64
-	// LocationsSent counts courier positions published to an order
-	// channel; LocationsHeld those held back by the throttle (sent later
-	// unless a newer one replaced them); LocationsStale those not sent
-	// because the order was no longer an active delivery.
+	// LocationsSent counts courier positions (latest-value
+	// publications) handed to the bus; LocationsHeld those held back by
+	// the throttle (sent later unless a newer one replaced them);
+	// LocationsStale deliveries of one dropped for a subscriber already
+	// given a later event of the order (which may have ended the delivery).
 	LocationsSent, LocationsHeld, LocationsStale uint64
 	// Shed* count ephemeral frames dropped for connections whose send
 	// queue was full, which stay open (a durable frame finding no room
@@ -53,7 +53,7 @@ func (h *Hub) Stats() Stats {
 		Connections:   int64(acc) - int64(cl),
 		Accepted:      acc,
 		Subscriptions: s.subscriptions.Load(),
-		Published:     s.published.Load(),
+		Published:     h.cfg.Publisher.published.Load(),
 		Delivered:     s.delivered.Load(),
 		Written:       s.written.Load(),
 		Replayed:      s.replayed.Load(),
@@ -63,8 +63,8 @@ func (h *Hub) Stats() Stats {
 		Expired:       s.expired.Load(),
 
 		TypingCoalesced: s.typingCoalesced.Load(),
-		LocationsSent:   s.locationsSent.Load(),
-		LocationsHeld:   s.locationsHeld.Load(),
+		LocationsSent:   h.cfg.Publisher.latestSent.Load(),
+		LocationsHeld:   h.cfg.Publisher.latestHeld.Load(),
 		LocationsStale:  s.locationsStale.Load(),
 
 		ShedLocations: s.shed[shedLocation].Load(),

@@ -4,18 +4,18 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ordercast/ordercast/internal/delivery"
-	"github.com/ordercast/ordercast/internal/orders"
 )
 
-// Chat and courier location: the REST half of issue 5. The websocket
-// frames call the same service methods through the hub.
+// Chat and courier location. The websocket frames call the same service
+// methods through the hub; the service spends the per-user budgets of
+// both (Limits).
 
 func (s *Server) handlePostMessage(c *fiber.Ctx) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	var req orders.PostMessageRequest
+	var req delivery.MessageInput
 	if err := decodeJSON(c.Body(), &req); err != nil {
 		return err
 	}

@@ -2,14 +2,16 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/delivery"
-	"github.com/ordercast/ordercast/server"
+	"github.com/ordercast/ordercast/internal/wire"
 )
 
 // testClock is the service's clock in tests: real time moved by an
@@ -20,33 +22,54 @@ func (c *testClock) Now() time.Time          { return time.Now().Add(time.Durati
 func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // withClock makes the server's order service read c.
-func withClock(c *testClock) func(*server.Config) {
-	return func(cfg *server.Config) { cfg.Orders.SetClock(c.Now) }
+func withClock(c *testClock) func(*app.Config) {
+	return func(cfg *app.Config) { cfg.Clock = c.Now }
 }
 
-// recorder is the hub's side of the realtime seams, recording what the
-// service hands over.
+// recorder is a bus that records the read marks and positions the
+// service published, as they leave for the other instances.
 type recorder struct {
+	delivery.Bus
 	mu        sync.Mutex
 	reads     []delivery.ReadMark
 	locations []published
 }
 
+// published is one position and the order channels it went to, in order.
 type published struct {
 	Loc    delivery.Location
 	Orders []delivery.ID
 }
 
-func (r *recorder) PublishRead(_ context.Context, _ delivery.Order, m delivery.ReadMark) {
+func (r *recorder) Publish(ctx context.Context, msg delivery.BusMessage) error {
+	var f frame
+	if err := json.Unmarshal(msg.Frame, &f); err != nil {
+		return err
+	}
+	ch, err := wire.ParseChannel(msg.Channel)
+	if err != nil {
+		return err
+	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.reads = append(r.reads, m)
-}
-
-func (r *recorder) PublishLocation(_ context.Context, loc delivery.Location, ids []delivery.ID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.locations = append(r.locations, published{loc, append([]delivery.ID(nil), ids...)})
+	switch {
+	case f.Event == delivery.EventChatRead && ch.Kind == wire.KindOrder: // once per move, not per feed copy
+		var m delivery.ReadMark
+		err = json.Unmarshal(f.Data, &m)
+		r.reads = append(r.reads, m)
+	case f.Event == delivery.EventCourierLocation:
+		var loc delivery.Location
+		err = json.Unmarshal(f.Data, &loc)
+		if n := len(r.locations); n > 0 && r.locations[n-1].Loc.Ts == loc.Ts && r.locations[n-1].Loc.CourierID == loc.CourierID {
+			r.locations[n-1].Orders = append(r.locations[n-1].Orders, ch.ID)
+		} else {
+			r.locations = append(r.locations, published{loc, []delivery.ID{ch.ID}})
+		}
+	}
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return r.Bus.Publish(ctx, msg)
 }
 
 // take returns what was recorded since the last take.
@@ -58,8 +81,8 @@ func (r *recorder) take() ([]delivery.ReadMark, []published) {
 	return reads, locs
 }
 
-func withRecorder(r *recorder) func(*server.Config) {
-	return func(cfg *server.Config) { cfg.Orders.SetRealtime(r, r) }
+func withRecorder(r *recorder) func(*app.Config) {
+	return func(cfg *app.Config) { r.Bus, cfg.Bus = cfg.Bus, r }
 }
 
 // admin creates an operator account (admins cannot register) with a token.
@@ -136,10 +159,10 @@ func (e *testEnv) events(o delivery.Order, p party) []delivery.Event {
 }
 
 // forEachStore runs fn on every engine of storeFactories.
-func forEachStore(t *testing.T, fn func(t *testing.T, newEnv func(edit ...func(*server.Config)) *testEnv)) {
+func forEachStore(t *testing.T, fn func(t *testing.T, newEnv func(edit ...func(*app.Config)) *testEnv)) {
 	for name, open := range storeFactories() {
 		t.Run(name, func(t *testing.T) {
-			fn(t, func(edit ...func(*server.Config)) *testEnv { return newTestEnvOn(t, open(t), edit...) })
+			fn(t, func(edit ...func(*app.Config)) *testEnv { return newTestEnvOn(t, open(t), edit...) })
 		})
 	}
 }

@@ -10,16 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/store/sqlite"
-	"github.com/ordercast/ordercast/server"
 )
 
 // TestChatPartiesPostAndRead: each party posts; the message is stored
 // trimmed, with its author, as the chat.message event of the order with
 // the same seq and payload; every party reads the same history.
 func TestChatPartiesPostAndRead(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newEnv func(...func(*server.Config)) *testEnv) {
+	forEachStore(t, func(t *testing.T, newEnv func(...func(*app.Config)) *testEnv) {
 		e := newEnv()
 		w := e.newWorld()
 		o := e.claimed(w) // seq 3
@@ -170,7 +170,7 @@ func TestChatValidation(t *testing.T) {
 // and appends nothing; 10 concurrent retries store one message; a
 // client_msg_id reused for another text is refused.
 func TestChatIdempotentRetry(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newEnv func(...func(*server.Config)) *testEnv) {
+	forEachStore(t, func(t *testing.T, newEnv func(...func(*app.Config)) *testEnv) {
 		e := newEnv()
 		w := e.newWorld()
 		o := e.place(w)
@@ -226,7 +226,7 @@ func TestChatIdempotentRetry(t *testing.T) {
 // TestChatPagingAgreesWithEvents: paging backwards with ?before= yields
 // exactly the chat.message events of the log, each page ascending.
 func TestChatPagingAgreesWithEvents(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newEnv func(...func(*server.Config)) *testEnv) {
+	forEachStore(t, func(t *testing.T, newEnv func(...func(*app.Config)) *testEnv) {
 		e := newEnv()
 		w := e.newWorld()
 		o := e.place(w)
@@ -286,7 +286,7 @@ func TestChatPagingAgreesWithEvents(t *testing.T) {
 // cancellation the chat takes messages for an hour, then answers 422
 // chat_closed; history stays readable and a retry still gets its answer.
 func TestChatClosesAnHourAfterTheEnd(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newEnv func(...func(*server.Config)) *testEnv) {
+	forEachStore(t, func(t *testing.T, newEnv func(...func(*app.Config)) *testEnv) {
 		clock := &testClock{}
 		e := newEnv(withClock(clock))
 		w := e.newWorld()
@@ -334,7 +334,7 @@ func TestChatClosesAnHourAfterTheEnd(t *testing.T) {
 // the messages of others and the caller's read mark; the mark never
 // moves back, and only a move is published as chat.read.
 func TestReadMarksAndUnread(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newEnv func(...func(*server.Config)) *testEnv) {
+	forEachStore(t, func(t *testing.T, newEnv func(...func(*app.Config)) *testEnv) {
 		rec := &recorder{}
 		e := newEnv(withRecorder(rec))
 		w := e.newWorld()
@@ -431,7 +431,7 @@ func TestReadMarksAndUnread(t *testing.T) {
 
 // countingStore counts UnreadCounts calls, to prove one per listed page.
 type countingStore struct {
-	delivery.Store
+	app.Store
 	mu    sync.Mutex
 	calls int
 }

@@ -70,7 +70,7 @@ func BenchmarkClusterWebsocket(b *testing.B) {
 	start := time.Now()
 	for range b.N {
 		data := strconv.AppendInt([]byte(`{"t":`), time.Now().UnixNano(), 10)
-		if err := a.Hub.Publish(ctx, feed, "bench.tick", append(data, '}')); err != nil {
+		if err := a.publish(ctx, feed, "bench.tick", append(data, '}')); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,7 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/ordercast/ordercast/hub"
+	"github.com/ordercast/ordercast/internal/app"
 	redisbus "github.com/ordercast/ordercast/internal/bus/redis"
 	"github.com/ordercast/ordercast/internal/bus/redis/redistest"
 	"github.com/ordercast/ordercast/internal/delivery"
@@ -18,7 +19,6 @@ import (
 	"github.com/ordercast/ordercast/internal/outbox"
 	"github.com/ordercast/ordercast/internal/sessions"
 	"github.com/ordercast/ordercast/internal/store/postgres"
-	"github.com/ordercast/ordercast/server"
 )
 
 // instance is one ordercast instance of a multi-instance test: a whole
@@ -27,7 +27,7 @@ import (
 type instance struct {
 	*rtEnv
 	Bus    *redisbus.Bus
-	Outbox *outbox.Outbox // nil for an instance that dies before publishing
+	Outbox *outbox.Outbox
 }
 
 // instanceOpts vary one instance.
@@ -38,8 +38,8 @@ type instanceOpts struct {
 	// dies: the instance commits but never publishes and runs no relay,
 	// as one that crashed between its commit and its publish.
 	dies bool
-	// edit changes the instance's hub or server config (a clock, say).
-	edit func(*hub.Config, *server.Config)
+	// edit changes the instance's config (a clock, say).
+	edit func(*app.Config)
 	// sessions tunes the instance's list of ended sessions.
 	sessions sessions.Options
 }
@@ -87,40 +87,37 @@ func (c *cluster) start(i int, o instanceOpts) *instance {
 		opt.Addr = o.redisAddr
 	}
 	inst := &instance{}
-	publisher := func(h *hub.Hub) delivery.EventPublisher {
-		if o.dies {
-			return dropPublisher{}
-		}
-		inst.Outbox = outbox.New(outbox.Config{
-			Store: store, Publisher: h, Grace: relayGrace, Interval: 50 * time.Millisecond,
-			BusUp: func() bool { return inst.Bus.Stats().Connected },
-		})
-		inst.Outbox.Start()
-		t.Cleanup(inst.Outbox.Close) // after the server's shutdown, before the bus closes
-		return inst.Outbox
-	}
-	inst.rtEnv = newRealtimeEnvWith(t, store, o.sessions, publisher, func(hc *hub.Config, cfg *server.Config) {
-		client := goredis.NewClient(redistest.Tune(opt))
-		inst.Bus = redisbus.New(client, redisbus.Options{Prefix: c.prefix, Log: hc.Log})
-		hc.Bus = inst.Bus
+	client := goredis.NewClient(redistest.Tune(opt))
+	inst.Bus = redisbus.New(client, redisbus.Options{Prefix: c.prefix})
+	t.Cleanup(func() { _ = client.Close() }) // after the instance's shutdown
+	inst.rtEnv = newRealtimeEnvWith(t, store, o.sessions, func(cfg *app.Config) {
+		cfg.Bus = inst.Bus
 		// Courier positions in Redis, as cmd/ordercast keeps them.
-		cfg.Orders.SetLocationStore(locredis.New(client, locredis.Options{Prefix: c.prefix}))
-		if o.edit != nil {
-			o.edit(hc, cfg)
+		cfg.Locations = locredis.New(client, locredis.Options{Prefix: c.prefix})
+		cfg.Outbox = outbox.Config{Grace: relayGrace, Interval: 50 * time.Millisecond, BusUp: func() bool { return inst.Bus.Stats().Connected }}
+		if o.dies {
+			cfg.Bus = losingBus{cfg.Bus}
+			cfg.Outbox.Interval = time.Hour // no relay round within a test
 		}
-		t.Cleanup(func() { // after the hub's shutdown
-			_ = inst.Bus.Close()
-			_ = client.Close()
-		})
+		if o.edit != nil {
+			o.edit(cfg)
+		}
 	})
+	inst.Outbox = inst.App.Outbox
 	return inst
 }
 
-// dropPublisher loses every event, as an instance that died after its
-// commit and before its publish.
-type dropPublisher struct{}
+// losingBus loses every durable event, as an instance that died after
+// its commit and before its publish: the bus refuses it, so the outbox
+// leaves it for a relay.
+type losingBus struct{ delivery.Bus }
 
-func (dropPublisher) PublishEvent(context.Context, delivery.Order, delivery.Event) {}
+func (b losingBus) Publish(ctx context.Context, msg delivery.BusMessage) error {
+	if msg.Seq != 0 {
+		return errors.New("instance died before publishing")
+	}
+	return b.Bus.Publish(ctx, msg)
+}
 
 // waitFor polls cond until it holds, for up to waitTimeout.
 func waitFor(t *testing.T, what string, cond func() bool) {

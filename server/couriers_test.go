@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/delivery"
-	"github.com/ordercast/ordercast/server"
 )
 
 // offerKeys are the fields of API.md's offer view, and all of them.
@@ -47,7 +47,7 @@ func (e *testEnv) unassign(o delivery.Order, p party, reason any) response {
 // (default 3) active orders is refused one more with 409 too_many_active,
 // which changes nothing; a delivered order makes room again.
 func TestClaimBeyondMaxActive(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newEnv func(...func(*server.Config)) *testEnv) {
+	forEachStore(t, func(t *testing.T, newEnv func(...func(*app.Config)) *testEnv) {
 		e := newEnv()
 		w := e.newWorld()
 		var held []delivery.Order
@@ -74,7 +74,7 @@ func TestClaimBeyondMaxActive(t *testing.T) {
 // TestClaimMaxActiveSetting: SetMaxActivePerCourier (MAX_ACTIVE_PER_COURIER)
 // moves the cap.
 func TestClaimMaxActiveSetting(t *testing.T) {
-	e := newTestEnv(t, func(cfg *server.Config) { cfg.Orders.SetMaxActivePerCourier(1) })
+	e := newTestEnv(t, func(cfg *app.Config) { cfg.MaxActivePerCourier = 1 })
 	w := e.newWorld()
 	e.claimed(w)
 	o := e.accepted(w)
@@ -87,7 +87,7 @@ func TestClaimMaxActiveSetting(t *testing.T) {
 // orders at once gets exactly the cap of them, the rest 409
 // too_many_active, on both engines.
 func TestConcurrentClaimsByOneCourier(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newEnv func(...func(*server.Config)) *testEnv) {
+	forEachStore(t, func(t *testing.T, newEnv func(...func(*app.Config)) *testEnv) {
 		e := newEnv()
 		w := e.newWorld()
 		const n = 10
@@ -131,7 +131,7 @@ func TestConcurrentClaimsByOneCourier(t *testing.T) {
 // is no party any more. Everyone else is refused, and a refusal changes
 // nothing.
 func TestUnassign(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newEnv func(...func(*server.Config)) *testEnv) {
+	forEachStore(t, func(t *testing.T, newEnv func(...func(*app.Config)) *testEnv) {
 		e := newEnv()
 		w, other := e.newWorld(), e.newWorld()
 		admin := e.admin()
@@ -235,7 +235,7 @@ func TestUnassign(t *testing.T) {
 // offer view only, in GET /orders/{id} and GET /orders, and the whole
 // order once it is assigned to it.
 func TestOfferView(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newEnv func(...func(*server.Config)) *testEnv) {
+	forEachStore(t, func(t *testing.T, newEnv func(...func(*app.Config)) *testEnv) {
 		e := newEnv()
 		w := e.newWorld()
 		body := placeBody(w)
@@ -316,7 +316,7 @@ func restaurantName(t *testing.T, e *testEnv, w world) string {
 // one sent before it, from another delivery or from home), and none older
 // than 10 minutes.
 func TestPositionsOnlyAfterAssignment(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newEnv func(...func(*server.Config)) *testEnv) {
+	forEachStore(t, func(t *testing.T, newEnv func(...func(*app.Config)) *testEnv) {
 		clock := &testClock{}
 		e := newEnv(withClock(clock))
 		w := e.newWorld()

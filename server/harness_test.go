@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,10 +17,15 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/ordercast/ordercast/hub"
 	"github.com/ordercast/ordercast/internal/accounts"
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/auth"
+	"github.com/ordercast/ordercast/internal/bus/memory"
 	"github.com/ordercast/ordercast/internal/delivery"
+	locmemory "github.com/ordercast/ordercast/internal/location/memory"
 	"github.com/ordercast/ordercast/internal/orders"
+	"github.com/ordercast/ordercast/internal/outbox"
 	"github.com/ordercast/ordercast/internal/sessions"
 	"github.com/ordercast/ordercast/internal/store/postgres"
 	"github.com/ordercast/ordercast/internal/store/sqlite"
@@ -39,10 +43,12 @@ var testSecret = []byte("test-secret-test-secret-test-secret-0123")
 type testEnv struct {
 	t      testing.TB
 	URL    string
-	Store  delivery.Store
+	Store  app.Store
 	Tokens *auth.Tokens
 	Orders *orders.Service
 	Server *server.Server
+	Hub    *hub.Hub
+	App    *app.App
 	// Sessions is the list of ended sessions its tokens are checked
 	// against, as cmd/ordercast wires it.
 	Sessions *sessions.List
@@ -70,72 +76,78 @@ func (b *syncBuffer) String() string {
 
 // storeFactories are the engines server tests run on: SQLite always,
 // PostgreSQL when TEST_DATABASE_URL is set (required under CI=true).
-func storeFactories() map[string]func(testing.TB) delivery.Store {
-	f := map[string]func(testing.TB) delivery.Store{
-		"sqlite": func(t testing.TB) delivery.Store { return sqlite.OpenTest(t) },
+func storeFactories() map[string]func(testing.TB) app.Store {
+	f := map[string]func(testing.TB) app.Store{
+		"sqlite": func(t testing.TB) app.Store { return sqlite.OpenTest(t) },
 	}
 	if os.Getenv("TEST_DATABASE_URL") != "" || os.Getenv("CI") == "true" {
-		f["postgres"] = func(t testing.TB) delivery.Store { return postgres.OpenTest(t) }
+		f["postgres"] = func(t testing.TB) app.Store { return postgres.OpenTest(t) }
 	}
 	return f
 }
 
-// newTestEnv starts a server on SQLite; edit may change its Config.
-func newTestEnv(t testing.TB, edit ...func(*server.Config)) *testEnv {
+// newTestEnv starts an instance on SQLite; edit may change its Config.
+func newTestEnv(t testing.TB, edit ...func(*app.Config)) *testEnv {
 	return newTestEnvOn(t, sqlite.OpenTest(t), edit...)
 }
 
-func newTestEnvOn(t testing.TB, store delivery.Store, edit ...func(*server.Config)) *testEnv {
+func newTestEnvOn(t testing.TB, store app.Store, edit ...func(*app.Config)) *testEnv {
 	t.Helper()
 	return newTestEnvWith(t, store, newSessionList(t, store, sessions.Options{}), edit...)
 }
 
 // newSessionList is a started list of ended sessions on store.
-func newSessionList(t testing.TB, store delivery.Store, opt sessions.Options) *sessions.List {
+func newSessionList(t testing.TB, store app.Store, opt sessions.Options) *sessions.List {
 	t.Helper()
 	list := sessions.New(store, opt)
 	if err := list.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(list.Close) // after the server's shutdown
+	t.Cleanup(list.Close) // after the instance's shutdown
 	return list
 }
 
-// newTestEnvWith is newTestEnvOn checking tokens against list.
-func newTestEnvWith(t testing.TB, store delivery.Store, list *sessions.List, edit ...func(*server.Config)) *testEnv {
+// newTestEnvWith is newTestEnvOn checking tokens against list: one
+// instance wired by internal/app as cmd/ordercast wires it, on the
+// in-process bus unless edit picks another.
+func newTestEnvWith(t testing.TB, store app.Store, list *sessions.List, edit ...func(*app.Config)) *testEnv {
 	t.Helper()
 	tokens := auth.NewTokens(testSecret, "ordercast", "ordercast-api", time.Minute)
 	tokens.SetRevocations(list.Revoked)
-	acc := accounts.New(store, tokens)
-	acc.SetRevoker(list)
 	logs := &syncBuffer{}
-	svc := orders.New(store, nil)
-	cfg := server.Config{
-		Store:    store,
-		Orders:   svc,
-		Accounts: acc,
-		Tokens:   tokens,
-		Log:      zerolog.New(logs),
+	cfg := app.Config{
+		Store:     store,
+		Bus:       memory.New(),
+		Locations: locmemory.New(),
+		Tokens:    tokens,
+		Sessions:  list,
+		Outbox:    outbox.Config{Interval: 50 * time.Millisecond},
+		Server:    server.Config{HubAPIKey: testAPIKey},
+		Log:       zerolog.New(logs),
 	}
 	for _, e := range edit {
 		e(&cfg)
 	}
-	srv := server.New(cfg)
+	inst, err := app.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	go func() { done <- inst.Server.Serve(ln) }()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
+		if err := inst.Shutdown(10*time.Second, 5*time.Second); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 		<-done
+		inst.Close()
+		_ = cfg.Bus.Close()
 	})
-	return &testEnv{t: t, URL: "http://" + ln.Addr().String(), Store: store, Tokens: tokens, Orders: svc, Server: srv, Sessions: list, logs: logs}
+	return &testEnv{t: t, URL: "http://" + ln.Addr().String(), Store: store, Tokens: tokens, Orders: inst.Orders, Server: inst.Server,
+		Hub: inst.Hub, App: inst, Sessions: list, logs: logs}
 }
 
 // response is a decoded answer.

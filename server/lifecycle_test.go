@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/delivery"
-	"github.com/ordercast/ordercast/server"
 )
 
 func TestLifecycleHappyPathAppendsEvents(t *testing.T) {
@@ -65,7 +65,7 @@ func TestLifecycleHappyPathAppendsEvents(t *testing.T) {
 // nothing.
 func TestEveryInvalidTransition(t *testing.T) {
 	// One courier holds an order in every status at once.
-	e := newTestEnv(t, func(cfg *server.Config) { cfg.Orders.SetMaxActivePerCourier(delivery.MaxActiveOrders) })
+	e := newTestEnv(t, func(cfg *app.Config) { cfg.MaxActivePerCourier = delivery.MaxActiveOrders })
 	w := e.newWorld()
 	outsiders := e.newWorld()
 	paths := map[delivery.Status][]func(o delivery.Order){
@@ -266,8 +266,8 @@ func TestProbesAndErrors(t *testing.T) {
 }
 
 func TestReadyzReportsDownDependency(t *testing.T) {
-	e := newTestEnv(t, func(c *server.Config) {
-		c.ReadyChecks = map[string]func(context.Context) error{"redis": func(context.Context) error { return errors.New("connection refused") }}
+	e := newTestEnv(t, func(c *app.Config) {
+		c.Server.ReadyChecks = map[string]func(context.Context) error{"redis": func(context.Context) error { return errors.New("connection refused") }}
 	})
 	var ready struct {
 		Ready  bool

@@ -80,22 +80,6 @@ func (s *Server) limitOrders(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// limitChat spends one of the caller's chat messages (REST and websocket).
-func (s *Server) limitChat(c *fiber.Ctx) error {
-	if err := s.cfg.Limits.Chat(actor(c).UserID); err != nil {
-		return err
-	}
-	return c.Next()
-}
-
-// limitPositions spends one of the caller's positions (REST and websocket).
-func (s *Server) limitPositions(c *fiber.Ctx) error {
-	if err := s.cfg.Limits.Position(actor(c).UserID); err != nil {
-		return err
-	}
-	return c.Next()
-}
-
 // hijackGrace bounds the wait for fasthttp to hand over an upgraded
 // connection: it skips the hijack only when the connection broke first,
 // and the socket's lease must not stay counted then.

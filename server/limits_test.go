@@ -11,12 +11,11 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/ordercast/ordercast/hub"
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/bus/redis/redistest"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/limits"
 	"github.com/ordercast/ordercast/internal/wire"
-	"github.com/ordercast/ordercast/server"
 )
 
 // The Limits table of API.md, on a frozen clock (stepClock) that the
@@ -26,10 +25,10 @@ import (
 const testPassword = "correct horse battery" // testEnv.register's
 
 // withRateLimits turns the rate limits on, on clock.
-func withRateLimits(clock *stepClock) func(*server.Config) {
-	return func(cfg *server.Config) {
+func withRateLimits(clock *stepClock) func(*app.Config) {
+	return func(cfg *app.Config) {
 		cfg.Limits = limits.New(limits.Options{Now: clock.Now})
-		cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		cfg.Server.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	}
 }
 
@@ -166,9 +165,8 @@ func TestOrderPlacementsAreLimitedPerCustomer(t *testing.T) {
 // share one set of limits on clock.
 func newLimitedRealtimeEnv(t *testing.T, clock *stepClock) *rtEnv {
 	lim := limits.New(limits.Options{Now: clock.Now})
-	return newRealtimeEnv(t, func(hc *hub.Config, cfg *server.Config) {
+	return newRealtimeEnv(t, func(cfg *app.Config) {
 		cfg.Limits = lim
-		hc.Actions = server.NewActions(cfg.Orders, lim)
 	})
 }
 
@@ -288,7 +286,7 @@ func (e *rtEnv) waitAdmitted(t *testing.T, token string) {
 }
 
 func TestSocketsPerUserAreCapped(t *testing.T) {
-	e := newRealtimeEnv(t, func(_ *hub.Config, cfg *server.Config) {
+	e := newRealtimeEnv(t, func(cfg *app.Config) {
 		cfg.Conns = limits.NewConns(limits.ConnsConfig{PerUser: 3, Max: 100})
 	})
 	ann, bo := e.register(delivery.RoleCustomer), e.register(delivery.RoleCustomer)
@@ -307,7 +305,7 @@ func TestSocketsPerUserAreCapped(t *testing.T) {
 }
 
 func TestSocketsPerInstanceAreCapped(t *testing.T) {
-	e := newRealtimeEnv(t, func(_ *hub.Config, cfg *server.Config) {
+	e := newRealtimeEnv(t, func(cfg *app.Config) {
 		cfg.Conns = limits.NewConns(limits.ConnsConfig{Max: 2})
 	})
 	ann, bo, cy := e.register(delivery.RoleCustomer), e.register(delivery.RoleCustomer), e.register(delivery.RoleCustomer)
@@ -333,12 +331,12 @@ func TestSocketsPerInstanceAreCapped(t *testing.T) {
 // both count, and a socket closed on one frees a place on the other.
 func TestSocketsPerUserAreCappedAcrossInstances(t *testing.T) {
 	c := newCluster(t, 2)
-	withConns := func(hc *hub.Config, cfg *server.Config) {
+	withConns := func(cfg *app.Config) {
 		rdb := redistest.Client(t, c.url)
 		cfg.Conns = limits.NewConns(limits.ConnsConfig{
 			PerUser: 3,
 			Shared:  limits.NewShared(rdb, limits.SharedOptions{Prefix: c.prefix}),
-			Log:     hc.Log,
+			Log:     cfg.Log,
 		})
 		t.Cleanup(cfg.Conns.Close) // after the hub's shutdown, before rdb closes
 	}
@@ -372,7 +370,7 @@ func TestPasswordHashingWaitsAtMostFiveSeconds(t *testing.T) {
 		timers <- c
 		return c, func() {}
 	}})
-	e := newTestEnv(t, func(cfg *server.Config) { cfg.Accounts.SetHashGate(gate) })
+	e := newTestEnv(t, func(cfg *app.Config) { cfg.HashGate = gate })
 	ann := e.register(delivery.RoleCustomer)
 
 	held, release := make(chan struct{}), make(chan struct{})

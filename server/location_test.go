@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/delivery"
-	"github.com/ordercast/ordercast/server"
 )
 
 const locationPath = "/api/v1/couriers/me/location"
@@ -88,14 +88,18 @@ func TestLocationValidation(t *testing.T) {
 // publisher with the courier's active orders and nothing else; with none
 // it goes nowhere.
 func TestLocationGoesToActiveOrdersOnly(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newEnv func(...func(*server.Config)) *testEnv) {
+	forEachStore(t, func(t *testing.T, newEnv func(...func(*app.Config)) *testEnv) {
 		rec := &recorder{}
-		e := newEnv(withRecorder(rec))
+		// A minute on for each position: taken after every assignment,
+		// and never held back by the once-a-second throttle.
+		clock := newStepClock()
+		e := newEnv(withRecorder(rec), func(cfg *app.Config) { cfg.Clock = clock.Now })
 		w := e.newWorld()
-		n := time.Now().UnixMilli() - 10_000
+		var n int64
 		send := func(p party) {
 			t.Helper()
-			n++
+			clock.Advance(time.Minute)
+			n = clock.Now().UnixMilli()
 			e.must(202, "POST", locationPath, p.Token, map[string]any{"lat": 1, "lng": 2, "ts": n})
 		}
 		want := func(orders ...delivery.ID) {
@@ -139,7 +143,7 @@ func TestLocationGoesToActiveOrdersOnly(t *testing.T) {
 // courier is shown to its parties while the order is active, to nobody
 // else ever, and to nobody once the order was delivered.
 func TestLastLocationOnlyToPartiesOfActiveOrders(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newEnv func(...func(*server.Config)) *testEnv) {
+	forEachStore(t, func(t *testing.T, newEnv func(...func(*app.Config)) *testEnv) {
 		e := newEnv()
 		w := e.newWorld()
 		strangers := e.newWorld()

@@ -8,12 +8,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/delivery"
 )
 
 // menuSpy records the menu reads of the store under it.
 type menuSpy struct {
-	delivery.Store
+	app.Store
 	mu     sync.Mutex
 	listed int             // ListMenu calls
 	byID   [][]delivery.ID // MenuItemsByID calls

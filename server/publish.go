@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -68,7 +69,8 @@ func (s *Server) handlePublish(c *fiber.Ctx) error {
 		resp.Seq = ev.Seq
 		return c.JSON(resp)
 	}
-	if err := s.cfg.Hub.Publish(c.UserContext(), ch.String(), req.Event, req.Data); err != nil {
+	pub := delivery.Publication{Channel: ch.String(), Event: req.Event, Data: req.Data, Ts: time.Now().UnixMilli()}
+	if err := s.cfg.Publisher.Publish(c.UserContext(), pub); err != nil {
 		requestLogger(c).Warn().Err(err).Msg("publish")
 		c.Set(fiber.HeaderRetryAfter, "1")
 		return delivery.Errorf(delivery.EUNAVAILABLE, "the bus did not take the event; retry")

@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"net"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -12,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/ordercast/ordercast/hub"
 	"github.com/ordercast/ordercast/internal/accounts"
 	"github.com/ordercast/ordercast/internal/auth"
 	"github.com/ordercast/ordercast/internal/delivery"
@@ -29,8 +29,10 @@ type Config struct {
 	Orders   *orders.Service
 	Accounts *accounts.Service
 	Tokens   *auth.Tokens
-	// Hub serves GET /ws and the publish API; nil serves REST only.
-	Hub *hub.Hub
+	// Hub serves GET /ws; nil serves REST only.
+	Hub Hub
+	// Publisher takes the publish API's ephemeral events (with Hub).
+	Publisher delivery.Publisher
 	// HubAPIKey enables POST /api/v1/publish when non-empty.
 	HubAPIKey string
 	// AllowedOrigins for websocket handshakes; empty means same origin.
@@ -46,15 +48,24 @@ type Config struct {
 	Registry *prometheus.Registry
 	// MetricsElsewhere leaves /metrics off this app (METRICS_ADDR is set).
 	MetricsElsewhere bool
-	// Limits are the rate limits of REST and, through NewActions, of the
-	// websocket's chat and location frames; nil limits nothing
-	// (RATE_LIMITS=off, and tests that are not about limits).
+	// Limits are the rate limits of REST (the order service spends the
+	// chat and position budgets itself, for REST and websocket alike);
+	// nil limits nothing (RATE_LIMITS=off, and tests not about limits).
 	Limits *limits.Limits
 	// Conns caps the sockets per user and per instance; nil caps nothing.
 	Conns *limits.Conns
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
 	// client address (TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix
+}
+
+// Hub takes over upgraded connections; *hub.Hub is one.
+type Hub interface {
+	// Serve runs the websocket handshake on conn for r, of a user whose
+	// token the server verified, and owns conn from then on.
+	Serve(conn net.Conn, r *http.Request, claims auth.Claims) error
+	// Closing reports a shutdown under way: upgrades are refused 503.
+	Closing() bool
 }
 
 // Server is the HTTP side of ordercast.

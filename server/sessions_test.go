@@ -71,7 +71,7 @@ func (e *rtEnv) wantEnded(what, token string) {
 func TestSessionLogoutEndsTokensAndSockets(t *testing.T) {
 	for name, open := range storeFactories() {
 		t.Run(name, func(t *testing.T) {
-			e := newRealtimeEnvOn(t, open(t), nil)
+			e := newRealtimeEnvOn(t, open(t))
 			laptop := e.register(delivery.RoleCustomer)
 			phone := e.signInAgain(laptop)
 			sockL, sockP := e.dial(laptop), e.dial(phone)
@@ -98,7 +98,7 @@ func TestSessionLogoutEndsTokensAndSockets(t *testing.T) {
 func TestSessionRefreshReuseEndsSession(t *testing.T) {
 	for name, open := range storeFactories() {
 		t.Run(name, func(t *testing.T) {
-			e := newRealtimeEnvOn(t, open(t), nil)
+			e := newRealtimeEnvOn(t, open(t))
 			p := e.register(delivery.RoleCustomer)
 			other := e.signInAgain(p)
 			sock, otherSock := e.dial(p), e.dial(other)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ordercast/ordercast/server"
+	"github.com/ordercast/ordercast/internal/app"
 )
 
 func TestWebAppFilesAreServedWithTagsAndPolicy(t *testing.T) {
@@ -70,14 +70,14 @@ func TestUnknownMethodIs405WithAllow(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
-	const app = "http://localhost:5173"
-	e := newTestEnv(t, func(c *server.Config) { c.CORSOrigins = []string{app} })
+	const origin = "http://localhost:5173"
+	e := newTestEnv(t, func(c *app.Config) { c.Server.CORSOrigins = []string{origin} })
 	w := e.newWorld()
 
 	// A preflight from an allowed origin is answered with what it may send.
-	r := e.do("OPTIONS", "/api/v1/orders", "", nil, "Origin", app,
+	r := e.do("OPTIONS", "/api/v1/orders", "", nil, "Origin", origin,
 		"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization,content-type,idempotency-key")
-	if r.Status != http.StatusNoContent || r.Header.Get("Access-Control-Allow-Origin") != app {
+	if r.Status != http.StatusNoContent || r.Header.Get("Access-Control-Allow-Origin") != origin {
 		t.Fatalf("preflight: %d %v", r.Status, r.Header)
 	}
 	for _, h := range []string{"Authorization", "Content-Type", "Idempotency-Key", "If-Match"} {
@@ -86,8 +86,8 @@ func TestCORS(t *testing.T) {
 		}
 	}
 	// The request itself carries the origin and exposes the headers a client reads.
-	r = e.must(http.StatusOK, "GET", "/api/v1/me", w.Customer.Token, nil, "Origin", app)
-	if r.Header.Get("Access-Control-Allow-Origin") != app || !strings.Contains(r.Header.Get("Access-Control-Expose-Headers"), "Etag") &&
+	r = e.must(http.StatusOK, "GET", "/api/v1/me", w.Customer.Token, nil, "Origin", origin)
+	if r.Header.Get("Access-Control-Allow-Origin") != origin || !strings.Contains(r.Header.Get("Access-Control-Expose-Headers"), "Etag") &&
 		!strings.Contains(r.Header.Get("Access-Control-Expose-Headers"), "ETag") {
 		t.Errorf("GET with Origin: %v", r.Header)
 	}
@@ -98,7 +98,7 @@ func TestCORS(t *testing.T) {
 	}
 	// Without CORS_ORIGINS nothing is granted.
 	plain := newTestEnv(t)
-	r = plain.do("GET", "/api/v1/restaurants", "", nil, "Origin", app)
+	r = plain.do("GET", "/api/v1/restaurants", "", nil, "Origin", origin)
 	if got := r.Header.Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("CORS off, yet granted %q", got)
 	}

@@ -13,7 +13,7 @@ import (
 // storeFactories.
 func forEachRealtimeStore(t *testing.T, fn func(t *testing.T, e *rtEnv)) {
 	for name, open := range storeFactories() {
-		t.Run(name, func(t *testing.T) { fn(t, newRealtimeEnvOn(t, open(t), nil)) })
+		t.Run(name, func(t *testing.T) { fn(t, newRealtimeEnvOn(t, open(t))) })
 	}
 }
 

@@ -53,7 +53,7 @@ func BenchmarkWSFanout(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
-				if err := e.Hub.Publish(ctx, wire.DispatchChannel, "order.offered", data); err != nil {
+				if err := e.publish(ctx, wire.DispatchChannel, "order.offered", data); err != nil {
 					b.Fatal(err)
 				}
 				// Pace the publisher a little so that a queue (512) never

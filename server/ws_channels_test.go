@@ -197,7 +197,7 @@ func TestWSChatMessageReachesTheUserFeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Hub.PublishEvent(context.Background(), o2, ev)
+	e.publishEvent(o2, ev)
 	e.barrier(cust, staff, courier)
 	for _, c := range []struct {
 		client *wsClient

@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordercast/ordercast/hub"
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/delivery"
-	"github.com/ordercast/ordercast/server"
 )
 
 // stepClock stands still until a test moves it: an interval of the hub
@@ -26,10 +25,9 @@ func (c *stepClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 // withHubClock makes the hub's typing and location intervals, and the
 // order service, read clock: a test moves it past an interval instead of
 // waiting one out.
-func withHubClock(clock *stepClock) func(*hub.Config, *server.Config) {
-	return func(hc *hub.Config, cfg *server.Config) {
-		hc.Now = clock.Now
-		cfg.Orders.SetClock(clock.Now)
+func withHubClock(clock *stepClock) func(*app.Config) {
+	return func(cfg *app.Config) {
+		cfg.Clock = clock.Now
 	}
 }
 

@@ -10,10 +10,9 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/ordercast/ordercast/hub"
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/auth"
 	"github.com/ordercast/ordercast/internal/delivery"
-	"github.com/ordercast/ordercast/server"
 )
 
 // handshake dials /ws and returns the HTTP status of a refused handshake
@@ -82,8 +81,8 @@ func TestWSHandshakeNotUpgrade(t *testing.T) {
 }
 
 func TestWSAllowedOrigins(t *testing.T) {
-	e := newRealtimeEnv(t, func(_ *hub.Config, cfg *server.Config) {
-		cfg.AllowedOrigins = []string{"https://app.example.com", "*.partner.example"}
+	e := newRealtimeEnv(t, func(cfg *app.Config) {
+		cfg.Server.AllowedOrigins = []string{"https://app.example.com", "*.partner.example"}
 	})
 	p := e.register(delivery.RoleCustomer)
 	for origin, want := range map[string]int{
@@ -99,7 +98,7 @@ func TestWSAllowedOrigins(t *testing.T) {
 			t.Errorf("origin %s: %d, want %d", origin, status, want)
 		}
 	}
-	star := newRealtimeEnv(t, func(_ *hub.Config, cfg *server.Config) { cfg.AllowedOrigins = []string{"*"} })
+	star := newRealtimeEnv(t, func(cfg *app.Config) { cfg.Server.AllowedOrigins = []string{"*"} })
 	q := star.register(delivery.RoleCustomer)
 	if status, _ := star.handshake("?access_token="+q.Token, http.Header{"Origin": {"https://anything.example"}}); status != 101 {
 		t.Errorf("origin with *: %d", status)

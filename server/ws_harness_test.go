@@ -12,13 +12,12 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/ordercast/ordercast/hub"
-	"github.com/ordercast/ordercast/internal/bus/memory"
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/orders"
 	"github.com/ordercast/ordercast/internal/sessions"
 	"github.com/ordercast/ordercast/internal/store/sqlite"
 	"github.com/ordercast/ordercast/internal/wire"
-	"github.com/ordercast/ordercast/server"
 )
 
 const testAPIKey = "test-hub-api-key"
@@ -26,66 +25,30 @@ const testAPIKey = "test-hub-api-key"
 // waitTimeout bounds every wait of the realtime tests.
 const waitTimeout = 10 * time.Second
 
-// rtEnv is a whole server with the hub, over SQLite.
+// rtEnv is a test instance seen from its realtime side.
 type rtEnv struct {
 	*testEnv
-	Hub *hub.Hub
 }
 
-// newRealtimeEnv starts a server with a hub on the in-process bus; edit
-// may change the hub's or the server's config.
-func newRealtimeEnv(t testing.TB, edit ...func(*hub.Config, *server.Config)) *rtEnv {
+// newRealtimeEnv starts an instance on SQLite and the in-process bus;
+// edit may change its Config.
+func newRealtimeEnv(t testing.TB, edit ...func(*app.Config)) *rtEnv {
 	t.Helper()
-	return newRealtimeEnvOn(t, sqlite.OpenTest(t), nil, edit...)
+	return newRealtimeEnvOn(t, sqlite.OpenTest(t), edit...)
 }
 
 // newRealtimeEnvOn is newRealtimeEnv on store (instances of one
-// deployment share it). publisher, when not nil, returns what the order
-// service publishes committed events to instead of the hub itself (the
-// outbox, in the cluster tests).
-func newRealtimeEnvOn(t testing.TB, store delivery.Store, publisher func(*hub.Hub) delivery.EventPublisher, edit ...func(*hub.Config, *server.Config)) *rtEnv {
+// deployment share it).
+func newRealtimeEnvOn(t testing.TB, store app.Store, edit ...func(*app.Config)) *rtEnv {
 	t.Helper()
-	return newRealtimeEnvWith(t, store, sessions.Options{}, publisher, edit...)
+	return newRealtimeEnvWith(t, store, sessions.Options{}, edit...)
 }
 
 // newRealtimeEnvWith is newRealtimeEnvOn with a list of ended sessions
 // tuned by so.
-func newRealtimeEnvWith(t testing.TB, store delivery.Store, so sessions.Options, publisher func(*hub.Hub) delivery.EventPublisher, edit ...func(*hub.Config, *server.Config)) *rtEnv {
+func newRealtimeEnvWith(t testing.TB, store app.Store, so sessions.Options, edit ...func(*app.Config)) *rtEnv {
 	t.Helper()
-	var h *hub.Hub
-	list := newSessionList(t, store, so)
-	env := newTestEnvWith(t, store, list, func(cfg *server.Config) {
-		hc := hub.Config{Store: cfg.Store, Bus: memory.New(), Tokens: cfg.Tokens, Actions: server.NewActions(cfg.Orders, nil), Log: cfg.Log}
-		cfg.HubAPIKey = testAPIKey
-		for _, e := range edit {
-			e(&hc, cfg)
-		}
-		// Ended sessions come over the bus and close their sockets, as
-		// cmd/ordercast wires it.
-		hc.Bus, hc.SessionRevoked = list.Bus(hc.Bus), list.Revoked
-		var err error
-		if h, err = hub.New(hc); err != nil {
-			t.Fatal(err)
-		}
-		list.OnEnd(func(sid string) { h.CloseSession(sid) })
-		cfg.Hub = h
-		cfg.Orders.SetRealtime(h, h)
-		if publisher != nil {
-			cfg.Orders.SetPublisher(publisher(h))
-		} else {
-			cfg.Orders.SetPublisher(h)
-		}
-	})
-	// Registered after the server's cleanup, so it runs first: the hub
-	// owns the upgraded connections (API: shut the hub down first).
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := h.Shutdown(ctx); err != nil {
-			t.Errorf("hub shutdown: %v", err)
-		}
-	})
-	return &rtEnv{testEnv: env, Hub: h}
+	return &rtEnv{newTestEnvWith(t, store, newSessionList(t, store, so), edit...)}
 }
 
 func (e *rtEnv) wsURL() string { return "ws" + strings.TrimPrefix(e.URL, "http") + "/ws" }
@@ -379,4 +342,23 @@ func eventNames(frames []frame) []string {
 		out = append(out, fmt.Sprintf("%s#%d", f.Event, f.Seq))
 	}
 	return out
+}
+
+// publishEvent publishes a committed event as its committer would (the
+// order service's routing), behind the outbox's back: tests commit in the
+// Store directly to publish out of order, or not at all.
+func (e *rtEnv) publishEvent(o delivery.Order, ev delivery.Event) {
+	e.t.Helper()
+	pubs, err := orders.Route(o, ev)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.App.Publisher.Publish(context.Background(), pubs...); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// publish publishes an ephemeral event to channel, as the publish API does.
+func (e *rtEnv) publish(ctx context.Context, channel, event string, data []byte) error {
+	return e.App.Publisher.Publish(ctx, delivery.Publication{Channel: channel, Event: event, Data: data, Ts: time.Now().UnixMilli()})
 }

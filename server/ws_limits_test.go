@@ -10,12 +10,12 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/ordercast/ordercast/hub"
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/wire"
-	"github.com/ordercast/ordercast/server"
 )
 
-func withLimits(l hub.Limits) func(*hub.Config, *server.Config) {
-	return func(hc *hub.Config, _ *server.Config) { hc.Limits = l }
+func withLimits(l hub.Limits) func(*app.Config) {
+	return func(cfg *app.Config) { cfg.HubLimits = l }
 }
 
 // waitStat waits until cond holds over the hub's counters.

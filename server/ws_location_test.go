@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordercast/ordercast/hub"
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/bus/memory"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
-	"github.com/ordercast/ordercast/server"
 )
 
 // TestWSLocation: a courier's location frames reach the channels of its
@@ -22,7 +21,7 @@ import (
 func TestWSLocation(t *testing.T) {
 	clock := newStepClock()
 	bus := memory.New()
-	e := newRealtimeEnv(t, withHubClock(clock), func(hc *hub.Config, _ *server.Config) { hc.Bus = bus })
+	e := newRealtimeEnv(t, withHubClock(clock), func(cfg *app.Config) { cfg.Bus = bus })
 	w, other := e.newWorld(), e.newWorld()
 	a, b := e.claimed(w), e.claimed(w) // w.Courier's active orders
 	done := e.claimed(w)
@@ -163,7 +162,7 @@ func containsStatus(data []byte, st delivery.Status) bool {
 // before the delivery and the delivery's event, closed in the hub.
 func TestWSLocationAsOf(t *testing.T) {
 	bus := memory.New()
-	e := newRealtimeEnv(t, func(hc *hub.Config, _ *server.Config) { hc.Bus = bus })
+	e := newRealtimeEnv(t, func(cfg *app.Config) { cfg.Bus = bus })
 	w := e.newWorld()
 	o := e.claimed(w) // seq 3
 	ch := wire.OrderChannel(o.ID)

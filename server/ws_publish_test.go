@@ -7,10 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ordercast/ordercast/hub"
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
-	"github.com/ordercast/ordercast/server"
 )
 
 func TestPublishAPI(t *testing.T) {
@@ -86,7 +85,7 @@ func TestPublishAPI(t *testing.T) {
 }
 
 func TestPublishAPIOffWithoutKey(t *testing.T) {
-	e := newRealtimeEnv(t, func(_ *hub.Config, cfg *server.Config) { cfg.HubAPIKey = "" })
+	e := newRealtimeEnv(t, func(cfg *app.Config) { cfg.Server.HubAPIKey = "" })
 	if r := e.do("POST", "/api/v1/publish", "", map[string]any{"channel": "dispatch", "event": "x"}); r.Status != http.StatusNotFound {
 		t.Errorf("publish without a key configured: %d %s", r.Status, r.Body)
 	}
@@ -101,7 +100,7 @@ func (refusingBus) Publish(context.Context, delivery.BusMessage) error {
 }
 
 func TestPublishAPIWhenTheBusRefuses(t *testing.T) {
-	e := newRealtimeEnv(t, func(hc *hub.Config, _ *server.Config) { hc.Bus = refusingBus{hc.Bus} })
+	e := newRealtimeEnv(t, func(cfg *app.Config) { cfg.Bus = refusingBus{cfg.Bus} })
 	w := e.newWorld()
 	o := e.place(w)
 	r := e.do("POST", "/api/v1/publish", testAPIKey, map[string]any{"channel": wire.OrderChannel(o.ID), "event": "driver.note", "data": 1})

@@ -8,13 +8,14 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/store/sqlite"
 )
 
 // replayFails is a store whose event log cannot be read while fail is set.
 type replayFails struct {
-	delivery.Store
+	app.Store
 	fail atomic.Bool
 }
 
@@ -31,7 +32,7 @@ func (s *replayFails) EventsAfter(ctx context.Context, id delivery.ID, after int
 // waits for): the connection is closed with 1011, resume with since.
 func TestWSReplayFailureAfterAckCloses1011(t *testing.T) {
 	store := &replayFails{Store: sqlite.OpenTest(t)}
-	e := newRealtimeEnvOn(t, store, nil)
+	e := newRealtimeEnvOn(t, store)
 	w := e.newWorld()
 	o := e.place(w)
 	c := e.dial(w.Customer)

@@ -207,13 +207,13 @@ func TestWSOutOfOrderPublishIsRepaired(t *testing.T) {
 	_, ev3 := commit(3) // committed, not yet published
 	_, ev4 := commit(4)
 	o5, ev5 := commit(5)
-	e.Hub.PublishEvent(context.Background(), o5, ev4) // 4 first: 3 is missing
+	e.publishEvent(o5, ev4) // 4 first: 3 is missing
 	// The Store has 3, 4 and 5: all of them, in order.
 	if got := seqs(c.waitEvents(order, 4)); !slices.Equal(got, []int64{2, 3, 4, 5}) {
 		t.Fatalf("after the gap: %v", got)
 	}
-	e.Hub.PublishEvent(context.Background(), o5, ev3) // late: duplicates now
-	e.Hub.PublishEvent(context.Background(), o5, ev5)
+	e.publishEvent(o5, ev3) // late: duplicates now
+	e.publishEvent(o5, ev5)
 	commit(6) // its publisher died: the next event shows the gap
 	e.durable(o, 7)
 	c.waitEvents(order, 6)

@@ -6,12 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordercast/ordercast/hub"
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/bus/memory"
 	"github.com/ordercast/ordercast/internal/delivery"
-	"github.com/ordercast/ordercast/internal/store/sqlite"
 	"github.com/ordercast/ordercast/internal/wire"
-	"github.com/ordercast/ordercast/server"
 )
 
 // unsubscribedAt returns the index in c's frames of the unsubscribed
@@ -158,17 +156,18 @@ func TestWSUnassignedCourierClaimsAgain(t *testing.T) {
 	unsubscribedAt(t, frames, ch) // exactly one
 }
 
-// dropEvents publishes every committed event but those of one type, as a
-// bus losing that message: subscribers must find it in the Store.
+// dropEvents is a bus that loses every message of one event: subscribers
+// must find it in the Store.
 type dropEvents struct {
-	pub  delivery.EventPublisher
+	delivery.Bus
 	drop string
 }
 
-func (d dropEvents) PublishEvent(ctx context.Context, o delivery.Order, ev delivery.Event) {
-	if ev.Type != d.drop {
-		d.pub.PublishEvent(ctx, o, ev)
+func (d dropEvents) Publish(ctx context.Context, msg delivery.BusMessage) error {
+	if _, ev, _ := wire.EventNames(msg.Frame); string(ev) == d.drop {
+		return nil
 	}
+	return d.Bus.Publish(ctx, msg)
 }
 
 // TestWSUnassignFoundInTheStore: when the courier's subscription misses
@@ -176,9 +175,7 @@ func (d dropEvents) PublishEvent(ctx context.Context, o delivery.Order, ev deliv
 // gap the next event leaves, the repair from the Store ends the
 // subscription at the unassign: the later event is never given.
 func TestWSUnassignFoundInTheStore(t *testing.T) {
-	e := newRealtimeEnvOn(t, sqlite.OpenTest(t), func(h *hub.Hub) delivery.EventPublisher {
-		return dropEvents{pub: h, drop: delivery.EventOrderUnassigned}
-	})
+	e := newRealtimeEnv(t, func(cfg *app.Config) { cfg.Bus = dropEvents{cfg.Bus, delivery.EventOrderUnassigned} })
 	w := e.newWorld()
 	o := e.claimed(w)
 	ch := wire.OrderChannel(o.ID)
@@ -255,7 +252,7 @@ func (e *testEnv) claimedBy(w world, p party) delivery.Order {
 // others may be still waiting for the unassign that removed them).
 func TestWSPositionOfAnotherCourier(t *testing.T) {
 	bus := memory.New()
-	e := newRealtimeEnv(t, func(hc *hub.Config, _ *server.Config) { hc.Bus = bus })
+	e := newRealtimeEnv(t, func(cfg *app.Config) { cfg.Bus = bus })
 	w := e.newWorld()
 	o := e.claimed(w) // seq 3: the claim
 	ch := wire.OrderChannel(o.ID)

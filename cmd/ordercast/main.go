@@ -17,10 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
-	"github.com/ordercast/ordercast/internal/accounts"
+	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/auth"
-	"github.com/ordercast/ordercast/internal/delivery"
-	"github.com/ordercast/ordercast/internal/orders"
+	"github.com/ordercast/ordercast/internal/outbox"
 	"github.com/ordercast/ordercast/internal/store/postgres"
 	"github.com/ordercast/ordercast/internal/store/sqlite"
 	"github.com/ordercast/ordercast/server"
@@ -114,34 +113,41 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	if err != nil {
 		return err
 	}
-	defer ended.Close() // after the bus closed (rt.close)
-	acc := accounts.New(store, tokens)
-	acc.SetRevoker(ended)
+	defer ended.Close() // after the bus closed
 	registry := server.NewRegistry()
-	svc := orders.New(store, nil) // publishes through the outbox startRealtime sets
-	svc.SetMaxActivePerCourier(cfg.MaxActivePerCourier)
-	rt, err := startRealtime(cfg, store, svc, tokens, ended, registry, log)
+	ad, err := openAdapters(cfg, registry, log)
 	if err != nil {
 		return err
 	}
-	defer rt.close() // after the server's shutdown, before the store closes
-	srv := server.New(server.Config{
-		Registry:         registry,
-		MetricsElsewhere: cfg.MetricsAddr != "",
-		Store:            store,
-		Orders:           svc,
-		Accounts:         acc,
-		Tokens:           tokens,
-		Hub:              rt.hub,
-		HubAPIKey:        cfg.HubAPIKey,
-		AllowedOrigins:   cfg.AllowedOrigins,
-		CORSOrigins:      cfg.CORSOrigins,
-		ReadyChecks:      rt.readyChecks,
-		Log:              log,
-		Limits:           rt.limits,
-		Conns:            rt.conns,
-		TrustedProxies:   cfg.Limits.TrustedProxies,
+	defer ad.close() // after the instance closed, before the store
+	inst, err := app.New(app.Config{
+		Store:               store,
+		Bus:                 ad.bus,
+		Locations:           ad.locations,
+		Tokens:              tokens,
+		Sessions:            ended,
+		Limits:              ad.limits,
+		Conns:               ad.conns,
+		MaxActivePerCourier: cfg.MaxActivePerCourier,
+		Outbox:              outbox.Config{BusUp: ad.busUp},
+		Server: server.Config{
+			Registry:         registry,
+			MetricsElsewhere: cfg.MetricsAddr != "",
+			HubAPIKey:        cfg.HubAPIKey,
+			AllowedOrigins:   cfg.AllowedOrigins,
+			CORSOrigins:      cfg.CORSOrigins,
+			ReadyChecks:      ad.readyChecks,
+			TrustedProxies:   cfg.Limits.TrustedProxies,
+		},
+		Log: log,
 	})
+	if err != nil {
+		return err
+	}
+	defer inst.Close() // after the shutdown, before the bus closes
+	registerHubMetrics(registry, inst.Hub)
+	registerOutboxMetrics(registry, inst.Outbox)
+	srv := inst.Server
 
 	if demo {
 		if err := seedDemo(ctx, store); err != nil {
@@ -176,30 +182,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	case <-ctx.Done():
 	}
 	log.Info().Msg("shutting down")
-	shutdown(log, rt.hub, srv, hubShutdownTimeout, httpShutdownTimeout)
+	if err := inst.Shutdown(hubShutdownTimeout, httpShutdownTimeout); err != nil {
+		log.Error().Err(err).Msg("shutdown")
+	}
 	if err := <-serveErr; err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}
 	log.Info().Msg("stopped")
 	return nil
-}
-
-type shutdowner interface{ Shutdown(context.Context) error }
-
-// shutdown stops the hub, then the HTTP server, each within its own
-// budget. The hub first: upgraded connections are not the HTTP server's
-// to wait for; they get 1012 and may reconnect to another instance.
-func shutdown(log zerolog.Logger, hub, srv shutdowner, hubBudget, httpBudget time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), hubBudget)
-	if err := hub.Shutdown(ctx); err != nil {
-		log.Error().Err(err).Msg("hub shutdown")
-	}
-	cancel()
-	ctx, cancel = context.WithTimeout(context.Background(), httpBudget)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		log.Error().Err(err).Msg("shutdown")
-	}
 }
 
 // serveMetrics serves /metrics on its own listener (METRICS_ADDR), so that
@@ -246,7 +236,7 @@ func healthcheck(getenv func(string) string) error {
 	return nil
 }
 
-func openStore(ctx context.Context, cfg config) (delivery.Store, error) {
+func openStore(ctx context.Context, cfg config) (app.Store, error) {
 	if path, ok := sqlitePath(cfg.DatabaseURL); ok {
 		return sqlite.OpenWith(ctx, path, sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
 	}

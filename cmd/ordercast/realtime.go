@@ -11,94 +11,59 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ordercast/ordercast/hub"
-	"github.com/ordercast/ordercast/internal/auth"
 	"github.com/ordercast/ordercast/internal/bus/memory"
 	redisbus "github.com/ordercast/ordercast/internal/bus/redis"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/limits"
+	locmemory "github.com/ordercast/ordercast/internal/location/memory"
 	locredis "github.com/ordercast/ordercast/internal/location/redis"
-	"github.com/ordercast/ordercast/internal/orders"
 	"github.com/ordercast/ordercast/internal/outbox"
-	"github.com/ordercast/ordercast/internal/sessions"
-	"github.com/ordercast/ordercast/server"
 )
 
-// realtime is the hub with its bus (in-process, or Redis across
-// instances) and the outbox that publishes committed events through it.
-type realtime struct {
-	hub    *hub.Hub
-	outbox *outbox.Outbox
-	bus    delivery.Bus
-	redis  goredis.UniversalClient // nil without Redis
+// adapters are what this instance's environment picks: the bus (in
+// process, or Redis across instances), where courier positions are kept,
+// and the limits, whose socket counts Redis shares when there is one.
+type adapters struct {
+	bus       delivery.Bus
+	busUp     func() bool // nil: the in-process bus is always up
+	locations delivery.LocationStore
+	redis     goredis.UniversalClient // nil without Redis
 	// limits are the rate limits of REST and the websocket (nil: off);
-	// conns the socket caps, shared through Redis when there is one.
+	// conns the socket caps.
 	limits *limits.Limits
 	conns  *limits.Conns
 	// readyChecks go to /readyz besides the store: "redis" with Redis.
 	readyChecks map[string]func(context.Context) error
 }
 
-// startRealtime builds and starts the hub, its bus and the outbox, and
-// connects the order service to them: committed events through the
-// outbox, read marks and courier positions to the hub, positions kept in
-// Redis when instances share it, and the websocket frames served by the
-// service; ended sessions travel on the bus and close their sockets.
-// Stop them with hub.Shutdown (before the HTTP server's) and then close
-// (after it, before the store closes).
-func startRealtime(cfg config, store delivery.Store, svc *orders.Service, tokens *auth.Tokens, ended *sessions.List, reg prometheus.Registerer, log zerolog.Logger) (*realtime, error) {
-	ob, ok := store.(outbox.Store)
-	if !ok {
-		return nil, fmt.Errorf("store %T keeps no outbox", store)
-	}
-	rt := &realtime{readyChecks: map[string]func(context.Context) error{}}
-	var rb *redisbus.Bus
+// openAdapters picks the adapters of cfg. Close them with close, after the
+// instance's Shutdown and Close, before the store closes.
+func openAdapters(cfg config, reg prometheus.Registerer, log zerolog.Logger) (*adapters, error) {
+	ad := &adapters{readyChecks: map[string]func(context.Context) error{}}
 	var err error
-	if rt.redis, err = newRedisClient(cfg); err != nil {
+	if ad.redis, err = newRedisClient(cfg); err != nil {
 		return nil, err
 	}
-	if rt.redis != nil {
-		rb = redisbus.New(rt.redis, redisbus.Options{Log: log})
-		rt.bus = rb
-		rt.readyChecks["redis"] = rb.Ready
+	if ad.redis != nil {
+		rb := redisbus.New(ad.redis, redisbus.Options{Log: log})
+		ad.bus, ad.busUp = rb, func() bool { return rb.Stats().Connected }
+		ad.readyChecks["redis"] = rb.Ready
 		registerBusMetrics(reg, rb)
-		svc.SetLocationStore(locredis.New(rt.redis, locredis.Options{}))
+		ad.locations = locredis.New(ad.redis, locredis.Options{})
 	} else {
-		rt.bus = memory.New()
+		ad.bus, ad.locations = memory.New(), locmemory.New()
 	}
-	rt.bus = ended.Bus(rt.bus)
-	rt.limits, rt.conns = newRateLimits(cfg.Limits), newConns(cfg.Limits, rt.redis, log)
-	h, err := hub.New(hub.Config{Store: store, Bus: rt.bus, Tokens: tokens, Actions: server.NewActions(svc, rt.limits), SessionRevoked: ended.Revoked, Log: log})
-	if err != nil {
-		rt.close()
-		return nil, err
-	}
-	rt.hub = h
-	ended.OnEnd(func(sid string) { h.CloseSession(sid) })
-	registerHubMetrics(reg, h)
-	svc.SetRealtime(h, h)
-	oc := outbox.Config{Store: ob, Publisher: h, Log: log}
-	if rb != nil {
-		oc.BusUp = func() bool { return rb.Stats().Connected }
-	}
-	rt.outbox = outbox.New(oc)
-	svc.SetPublisher(rt.outbox)
-	rt.outbox.Start()
-	registerOutboxMetrics(reg, rt.outbox)
-	return rt, nil
+	ad.limits, ad.conns = newRateLimits(cfg.Limits), newConns(cfg.Limits, ad.redis, log)
+	return ad, nil
 }
 
-// close stops the outbox (marking what is queued), the bus and the Redis
-// client, in that order.
-func (rt *realtime) close() {
-	if rt.outbox != nil {
-		rt.outbox.Close()
-	}
-	rt.conns.Close() // the hub's sockets are closed: their counts go
-	if rt.bus != nil {
-		_ = rt.bus.Close()
-	}
-	if rt.redis != nil {
-		_ = rt.redis.Close()
+// close closes the socket counts, the bus and the Redis client, in that
+// order.
+func (ad *adapters) close() {
+	ad.conns.Close() // the hub's sockets are closed: their counts go
+	_ = ad.bus.Close()
+	if ad.redis != nil {
+		_ = ad.redis.Close()
 	}
 }
 

@@ -39,12 +39,14 @@ type Service struct {
 	hashing *limits.Gate
 }
 
-// New returns the account service.
-func New(store delivery.Store, tokens *auth.Tokens) *Service {
+// New returns the account service; revoker (nil: none, ended sessions
+// are then only in the store) is told of the sessions it ends.
+func New(store delivery.Store, tokens *auth.Tokens, revoker Revoker) *Service {
 	return &Service{
-		store:  store,
-		tokens: tokens,
-		now:    time.Now,
+		store:   store,
+		tokens:  tokens,
+		revoker: revoker,
+		now:     time.Now,
 		dummyHash: sync.OnceValue(func() string {
 			h, _ := auth.HashPassword("not a password of anyone")
 			return h

@@ -11,10 +11,6 @@ type Revoker interface {
 	Announce(ctx context.Context, sids ...string)
 }
 
-// SetRevoker sets the revoker; call it before the service is used.
-// Without one, ended sessions are only in the store.
-func (s *Service) SetRevoker(r Revoker) { s.revoker = r }
-
 func (s *Service) announce(ctx context.Context, sid string) {
 	if s.revoker != nil && sid != "" {
 		s.revoker.Announce(ctx, sid)

@@ -29,6 +29,13 @@ type Message struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
+// MessageInput is a chat message as a party sends it: the body of POST
+// /orders/{id}/messages and the fields of the websocket chat frame.
+type MessageInput struct {
+	Text        string `json:"text"`
+	ClientMsgID string `json:"client_msg_id"`
+}
+
 // ReadMark is the highest seq of an order's log that one user has read.
 // It is the payload of chat.read.
 type ReadMark struct {
@@ -85,11 +92,4 @@ func ChatClosed(o Order, now time.Time) bool {
 		finished = *o.FinishedAt
 	}
 	return !now.Before(finished.Add(ChatCloseAfter))
-}
-
-// ReadPublisher receives read marks that moved, for live delivery as the
-// ephemeral chat.read on the order's channel. The hub implements it;
-// PublishRead must not block on slow subscribers.
-type ReadPublisher interface {
-	PublishRead(ctx context.Context, o Order, r ReadMark)
 }

@@ -103,8 +103,7 @@ func ShowsLocation(o Order, loc Location, now time.Time) bool {
 	if !IsActiveDelivery(o) || *o.CourierID != loc.CourierID || o.AssignedAt == nil {
 		return false
 	}
-	taken := time.UnixMilli(loc.Ts)
-	return taken.After(*o.AssignedAt) && !taken.Before(now.Add(-MaxLocationAge))
+	return ShowsLocationOf(ActiveOrder{ID: o.ID, Seq: o.Seq, AssignedAt: *o.AssignedAt}, loc, now)
 }
 
 // LocationStore keeps the last accepted position of each courier, one
@@ -123,11 +122,18 @@ type LocationStore interface {
 	Get(ctx context.Context, courierID ID) (Location, bool, error)
 }
 
-// LocationPublisher receives each accepted position with the courier's
-// active orders (never empty), for live delivery as courier.location on
-// their order channels. The hub implements it: it throttles to at most one
-// per second per courier per channel, the newest winning, and must not
-// block on slow subscribers.
-type LocationPublisher interface {
-	PublishLocation(ctx context.Context, loc Location, orderIDs []ID)
+// ActiveOrder is an active delivery of a courier as a position is routed
+// by it: the order's seq when it was read (the position goes to no
+// subscriber given a later event, which may have ended the delivery) and
+// when the courier was assigned (an older position is not shown).
+type ActiveOrder struct {
+	ID         ID
+	Seq        int64
+	AssignedAt time.Time
+}
+
+// ShowsLocationOf is ShowsLocation for an ActiveOrder of loc's courier.
+func ShowsLocationOf(o ActiveOrder, loc Location, now time.Time) bool {
+	taken := time.UnixMilli(loc.Ts)
+	return taken.After(o.AssignedAt) && !taken.Before(now.Add(-MaxLocationAge))
 }

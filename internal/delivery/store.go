@@ -98,10 +98,10 @@ type Store interface {
 	UpdateOrder(ctx context.Context, id ID, mutate func(*Order) (Change, error)) (Order, Event, error)
 	// ListOrders returns the orders f selects, newest first.
 	ListOrders(ctx context.Context, f OrderFilter) ([]Order, error)
-	// ActiveOrdersOfCourier returns the ids of the orders assigned to
-	// courierID that are active (IsActiveDelivery), newest first, at most
-	// MaxActiveOrders of them.
-	ActiveOrdersOfCourier(ctx context.Context, courierID ID) ([]ID, error)
+	// ActiveOrdersOfCourier returns the orders assigned to courierID that
+	// are active (IsActiveDelivery), newest first, at most MaxActiveOrders
+	// of them, as ActiveOrder: what routing a position needs.
+	ActiveOrdersOfCourier(ctx context.Context, courierID ID) ([]ActiveOrder, error)
 	// EventsAfter returns up to limit events of an order with seq > after,
 	// in seq order.
 	EventsAfter(ctx context.Context, orderID ID, after int64, limit int) ([]Event, error)

@@ -12,20 +12,17 @@ const (
 	MaxClientMsgID = 64   // characters
 )
 
-// PostMessageRequest is the body of POST /orders/{id}/messages and the
-// fields of the websocket chat frame.
-type PostMessageRequest struct {
-	Text        string `json:"text"`
-	ClientMsgID string `json:"client_msg_id"`
-}
-
-// PostMessage stores a chat message of a on the order as its next durable
+// PostMessage spends one of a's chat messages (Limits) and stores a chat
+// message of a on the order as its next durable
 // chat.message event and publishes it. A retry with the same client_msg_id
 // returns the stored message with created=false and stores nothing; the
 // same client_msg_id with another text or author is EIDEMPOTENCY. Parties
 // post (admins do not: delivery.CanChat) until delivery.ChatClosed, then
 // ECHATCLOSED; a retry of a message stored before still gets its answer.
-func (s *Service) PostMessage(ctx context.Context, a delivery.Actor, orderID delivery.ID, req PostMessageRequest) (delivery.Message, bool, error) {
+func (s *Service) PostMessage(ctx context.Context, a delivery.Actor, orderID delivery.ID, req delivery.MessageInput) (delivery.Message, bool, error) {
+	if err := s.limits.Chat(a.UserID); err != nil {
+		return delivery.Message{}, false, err
+	}
 	text, err := delivery.CheckText("text", req.Text, delivery.TextRule{Max: MaxMessageText, Required: true, Multiline: true})
 	if err != nil {
 		return delivery.Message{}, false, err
@@ -128,7 +125,7 @@ func (s *Service) Messages(ctx context.Context, a delivery.Actor, orderID delive
 
 // MarkRead raises a's read mark on the order to seq (any seq of its log,
 // at most the order's latest) and reports whether it moved; a mark never
-// decreases. A moved mark goes to the ReadPublisher as chat.read, so that
+// decreases. A moved mark is published as chat.read (routeRead), so that
 // the REST endpoint and the websocket read frame both reach the others;
 // callers do not publish it again.
 func (s *Service) MarkRead(ctx context.Context, a delivery.Actor, orderID delivery.ID, seq int64) (delivery.ReadMark, bool, error) {
@@ -151,8 +148,12 @@ func (s *Service) MarkRead(ctx context.Context, a delivery.Actor, orderID delive
 		return delivery.ReadMark{}, false, err
 	}
 	r.Role = a.Role
-	if moved && s.readPub != nil {
-		s.readPub.PublishRead(ctx, o, r)
+	if moved {
+		pubs, err := routeRead(o, r, s.now().UnixMilli())
+		if err != nil {
+			return delivery.ReadMark{}, false, err
+		}
+		s.publishEphemeral(ctx, pubs)
 	}
 	return r, moved, nil
 }

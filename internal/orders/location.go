@@ -2,21 +2,29 @@ package orders
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/wire"
 )
 
 // UpdateLocation accepts a position of courier a (POST
-// /couriers/me/location and the websocket location frame): it validates
-// it (delivery.CheckLocation, at the service's clock), keeps it as the
-// courier's last position unless that is newer (then EINVALID naming
-// ts), and hands it with the courier's active orders to the
-// LocationPublisher. A courier without an active order publishes nowhere.
+// /couriers/me/location and the websocket location frame): it spends one
+// of the courier's positions (Limits), validates it
+// (delivery.CheckLocation, at the service's clock), keeps it as the
+// courier's last position unless that is newer (then EINVALID naming ts),
+// and publishes it to the channels of the courier's active orders that
+// may show it (routeLocation). A courier without an active order
+// publishes nowhere.
 func (s *Service) UpdateLocation(ctx context.Context, a delivery.Actor, u delivery.LocationUpdate) (delivery.Location, error) {
 	if a.Role != delivery.RoleCourier {
 		return delivery.Location{}, delivery.Errorf(delivery.EFORBIDDEN, "only couriers send their position")
 	}
-	loc, err := delivery.CheckLocation(a.UserID, u, s.now())
+	if err := s.limits.Position(a.UserID); err != nil {
+		return delivery.Location{}, err
+	}
+	now := s.now()
+	loc, err := delivery.CheckLocation(a.UserID, u, now)
 	if err != nil {
 		return delivery.Location{}, err
 	}
@@ -31,33 +39,62 @@ func (s *Service) UpdateLocation(ctx context.Context, a delivery.Actor, u delive
 	if err != nil {
 		return delivery.Location{}, err
 	}
-	if len(active) > 0 && s.locPub != nil {
-		s.locPub.PublishLocation(ctx, loc, active)
+	pubs, err := routeLocation(loc, active, now)
+	if err != nil {
+		return delivery.Location{}, err
 	}
+	s.publishEphemeral(ctx, pubs)
 	return loc, nil
 }
 
 // LastLocation returns the last position of the order's courier for a
-// party of the order (what the hub sends on subscribe), and ok=false when
-// there is none to show (delivery.ShowsLocation): no courier, no position
-// yet, the order is not active (nothing is shown once it was delivered),
-// the position was taken before the courier's assignment to this order,
-// or it is older than delivery.MaxLocationAge. A non-party gets
-// EFORBIDDEN, never a position.
+// party of the order (GET /orders/{id}/location), and ok=false when there
+// is none to show (delivery.ShowsLocation): no courier, no position yet,
+// the order is not active (nothing is shown once it was delivered), the
+// position was taken before the courier's assignment to this order, or it
+// is older than delivery.MaxLocationAge. A non-party gets EFORBIDDEN,
+// never a position.
 func (s *Service) LastLocation(ctx context.Context, a delivery.Actor, orderID delivery.ID) (delivery.Location, bool, error) {
+	loc, _, ok, err := s.lastLocation(ctx, a, orderID)
+	return loc, ok, err
+}
+
+// lastLocation is LastLocation with the order's seq when it was read.
+func (s *Service) lastLocation(ctx context.Context, a delivery.Actor, orderID delivery.ID) (delivery.Location, int64, bool, error) {
 	o, err := s.store.OrderByID(ctx, orderID)
 	if err != nil {
-		return delivery.Location{}, false, err
+		return delivery.Location{}, 0, false, err
 	}
 	if !delivery.IsParty(o, a) {
-		return delivery.Location{}, false, forbidden()
+		return delivery.Location{}, 0, false, forbidden()
 	}
 	if !delivery.IsActiveDelivery(o) {
-		return delivery.Location{}, false, nil
+		return delivery.Location{}, 0, false, nil
 	}
 	loc, ok, err := s.locations.Get(ctx, *o.CourierID)
 	if err != nil || !ok || !delivery.ShowsLocation(o, loc, s.now()) {
-		return delivery.Location{}, false, err
+		return delivery.Location{}, 0, false, err
 	}
-	return loc, true, nil
+	return loc, o.Seq, true, nil
+}
+
+// Latest returns the latest-value events a new subscriber of channel
+// gets after its replay: on an order channel, the courier's last
+// position while the order is an active delivery (AsOf the order's seq
+// when it was read: a subscriber already given a later event, which may
+// have ended the delivery, does not get it). Other channels have none.
+func (s *Service) Latest(ctx context.Context, a delivery.Actor, channel string) ([]delivery.Publication, error) {
+	ch, err := wire.ParseChannel(channel)
+	if err != nil || ch.Kind != wire.KindOrder {
+		return nil, err
+	}
+	loc, seq, ok, err := s.lastLocation(ctx, a, ch.ID)
+	if err != nil || !ok {
+		return nil, err
+	}
+	data, err := json.Marshal(loc)
+	if err != nil {
+		return nil, err // plain numbers: cannot happen
+	}
+	return []delivery.Publication{locationPub(ch.ID, seq, loc, data, s.now())}, nil
 }

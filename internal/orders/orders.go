@@ -1,7 +1,9 @@
 // Package orders is the order service: it validates requests, applies the
 // lifecycle rules of internal/delivery through the Store in one transaction
-// per change, and is the only code that creates order events and hands
-// them to the publisher.
+// per change, and is the only code that creates events and decides where
+// they go (route.go): committed events through the outbox, ephemeral ones
+// (read marks, positions) to the publisher. The hub asks it who may
+// subscribe and serves the websocket's commands through it.
 package orders
 
 import (
@@ -11,8 +13,10 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ordercast/ordercast/internal/delivery"
-	"github.com/ordercast/ordercast/internal/location/memory"
+	"github.com/ordercast/ordercast/internal/limits"
 )
 
 // Limits on what a client may send.
@@ -27,51 +31,85 @@ const (
 	MaxEventLimit     = 1000
 )
 
+// Outbox takes every committed event with its publications: it publishes
+// them at once and relays them later if that failed (internal/outbox). It
+// must not block on the database or on sockets.
+type Outbox interface {
+	Committed(ctx context.Context, ev delivery.Event, pubs []delivery.Publication)
+}
+
+// Config is what a Service is built from.
+type Config struct {
+	Store delivery.Store // required
+	// Outbox gets committed events, Publisher ephemeral ones (read marks,
+	// positions); nil publishes nothing (benchmarks of the store path).
+	Outbox    Outbox
+	Publisher delivery.Publisher
+	// Locations keeps the last courier positions; required (the Redis one
+	// when several instances serve).
+	Locations delivery.LocationStore
+	// Limits are the per-user budgets of chat messages and positions,
+	// spent alike by REST and the websocket; nil limits nothing.
+	Limits *limits.Limits
+	// MaxActivePerCourier is how many active orders a courier may hold (1
+	// to delivery.MaxActiveOrders; MAX_ACTIVE_PER_COURIER): one claim more
+	// is ETOOMANYACTIVE. 0: delivery.DefaultMaxActivePerCourier.
+	MaxActivePerCourier int
+	// Now decides when a chat closes and whether a position's ts lies in
+	// the future (time.Now when nil): tests move it instead of sleeping.
+	Now func() time.Time
+	Log zerolog.Logger
+}
+
 // Service runs the order lifecycle.
 type Service struct {
 	store     delivery.Store
-	pub       delivery.EventPublisher
-	readPub   delivery.ReadPublisher     // nil: read marks are not pushed
-	locPub    delivery.LocationPublisher // nil: positions are not pushed
+	outbox    Outbox
+	pub       delivery.Publisher
 	locations delivery.LocationStore
+	limits    *limits.Limits
 	now       func() time.Time
 	maxActive int // active orders a courier may hold
+	log       zerolog.Logger
 }
 
-// New returns a service writing through store and publishing committed
-// events to pub (nil: no live delivery). Courier positions are kept in
-// memory until SetLocationStore names a shared store.
-func New(store delivery.Store, pub delivery.EventPublisher) *Service {
-	return &Service{store: store, pub: pub, locations: memory.New(), now: time.Now, maxActive: delivery.DefaultMaxActivePerCourier}
+// New returns the service of cfg.
+func New(cfg Config) *Service {
+	s := &Service{
+		store: cfg.Store, outbox: cfg.Outbox, pub: cfg.Publisher, locations: cfg.Locations, limits: cfg.Limits,
+		now: cfg.Now, maxActive: cfg.MaxActivePerCourier, log: cfg.Log.With().Str("component", "orders").Logger(),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxActive == 0 {
+		s.maxActive = delivery.DefaultMaxActivePerCourier
+	}
+	return s
 }
 
-// SetMaxActivePerCourier sets how many active orders a courier may hold
-// (1 to delivery.MaxActiveOrders; MAX_ACTIVE_PER_COURIER): one claim more
-// is ETOOMANYACTIVE. Call it before serving.
-func (s *Service) SetMaxActivePerCourier(n int) { s.maxActive = n }
-
-// SetClock replaces the clock that decides when a chat closes and whether
-// a position's ts lies in the future; tests move it instead of sleeping.
-// Call it before serving.
-func (s *Service) SetClock(now func() time.Time) { s.now = now }
-
-// SetLocationStore sets where the last courier positions are kept (the
-// Redis one when several instances serve). Call it before serving.
-func (s *Service) SetLocationStore(ls delivery.LocationStore) { s.locations = ls }
-
-// SetRealtime sets where moved read marks and accepted courier positions
-// go live (the hub); nil leaves either unpublished. Call it before serving.
-func (s *Service) SetRealtime(reads delivery.ReadPublisher, locations delivery.LocationPublisher) {
-	s.readPub, s.locPub = reads, locations
-}
-
-// SetPublisher sets where committed events go; the hub is built after the
-// service in some wirings. Call it before serving.
-func (s *Service) SetPublisher(pub delivery.EventPublisher) { s.pub = pub }
-
+// publish routes a committed event and hands it to the outbox.
 func (s *Service) publish(ctx context.Context, o delivery.Order, ev delivery.Event) {
-	if s.pub != nil {
-		s.pub.PublishEvent(ctx, o, ev)
+	if s.outbox == nil {
+		return
+	}
+	pubs, err := Route(o, ev)
+	if err != nil {
+		// The service wrote the payload: cannot happen. The relay retries.
+		s.log.Error().Err(err).Str("order_id", o.ID.String()).Int64("seq", ev.Seq).Msg("route event")
+		return
+	}
+	s.outbox.Committed(ctx, ev, pubs)
+}
+
+// publishEphemeral hands ephemeral publications to the publisher; a
+// failure loses them (nothing to replay), so it is only logged.
+func (s *Service) publishEphemeral(ctx context.Context, pubs []delivery.Publication) {
+	if s.pub == nil || len(pubs) == 0 {
+		return
+	}
+	if err := s.pub.Publish(ctx, pubs...); err != nil {
+		s.log.Warn().Err(err).Str("channel", pubs[0].Channel).Str("event", pubs[0].Event).Msg("publish")
 	}
 }
 

@@ -3,11 +3,12 @@
 // that committed it dies (or its bus fails) before publishing it.
 //
 // Every event is written unpublished in its commit's transaction (the
-// stores' migration 00003). The committing instance publishes it at once
-// through the hub and, once the bus took every frame, marks it published
+// stores' migration 00003). The committing instance hands it to Committed
+// with the publications the order service routed; they are published at
+// once and, once the bus took every one, the event is marked published
 // (batched, off the request path). Any live instance runs the relay: events
-// still unpublished Grace after their creation are published through the
-// hub and marked in one transaction that holds them locked (PostgreSQL:
+// still unpublished Grace after their creation are routed again by the
+// service's rules (Config.Route), published, and marked in one transaction that holds them locked (PostgreSQL:
 // FOR UPDATE SKIP LOCKED), so that relays of several instances share the
 // work and never publish one event twice. An event that both its committer
 // and a relay publish (the mark was slow or failed) reaches order
@@ -16,7 +17,6 @@ package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,21 +38,16 @@ type Store interface {
 	// ExpirePending marks up to limit unpublished events created before
 	// before as published, unpublished, and returns how many.
 	ExpirePending(ctx context.Context, before time.Time, limit int) (int, error)
-	// OrderByID routes events whose payload is not an order snapshot.
-	OrderByID(ctx context.Context, id delivery.ID) (delivery.Order, error)
-}
-
-// Publisher publishes a committed event to its channels and reports
-// whether the bus took all of it; *hub.Hub is one (PublishCommitted).
-type Publisher interface {
-	PublishCommitted(ctx context.Context, o delivery.Order, ev delivery.Event) error
 }
 
 // Config is what an Outbox is built from. Zero durations and sizes take
 // defaults.
 type Config struct {
-	Store     Store     // required
-	Publisher Publisher // required
+	Store     Store              // required
+	Publisher delivery.Publisher // required: the hub's publisher
+	// Route returns the publications of an event read back from the log
+	// (orders.RouteStored); required.
+	Route func(ctx context.Context, ev delivery.Event) ([]delivery.Publication, error)
 	// Grace is how old an unpublished event must be before a relay
 	// publishes it: longer than a commit's own publish and mark take.
 	// Default 3 s.
@@ -90,9 +85,8 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Outbox publishes committed events and relays the ones left behind. It
-// implements delivery.EventPublisher: give it to the order service in
-// place of the hub.
+// Outbox publishes committed events and relays the ones left behind; the
+// order service hands it every commit (orders.Outbox).
 type Outbox struct {
 	cfg   Config
 	log   zerolog.Logger
@@ -105,8 +99,6 @@ type Outbox struct {
 	once   sync.Once
 	stats  counters
 }
-
-var _ delivery.EventPublisher = (*Outbox)(nil)
 
 // New returns an outbox; Start runs its marker and relay.
 func New(cfg Config) *Outbox {
@@ -128,10 +120,11 @@ func (o *Outbox) Start() {
 	go o.relayLoop()
 }
 
-// PublishEvent publishes ev now and, if the bus took it, queues its mark.
-// It never blocks on the database.
-func (o *Outbox) PublishEvent(ctx context.Context, order delivery.Order, ev delivery.Event) {
-	if err := o.cfg.Publisher.PublishCommitted(ctx, order, ev); err != nil {
+// Committed publishes the publications of the committed event ev now and,
+// if the bus took them all, queues its mark. It never blocks on the
+// database.
+func (o *Outbox) Committed(ctx context.Context, ev delivery.Event, pubs []delivery.Publication) {
+	if err := o.cfg.Publisher.Publish(ctx, pubs...); err != nil {
 		o.stats.publishFailed.Add(1) // the relay retries it after Grace
 		return
 	}
@@ -143,7 +136,7 @@ func (o *Outbox) PublishEvent(ctx context.Context, order delivery.Order, ev deli
 }
 
 // Close stops the relay, marks what is queued, and returns when both
-// loops ended. Call it after the last PublishEvent and before the store
+// loops ended. Call it after the last Committed and before the store
 // closes.
 func (o *Outbox) Close() {
 	o.once.Do(func() {
@@ -179,7 +172,7 @@ func (o *Outbox) markLoop() {
 	}
 }
 
-// drainMarks marks what is still queued at Close; PublishEvent is no
+// drainMarks marks what is still queued at Close; Committed is no
 // longer called then.
 func (o *Outbox) drainMarks(batch []delivery.Event) {
 	for {
@@ -258,29 +251,13 @@ func (o *Outbox) RelayOnce(ctx context.Context, now time.Time) (int, error) {
 	}
 }
 
-// relay publishes ev as its committer would have: routed by the order as
-// it was right after the change (the payload of order.* events), or as it
-// is now for other events, whose routing needs only the order's id, and
-// for offers.
+// relay publishes ev as its committer would have, routed anew.
 func (o *Outbox) relay(ctx context.Context, ev delivery.Event) error {
-	var order delivery.Order
-	snapshot := false
-	switch ev.Type {
-	case delivery.EventOrderCreated, delivery.EventOrderStatus, delivery.EventOrderAssigned:
-		snapshot = json.Unmarshal(ev.Data, &order) == nil && order.ID == ev.OrderID
+	pubs, err := o.cfg.Route(ctx, ev)
+	if err != nil {
+		return err
 	}
-	if !snapshot || delivery.IsOffered(order) {
-		now, err := o.cfg.Store.OrderByID(ctx, ev.OrderID)
-		if err != nil {
-			return err
-		}
-		// An offer still standing is routed by the snapshot; a late relay
-		// must not offer couriers an order claimed or cancelled since.
-		if !snapshot || !delivery.IsOffered(now) {
-			order = now
-		}
-	}
-	return o.cfg.Publisher.PublishCommitted(ctx, order, ev)
+	return o.cfg.Publisher.Publish(ctx, pubs...)
 }
 
 type counters struct {

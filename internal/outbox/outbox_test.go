@@ -12,6 +12,7 @@ import (
 	"github.com/ordercast/ordercast/internal/outbox"
 	"github.com/ordercast/ordercast/internal/store/postgres"
 	"github.com/ordercast/ordercast/internal/store/sqlite"
+	"github.com/ordercast/ordercast/internal/wire"
 )
 
 // store is what the tests need of an engine.
@@ -33,25 +34,31 @@ func engines(t *testing.T, fn func(t *testing.T, open func(t *testing.T) store))
 }
 
 // recorder is a Publisher that keeps what it was given, and fails while
-// fail is set.
+// fail is set. The outbox's routing is the order service's; here each
+// event goes to its order channel only, which names the event.
 type recorder struct {
-	mu     sync.Mutex
-	got    []delivery.Event
-	routed []delivery.Order // the order each event was routed by
-	fail   error
+	mu   sync.Mutex
+	got  []delivery.Event
+	fail error
 }
 
-func (r *recorder) PublishCommitted(_ context.Context, o delivery.Order, ev delivery.Event) error {
+func route(_ context.Context, ev delivery.Event) ([]delivery.Publication, error) {
+	return []delivery.Publication{{Channel: wire.OrderChannel(ev.OrderID), Event: ev.Type, Seq: ev.Seq}}, nil
+}
+
+func (r *recorder) Publish(_ context.Context, pubs ...delivery.Publication) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail != nil {
 		return r.fail
 	}
-	if o.ID != ev.OrderID {
-		return fmt.Errorf("event of order %s routed by order %s", ev.OrderID, o.ID)
+	for _, p := range pubs {
+		ch, err := wire.ParseChannel(p.Channel)
+		if err != nil {
+			return err
+		}
+		r.got = append(r.got, delivery.Event{OrderID: ch.ID, Seq: p.Seq, Type: p.Event})
 	}
-	r.got = append(r.got, ev)
-	r.routed = append(r.routed, o)
 	return nil
 }
 
@@ -104,7 +111,7 @@ func TestRelayPublishesWhatNobodyMarked(t *testing.T) {
 		s := open(t)
 		o := newOrder(t, s, 3)
 		pub := &recorder{}
-		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Grace: time.Minute})
+		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Route: route, Grace: time.Minute})
 		ctx := context.Background()
 
 		// Within the grace period the committer may still publish: nothing.
@@ -138,7 +145,7 @@ func TestMarkedEventsAreNotRelayed(t *testing.T) {
 			t.Fatal(err)
 		}
 		pub := &recorder{}
-		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Grace: time.Second})
+		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Route: route, Grace: time.Second})
 		if _, err := ob.RelayOnce(ctx, time.Now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +160,7 @@ func TestPublishFailureLeavesEventsForTheNextRound(t *testing.T) {
 		s := open(t)
 		newOrder(t, s, 2)
 		pub := &recorder{fail: errors.New("redis down")}
-		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Grace: time.Second})
+		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Route: route, Grace: time.Second})
 		ctx := context.Background()
 		later := time.Now().Add(time.Minute)
 		if n, err := ob.RelayOnce(ctx, later); err == nil || n != 0 {
@@ -173,7 +180,7 @@ func TestEventsPastTheHorizonExpire(t *testing.T) {
 		s := open(t)
 		newOrder(t, s, 2)
 		pub := &recorder{}
-		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Grace: time.Second, Horizon: time.Hour})
+		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Route: route, Grace: time.Second, Horizon: time.Hour})
 		ctx := context.Background()
 		if n, err := ob.RelayOnce(ctx, time.Now().Add(2*time.Hour)); err != nil || n != 0 {
 			t.Fatalf("past the horizon: relayed %d, %v", n, err)
@@ -199,7 +206,7 @@ func TestConcurrentRelaysPublishOnce(t *testing.T) {
 		later := time.Now().Add(time.Minute)
 		var wg sync.WaitGroup
 		for range 4 {
-			ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Grace: time.Second, Batch: 3})
+			ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Route: route, Grace: time.Second, Batch: 3})
 			wg.Go(func() {
 				if _, err := ob.RelayOnce(context.Background(), later); err != nil {
 					t.Error(err)
@@ -222,87 +229,31 @@ func TestConcurrentRelaysPublishOnce(t *testing.T) {
 	})
 }
 
-// The committer's path: PublishEvent publishes and the marker marks, so
+// The committer's path: Committed publishes and the marker marks, so
 // that the relay has nothing left; Close marks what is still queued.
-func TestPublishEventMarks(t *testing.T) {
+func TestCommittedMarks(t *testing.T) {
 	engines(t, func(t *testing.T, open func(t *testing.T) store) {
 		s := open(t)
 		o := newOrder(t, s, 1)
 		pub := &recorder{}
-		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Grace: time.Second})
+		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Route: route, Grace: time.Second})
 		ob.Start()
 		events, err := s.EventsAfter(context.Background(), o.ID, 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ob.PublishEvent(context.Background(), o, events[0])
+		pubs, err := route(context.Background(), events[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ob.Committed(context.Background(), events[0], pubs)
 		ob.Close()
 		if st := ob.Stats(); st.Marked != 1 {
 			t.Fatalf("stats %+v, want 1 marked", st)
 		}
-		relay := outbox.New(outbox.Config{Store: s, Publisher: &recorder{}, Grace: time.Second})
+		relay := outbox.New(outbox.Config{Store: s, Publisher: &recorder{}, Route: route, Grace: time.Second})
 		if n, err := relay.RelayOnce(context.Background(), time.Now().Add(time.Minute)); err != nil || n != 0 {
 			t.Errorf("relayed %d after the committer marked, %v", n, err)
-		}
-	})
-}
-
-// A relayed accept is routed by its snapshot while the order is still
-// offered, and by the order as it is once claimed: couriers are not
-// offered an order that is already taken.
-func TestRelayDoesNotOfferAClaimedOrder(t *testing.T) {
-	engines(t, func(t *testing.T, open func(t *testing.T) store) {
-		s := open(t)
-		ctx := context.Background()
-		o := newOrder(t, s, 1)
-		accept := func(o *delivery.Order) (delivery.Change, error) {
-			o.Status = delivery.StatusAccepted
-			return delivery.Change{Type: delivery.EventOrderStatus}, nil
-		}
-		if _, _, err := s.UpdateOrder(ctx, o.ID, accept); err != nil {
-			t.Fatal(err)
-		}
-		still := newOrder(t, s, 1)
-		if _, _, err := s.UpdateOrder(ctx, still.ID, accept); err != nil {
-			t.Fatal(err)
-		}
-		courier, err := s.CreateUser(ctx, delivery.User{Email: fmt.Sprintf("d%d@x.test", time.Now().UnixNano()), Name: "D", Role: delivery.RoleCourier, PasswordHash: "x"}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := s.UpdateOrder(ctx, o.ID, func(o *delivery.Order) (delivery.Change, error) {
-			o.CourierID = &courier.ID
-			return delivery.Change{Type: delivery.EventOrderAssigned}, nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		pub := &recorder{}
-		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Grace: time.Second})
-		if _, err := ob.RelayOnce(ctx, time.Now().Add(time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-		pub.mu.Lock()
-		defer pub.mu.Unlock()
-		checked := 0
-		for i, ev := range pub.got {
-			if ev.Seq != 2 {
-				continue
-			}
-			checked++
-			routed := pub.routed[i]
-			switch ev.OrderID {
-			case o.ID:
-				if delivery.IsOffered(routed) || routed.CourierID == nil || *routed.CourierID != courier.ID {
-					t.Errorf("claimed order's accept routed by %+v", routed)
-				}
-			case still.ID:
-				if !delivery.IsOffered(routed) || routed.Status != delivery.StatusAccepted {
-					t.Errorf("standing offer routed by %+v", routed)
-				}
-			}
-		}
-		if checked != 2 {
-			t.Fatalf("relayed %d accepts, want 2", checked)
 		}
 	})
 }

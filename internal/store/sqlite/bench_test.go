@@ -42,7 +42,7 @@ func BenchmarkPlaceOrder(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			svc := orders.New(s, nil)
+			svc := orders.New(orders.Config{Store: s})
 			req := orders.PlaceRequest{RestaurantID: staff.RestaurantID, Items: []orders.ItemInput{{MenuItemID: item.ID, Quantity: 1}}, DeliveryAddress: "1 Main St"}
 			var n atomic.Int64
 			place := func() error {

@@ -276,12 +276,15 @@ func testUnreadCounts(t *testing.T, s delivery.Store) {
 func testActiveOrdersOfCourier(t *testing.T, s delivery.Store) {
 	ctx := t.Context()
 	f := newFixture(t, s)
-	var want []delivery.ID
+	var want []delivery.ActiveOrder
 	for _, st := range delivery.Statuses {
 		o := f.createOrder(t, f.customer.ID, f.r)
 		o = f.set(t, o.ID, st, ptr(f.courier.ID))
 		if delivery.IsActiveDelivery(o) {
-			want = append(want, o.ID)
+			if o.AssignedAt == nil {
+				t.Fatalf("order %s of courier %s has no assigned_at", o.ID, f.courier.ID)
+			}
+			want = append(want, delivery.ActiveOrder{ID: o.ID, Seq: o.Seq, AssignedAt: *o.AssignedAt})
 		}
 		f.set(t, f.createOrder(t, f.customer.ID, f.r).ID, st, ptr(f.courier2.ID))
 		f.set(t, f.createOrder(t, f.customer.ID, f.r).ID, st, nil)
@@ -304,7 +307,7 @@ func testActiveOrdersOfCourier(t *testing.T, s delivery.Store) {
 	}
 	many, err := s.ActiveOrdersOfCourier(ctx, f.courier2.ID)
 	must(t, err)
-	if len(many) != delivery.MaxActiveOrders || !slices.IsSortedFunc(many, func(a, b delivery.ID) int { return int(b - a) }) {
+	if len(many) != delivery.MaxActiveOrders || !slices.IsSortedFunc(many, func(a, b delivery.ActiveOrder) int { return int(b.ID - a.ID) }) {
 		t.Fatalf("%d active orders %v: want the newest %d, newest first", len(many), many, delivery.MaxActiveOrders)
 	}
 }

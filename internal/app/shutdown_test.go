@@ -1,11 +1,9 @@
-package main
+package app
 
 import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 )
 
 // stuck is a hub whose connections never finish closing: its Shutdown
@@ -40,7 +38,9 @@ func TestShutdownBudgetsAreSeparate(t *testing.T) {
 	const hubBudget, httpBudget = 50 * time.Millisecond, time.Minute
 	srv := &budgetProbe{}
 	start := time.Now()
-	shutdown(zerolog.Nop(), stuck{}, srv, hubBudget, httpBudget)
+	if err := shutdownInTurn(stuck{}, srv, hubBudget, httpBudget); err == nil {
+		t.Error("the stuck hub's deadline was not reported")
+	}
 	if took := time.Since(start); took < hubBudget {
 		t.Errorf("shutdown took %v, less than the hub's budget", took)
 	}

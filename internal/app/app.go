@@ -1,0 +1,143 @@
+// Package app wires one ordercast instance from the adapters its caller
+// picked (cmd/ordercast from the environment, tests their own): the order
+// and account services, the publisher, the hub, the outbox and the HTTP
+// server, in one straight line with no setters. Every test harness builds
+// its instances here too, so tests run what production runs, outbox
+// included.
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ordercast/ordercast/hub"
+	"github.com/ordercast/ordercast/internal/accounts"
+	"github.com/ordercast/ordercast/internal/auth"
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/limits"
+	"github.com/ordercast/ordercast/internal/orders"
+	"github.com/ordercast/ordercast/internal/outbox"
+	"github.com/ordercast/ordercast/internal/sessions"
+	"github.com/ordercast/ordercast/server"
+)
+
+// Store is what an instance keeps its state in: the domain's store with
+// the outbox side of the event log; both engines are one.
+type Store interface {
+	delivery.Store
+	outbox.Store
+}
+
+// Config is an instance: its adapters and settings.
+type Config struct {
+	Store     Store                  // required
+	Bus       delivery.Bus           // required: in-process or Redis
+	Locations delivery.LocationStore // required: in memory or Redis
+	Tokens    *auth.Tokens           // required; checks Sessions' ended sessions
+	// Sessions is the started list of ended sessions (required): they
+	// travel on the bus and close their sockets on every instance.
+	Sessions *sessions.List
+	// Limits are the rate limits (nil: none); Conns the socket caps (nil:
+	// none).
+	Limits *limits.Limits
+	Conns  *limits.Conns
+	// HashGate bounds password hashing (nil: the default gate).
+	HashGate *limits.Gate
+	// MaxActivePerCourier: 0 takes the default.
+	MaxActivePerCourier int
+	// HubLimits bound each connection; zero fields take defaults.
+	HubLimits hub.Limits
+	// Outbox tunes the relay: Grace, Interval, BusUp (Store, Publisher and
+	// Route are set here).
+	Outbox outbox.Config
+	// Clock is the clock of the services, the hub's typing and the
+	// throttle of positions (time.Now when nil): tests move it.
+	Clock func() time.Time
+	// Server is the HTTP server's configuration; its services, hub and
+	// publisher are set here.
+	Server server.Config
+	Log    zerolog.Logger
+}
+
+// App is one running instance.
+type App struct {
+	Orders    *orders.Service
+	Accounts  *accounts.Service
+	Publisher *hub.Publisher
+	Hub       *hub.Hub
+	Outbox    *outbox.Outbox
+	Server    *server.Server
+}
+
+// New builds and starts an instance; serve it with Server.Serve and stop
+// it with Shutdown, then Close.
+func New(cfg Config) (*App, error) {
+	if cfg.Store == nil || cfg.Bus == nil || cfg.Locations == nil || cfg.Tokens == nil || cfg.Sessions == nil {
+		return nil, errors.New("app: Store, Bus, Locations, Tokens and Sessions are required")
+	}
+	bus := cfg.Sessions.Bus(cfg.Bus)
+	pub, err := hub.NewPublisher(hub.PublisherConfig{Bus: bus, Now: cfg.Clock, Log: cfg.Log})
+	if err != nil {
+		return nil, err
+	}
+	oc := cfg.Outbox
+	oc.Store, oc.Publisher, oc.Log = cfg.Store, pub, cfg.Log
+	oc.Route = func(ctx context.Context, ev delivery.Event) ([]delivery.Publication, error) {
+		return orders.RouteStored(ctx, cfg.Store, ev)
+	}
+	ob := outbox.New(oc)
+	svc := orders.New(orders.Config{
+		Store: cfg.Store, Outbox: ob, Publisher: pub, Locations: cfg.Locations, Limits: cfg.Limits,
+		MaxActivePerCourier: cfg.MaxActivePerCourier, Now: cfg.Clock, Log: cfg.Log,
+	})
+	h, err := hub.New(hub.Config{
+		Events: cfg.Store, Orders: svc, Bus: bus, Publisher: pub, Tokens: cfg.Tokens,
+		SessionRevoked: cfg.Sessions.Revoked, Now: cfg.Clock, Limits: cfg.HubLimits, Log: cfg.Log,
+	})
+	if err != nil {
+		pub.Close()
+		return nil, err
+	}
+	cfg.Sessions.OnEnd(func(sid string) { h.CloseSession(sid) })
+	ob.Start() // after the hub started the bus: the relay publishes
+	acc := accounts.New(cfg.Store, cfg.Tokens, cfg.Sessions)
+	if cfg.HashGate != nil {
+		acc.SetHashGate(cfg.HashGate)
+	}
+	sc := cfg.Server
+	sc.Store, sc.Orders, sc.Accounts, sc.Tokens = cfg.Store, svc, acc, cfg.Tokens
+	sc.Hub, sc.Publisher, sc.Limits, sc.Conns, sc.Log = h, pub, cfg.Limits, cfg.Conns, cfg.Log
+	return &App{Orders: svc, Accounts: acc, Publisher: pub, Hub: h, Outbox: ob, Server: server.New(sc)}, nil
+}
+
+// Shutdown stops the hub, then the HTTP server, each within its own
+// budget: upgraded connections are not the HTTP server's to wait for;
+// they get 1012 and may reconnect to another instance. It returns the
+// first error.
+func (a *App) Shutdown(hubBudget, httpBudget time.Duration) error {
+	return shutdownInTurn(a.Hub, a.Server, hubBudget, httpBudget)
+}
+
+type shutdowner interface{ Shutdown(context.Context) error }
+
+// shutdownInTurn shuts first down, then second, each with a budget of its
+// own, so that sockets slow to close cannot use up the time of the
+// requests in flight.
+func shutdownInTurn(first, second shutdowner, firstBudget, secondBudget time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), firstBudget)
+	firstErr := first.Shutdown(ctx)
+	cancel()
+	ctx, cancel = context.WithTimeout(context.Background(), secondBudget)
+	defer cancel()
+	return errors.Join(firstErr, second.Shutdown(ctx))
+}
+
+// Close stops the outbox (marking what is queued) and the publisher,
+// after Shutdown; the caller then closes the bus, Redis and the store.
+func (a *App) Close() {
+	a.Outbox.Close()
+	a.Publisher.Close()
+}

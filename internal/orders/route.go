@@ -1,0 +1,206 @@
+package orders
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/wire"
+)
+
+// The routing table: which channels get each event, as API.md's
+// "Channels" says. It is the only place that knows; the hub fans out by
+// channel name and the outbox relays what Route returns.
+
+// feedEvent reports whether events of type t are copied into the user
+// feeds ("every event of the user's orders"). Other durable types are
+// those of the publish API, which go to their order channel only.
+func feedEvent(t string) bool {
+	switch t {
+	case delivery.EventOrderCreated, delivery.EventOrderStatus, delivery.EventOrderAssigned,
+		delivery.EventOrderUnassigned, delivery.EventChatMessage:
+		return true
+	}
+	return false
+}
+
+// restaurantEvent reports whether events of type t go to the restaurant's
+// feed: its new orders, status changes, and which courier is coming (or
+// no longer is).
+func restaurantEvent(t string) bool {
+	switch t {
+	case delivery.EventOrderCreated, delivery.EventOrderStatus, delivery.EventOrderAssigned, delivery.EventOrderUnassigned:
+		return true
+	}
+	return false
+}
+
+// Route returns the publications of the committed event ev of order o (o
+// as it was right after ev): order:{id} always; for order events and chat
+// messages also user:{customer}, user:{courier} once assigned (and the
+// courier an unassign removed, which gets that event and nothing later),
+// and restaurant:{rid} for creation, status changes, assignment and
+// unassignment; dispatch gets order.offered (the offer view) when the
+// order became claimable and order.claimed when it was taken. On
+// order:{id}, an order.unassigned revokes the removed courier's
+// subscriptions.
+func Route(o delivery.Order, ev delivery.Event) ([]delivery.Publication, error) {
+	ts := ev.CreatedAt.UnixMilli()
+	var removed delivery.ID
+	if ev.Type == delivery.EventOrderUnassigned {
+		var err error
+		if removed, err = delivery.UnassignedCourier(ev); err != nil {
+			return nil, err
+		}
+	}
+	durable := func(channel string) delivery.Publication {
+		return delivery.Publication{Channel: channel, Event: ev.Type, Data: ev.Data, Seq: ev.Seq, Ts: ts}
+	}
+	order := durable(wire.OrderChannel(o.ID))
+	order.Revoke = removed
+	pubs := []delivery.Publication{order}
+	if !feedEvent(ev.Type) {
+		return pubs, nil
+	}
+	pubs = append(pubs, durable(wire.UserChannel(o.CustomerID)))
+	if o.CourierID != nil {
+		pubs = append(pubs, durable(wire.UserChannel(*o.CourierID)))
+	}
+	if removed != 0 && (o.CourierID == nil || *o.CourierID != removed) {
+		pubs = append(pubs, durable(wire.UserChannel(removed)))
+	}
+	if restaurantEvent(ev.Type) {
+		pubs = append(pubs, durable(wire.RestaurantChannel(o.RestaurantID)))
+	}
+	switch {
+	case becameOffered(o, ev):
+		// Couriers see an offered order they are no party of as its offer
+		// view only (delivery.SeesOffer): no customer, address or notes.
+		offer, err := json.Marshal(delivery.Offer(o))
+		if err != nil {
+			return nil, err // plain fields: cannot happen
+		}
+		pubs = append(pubs, delivery.Publication{Channel: wire.DispatchChannel, Event: wire.EventOrderOffered, Data: offer, Ts: ts})
+	case ev.Type == delivery.EventOrderAssigned:
+		// The order is no longer theirs to see: only its id.
+		data := append(append([]byte(`{"order_id":`), jsonID(o.ID)...), '}')
+		pubs = append(pubs, delivery.Publication{Channel: wire.DispatchChannel, Event: wire.EventOrderClaimed, Data: data, Ts: ts})
+	}
+	return pubs, nil
+}
+
+// becameOffered reports whether ev made o claimable (delivery.IsOffered
+// turned true): the restaurant's accept (preparing and ready follow
+// accepted), or an unassign.
+func becameOffered(o delivery.Order, ev delivery.Event) bool {
+	switch {
+	case !delivery.IsOffered(o):
+		return false
+	case ev.Type == delivery.EventOrderStatus:
+		return o.Status == delivery.StatusAccepted
+	}
+	return ev.Type == delivery.EventOrderUnassigned
+}
+
+// routeRead is where a moved read mark goes, as the ephemeral chat.read:
+// the order's channel and the feeds of its customer and courier (a feed
+// carries every event of the user's orders; an order list uses it for
+// unread counts). The reader's own sockets get it too, so that the
+// user's other devices clear the same messages; a mark only grows, so a
+// copy on two channels is harmless.
+func routeRead(o delivery.Order, r delivery.ReadMark, ts int64) ([]delivery.Publication, error) {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return nil, err // plain fields: cannot happen
+	}
+	read := func(channel string) delivery.Publication {
+		return delivery.Publication{Channel: channel, Event: delivery.EventChatRead, Data: data, Ts: ts}
+	}
+	pubs := []delivery.Publication{read(wire.OrderChannel(o.ID)), read(wire.UserChannel(o.CustomerID))}
+	if o.CourierID != nil {
+		pubs = append(pubs, read(wire.UserChannel(*o.CourierID)))
+	}
+	return pubs, nil
+}
+
+// routeLocation is where an accepted position goes, as the ephemeral,
+// latest-value courier.location: the order channel of each active order
+// of its courier that may show it (taken after the assignment), and
+// nowhere else (a feed would duplicate it for clients holding both, with
+// no seq to drop the copy). AsOf is the order's seq when it was read, so
+// that no subscriber given a later event (the delivery, say) gets it.
+func routeLocation(loc delivery.Location, active []delivery.ActiveOrder, now time.Time) ([]delivery.Publication, error) {
+	var pubs []delivery.Publication
+	var data []byte
+	for _, o := range active {
+		if !delivery.ShowsLocationOf(o, loc, now) {
+			continue
+		}
+		if data == nil {
+			var err error
+			if data, err = json.Marshal(loc); err != nil {
+				return nil, err // plain numbers: cannot happen
+			}
+		}
+		pubs = append(pubs, locationPub(o.ID, o.Seq, loc, data, now))
+	}
+	return pubs, nil
+}
+
+func locationPub(orderID delivery.ID, asOf int64, loc delivery.Location, data []byte, now time.Time) delivery.Publication {
+	return delivery.Publication{
+		Channel: wire.OrderChannel(orderID), Event: delivery.EventCourierLocation, Data: data, Ts: now.UnixMilli(),
+		AsOf: asOf, Courier: loc.CourierID, Latest: true,
+	}
+}
+
+// typingPub is chat.typing of a on the order's channel, for everyone there
+// but a's own sockets: {"order_id":"42","user_id":"7","role":"customer"}.
+func typingPub(orderID delivery.ID, a delivery.Actor, now time.Time) delivery.Publication {
+	b := make([]byte, 0, 96)
+	b = append(b, `{"order_id":`...)
+	b = append(b, jsonID(orderID)...)
+	b = append(b, `,"user_id":`...)
+	b = append(b, jsonID(a.UserID)...)
+	b = append(b, `,"role":`...)
+	b = wire.AppendString(b, string(a.Role))
+	b = append(b, '}')
+	return delivery.Publication{Channel: wire.OrderChannel(orderID), Event: wire.EventChatTyping, Data: b, Ts: now.UnixMilli(), Except: a.UserID}
+}
+
+func jsonID(id delivery.ID) []byte {
+	b, _ := id.MarshalJSON() // cannot fail
+	return b
+}
+
+// OrderReader reads orders; delivery.Store is one.
+type OrderReader interface {
+	OrderByID(ctx context.Context, id delivery.ID) (delivery.Order, error)
+}
+
+// RouteStored routes an event read back from the log (the outbox relays
+// it when its committer did not publish it): by the order as it was right
+// after the change, from the payload of order.* events, or as it is now
+// for other events, whose routing needs only the order's id, and for
+// offers, so that a late relay never offers couriers an order claimed or
+// cancelled since.
+func RouteStored(ctx context.Context, orders OrderReader, ev delivery.Event) ([]delivery.Publication, error) {
+	var order delivery.Order
+	snapshot := false
+	switch ev.Type {
+	case delivery.EventOrderCreated, delivery.EventOrderStatus, delivery.EventOrderAssigned:
+		snapshot = json.Unmarshal(ev.Data, &order) == nil && order.ID == ev.OrderID
+	}
+	if !snapshot || delivery.IsOffered(order) {
+		now, err := orders.OrderByID(ctx, ev.OrderID)
+		if err != nil {
+			return nil, err
+		}
+		// An offer still standing is routed by the snapshot.
+		if !snapshot || !delivery.IsOffered(now) {
+			order = now
+		}
+	}
+	return Route(order, ev)
+}
