@@ -113,3 +113,89 @@ func TestOfferView(t *testing.T) {
 		t.Error("the assigned courier sees only the offer view")
 	}
 }
+
+// offeredStatuses and activeStatuses are API.md's, written out apart from
+// the implementation: couriers may claim "from accepted until picked_up,
+// if no courier is assigned yet"; a courier's active orders are "those
+// assigned to it from accepted until picked_up".
+var (
+	offeredStatuses = map[delivery.Status]bool{delivery.StatusAccepted: true, delivery.StatusPreparing: true, delivery.StatusReady: true}
+	activeStatuses  = map[delivery.Status]bool{delivery.StatusAccepted: true, delivery.StatusPreparing: true, delivery.StatusReady: true, delivery.StatusPickedUp: true}
+)
+
+func TestIsOfferedEveryStatus(t *testing.T) {
+	courier := delivery.ID(30)
+	for _, st := range delivery.Statuses {
+		if got := delivery.IsOffered(delivery.Order{Status: st}); got != offeredStatuses[st] {
+			t.Errorf("%s without a courier: offered=%v, want %v", st, got, offeredStatuses[st])
+		}
+		if delivery.IsOffered(delivery.Order{Status: st, CourierID: &courier}) {
+			t.Errorf("%s with a courier is offered", st)
+		}
+	}
+}
+
+// TestOrderVisibilityEveryStatusAndRole: who reads the order, who reads
+// only its offer view, and who chats, for every status, with and without
+// a courier.
+func TestOrderVisibilityEveryStatusAndRole(t *testing.T) {
+	courier := delivery.ID(30)
+	actors := map[string]delivery.Actor{
+		"customer":         {UserID: 10, Role: delivery.RoleCustomer},
+		"other customer":   {UserID: 11, Role: delivery.RoleCustomer},
+		"restaurant":       {UserID: 20, Role: delivery.RoleRestaurant, RestaurantID: 2},
+		"other restaurant": {UserID: 21, Role: delivery.RoleRestaurant, RestaurantID: 3},
+		"courier":          {UserID: courier, Role: delivery.RoleCourier}, // the order's, when it has one
+		"other courier":    {UserID: 31, Role: delivery.RoleCourier},
+		"admin":            {UserID: 1, Role: delivery.RoleAdmin},
+	}
+	type sight struct{ view, offerOnly, chat bool }
+	for _, st := range delivery.Statuses {
+		for _, assigned := range []bool{false, true} {
+			o := delivery.Order{ID: 1, Status: st, Seq: 3, CustomerID: 10, RestaurantID: 2, RestaurantName: "Luigi's"}
+			if assigned {
+				o.CourierID = &courier
+			}
+			offered := !assigned && offeredStatuses[st]
+			want := map[string]sight{
+				"customer":         {view: true, chat: true},
+				"other customer":   {},
+				"restaurant":       {view: true, chat: true},
+				"other restaurant": {},
+				"courier":          {view: assigned || offered, offerOnly: offered, chat: assigned},
+				"other courier":    {view: offered, offerOnly: offered},
+				"admin":            {view: true},
+			}
+			for name, a := range actors {
+				got := sight{view: delivery.CanView(o, a), offerOnly: delivery.SeesOffer(o, a), chat: delivery.CanChat(o, a)}
+				if got != want[name] {
+					t.Errorf("%s, %s, assigned=%v: %+v, want %+v", name, st, assigned, got, want[name])
+				}
+			}
+			if offered {
+				if v := delivery.Offer(o); v.Status != st || v.Seq != o.Seq || v.ID != o.ID || v.RestaurantName != o.RestaurantName || v.ItemsCount != 0 {
+					t.Errorf("offer view of %s without items: %+v", st, v)
+				}
+			}
+		}
+	}
+}
+
+// TestShowsLocationEveryStatus: a fresh position of the assigned courier,
+// taken after the assignment, is shown exactly while the order is active;
+// without a courier, never.
+func TestShowsLocationEveryStatus(t *testing.T) {
+	now := time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
+	assignedAt := now.Add(-5 * time.Minute)
+	courier := delivery.ID(7)
+	loc := delivery.Location{CourierID: courier, Ts: now.Add(-time.Minute).UnixMilli()}
+	for _, st := range delivery.Statuses {
+		o := delivery.Order{ID: 1, Status: st, CourierID: &courier, AssignedAt: &assignedAt}
+		if got := delivery.ShowsLocation(o, loc, now); got != activeStatuses[st] {
+			t.Errorf("%s: ShowsLocation = %v, want %v", st, got, activeStatuses[st])
+		}
+		if delivery.ShowsLocation(delivery.Order{ID: 1, Status: st}, loc, now) {
+			t.Errorf("%s without a courier shows a location", st)
+		}
+	}
+}
