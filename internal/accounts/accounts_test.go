@@ -51,9 +51,8 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(list.Close)
 	tokens := auth.NewTokens([]byte("test-secret-test-secret-test-secret-0123"), "ordercast", "ordercast-api", time.Minute)
 	tokens.SetRevocations(list.Revoked)
-	svc := accounts.New(store, tokens)
 	a := &announcer{list: list}
-	svc.SetRevoker(a)
+	svc := accounts.New(store, tokens, a)
 	return &env{t: t, store: store, tokens: tokens, svc: svc, announced: a}
 }
 
