@@ -69,7 +69,7 @@ type Limits struct {
 	SweepInterval    time.Duration // how often pings and token expiry are checked; default 1 s
 	ReplayPage       int           // events read from the Store at once; default 100
 	ActionTimeout    time.Duration // bound of each Store, service or Bus call; default 10 s
-	MaxRepairs       int           // gap repairs reading the Store at once; default 16
+	MaxRepairs       int           // gap repair workers; default 16
 	TypingInterval   time.Duration // chat.typing per sender per order at most this often; default 1 s
 }
 
@@ -137,16 +137,14 @@ type Hub struct {
 	// ctx bounds the hub's own Store and Bus calls; Shutdown cancels it.
 	ctx    context.Context
 	cancel context.CancelFunc
-	// repairSlots bounds the gap repairs reading the Store at once: after
-	// a bus reconnect every live order subscription repairs.
-	repairSlots chan struct{}
+	repairs repairQueue
 
 	mu      sync.Mutex // guards clients and closing
 	clients map[*client]struct{}
 	closing bool
 
-	// wg counts every goroutine of the hub: the sweeper, and each
-	// connection's reader, writer and gap repair.
+	// wg counts every goroutine of the hub: the sweeper, the repair
+	// workers, and each connection's reader and writer.
 	wg       sync.WaitGroup
 	stop     chan struct{} // closed by Shutdown: ends the sweeper
 	drained  chan struct{} // closed when wg reached zero after Shutdown
@@ -178,7 +176,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	h.typing.last = make(map[typingKey]int64)
 	h.ctx, h.cancel = context.WithCancel(context.Background())
-	h.repairSlots = make(chan struct{}, cfg.Limits.MaxRepairs)
+	h.repairs.ready = make(chan struct{}, 1)
 	for i := range h.shards {
 		h.shards[i].m = make(map[string]*channel)
 	}
@@ -186,8 +184,11 @@ func New(cfg Config) (*Hub, error) {
 		h.cancel()
 		return nil, err
 	}
-	h.wg.Add(1)
+	h.wg.Add(1 + cfg.Limits.MaxRepairs)
 	go h.sweepLoop()
+	for range cfg.Limits.MaxRepairs {
+		go h.repairLoop()
+	}
 	return h, nil
 }
 

@@ -3,6 +3,7 @@ package hub
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
@@ -94,25 +95,76 @@ func (h *Hub) give(s *subscription, events []delivery.Event, final bool) (bool, 
 	}
 }
 
-// repair starts a goroutine that fills a gap of a live subscription from
-// the Store. Called with the channel lock held; at most one runs per
-// subscription, because s is not live until it ends.
+// repair queues s, a live subscription with a gap, for the repair
+// workers. Called with the channel lock held; s is queued at most once,
+// because it is not live until its repair ended, so the queue holds at
+// most every subscription once.
 func (h *Hub) repair(s *subscription) {
 	h.stats.repairs.Add(1)
-	h.wg.Add(1) // the client's reader is counted: it cannot leave while s is listed
-	go func() {
-		defer h.wg.Done()
+	q := &h.repairs
+	q.mu.Lock()
+	q.subs = append(q.subs, s)
+	q.mu.Unlock()
+	q.signal()
+}
+
+// repairQueue is the work of the repair workers: after a bus reconnect
+// every live order subscription repairs, by a fixed number of goroutines
+// rather than one each.
+type repairQueue struct {
+	mu    sync.Mutex
+	subs  []*subscription
+	ready chan struct{} // holds a token while subs may be non-empty
+}
+
+func (q *repairQueue) signal() {
+	select {
+	case q.ready <- struct{}{}:
+	default: // a token is there already
+	}
+}
+
+// pop takes the oldest queued subscription, nil when there is none, and
+// passes the token on when more are left, so that idle workers help.
+func (q *repairQueue) pop() *subscription {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.subs) == 0 {
+		return nil
+	}
+	s := q.subs[0]
+	q.subs[0] = nil
+	q.subs = q.subs[1:]
+	if len(q.subs) > 0 {
+		q.signal()
+	} else {
+		q.subs = nil // let a burst's backing array go
+	}
+	return s
+}
+
+// repairLoop is one of the MaxRepairs workers; it ends with Shutdown,
+// whose connections are closing anyway.
+func (h *Hub) repairLoop() {
+	defer h.wg.Done()
+	for {
 		select {
-		case h.repairSlots <- struct{}{}:
-			defer func() { <-h.repairSlots }()
-		case <-h.ctx.Done():
+		case <-h.stop:
 			return
+		case <-h.repairs.ready:
 		}
-		if err := h.catchUp(s); err != nil && !errors.Is(err, errClientClosed) && h.ctx.Err() == nil {
-			h.log.Error().Err(err).Str("channel", s.ch.name).Msg("gap repair failed")
-			// The client has a hole it cannot see: make it reconnect and
-			// resume with since.
-			s.c.closeWith(wire.CloseInternal, "internal error, resume with since")
+		for s := h.repairs.pop(); s != nil; s = h.repairs.pop() {
+			if err := h.catchUp(s); err != nil && !errors.Is(err, errClientClosed) && h.ctx.Err() == nil {
+				h.log.Error().Err(err).Str("channel", s.ch.name).Msg("gap repair failed")
+				// The client has a hole it cannot see: make it reconnect
+				// and resume with since.
+				s.c.closeWith(wire.CloseInternal, "internal error, resume with since")
+			}
+			select {
+			case <-h.stop:
+				return
+			default:
+			}
 		}
-	}()
+	}
 }

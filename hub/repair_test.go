@@ -1,0 +1,102 @@
+package hub
+
+import (
+	"context"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/ordercast/ordercast/internal/bus/memory"
+	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/wire"
+)
+
+// gatedLog is a logStore whose EventsAfter waits while the gate is shut,
+// counting the reads in flight.
+type gatedLog struct {
+	*logStore
+	mu       sync.Mutex
+	gate     chan struct{} // nil: open
+	inFlight int
+	most     int
+	entered  chan struct{} // one token per read that reached the gate
+}
+
+func (g *gatedLog) EventsAfter(ctx context.Context, id delivery.ID, after int64, limit int) ([]delivery.Event, error) {
+	g.mu.Lock()
+	gate := g.gate
+	g.inFlight++
+	g.most = max(g.most, g.inFlight)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.inFlight--
+		g.mu.Unlock()
+	}()
+	if gate != nil {
+		g.entered <- struct{}{}
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return g.logStore.EventsAfter(ctx, id, after, limit)
+}
+
+// TestGapRepairRunsOnAFixedPool: after a bus reconnect every live order
+// subscription repairs, on MaxRepairs workers and no goroutine more, and
+// each gets the event it missed.
+func TestGapRepairRunsOnAFixedPool(t *testing.T) {
+	const workers, subs = 3, 40
+	log := &gatedLog{logStore: &logStore{events: map[delivery.ID][]delivery.Event{}}, entered: make(chan struct{}, subs)}
+	cfg := testConfig(t, log, memory.New())
+	cfg.Limits = Limits{MaxRepairs: workers, SendQueueFrames: 64}
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testWait)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+	})
+	clients := make([]*client, subs)
+	for i := range clients {
+		clients[i] = socketless(h, delivery.ID(100+i))
+		if err := subscribeOrder(h, clients[i], delivery.ID(i+1)); err != nil {
+			t.Fatal(err)
+		}
+		log.commit(delivery.ID(i + 1)) // committed, its publish lost
+	}
+	gate := make(chan struct{})
+	log.mu.Lock()
+	log.gate = gate
+	log.mu.Unlock()
+	before := runtime.NumGoroutine()
+	(*inbound)(h).HandleGap()
+	for range workers {
+		<-log.entered
+	}
+	if grown := runtime.NumGoroutine() - before; grown > 0 {
+		t.Errorf("%d goroutines started for %d repairs; the %d workers run them", grown, subs, workers)
+	}
+	log.mu.Lock()
+	log.gate = nil
+	log.mu.Unlock()
+	close(gate)
+	for i, c := range clients {
+		ch := wire.OrderChannel(delivery.ID(i + 1))
+		waitPolls(t, "the repaired event on "+ch, 1, func() bool { return slices.Equal(seqsOf(t, c, ch), []int64{1}) })
+	}
+	log.mu.Lock()
+	most := log.most
+	log.mu.Unlock()
+	if most > workers {
+		t.Errorf("%d repairs read the log at once, want at most %d", most, workers)
+	}
+	if st := h.Stats(); st.Repairs != subs {
+		t.Errorf("repairs %d, want %d", st.Repairs, subs)
+	}
+}
