@@ -19,7 +19,8 @@ const idleQueueCap = 8
 
 var errClientClosed = errors.New("hub: connection closing")
 
-// client is one websocket connection. Its reader goroutine (readLoop)
+// client is one connection, a websocket or an SSE stream behind the
+// transport interface. Its reader goroutine (readLoop)
 // lives as long as the connection and is the one that cleans up. A writer
 // goroutine (writeLoop) runs only while frames are queued: the first frame
 // queued on an idle connection starts it, and it ends when it found the
@@ -27,7 +28,7 @@ var errClientClosed = errors.New("hub: connection closing")
 // the hub's sweeper does pings and token expiry for all connections.
 type client struct {
 	hub   *Hub
-	t     *wsConn
+	t     transport
 	actor delivery.Actor
 
 	exp      atomic.Int64 // token expiry, Unix nanoseconds
@@ -48,9 +49,8 @@ type client struct {
 	spare     [][]byte
 	queued    int  // bytes in queue
 	writing   bool // a writer goroutine runs (or the close was handed to it)
-	ping      bool // the writer should send a ping
-	pingAt    int64
-	closeCode int // a close was requested: nothing more is queued
+	ping      bool // the writer should send a keepalive
+	closeCode int  // a close was requested: nothing more is queued
 	reason    string
 	done      bool          // the reader ended; the client is gone
 	room      chan struct{} // closed by the writer when it drains: replay flow control
@@ -145,14 +145,14 @@ func (c *client) closing() bool {
 	return c.closeCode != 0 || c.done
 }
 
-// requestPing asks the writer for a ping, at most once per interval.
-func (c *client) requestPing(now int64, interval time.Duration) {
+// requestPing asks the writer for a keepalive (the transport decides
+// when one is due: keepaliveDue).
+func (c *client) requestPing() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closeCode != 0 || now-c.pingAt < int64(interval) {
+	if c.closeCode != 0 {
 		return
 	}
-	c.pingAt = now
 	c.ping = true
 	c.kickLocked()
 }
@@ -276,7 +276,7 @@ func (c *client) sendAck(id []byte) {
 func (c *client) sendError(id []byte, err error) {
 	code, msg := delivery.ErrorCode(err), delivery.ErrorMessage(err)
 	if code == delivery.EINTERNAL {
-		c.hub.log.Error().Err(err).Str("user_id", c.actor.UserID.String()).Msg("websocket frame failed")
+		c.hub.log.Error().Err(err).Str("user_id", c.actor.UserID.String()).Str("transport", c.t.name()).Msg("client frame failed")
 	}
 	c.send(wire.AppendError(make([]byte, 0, len(id)+len(code)+len(msg)+48), id, code, msg))
 }

@@ -1,5 +1,6 @@
-// Package hub delivers events to websocket subscribers by channel name: it
-// keeps the channel index, runs each connection's reader and writer,
+// Package hub delivers events to subscribers by channel name, over
+// websockets and server-sent event streams: it keeps the channel index,
+// runs each connection's reader and writer (whatever its transport),
 // replays missed durable events from the event log and then goes live
 // without gap or duplicate, and fans publications out through a
 // delivery.Bus so that several instances behave as one. It knows no order
@@ -64,6 +65,7 @@ type Limits struct {
 	SendQueueFrames  int           // queued frames per connection; beyond closes with 4009; default 512
 	SendQueueBytes   int           // queued bytes per connection; default 1 MiB
 	PingInterval     time.Duration // a ping after this much silence from the peer; default 25 s
+	StreamKeepalive  time.Duration // a comment on an SSE stream after this much silence on it; default 15 s
 	ReadTimeout      time.Duration // silence after which the peer is dead; default 60 s
 	WriteTimeout     time.Duration // bound of every write; default 10 s
 	SweepInterval    time.Duration // how often pings and token expiry are checked; default 1 s
@@ -96,6 +98,7 @@ func (l *Limits) setDefaults() {
 	def(&l.SendQueueBytes, 1<<20)
 	def(&l.ReplayPage, 100)
 	defDur(&l.PingInterval, 25*time.Second)
+	defDur(&l.StreamKeepalive, 15*time.Second)
 	defDur(&l.ReadTimeout, 60*time.Second)
 	defDur(&l.WriteTimeout, 10*time.Second)
 	defDur(&l.SweepInterval, time.Second)
@@ -125,7 +128,7 @@ type Config struct {
 // ErrClosed is returned by Serve once Shutdown began.
 var ErrClosed = errors.New("hub: shut down")
 
-// Hub is the websocket hub.
+// Hub is the real-time hub.
 type Hub struct {
 	cfg    Config
 	log    zerolog.Logger
@@ -135,8 +138,8 @@ type Hub struct {
 	typing typingGate
 
 	// ctx bounds the hub's own Store and Bus calls; Shutdown cancels it.
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx     context.Context
+	cancel  context.CancelFunc
 	repairs repairQueue
 
 	mu      sync.Mutex // guards clients and closing
@@ -197,36 +200,58 @@ func New(cfg Config) (*Hub, error) {
 // hold no unread bytes. Serve returns once the connection runs (or
 // failed); the connection is then the hub's to close.
 func (h *Hub) Serve(conn net.Conn, r *http.Request, claims auth.Claims) error {
-	// writing: no writer may start before the socket exists; frames of
-	// the user feed queue until then.
+	c, err := h.newClient(conn, claims)
+	if err != nil {
+		return err
+	}
+	t, err := acceptWS(conn, r, h.cfg.Limits, c.control)
+	if err != nil {
+		c.leave()
+		return err
+	}
+	c.t = t
+	return h.start(c, nil)
+}
+
+// newClient is the connection of claims' user on conn, subscribed to the
+// user's own feed before the handshake completes: a client that sees its
+// connection open may count on the feed. Frames queue until start.
+func (h *Hub) newClient(conn net.Conn, claims auth.Claims) (*client, error) {
+	// writing: no writer may start before the transport exists.
 	c := &client{hub: h, actor: claims.Actor(), subs: make(map[string]*subscription, 1), writing: true}
 	c.setClaims(claims)
 	c.touch()
 	if h.isClosing() {
 		_ = conn.Close()
-		return ErrClosed
+		return nil, ErrClosed
 	}
-	// Every user's own feed, subscribed before the 101 goes out: a client
-	// that sees its connection open may count on the feed.
 	user := wire.Channel{Kind: wire.KindUser, ID: c.actor.UserID}
 	feed, err := h.subscribe(c, user.String(), user, 0, nil)
 	if err != nil {
 		_ = conn.Close()
-		return fmt.Errorf("subscribe user feed: %w", err)
+		return nil, fmt.Errorf("subscribe user feed: %w", err)
 	}
 	c.subs[user.String()] = feed
-	t, err := acceptWS(conn, r, h.cfg.Limits, c.control)
-	if err != nil {
-		h.unsubscribe(feed)
-		return err
+	return c, nil
+}
+
+// leave drops the subscriptions of a client whose handshake failed.
+func (c *client) leave() {
+	for _, s := range c.subs {
+		c.hub.unsubscribe(s)
 	}
-	c.t = t
+}
+
+// start registers c, whose transport is ready, lets its writer run and
+// starts its reader; first, when not nil, runs on the reader goroutine
+// before it reads. During a Shutdown c is closed with 1012 instead.
+func (h *Hub) start(c *client, first func()) error {
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
-		h.unsubscribe(feed)
-		t.close(wire.CloseRestart, "server restarting")
-		t.release(nil)
+		c.leave()
+		c.t.close(wire.CloseRestart, "server restarting")
+		c.t.release(nil)
 		return ErrClosed
 	}
 	h.clients[c] = struct{}{}
@@ -240,7 +265,14 @@ func (h *Hub) Serve(conn net.Conn, r *http.Request, claims auth.Claims) error {
 		c.kickLocked()
 	}
 	c.mu.Unlock()
-	go c.readLoop()
+	if first == nil {
+		go c.readLoop()
+		return nil
+	}
+	go func() {
+		first()
+		c.readLoop()
+	}()
 	return nil
 }
 
@@ -281,7 +313,6 @@ func (h *Hub) sweepLoop() {
 }
 
 func (h *Hub) sweep(now int64) {
-	ping := h.cfg.Limits.PingInterval
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
@@ -293,8 +324,8 @@ func (h *Hub) sweep(now int64) {
 			}
 		case h.cfg.SessionRevoked != nil && h.cfg.SessionRevoked(c.session()):
 			h.closeEnded(c)
-		case now-c.lastRead.Load() >= int64(ping):
-			c.requestPing(now, ping)
+		case c.t.keepaliveDue(now, c.lastRead.Load()):
+			c.requestPing()
 		}
 	}
 }

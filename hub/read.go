@@ -96,14 +96,28 @@ func (c *client) subscribe(f wire.ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	if f.Since != nil && ch.Kind != wire.KindOrder {
-		return delivery.Errorf(wire.CodeInvalid, "since: only order channels are numbered; resynchronize feeds with GET /orders")
+	s, err := c.join(ch, f.Since, f.ID)
+	if s != nil {
+		c.goLive(s)
+	}
+	return err
+}
+
+// join authorizes ch for the client and registers the subscription, the
+// ack for id (if any) queued before any event of it. An order channel
+// starts at since (without: at the order's current seq) and is not live
+// until goLive. A channel the client holds already is acked again and
+// returns nil. Reader goroutine only (or before it starts): every
+// transport subscribes through here.
+func (c *client) join(ch wire.Channel, since *int64, id []byte) (*subscription, error) {
+	if since != nil && ch.Kind != wire.KindOrder {
+		return nil, delivery.Errorf(wire.CodeInvalid, "since: only order channels are numbered; resynchronize feeds with GET /orders")
 	}
 	name := ch.String()
 	if s, ok := c.subs[name]; ok {
 		if !s.isEnded() {
-			c.sendAck(f.ID) // subscribing twice is harmless
-			return nil
+			c.sendAck(id) // subscribing twice is harmless
+			return nil, nil
 		}
 		delete(c.subs, name) // ended by the hub: authorize anew
 	}
@@ -111,45 +125,51 @@ func (c *client) subscribe(f wire.ClientFrame) error {
 		c.forgetEnded()
 	}
 	if len(c.subs) >= c.hub.cfg.Limits.MaxSubscriptions {
-		return delivery.Errorf(wire.CodeTooManySubscriptions, "at most %d subscriptions per connection", c.hub.cfg.Limits.MaxSubscriptions)
+		return nil, delivery.Errorf(wire.CodeTooManySubscriptions, "at most %d subscriptions per connection", c.hub.cfg.Limits.MaxSubscriptions)
 	}
 	seq, err := c.hub.authorize(c.actor, ch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	from := seq // without since: live from the order's current seq
-	if f.Since != nil {
-		if *f.Since > seq {
-			return delivery.Errorf(wire.CodeInvalid, "since: order %s is at seq %d", ch.ID, seq)
+	if since != nil {
+		if *since > seq {
+			return nil, delivery.Errorf(wire.CodeInvalid, "since: order %s is at seq %d", ch.ID, seq)
 		}
-		from = *f.Since
+		from = *since
 	}
-	s, err := c.hub.subscribe(c, name, ch, from, f.ID)
+	s, err := c.hub.subscribe(c, name, ch, from, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.authSeq = seq // before catchUp, the only reader of it
 	c.subs[name] = s
-	if ch.Kind != wire.KindOrder {
-		return nil
+	return s, nil
+}
+
+// goLive replays what an order subscription missed and makes it live,
+// then sends the courier's last known position; other channels are live
+// from their registration. Replay runs inline: the next frame of this
+// client waits, which bounds the store work one client can start at once.
+func (c *client) goLive(s *subscription) {
+	if s.ch.kind != wire.KindOrder {
+		return
 	}
-	// Replay inline: the next frame of this client waits, which bounds
-	// the store work one client can start at once.
+	name := s.ch.name
 	if err := c.hub.catchUp(s); err != nil {
 		delete(c.subs, name)
 		c.hub.unsubscribe(s)
 		if errors.Is(err, errClientClosed) {
-			return nil
+			return
 		}
 		// The subscribe is acked already, so an error frame would answer
 		// nothing the client waits for and leave it believing it is
 		// subscribed. As after a failed gap repair: reconnect, resume.
 		c.hub.log.Error().Err(err).Str("channel", name).Msg("replay failed")
 		c.closeWith(wire.CloseInternal, "internal error, resume with since")
-		return nil
+		return
 	}
 	c.hub.sendLatest(s)
-	return nil
 }
 
 // forgetEnded drops the subscriptions the hub ended from c.subs, so that

@@ -72,10 +72,12 @@ func putBuf(bp *[]byte, b []byte) {
 
 // wsConn is one accepted websocket.
 type wsConn struct {
-	ws          *websocket.Conn
-	raw         net.Conn
-	w           *rawWriter
-	readTimeout time.Duration
+	ws           *websocket.Conn
+	raw          net.Conn
+	w            *rawWriter
+	readTimeout  time.Duration
+	pingInterval int64
+	pingAt       int64 // the last ping asked for, Unix ns; sweeper only
 }
 
 // rawWriter serializes every write on the raw connection and puts a
@@ -158,7 +160,7 @@ func (u *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func acceptWS(raw net.Conn, r *http.Request, l Limits, control func() bool) (*wsConn, error) {
 	w := &rawWriter{raw: raw, timeout: l.WriteTimeout}
 	brw := bufio.NewReadWriter(bufio.NewReaderSize(raw, readBufSize), bufio.NewWriterSize(w, controlBufSize))
-	t := &wsConn{raw: raw, w: w, readTimeout: l.ReadTimeout}
+	t := &wsConn{raw: raw, w: w, readTimeout: l.ReadTimeout, pingInterval: int64(l.PingInterval)}
 	ws, err := websocket.Accept(&upgradeWriter{raw: raw, brw: brw, header: http.Header{}}, r, &websocket.AcceptOptions{
 		// The server checked the Origin before the upgrade (ALLOWED_ORIGINS).
 		InsecureSkipVerify: true,
@@ -179,6 +181,19 @@ func acceptWS(raw net.Conn, r *http.Request, l Limits, control func() bool) (*ws
 	ws.SetReadLimit(l.MaxMessageBytes)
 	t.ws = ws
 	return t, nil
+}
+
+func (t *wsConn) name() string { return "websocket" }
+
+// keepaliveDue asks for a ping after PingInterval of silence from the
+// peer, and again at most once an interval while it stays silent: its
+// pong, or anything else it sends, proves it alive.
+func (t *wsConn) keepaliveDue(now, lastRead int64) bool {
+	if now-lastRead < t.pingInterval || now-t.pingAt < t.pingInterval {
+		return false
+	}
+	t.pingAt = now
+	return true
 }
 
 // extendRead pushes the read deadline out: a peer that sends nothing, not

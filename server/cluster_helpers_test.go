@@ -133,10 +133,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // expectSeqs checks that c received exactly want on channel, in order:
 // call it after a barrier, so that anything still on its way is there.
-func expectSeqs(t *testing.T, c *wsClient, channel string, want []int64) {
+func expectSeqs(t *testing.T, c subscriber, channel string, want []int64) {
 	t.Helper()
 	if got := seqs(c.events(channel)); !slices.Equal(got, want) {
-		t.Errorf("%s on %s: got seqs %v, want %v (each once, in order)", c.name, channel, got, want)
+		t.Errorf("%s on %s: got seqs %v, want %v (each once, in order)", c.label(), channel, got, want)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/limits"
 	"github.com/ordercast/ordercast/internal/orders"
+	"github.com/ordercast/ordercast/internal/wire"
 )
 
 // DefaultBodyLimit caps request bodies; a larger one is answered 413.
@@ -59,11 +60,15 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 }
 
-// Hub takes over upgraded connections; *hub.Hub is one.
+// Hub takes over upgraded connections and event streams; *hub.Hub is one.
 type Hub interface {
 	// Serve runs the websocket handshake on conn for r, of a user whose
 	// token the server verified, and owns conn from then on.
 	Serve(conn net.Conn, r *http.Request, claims auth.Claims) error
+	// ParseSSE reads the channels and the cursor of GET /sse; ServeSSE
+	// starts the stream on conn, writing the response head and header.
+	ParseSSE(channels, lastEventID string) (wire.Stream, error)
+	ServeSSE(conn net.Conn, claims auth.Claims, st wire.Stream, header http.Header) error
 	// Closing reports a shutdown under way: upgrades are refused 503.
 	Closing() bool
 }

@@ -10,11 +10,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
+	"github.com/ordercast/ordercast/internal/auth"
 	"github.com/ordercast/ordercast/internal/delivery"
 )
 
-// mountRealtime mounts GET /ws (the hub) and POST /api/v1/publish (when a
-// HUB_API_KEY is set).
+// mountRealtime mounts GET /ws and GET /sse (the hub) and POST
+// /api/v1/publish (when a HUB_API_KEY is set).
 func (s *Server) mountRealtime() {
 	if s.cfg.Hub == nil {
 		return
@@ -24,6 +25,7 @@ func (s *Server) mountRealtime() {
 	// roughly halves the memory of an idle socket (WEBSOCKET-ON-FIBER.md).
 	s.app.Server().KeepHijackedConns = true
 	s.app.Get("/ws", s.handleWS)
+	s.app.Get("/sse", s.handleSSE)
 	if s.cfg.HubAPIKey != "" {
 		s.app.Post("/api/v1/publish", s.handlePublish)
 	}
@@ -42,18 +44,10 @@ func (s *Server) handleWS(c *fiber.Ctx) error {
 	if !s.originAllowed(c) {
 		return delivery.Errorf(delivery.EFORBIDDEN, "origin not allowed")
 	}
-	token, ok := bearerToken(c.Get(fiber.HeaderAuthorization))
-	if !ok {
-		token = c.Query("access_token")
-	}
-	if token == "" {
-		return delivery.Errorf(delivery.EUNAUTHORIZED, "missing access token (Authorization: Bearer or access_token)")
-	}
-	claims, err := s.cfg.Tokens.Verify(token)
+	claims, err := s.realtimeClaims(c)
 	if err != nil {
 		return err
 	}
-	c.Locals(localClaims, claims)
 	held, err := s.holdSocket(c, claims.UserID) // the connection caps
 	if err != nil {
 		return err
@@ -82,6 +76,24 @@ func (s *Server) handleWS(c *fiber.Ctx) error {
 		}
 	})
 	return nil
+}
+
+// realtimeClaims verifies the token of a socket or stream, from the
+// Authorization header or, for browsers, the access_token parameter.
+func (s *Server) realtimeClaims(c *fiber.Ctx) (auth.Claims, error) {
+	token, ok := bearerToken(c.Get(fiber.HeaderAuthorization))
+	if !ok {
+		token = c.Query("access_token")
+	}
+	if token == "" {
+		return auth.Claims{}, delivery.Errorf(delivery.EUNAUTHORIZED, "missing access token (Authorization: Bearer or access_token)")
+	}
+	claims, err := s.cfg.Tokens.Verify(token)
+	if err != nil {
+		return auth.Claims{}, err
+	}
+	c.Locals(localClaims, claims)
+	return claims, nil
 }
 
 func isUpgrade(c *fiber.Ctx) bool {

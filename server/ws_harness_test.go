@@ -295,26 +295,29 @@ const barrierEvent = "test.barrier"
 func (e *rtEnv) barrier(clients ...*wsClient) {
 	e.t.Helper()
 	for _, c := range clients {
-		n := time.Now().UnixNano()
-		var uid delivery.ID
-		c.mu.Lock()
-		name := c.name
-		c.mu.Unlock()
-		uid = e.userOf(name)
-		e.must(http.StatusOK, "POST", "/api/v1/publish", testAPIKey, map[string]any{
-			"channel": wire.UserChannel(uid), "event": barrierEvent, "data": map[string]any{"n": n},
-		})
-		want := fmt.Sprintf(`{"n":%d}`, n)
-		c.waitUntil("barrier", func(fs []frame) bool {
-			for _, f := range fs {
-				if f.Event == barrierEvent && string(f.Data) == want {
-					return true
-				}
-			}
-			return false
-		})
+		e.barrierOf(c)
 	}
 }
+
+// barrierOf is barrier for one client of either transport.
+func (e *rtEnv) barrierOf(c subscriber) {
+	e.t.Helper()
+	n := time.Now().UnixNano()
+	e.must(http.StatusOK, "POST", "/api/v1/publish", testAPIKey, map[string]any{
+		"channel": wire.UserChannel(e.userOf(c.label())), "event": barrierEvent, "data": map[string]any{"n": n},
+	})
+	want := fmt.Sprintf(`{"n":%d}`, n)
+	c.waitUntil("barrier", func(fs []frame) bool {
+		for _, f := range fs {
+			if f.Event == barrierEvent && string(f.Data) == want {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func (c *wsClient) label() string { return c.name }
 
 // userOf finds a party's id by the email the client was named after.
 func (e *rtEnv) userOf(email string) delivery.ID {

@@ -43,20 +43,46 @@ const (
 // the contract have none); ok is false for any other frame (an ack, an
 // error). It reads only the head of the frame, not its data.
 func EventNames(frame []byte) (channel, event []byte, ok bool) {
-	rest, ok := bytes.CutPrefix(frame, []byte(eventHead))
+	channel, event, _, ok = splitEvent(frame)
+	return channel, event, ok
+}
+
+// EventSeq returns the seq of a frame built by AppendEvent: 0 for an
+// ephemeral event or any other frame.
+func EventSeq(frame []byte) int64 {
+	_, _, rest, ok := splitEvent(frame)
 	if !ok {
-		return nil, nil, false
+		return 0
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"seq":`)); !ok {
+		return 0
+	}
+	var seq int64
+	for _, b := range rest {
+		if b < '0' || b > '9' {
+			break
+		}
+		seq = seq*10 + int64(b-'0')
+	}
+	return seq
+}
+
+// splitEvent splits the names off the front of an event frame.
+func splitEvent(frame []byte) (channel, event, rest []byte, ok bool) {
+	rest, ok = bytes.CutPrefix(frame, []byte(eventHead))
+	if !ok {
+		return nil, nil, nil, false
 	}
 	if channel, rest, ok = cutString(rest); !ok {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	if rest, ok = bytes.CutPrefix(rest, []byte(eventField)); !ok {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	if event, _, ok = cutString(rest); !ok {
-		return nil, nil, false
+	if event, rest, ok = cutString(rest); !ok {
+		return nil, nil, nil, false
 	}
-	return channel, event, true
+	return channel, event, rest, true
 }
 
 // cutString splits a JSON string off the front of b: its contents, and

@@ -96,6 +96,24 @@ func TestEventNames(t *testing.T) {
 	}
 }
 
+// TestEventSeq reads back the seq of durable events, and 0 of ephemeral
+// ones and of frames that are not events.
+func TestEventSeq(t *testing.T) {
+	for _, seq := range []int64{0, 1, 18, 9007199254740993} {
+		if got := wire.EventSeq(wire.AppendEvent(nil, "order:42", "order.status", seq, []byte(`{"seq":7}`), 1)); got != seq {
+			t.Errorf("seq %d: got %d", seq, got)
+		}
+	}
+	for _, f := range [][]byte{
+		wire.AppendAckSeq(nil, []byte(`"1"`), 5),
+		wire.AppendUnsubscribed(nil, "order:42", "forbidden"),
+	} {
+		if got := wire.EventSeq(f); got != 0 {
+			t.Errorf("%s: seq %d", f, got)
+		}
+	}
+}
+
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"uote`, `back\slash`, "line\nfeed\r\t", "\x00\x1f", "héllo €", "bad\xffutf8", "<&>", "\u2028"} {
 		got := wire.AppendString(nil, s)
