@@ -166,6 +166,29 @@ func (e *env) assigned() delivery.Order {
 	return e.claim(e.w.courier, e.accepted().ID)
 }
 
+// deliver moves an assigned order of w.courier on to delivered.
+func (e *env) deliver(id delivery.ID) delivery.Order {
+	e.t.Helper()
+	o, err := e.store.OrderByID(e.t.Context(), id)
+	must(e.t, err)
+	steps := []struct {
+		from delivery.Status
+		by   delivery.Actor
+		to   delivery.Status
+	}{
+		{delivery.StatusAccepted, e.w.staff, delivery.StatusPreparing},
+		{delivery.StatusPreparing, e.w.staff, delivery.StatusReady},
+		{delivery.StatusReady, e.w.courier, delivery.StatusPickedUp},
+		{delivery.StatusPickedUp, e.w.courier, delivery.StatusDelivered},
+	}
+	for _, s := range steps {
+		if o.Status == s.from {
+			o = e.setStatus(s.by, id, s.to)
+		}
+	}
+	return o
+}
+
 // wantCode fails the test unless err carries code.
 func wantCode(t testing.TB, err error, code string) {
 	t.Helper()

@@ -173,15 +173,7 @@ func TestClaimAfterDelivery(t *testing.T) {
 	e := newEnv(t)
 	first := e.assigned()
 	e.assigned()
-	for _, s := range []struct {
-		by delivery.Actor
-		to delivery.Status
-	}{
-		{e.w.staff, delivery.StatusPreparing}, {e.w.staff, delivery.StatusReady},
-		{e.w.courier, delivery.StatusPickedUp}, {e.w.courier, delivery.StatusDelivered},
-	} {
-		e.setStatus(s.by, first.ID, s.to)
-	}
+	e.deliver(first.ID)
 	e.claim(e.w.courier, e.accepted().ID)
 }
 
