@@ -3,6 +3,7 @@ package orders_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -266,4 +267,35 @@ func TestMayType(t *testing.T) {
 	e.clock.Set(o.FinishedAt.Add(delivery.ChatCloseAfter))
 	_, err = e.svc.MayType(t.Context(), e.w.customer, o.ID)
 	wantCode(t, err, delivery.ECHATCLOSED)
+}
+
+// Unread counts others' messages above the reader's mark, for the chats
+// the reader takes part in only.
+func TestUnread(t *testing.T) {
+	e := newEnv(t)
+	o := e.assigned()
+	offered := e.accepted()
+	e.post(e.w.customer, o.ID, "hi")
+	m := e.post(e.w.staff, o.ID, "cooking")
+	e.post(e.w.courier, o.ID, "on my way")
+	e.post(e.w.customer, offered.ID, "anyone?")
+	_, _, err := e.svc.MarkRead(t.Context(), e.w.customer, o.ID, m.Seq)
+	must(t, err)
+	list := []delivery.Order{o, offered}
+	tests := []struct {
+		a    delivery.Actor
+		want map[delivery.ID]int
+	}{
+		{e.w.customer, map[delivery.ID]int{o.ID: 1}},
+		{e.w.staff, map[delivery.ID]int{o.ID: 2, offered.ID: 1}},
+		{e.w.courier, map[delivery.ID]int{o.ID: 2}}, // not the offered order's chat
+		{e.w.admin, map[delivery.ID]int{}},
+	}
+	for _, tt := range tests {
+		got, err := e.svc.Unread(t.Context(), tt.a, list)
+		must(t, err)
+		if !maps.Equal(got, tt.want) {
+			t.Errorf("Unread as %s = %v, want %v", tt.a.Role, got, tt.want)
+		}
+	}
 }
