@@ -197,7 +197,7 @@ func wantCode(t testing.TB, err error, code string) {
 	}
 }
 
-// wantField fails the test unless err is EINVALID about field: the
+// wantField fails the test unless err carries code and is about field: the
 // message starts with the field's name, as API.md's errors do.
 func wantField(t testing.TB, err error, code, field string) {
 	t.Helper()
