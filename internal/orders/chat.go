@@ -30,10 +30,9 @@ func (s *Service) PostMessage(ctx context.Context, a delivery.Actor, orderID del
 	if err := checkClientMsgID(req.ClientMsgID); err != nil {
 		return delivery.Message{}, false, err
 	}
-	// Checked before the store's lock: parties never lose their place in
-	// an order (customer and restaurant are fixed, a courier is only ever
-	// assigned), so this cannot go stale, and a non-party learns nothing,
-	// not even whether a client_msg_id was used.
+	// Checked before the store's lock, so that a non-party learns
+	// nothing, not even whether a client_msg_id was used; and again under
+	// it, since an unassign may take the courier off the order meanwhile.
 	o, err := s.store.OrderByID(ctx, orderID)
 	if err != nil {
 		return delivery.Message{}, false, err
@@ -43,6 +42,9 @@ func (s *Service) PostMessage(ctx context.Context, a delivery.Actor, orderID del
 	}
 	m := delivery.Message{OrderID: orderID, AuthorID: a.UserID, AuthorRole: a.Role, Text: text, ClientMsgID: req.ClientMsgID}
 	p, err := s.store.AppendMessage(ctx, m, func(cur delivery.Order) error {
+		if err := canChat(cur, a); err != nil {
+			return err
+		}
 		if delivery.ChatClosed(cur, s.now()) {
 			return delivery.Errorf(delivery.ECHATCLOSED, "chat closed: the order was %s more than %s ago", cur.Status, delivery.ChatCloseAfter)
 		}
