@@ -89,7 +89,7 @@ func (c *client) enqueue(frame []byte, ephemeral bool) {
 		clear(c.queue)
 		c.queue, c.eph, c.queued, c.ephemerals = c.queue[:0], c.eph[:0], 0, 0
 		c.hub.stats.slowClosed.Add(1)
-		c.closeLocked(wire.CloseSlow, "too slow: send queue overflowed")
+		c.closeLocked(wire.ReasonSlow)
 		return
 	}
 	if c.queue == nil {
@@ -124,16 +124,17 @@ func (c *client) kickLocked() {
 
 // closeWith asks the writer to close the connection with code after what
 // is queued (4009 drops the queue first, in send).
-func (c *client) closeWith(code int, reason string) {
+func (c *client) closeWith(r wire.CloseReason) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closeLocked(code, reason)
+	c.closeLocked(r)
 }
 
-func (c *client) closeLocked(code int, reason string) {
+func (c *client) closeLocked(r wire.CloseReason) {
 	if c.closeCode != 0 || c.done {
 		return
 	}
+	code, reason := r.Code, r.Text
 	c.closeCode, c.reason = code, reason
 	c.wakeLocked()
 	c.kickLocked()
@@ -274,9 +275,10 @@ func (c *client) sendAck(id []byte) {
 }
 
 func (c *client) sendError(id []byte, err error) {
-	code, msg := delivery.ErrorCode(err), delivery.ErrorMessage(err)
-	if code == delivery.EINTERNAL {
+	code, msg := wire.FrameCode(delivery.ErrorCode(err)), delivery.ErrorMessage(err)
+	if code == wire.CodeInternal {
 		c.hub.log.Error().Err(err).Str("user_id", c.actor.UserID.String()).Str("transport", c.t.name()).Msg("client frame failed")
+		msg = "internal error"
 	}
 	c.send(wire.AppendError(make([]byte, 0, len(id)+len(code)+len(msg)+48), id, code, msg))
 }
@@ -293,7 +295,7 @@ func (c *client) admit() bool {
 		return true
 	}
 	c.hub.stats.rateLimited.Add(1)
-	c.closeWith(wire.CloseRateLimited, "rate limited: too many frames")
+	c.closeWith(wire.ReasonRateLimited)
 	return false
 }
 

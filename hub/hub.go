@@ -250,7 +250,7 @@ func (h *Hub) start(c *client, first func()) error {
 	if h.closing {
 		h.mu.Unlock()
 		c.leave()
-		c.t.close(wire.CloseRestart, "server restarting")
+		c.t.close(wire.ReasonRestart.Code, wire.ReasonRestart.Text)
 		c.t.release(nil)
 		return ErrClosed
 	}
@@ -320,7 +320,7 @@ func (h *Hub) sweep(now int64) {
 		case now >= c.exp.Load():
 			if !c.closing() {
 				h.stats.expired.Add(1)
-				c.closeWith(wire.CloseTokenExpired, "token expired")
+				c.closeWith(wire.ReasonTokenExpired)
 			}
 		case h.cfg.SessionRevoked != nil && h.cfg.SessionRevoked(c.session()):
 			h.closeEnded(c)
@@ -340,7 +340,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		h.mu.Lock()
 		h.closing = true
 		for c := range h.clients {
-			c.closeWith(wire.CloseRestart, "server restarting")
+			c.closeWith(wire.ReasonRestart)
 		}
 		h.mu.Unlock()
 		close(h.stop)

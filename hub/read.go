@@ -73,7 +73,7 @@ func (c *client) handle(msg []byte, text bool) {
 		c.sendError(f.ID, err)
 		var ca *closeAfter
 		if errors.As(err, &ca) {
-			c.closeWith(ca.code, ca.reason)
+			c.closeWith(ca.reason)
 		}
 	}
 }
@@ -82,8 +82,7 @@ func (c *client) handle(msg []byte, text bool) {
 // connection is closed with code.
 type closeAfter struct {
 	err    error
-	code   int
-	reason string
+	reason wire.CloseReason
 }
 
 func (e *closeAfter) Error() string { return e.err.Error() }
@@ -166,7 +165,7 @@ func (c *client) goLive(s *subscription) {
 		// nothing the client waits for and leave it believing it is
 		// subscribed. As after a failed gap repair: reconnect, resume.
 		c.hub.log.Error().Err(err).Str("channel", name).Msg("replay failed")
-		c.closeWith(wire.CloseInternal, "internal error, resume with since")
+		c.closeWith(wire.ReasonResume)
 		return
 	}
 	c.hub.sendLatest(s)
@@ -204,7 +203,7 @@ func (c *client) reauth(f wire.ClientFrame) error {
 		return delivery.Errorf(wire.CodeUnauthorized, "%s", delivery.ErrorMessage(err))
 	}
 	if claims.Actor() != c.actor {
-		return &closeAfter{delivery.Errorf(wire.CodeForbidden, "token of another user"), wire.CloseForbidden, "token of another user"}
+		return &closeAfter{delivery.Errorf(wire.CodeForbidden, "token of another user"), wire.ReasonOtherUser}
 	}
 	c.setClaims(claims)
 	return nil

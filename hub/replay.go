@@ -158,7 +158,7 @@ func (h *Hub) repairLoop() {
 				h.log.Error().Err(err).Str("channel", s.ch.name).Msg("gap repair failed")
 				// The client has a hole it cannot see: make it reconnect
 				// and resume with since.
-				s.c.closeWith(wire.CloseInternal, "internal error, resume with since")
+				s.c.closeWith(wire.ReasonResume)
 			}
 			select {
 			case <-h.stop:

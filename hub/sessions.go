@@ -45,6 +45,6 @@ func (h *Hub) closeEnded(c *client) bool {
 		return false
 	}
 	h.stats.expired.Add(1)
-	c.closeWith(wire.CloseTokenExpired, "session ended")
+	c.closeWith(wire.ReasonSessionEnded)
 	return true
 }

@@ -56,7 +56,7 @@ func (h *Hub) ServeSSE(conn net.Conn, claims auth.Claims, st wire.Stream, header
 				// client's cursor, and its next stream would start it
 				// live, past what it missed: make it come back instead.
 				h.log.Error().Err(err).Str("channel", ch.String()).Msg("sse subscribe failed")
-				c.closeWith(wire.CloseInternal, "internal error, reconnect")
+				c.closeWith(wire.ReasonResume)
 				break
 			}
 			c.send(wire.AppendUnsubscribed(nil, ch.String(), delivery.ErrorCode(err)))
