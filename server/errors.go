@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 
 	"github.com/gofiber/fiber/v2"
@@ -48,6 +49,13 @@ func writeError(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		err = fiberError(fe)
+	}
+	if errors.Is(err, context.DeadlineExceeded) && c.UserContext().Err() != nil {
+		// The request's own deadline passed (an overloaded server): the
+		// client may retry, as for any other overload.
+		requestLogger(c).Warn().Err(err).Msg("request timed out")
+		c.Set(fiber.HeaderRetryAfter, "1")
+		err = delivery.Errorf(delivery.EUNAVAILABLE, "the server took too long to answer; retry shortly")
 	}
 	code := delivery.ErrorCode(err)
 	status, ok := statusOf[code]

@@ -15,11 +15,11 @@ import (
 )
 
 const (
-	localRequestID = "request_id"
-	localLogger    = "logger"
-	localClaims    = "claims"
-	maxRequestID   = 64
-	requestTimeout = 15 * time.Second
+	localRequestID        = "request_id"
+	localLogger           = "logger"
+	localClaims           = "claims"
+	maxRequestID          = 64
+	defaultRequestTimeout = 15 * time.Second
 )
 
 // requestID takes the caller's X-Request-ID when it is short and plain,
@@ -45,7 +45,7 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 	l := s.cfg.Log.With().Str(localRequestID, id).Logger()
 	c.Locals(localLogger, &l)
 	// Store and service calls of the request end with it, at the latest.
-	ctx, cancel := context.WithTimeout(c.UserContext(), requestTimeout)
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.cfg.RequestTimeout)
 	defer cancel()
 	c.SetUserContext(ctx)
 	err := c.Next()

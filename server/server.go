@@ -44,7 +44,10 @@ type Config struct {
 	// ReadyChecks run on /readyz besides the store ping (e.g. Redis).
 	ReadyChecks map[string]func(context.Context) error
 	BodyLimit   int
-	Log         zerolog.Logger
+	// RequestTimeout bounds the store and service calls of a request
+	// (default 15 s); past it the answer is 503 unavailable.
+	RequestTimeout time.Duration
+	Log            zerolog.Logger
 	// Registry receives the server's metrics (a fresh one when nil).
 	Registry *prometheus.Registry
 	// MetricsElsewhere leaves /metrics off this app (METRICS_ADDR is set).
@@ -84,6 +87,9 @@ type Server struct {
 func New(cfg Config) *Server {
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = DefaultBodyLimit
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = defaultRequestTimeout
 	}
 	if cfg.Registry == nil {
 		cfg.Registry = NewRegistry()
