@@ -73,6 +73,9 @@ type subscription struct {
 	maxSeen int64
 	live    bool
 	removed bool
+	// seen: the durable events a feed subscription was given, to drop a
+	// relayed second copy (guarded by ch.mu; nil until the first).
+	seen feedSeen
 	// gotLatest: a live latest-value event (a position) was queued, so
 	// the one sendLatest gives after the replay would be older (guarded
 	// by ch.mu).
@@ -220,9 +223,15 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 	defer cn.mu.Unlock()
 	h.stats.delivered.Add(uint64(len(cn.subs)))
 	if cn.kind != wire.KindOrder || msg.Seq == 0 {
+		var order delivery.ID // of a feed's durable event
+		if msg.Seq != 0 {
+			order = wire.EventOrder(msg.Frame)
+		}
 		for _, s := range cn.subs {
 			switch {
 			case s.ended:
+			case order != 0 && !s.seen.first(order, msg.Seq):
+				h.stats.feedDuplicates.Add(1) // a relayed copy
 			case msg.Courier != 0 && s.c.actor.Role == delivery.RoleCourier && s.c.actor.UserID != msg.Courier:
 				// Another courier's position: this one may hold the
 				// channel only until the unassign that removed it arrives.

@@ -17,7 +17,12 @@ import (
 // same bytes then go to every socket of the channel (and over the bus),
 // and stay valid as long as any queue holds them.
 func encodeEvent(channel, event string, seq int64, data []byte, ts int64) []byte {
-	return wire.AppendEvent(make([]byte, 0, len(channel)+len(event)+len(data)+96), channel, event, seq, data, ts)
+	return encodeFeedEvent(channel, event, 0, seq, data, ts)
+}
+
+// encodeFeedEvent is encodeEvent naming the event's order (a feed's copy).
+func encodeFeedEvent(channel, event string, order delivery.ID, seq int64, data []byte, ts int64) []byte {
+	return wire.AppendFeedEvent(make([]byte, 0, len(channel)+len(event)+len(data)+120), channel, event, order, seq, data, ts)
 }
 
 // PublisherConfig is what a Publisher is built from. Zero fields take
@@ -110,7 +115,7 @@ func (p *Publisher) send(ctx context.Context, pub *delivery.Publication) error {
 		p.latestSent.Add(1)
 	}
 	err := p.cfg.Bus.Publish(ctx, delivery.BusMessage{
-		Channel: pub.Channel, Seq: pub.Seq, Frame: encodeEvent(pub.Channel, pub.Event, pub.Seq, pub.Data, pub.Ts),
+		Channel: pub.Channel, Seq: pub.Seq, Frame: encodeFeedEvent(pub.Channel, pub.Event, pub.Order, pub.Seq, pub.Data, pub.Ts),
 		Except: pub.Except, AsOf: pub.AsOf, Revoke: pub.Revoke, Courier: pub.Courier,
 	})
 	if err != nil {

@@ -13,6 +13,7 @@ type counters struct {
 	slowClosed, rateLimited, expired atomic.Uint64
 	typingCoalesced                  atomic.Uint64
 	locationsStale                   atomic.Uint64
+	feedDuplicates                   atomic.Uint64
 	shed                             [numShedClasses]atomic.Uint64
 }
 
@@ -37,6 +38,9 @@ type Stats struct {
 	// LocationsStale deliveries of one dropped for a subscriber already
 	// given a later event of the order (which may have ended the delivery).
 	LocationsSent, LocationsHeld, LocationsStale uint64
+	// FeedDuplicates counts second copies of a durable event dropped on a
+	// feed subscription (an event relayed after its publisher died).
+	FeedDuplicates uint64
 	// Shed* count ephemeral frames dropped for connections whose send
 	// queue was full, which stay open (a durable frame finding no room
 	// closes its connection with 4009 instead), by class: courier
@@ -66,6 +70,7 @@ func (h *Hub) Stats() Stats {
 		LocationsSent:   h.cfg.Publisher.latestSent.Load(),
 		LocationsHeld:   h.cfg.Publisher.latestHeld.Load(),
 		LocationsStale:  s.locationsStale.Load(),
+		FeedDuplicates:  s.feedDuplicates.Load(),
 
 		ShedLocations: s.shed[shedLocation].Load(),
 		ShedTyping:    s.shed[shedTyping].Load(),

@@ -14,6 +14,10 @@ type Publication struct {
 	// Seq is the order's seq of a durable event, on its order channel and
 	// on the feeds it is copied to; 0 for an ephemeral event.
 	Seq int64
+	// Order names the order of a durable event copied to a feed, which
+	// carries events of many orders: the frame says it, and a receiving
+	// hub drops a second copy of (Order, Seq). 0 elsewhere.
+	Order ID
 	// Ts is when the event happened, in milliseconds since the epoch.
 	Ts int64
 	// Conditions checked by every receiving hub; zero means none. Except:

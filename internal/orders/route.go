@@ -54,24 +54,22 @@ func Route(o delivery.Order, ev delivery.Event) ([]delivery.Publication, error) 
 			return nil, err
 		}
 	}
-	durable := func(channel string) delivery.Publication {
-		return delivery.Publication{Channel: channel, Event: ev.Type, Data: ev.Data, Seq: ev.Seq, Ts: ts}
-	}
-	order := durable(wire.OrderChannel(o.ID))
-	order.Revoke = removed
-	pubs := []delivery.Publication{order}
+	pubs := []delivery.Publication{{Channel: wire.OrderChannel(o.ID), Event: ev.Type, Data: ev.Data, Seq: ev.Seq, Ts: ts, Revoke: removed}}
 	if !feedEvent(ev.Type) {
 		return pubs, nil
 	}
-	pubs = append(pubs, durable(wire.UserChannel(o.CustomerID)))
+	feed := func(channel string) delivery.Publication {
+		return delivery.Publication{Channel: channel, Event: ev.Type, Data: ev.Data, Seq: ev.Seq, Order: o.ID, Ts: ts}
+	}
+	pubs = append(pubs, feed(wire.UserChannel(o.CustomerID)))
 	if o.CourierID != nil {
-		pubs = append(pubs, durable(wire.UserChannel(*o.CourierID)))
+		pubs = append(pubs, feed(wire.UserChannel(*o.CourierID)))
 	}
 	if removed != 0 && (o.CourierID == nil || *o.CourierID != removed) {
-		pubs = append(pubs, durable(wire.UserChannel(removed)))
+		pubs = append(pubs, feed(wire.UserChannel(removed)))
 	}
 	if restaurantEvent(ev.Type) {
-		pubs = append(pubs, durable(wire.RestaurantChannel(o.RestaurantID)))
+		pubs = append(pubs, feed(wire.RestaurantChannel(o.RestaurantID)))
 	}
 	switch {
 	case becameOffered(o, ev):

@@ -108,7 +108,7 @@ func describe(pubs []delivery.Publication) string {
 }
 
 // checkPublication: the event's own publications carry it whole with its
-// seq; the dispatch ones are ephemeral and show no customer, address or
+// seq, a feed's naming the order; the dispatch ones are ephemeral and show no customer, address or
 // notes; only the order channel revokes the removed courier.
 func checkPublication(t *testing.T, name string, o delivery.Order, ev delivery.Event, p delivery.Publication, removed delivery.ID) {
 	t.Helper()
@@ -129,9 +129,15 @@ func checkPublication(t *testing.T, name string, o delivery.Order, ev delivery.E
 	if p.Event != ev.Type || p.Seq != ev.Seq || string(p.Data) != string(ev.Data) {
 		t.Errorf("%s: %s got %s/%d %s, want the event", name, p.Channel, p.Event, p.Seq, p.Data)
 	}
-	wantRevoke := delivery.ID(0)
-	if p.Channel == wire.OrderChannel(o.ID) && ev.Type == delivery.EventOrderUnassigned {
-		wantRevoke = removed
+	wantRevoke, wantOrder := delivery.ID(0), o.ID // a feed names the order
+	if p.Channel == wire.OrderChannel(o.ID) {
+		wantOrder = 0
+		if ev.Type == delivery.EventOrderUnassigned {
+			wantRevoke = removed
+		}
+	}
+	if p.Order != wantOrder {
+		t.Errorf("%s: %s names order %s, want %s", name, p.Channel, p.Order, wantOrder)
 	}
 	if p.Revoke != wantRevoke || p.AsOf != 0 || p.Except != 0 || p.Courier != 0 || p.Latest {
 		t.Errorf("%s: %s conditions %+v, want revoke %s only", name, p.Channel, p, wantRevoke)

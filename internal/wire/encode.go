@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/ordercast/ordercast/internal/delivery"
 )
 
 // AppendEvent appends the event frame
@@ -13,10 +15,26 @@ import (
 // to dst. seq 0 (ephemeral) is left out. data must be valid JSON (it is
 // copied as it is); nil data is encoded as null. ts is Unix milliseconds.
 func AppendEvent(dst []byte, channel, event string, seq int64, data []byte, ts int64) []byte {
+	return AppendFeedEvent(dst, channel, event, 0, seq, data, ts)
+}
+
+// AppendFeedEvent is AppendEvent for an order's event on a feed channel,
+// which carries events of many orders: the frame names the order,
+//
+//	{"type":"event","channel":…,"event":…,"order_id":"42","seq":…,"data":…,"ts":…}
+//
+// so that a receiver tells (order, seq) apart without reading data. order
+// 0 leaves it out.
+func AppendFeedEvent(dst []byte, channel, event string, order delivery.ID, seq int64, data []byte, ts int64) []byte {
 	dst = append(dst, eventHead...)
 	dst = AppendString(dst, channel)
 	dst = append(dst, eventField...)
 	dst = AppendString(dst, event)
+	if order != 0 {
+		dst = append(dst, orderField...)
+		dst = strconv.AppendInt(dst, int64(order), 10)
+		dst = append(dst, '"')
+	}
 	if seq != 0 {
 		dst = append(dst, `,"seq":`...)
 		dst = strconv.AppendInt(dst, seq, 10)
@@ -36,6 +54,7 @@ func AppendEvent(dst []byte, channel, event string, seq int64, data []byte, ts i
 const (
 	eventHead  = `{"type":"event","channel":`
 	eventField = `,"event":`
+	orderField = `,"order_id":"`
 )
 
 // EventNames returns the channel and event names of a frame built by
@@ -54,6 +73,9 @@ func EventSeq(frame []byte) int64 {
 	if !ok {
 		return 0
 	}
+	if r, ok := bytes.CutPrefix(rest, []byte(orderField)); ok {
+		_, rest, _ = bytes.Cut(r, []byte{'"'})
+	}
 	if rest, ok = bytes.CutPrefix(rest, []byte(`,"seq":`)); !ok {
 		return 0
 	}
@@ -65,6 +87,26 @@ func EventSeq(frame []byte) int64 {
 		seq = seq*10 + int64(b-'0')
 	}
 	return seq
+}
+
+// EventOrder reads back the order a feed event frame names
+// (AppendFeedEvent); 0 for a frame that names none.
+func EventOrder(frame []byte) delivery.ID {
+	_, _, rest, ok := splitEvent(frame)
+	if !ok {
+		return 0
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(orderField)); !ok {
+		return 0
+	}
+	var id delivery.ID
+	for _, b := range rest {
+		if b < '0' || b > '9' {
+			break
+		}
+		id = id*10 + delivery.ID(b-'0')
+	}
+	return id
 }
 
 // splitEvent splits the names off the front of an event frame.

@@ -114,6 +114,28 @@ func TestEventSeq(t *testing.T) {
 	}
 }
 
+// TestFeedEvent: a feed event names its order before its seq; both read
+// back, and the frame is the JSON an encoder would write.
+func TestFeedEvent(t *testing.T) {
+	f := wire.AppendFeedEvent(nil, "user:7", "order.status", 42, 18, []byte(`{"id":"42"}`), 1)
+	if got := wire.EventOrder(f); got != 42 {
+		t.Errorf("order %d, want 42", got)
+	}
+	if got := wire.EventSeq(f); got != 18 {
+		t.Errorf("seq %d, want 18", got)
+	}
+	var back struct {
+		OrderID string `json:"order_id"`
+		Seq     int64  `json:"seq"`
+	}
+	if err := json.Unmarshal(f, &back); err != nil || back.OrderID != "42" || back.Seq != 18 {
+		t.Errorf("%s: %+v %v", f, back, err)
+	}
+	if got := wire.EventOrder(wire.AppendEvent(nil, "order:42", "order.status", 18, []byte(`{}`), 1)); got != 0 {
+		t.Errorf("an order channel's event names order %d", got)
+	}
+}
+
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"uote`, `back\slash`, "line\nfeed\r\t", "\x00\x1f", "héllo €", "bad\xffutf8", "<&>", "\u2028"} {
 		got := wire.AppendString(nil, s)
