@@ -78,9 +78,21 @@ func (o *ordercast) do(ctx context.Context, method, path, token string, body, ou
 	for i := 0; i+1 < len(headers); i += 2 {
 		h.Set(headers[i], headers[i+1])
 	}
-	status, answer, err := httpDo(ctx, o.rest, method, o.base+path, b, h)
-	if err != nil {
-		return err
+	var status int
+	var answer []byte
+	// 503 is the server shedding (registrations wait for one of its few
+	// bcrypt slots): not served, so safe to send again after a pause.
+	for try := 0; ; try++ {
+		var err error
+		if status, answer, err = httpDo(ctx, o.rest, method, o.base+path, b, h); err != nil {
+			return err
+		}
+		if status != http.StatusServiceUnavailable || try == 20 {
+			break
+		}
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			return err
+		}
 	}
 	if status == http.StatusTooManyRequests {
 		return fmt.Errorf("%s %s: 429 %s: run the server with RATE_LIMITS=off MAX_CONNS_PER_USER=0", method, path, answer)

@@ -33,17 +33,17 @@ type job struct {
 	n  uint64
 }
 
-// send publishes j's payload and counts the answer. The body is fresh
-// each time: the HTTP transport may still hold a request's body after Do
-// returns.
-func (p *publisher) send(ctx context.Context, j job) bool {
+// send publishes j's payload and counts the answer. A publish is never
+// cancelled (the client's timeout bounds it): one cut off when the run
+// stops publishing may still be delivered, and would count as received
+// but never acked. The body is fresh each time: the HTTP transport may
+// still hold a request's body after Do returns.
+func (p *publisher) send(j job) bool {
 	data := loadData(make([]byte, 0, 48), j.ch, j.n, time.Now())
 	body := p.t.publishBody(make([]byte, 0, 64+len(data)), p.channels[j.ch].name, data, p.durable)
-	if err := p.t.publish(ctx, p.client, p.base, body); err != nil {
-		if ctx.Err() == nil {
-			p.failed.Add(1)
-			p.lastErr.Store(err.Error())
-		}
+	if err := p.t.publish(context.Background(), p.client, p.base, body); err != nil {
+		p.failed.Add(1)
+		p.lastErr.Store(err.Error())
 		return false
 	}
 	p.acked.Add(1)
@@ -61,7 +61,7 @@ func (p *publisher) openLoop(ctx context.Context, rate float64) {
 	for range p.inflight {
 		wg.Go(func() {
 			for j := range jobs {
-				p.send(ctx, j)
+				p.send(j)
 			}
 		})
 	}
@@ -142,7 +142,7 @@ func (p *publisher) closedLoop(ctx context.Context, c *completions, giveUp time.
 				}
 				s.left.Store(c.subscribers)
 				s.n.Store(n)
-				sent := p.send(ctx, job{ch: 0, n: n})
+				sent := p.send(job{ch: 0, n: n})
 				wait := giveUp
 				if !sent {
 					wait = 100 * time.Millisecond // a refusal is counted; do not spin on it

@@ -124,8 +124,11 @@ func (r *result) print(w io.Writer) {
 	if r.CPUPer100k > 0 {
 		fmt.Fprintf(w, "CPU per 100k deliveries: %.2f s\n", r.CPUPer100k)
 	}
-	if r.Connections > 0 {
+	switch {
+	case r.RSSPerConn > 0:
 		fmt.Fprintf(w, "RSS per connection: %.1f KiB\n", r.RSSPerConn/1024)
+	case r.Connections > 0: // the runtime gave back memory of an earlier run
+		fmt.Fprintln(w, "RSS per connection: n/a (RSS fell; measure on a fresh server)")
 	}
 	if r.Scenario == "idle" && r.Connections > 0 {
 		fmt.Fprintf(w, "idle CPU: %.4f cores per 10k sockets\n", r.Cores/float64(r.Connections)*10_000)

@@ -61,11 +61,13 @@ func httpDo(ctx context.Context, client *http.Client, method, url string, body [
 }
 
 // newHTTPClient keeps up to conns connections to a host open, so that
-// publishes in flight do not each open one.
+// publishes in flight do not each open one; it drops them after 10 s
+// idle, before ordercast's 15 s read timeout closes them under it.
 func newHTTPClient(conns int) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 0
 	tr.MaxIdleConnsPerHost = max(conns, 2)
+	tr.IdleConnTimeout = 10 * time.Second
 	return &http.Client{Timeout: 10 * time.Second, Transport: tr}
 }
 
