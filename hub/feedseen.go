@@ -14,47 +14,62 @@ const (
 	// copy is still recognized; a copy of an older event passes (an order
 	// rarely has more events than this in all).
 	feedWindow = 64
-	// feedOrders is how many orders a feed subscription remembers; the
-	// least recently given is forgotten first.
+	// feedOrders is how many orders a generation remembers: a feed
+	// subscription remembers the last feedOrders to 2×feedOrders orders
+	// it was given, without scanning to find the oldest.
 	feedOrders = 64
 )
 
 // feedSeen is guarded by its channel's lock, as the subscription's other
-// sequence state.
+// sequence state. Orders given lately are in cur; when cur is full it
+// becomes prev and the orders of the prev before it are forgotten; an
+// order found in prev moves back to cur.
 type feedSeen struct {
-	orders map[delivery.ID]*seqWindow
-	clock  uint64 // counts deliveries: recency without reading a clock
+	cur, prev map[delivery.ID]seqWindow
 }
 
 // seqWindow holds which of the seqs top-63..top were given (bit i: top-i).
 type seqWindow struct {
 	top  int64
 	bits uint64
-	used uint64
 }
 
 // first records (order, seq) and reports whether it was not given before.
 func (f *feedSeen) first(order delivery.ID, seq int64) bool {
-	f.clock++
-	w := f.orders[order]
-	if w == nil {
-		if f.orders == nil {
-			f.orders = make(map[delivery.ID]*seqWindow, 4)
-		} else if len(f.orders) >= feedOrders {
-			f.forgetOldest()
+	w, ok := f.cur[order]
+	if !ok {
+		if w, ok = f.prev[order]; ok {
+			delete(f.prev, order)
+		} else {
+			w = seqWindow{top: seq}
 		}
-		f.orders[order] = &seqWindow{top: seq, bits: 1, used: f.clock}
-		return true
+		f.add(order)
 	}
-	w.used = f.clock
+	given := w.record(seq)
+	f.cur[order] = w
+	return given
+}
+
+// add makes room in cur for one more order.
+func (f *feedSeen) add(order delivery.ID) {
+	switch {
+	case f.cur == nil:
+		f.cur = make(map[delivery.ID]seqWindow, 4)
+	case len(f.cur) >= feedOrders:
+		f.prev, f.cur = f.cur, make(map[delivery.ID]seqWindow, feedOrders)
+	}
+}
+
+// record marks seq given and reports whether it was not before.
+func (w *seqWindow) record(seq int64) bool {
 	switch d := w.top - seq; {
 	case d < 0: // newer than any given: slide the window up
 		if -d >= feedWindow {
-			w.bits = 1
+			w.bits = 0
 		} else {
-			w.bits = w.bits<<uint(-d) | 1
+			w.bits <<= uint(-d)
 		}
-		w.top = seq
+		w.top, w.bits = seq, w.bits|1
 		return true
 	case d >= feedWindow:
 		return true // older than the window: cannot tell, so given
@@ -66,15 +81,4 @@ func (f *feedSeen) first(order delivery.ID, seq int64) bool {
 		w.bits |= bit
 		return true
 	}
-}
-
-func (f *feedSeen) forgetOldest() {
-	var oldest delivery.ID
-	least := ^uint64(0)
-	for id, w := range f.orders {
-		if w.used < least {
-			oldest, least = id, w.used
-		}
-	}
-	delete(f.orders, oldest)
 }

@@ -27,15 +27,18 @@ func TestFeedSeen(t *testing.T) {
 	give(1, 7, true) // out of the window now: cannot tell
 	give(1, 8+feedWindow, true)
 	give(1, 8+feedWindow, false)
-	for id := delivery.ID(10); id < 10+feedOrders-2; id++ { // orders 1 and 2 make it full
+	// Orders 1 and 2 and 62 more fill a generation; the next starts a new
+	// one, and the orders of the one before it are forgotten in turn.
+	for id := delivery.ID(10); id < 10+feedOrders-2; id++ {
 		give(id, 1, true)
 	}
-	if len(f.orders) != feedOrders {
-		t.Fatalf("%d orders remembered, want %d", len(f.orders), feedOrders)
+	give(1, 8+feedWindow, false)                              // remembered: in the full generation
+	give(100, 1, true)                                        // a new generation
+	give(1, 8+feedWindow, false)                              // moved into the new one
+	for id := delivery.ID(101); id < 101+feedOrders-2; id++ { // the new one full
+		give(id, 1, true)
 	}
-	give(1, 8+feedWindow, false) // recently given: kept
-	give(9, 1, true)             // forgets order 2, the least recently given
-	if _, ok := f.orders[2]; ok {
-		t.Error("order 2 still remembered")
-	}
+	give(2, 5, false)            // from the previous generation, into a third
+	give(10, 1, true)            // the first generation is forgotten
+	give(1, 8+feedWindow, false) // given lately: kept
 }
