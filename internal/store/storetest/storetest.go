@@ -83,7 +83,7 @@ func wantCode(t *testing.T, err error, code string) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +107,7 @@ type fixture struct {
 	item                delivery.MenuItem
 }
 
-func newFixture(t *testing.T, s delivery.Store) *fixture {
+func newFixture(t testing.TB, s delivery.Store) *fixture {
 	t.Helper()
 	f := &fixture{s: s}
 	f.customer = createUser(t, s, "alice@example.com", delivery.RoleCustomer, "")
@@ -123,7 +123,7 @@ func newFixture(t *testing.T, s delivery.Store) *fixture {
 	return f
 }
 
-func createUser(t *testing.T, s delivery.Store, email string, role delivery.Role, restaurant string) delivery.User {
+func createUser(t testing.TB, s delivery.Store, email string, role delivery.Role, restaurant string) delivery.User {
 	t.Helper()
 	u, err := s.CreateUser(t.Context(), delivery.User{Email: email, Name: "Name of " + email, Role: role, PasswordHash: "hash:" + email}, restaurant)
 	if err != nil {
