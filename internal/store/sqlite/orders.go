@@ -78,7 +78,7 @@ func (s *Store) OrderByID(ctx context.Context, id delivery.ID) (delivery.Order, 
 func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.IdempotencyKey) (delivery.Order, bool, error) {
 	o = sqlutil.NewOrder(o, sqlutil.Now())
 	created := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
 		if key.Key != "" {
 			var id delivery.ID
 			var hash string
@@ -108,7 +108,7 @@ func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.
 	return o, created, nil
 }
 
-func insertOrder(ctx context.Context, tx *sql.Tx, o *delivery.Order, key delivery.IdempotencyKey) error {
+func insertOrder(ctx context.Context, tx *wtx, o *delivery.Order, key delivery.IdempotencyKey) error {
 	items, err := sqlutil.MarshalItems(o.Items)
 	if err != nil {
 		return err
@@ -148,7 +148,7 @@ func courierArg(id *delivery.ID) any {
 	return int64(*id)
 }
 
-func insertEvent(ctx context.Context, tx *sql.Tx, ev delivery.Event) error {
+func insertEvent(ctx context.Context, tx *wtx, ev delivery.Event) error {
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO order_events (order_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?)`,
 		ev.OrderID, ev.Seq, ev.Type, string(ev.Data), sqlutil.FormatTime(ev.CreatedAt))
@@ -164,7 +164,7 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 	var o delivery.Order
 	var ev delivery.Event
 	var mutateErr error
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
 		old, err := orderByID(ctx, tx, id)
 		if err != nil {
 			return err
@@ -206,7 +206,7 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 
 // checkActive refuses, with ETOOMANYACTIVE, a change that leaves o's
 // courier with more than max active orders (Change.MaxActive; 0: no cap).
-func checkActive(ctx context.Context, tx *sql.Tx, o delivery.Order, max int) error {
+func checkActive(ctx context.Context, tx *wtx, o delivery.Order, max int) error {
 	if max <= 0 || !delivery.IsActiveDelivery(o) {
 		return nil
 	}
