@@ -59,6 +59,10 @@ func Run(t *testing.T, open func(t *testing.T) delivery.Store) {
 		{"MaxActiveConcurrent", testMaxActiveConcurrent},
 		{"RestaurantName", testRestaurantName},
 		{"ChangePayload", testChangePayload},
+		{"UpdateOrderSomeRefused", testUpdateOrderSomeRefused},
+		{"CancelledWrite", testCancelledWrite},
+		{"CreateOrderConcurrentKeys", testCreateOrderConcurrentKeys},
+		{"OrderLogMixed", testOrderLogMixed},
 		{"Ping", func(t *testing.T, s delivery.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
