@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,7 +55,7 @@ func BenchDurableAppend(b *testing.B, s delivery.Store) {
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		b.ResetTimer()
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime(b)
 		for range benchCallers {
 			wg.Go(func() {
 				for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
@@ -68,14 +69,14 @@ func BenchDurableAppend(b *testing.B, s delivery.Store) {
 			})
 		}
 		wg.Wait()
-		reportLatency(b, lat, time.Since(start))
+		reportLatency(b, lat, time.Since(start), cpuTime(b)-cpu0)
 	})
 	b.Run(fmt.Sprintf("rate=%d", benchRate), func(b *testing.B) {
 		lat := make([]time.Duration, b.N)
 		interval := time.Second / benchRate
 		var wg sync.WaitGroup
 		b.ResetTimer()
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime(b)
 		for i := range b.N {
 			due := start.Add(time.Duration(i) * interval)
 			time.Sleep(time.Until(due))
@@ -88,16 +89,29 @@ func BenchDurableAppend(b *testing.B, s delivery.Store) {
 			})
 		}
 		wg.Wait()
-		reportLatency(b, lat, time.Since(start))
+		reportLatency(b, lat, time.Since(start), cpuTime(b)-cpu0)
 	})
 }
 
-func reportLatency(b *testing.B, lat []time.Duration, elapsed time.Duration) {
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportLatency reports appends/s, the CPU time per append (the store's
+// and the callers': on a machine shared with other work, steadier than
+// the rate) and p50 and p99 of lat.
+func reportLatency(b *testing.B, lat []time.Duration, elapsed, cpu time.Duration) {
 	slices.Sort(lat)
 	ms := func(q float64) float64 {
 		return float64(lat[int(q*float64(len(lat)-1))]) / float64(time.Millisecond)
 	}
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "appends/s")
+	b.ReportMetric(float64(cpu)/float64(time.Microsecond)/float64(len(lat)), "cpu-µs/append")
 	b.ReportMetric(ms(0.50), "p50-ms")
 	b.ReportMetric(ms(0.99), "p99-ms")
 }
