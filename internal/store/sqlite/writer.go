@@ -27,6 +27,11 @@ import (
 // requests of the batch. A caller whose context ends while its request
 // waits in the queue gets ctx.Err() and nothing of it is written; once
 // started, its outcome is that of the batch.
+//
+// The callers' callbacks (UpdateOrder's mutate, AppendMessage's allow,
+// RelayPending's publish) run on the writer: a slow one delays its whole
+// batch, and one calling a write method of the store would wait for
+// itself, as it did on the single connection before.
 const (
 	// maxBatch bounds a transaction, and so how long its first request
 	// waits for its commit behind the others.
