@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -35,6 +36,13 @@ type Store struct {
 	stopPurge func()
 }
 
+// defaultMaxConns sizes the pool unless the url sets pool_max_conns. A
+// durable write holds its connection until its commit is flushed, and
+// PostgreSQL flushes the commits waiting at once together: pgx's default
+// of max(4, NumCPU) connections kept durable appends near 800/s on two
+// cores, 32 gets 2,200/s (BenchmarkDurableAppend).
+const defaultMaxConns = 32
+
 // Open connects to the database at url (a postgres:// URL or a key=value
 // connection string; a search_path parameter selects the schema) and
 // applies pending migrations.
@@ -42,6 +50,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
 	}
 	return openConfig(ctx, cfg, lock.DefaultLockID)
 }

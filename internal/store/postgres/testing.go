@@ -26,6 +26,14 @@ const TestDatabaseURLEnv = "TEST_DATABASE_URL"
 // that does not answer fails the test.
 func OpenTest(t testing.TB) *Store {
 	t.Helper()
+	// Tests open many stores at once; keep each to a few connections so
+	// that parallel test packages stay under max_connections.
+	return openTest(t, 4)
+}
+
+// openTest is OpenTest with a pool of maxConns connections.
+func openTest(t testing.TB, maxConns int32) *Store {
+	t.Helper()
 	url := TestURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -43,9 +51,7 @@ func OpenTest(t testing.TB) *Store {
 		t.Fatalf("postgres.OpenTest: %s: %v", TestDatabaseURLEnv, err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	// Tests open many stores at once; keep each to a few connections so
-	// that parallel test packages stay under max_connections.
-	cfg.MaxConns = 4
+	cfg.MaxConns = maxConns
 	// A lock of its own: the schema is private, and test packages must not
 	// queue behind each other's migrations.
 	h := fnv.New64a()

@@ -11,6 +11,7 @@ import (
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/orders"
 	"github.com/ordercast/ordercast/internal/store/sqlite"
+	"github.com/ordercast/ordercast/internal/store/storetest"
 )
 
 // BenchmarkPlaceOrder: what synchronous=FULL (the default) costs an order
@@ -136,4 +137,12 @@ func BenchmarkLocationReads(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkDurableAppend: durable appends (storetest.BenchDurableAppend)
+// with synchronous=FULL, the default, each answered after its commit.
+//
+//	go test ./internal/store/sqlite -run '^$' -bench DurableAppend -benchtime 20000x
+func BenchmarkDurableAppend(b *testing.B) {
+	storetest.BenchDurableAppend(b, sqlite.OpenTest(b))
 }

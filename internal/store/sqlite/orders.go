@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/store/sqlutil"
@@ -78,7 +80,7 @@ func (s *Store) OrderByID(ctx context.Context, id delivery.ID) (delivery.Order, 
 func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.IdempotencyKey) (delivery.Order, bool, error) {
 	o = sqlutil.NewOrder(o, sqlutil.Now())
 	created := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
 		if key.Key != "" {
 			var id delivery.ID
 			var hash string
@@ -108,7 +110,7 @@ func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.
 	return o, created, nil
 }
 
-func insertOrder(ctx context.Context, tx *sql.Tx, o *delivery.Order, key delivery.IdempotencyKey) error {
+func insertOrder(ctx context.Context, tx *wtx, o *delivery.Order, key delivery.IdempotencyKey) error {
 	items, err := sqlutil.MarshalItems(o.Items)
 	if err != nil {
 		return err
@@ -148,7 +150,7 @@ func courierArg(id *delivery.ID) any {
 	return int64(*id)
 }
 
-func insertEvent(ctx context.Context, tx *sql.Tx, ev delivery.Event) error {
+func insertEvent(ctx context.Context, tx *wtx, ev delivery.Event) error {
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO order_events (order_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?)`,
 		ev.OrderID, ev.Seq, ev.Type, string(ev.Data), sqlutil.FormatTime(ev.CreatedAt))
@@ -164,7 +166,7 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 	var o delivery.Order
 	var ev delivery.Event
 	var mutateErr error
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
 		old, err := orderByID(ctx, tx, id)
 		if err != nil {
 			return err
@@ -179,18 +181,11 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 		if err := checkActive(ctx, tx, o, change.MaxActive); err != nil {
 			return err
 		}
-		items, err := sqlutil.MarshalItems(o.Items)
+		query, args, err := updateOrderSQL(old, o)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `
-			UPDATE orders SET status = ?, seq = ?, courier_id = ?, items = ?, total_cents = ?,
-				delivery_address = ?, notes = ?, reason = ?, updated_at = ?, finished_at = ?, assigned_at = ?
-			WHERE id = ?`,
-			o.Status, o.Seq, courierArg(o.CourierID), string(items), o.TotalCents,
-			o.DeliveryAddress, o.Notes, o.Reason, sqlutil.FormatTime(o.UpdatedAt), nullTimeArg(o.FinishedAt),
-			nullTimeArg(o.AssignedAt), o.ID)
-		if err != nil {
+		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 			return fmt.Errorf("write order: %w", err)
 		}
 		return insertEvent(ctx, tx, ev)
@@ -204,9 +199,47 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 	return o, ev, nil
 }
 
+// updateOrderSQL returns the UPDATE that writes o over old: seq and
+// updated_at, and only the other columns that changed, since SQLite
+// rewrites the entries of every index (and checks the foreign key) of a
+// column it is told to set, changed or not. Most changes (events, chat,
+// a status) touch one or two columns.
+func updateOrderSQL(old, o delivery.Order) (string, []any, error) {
+	set := []string{"seq = ?", "updated_at = ?"}
+	args := []any{o.Seq, sqlutil.FormatTime(o.UpdatedAt)}
+	col := func(changed bool, name string, v any) {
+		if changed {
+			set = append(set, name+" = ?")
+			args = append(args, v)
+		}
+	}
+	col(o.Status != old.Status, "status", o.Status)
+	col(!sameID(o.CourierID, old.CourierID), "courier_id", courierArg(o.CourierID))
+	if !slices.Equal(o.Items, old.Items) {
+		items, err := sqlutil.MarshalItems(o.Items)
+		if err != nil {
+			return "", nil, err
+		}
+		col(true, "items", string(items))
+	}
+	col(o.TotalCents != old.TotalCents, "total_cents", o.TotalCents)
+	col(o.DeliveryAddress != old.DeliveryAddress, "delivery_address", o.DeliveryAddress)
+	col(o.Notes != old.Notes, "notes", o.Notes)
+	col(o.Reason != old.Reason, "reason", o.Reason)
+	col(!sameTime(o.FinishedAt, old.FinishedAt), "finished_at", nullTimeArg(o.FinishedAt))
+	col(!sameTime(o.AssignedAt, old.AssignedAt), "assigned_at", nullTimeArg(o.AssignedAt))
+	return `UPDATE orders SET ` + strings.Join(set, ", ") + ` WHERE id = ?`, append(args, o.ID), nil
+}
+
+func sameID(a, b *delivery.ID) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+
+func sameTime(a, b *time.Time) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
+}
+
 // checkActive refuses, with ETOOMANYACTIVE, a change that leaves o's
 // courier with more than max active orders (Change.MaxActive; 0: no cap).
-func checkActive(ctx context.Context, tx *sql.Tx, o delivery.Order, max int) error {
+func checkActive(ctx context.Context, tx *wtx, o delivery.Order, max int) error {
 	if max <= 0 || !delivery.IsActiveDelivery(o) {
 		return nil
 	}

@@ -2,13 +2,15 @@
 // pure Go), the default engine of a single instance.
 //
 // SQLite allows one writer at a time. Instead of letting concurrent writers
-// collide and retry on SQLITE_BUSY, every write transaction goes through a
-// pool of exactly one connection that begins with BEGIN IMMEDIATE: writers
-// queue in database/sql, and the write lock is taken before the first read
-// of a transaction, so a read-modify-write (UpdateOrder, idempotent
-// CreateOrder, RotateRefreshToken) is serialized without further locking.
-// Reads outside transactions use a separate read-only pool, which WAL mode
-// lets run alongside the writer.
+// collide and retry on SQLITE_BUSY, every write goes through one goroutine,
+// the writer, on a pool of exactly one connection whose transactions begin
+// with BEGIN IMMEDIATE: the write lock is taken before the first read of a
+// transaction and writes run one after another, so a read-modify-write
+// (UpdateOrder, idempotent CreateOrder, RotateRefreshToken) is serialized
+// without further locking. The writer commits the writes that queued
+// together, one fsync for many (group commit, writer.go). Reads outside
+// transactions use a separate read-only pool, which WAL mode lets run
+// alongside the writer.
 package sqlite
 
 import (
@@ -41,7 +43,8 @@ const busyTimeout = 5 * time.Second
 
 // Store is a delivery.Store on one SQLite database file.
 type Store struct {
-	write   *sql.DB // exactly one connection, BEGIN IMMEDIATE
+	write   *sql.DB // exactly one connection, BEGIN IMMEDIATE, the writer's
+	w       *writer // nil until open started it
 	read    *sql.DB // query_only connections
 	tempDir string  // removed on Close when Open made the file up
 
@@ -129,6 +132,7 @@ func (s *Store) open(ctx context.Context, path string, opt Options) error {
 	if err := s.prepareHot(ctx); err != nil {
 		return err
 	}
+	s.w = startWriter(s.write)
 	s.stopPurge = sqlutil.Periodic(sqlutil.RefreshPurgeInterval, func(ctx context.Context) {
 		// A failed round is tried again at the next.
 		_, _ = sqlutil.PurgeRounds(ctx, s.PurgeRefreshTokens)
@@ -241,6 +245,9 @@ func (s *Store) Close() error {
 	if s.stopPurge != nil {
 		s.stopPurge()
 	}
+	if s.w != nil {
+		s.w.close()
+	}
 	var errs []error
 	for _, st := range []*sql.Stmt{s.orderByID, s.activeOrders} {
 		if st != nil {
@@ -259,22 +266,12 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// inTx runs fn in a write transaction and commits if fn returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	// Rolls back on error and on panic in fn, which would otherwise hold
-	// the only write connection forever; after Commit it is a no-op.
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+// inTx runs fn in a write transaction of the writer (see writer.go) and
+// returns once it committed, or with fn's error and nothing of fn written.
+// fn must use the ctx it is given, which does not end the statements of a
+// started transaction.
+func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
+	return s.w.do(ctx, fn)
 }
 
 // queryer is what both a pool and a transaction offer.

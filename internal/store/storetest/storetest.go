@@ -59,6 +59,10 @@ func Run(t *testing.T, open func(t *testing.T) delivery.Store) {
 		{"MaxActiveConcurrent", testMaxActiveConcurrent},
 		{"RestaurantName", testRestaurantName},
 		{"ChangePayload", testChangePayload},
+		{"UpdateOrderSomeRefused", testUpdateOrderSomeRefused},
+		{"CancelledWrite", testCancelledWrite},
+		{"CreateOrderConcurrentKeys", testCreateOrderConcurrentKeys},
+		{"OrderLogMixed", testOrderLogMixed},
 		{"Ping", func(t *testing.T, s delivery.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
@@ -83,7 +87,7 @@ func wantCode(t *testing.T, err error, code string) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +111,7 @@ type fixture struct {
 	item                delivery.MenuItem
 }
 
-func newFixture(t *testing.T, s delivery.Store) *fixture {
+func newFixture(t testing.TB, s delivery.Store) *fixture {
 	t.Helper()
 	f := &fixture{s: s}
 	f.customer = createUser(t, s, "alice@example.com", delivery.RoleCustomer, "")
@@ -123,7 +127,7 @@ func newFixture(t *testing.T, s delivery.Store) *fixture {
 	return f
 }
 
-func createUser(t *testing.T, s delivery.Store, email string, role delivery.Role, restaurant string) delivery.User {
+func createUser(t testing.TB, s delivery.Store, email string, role delivery.Role, restaurant string) delivery.User {
 	t.Helper()
 	u, err := s.CreateUser(t.Context(), delivery.User{Email: email, Name: "Name of " + email, Role: role, PasswordHash: "hash:" + email}, restaurant)
 	if err != nil {
