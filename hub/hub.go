@@ -243,8 +243,8 @@ func (c *client) leave() {
 }
 
 // start registers c, whose transport is ready, lets its writer run and
-// starts its reader; first, when not nil, runs on the reader goroutine
-// before it reads. During a Shutdown c is closed with 1012 instead.
+// starts its reader; first, when not nil, runs before the reader reads,
+// on a stack of its own (onOwnStack). During a Shutdown c is closed with 1012 instead.
 func (h *Hub) start(c *client, first func()) error {
 	h.mu.Lock()
 	if h.closing {
@@ -270,7 +270,7 @@ func (h *Hub) start(c *client, first func()) error {
 		return nil
 	}
 	go func() {
-		first()
+		onOwnStack(first)
 		c.readLoop()
 	}()
 	return nil

@@ -21,10 +21,27 @@ func (c *client) readLoop() {
 		}
 		c.touch()
 		if c.admit() {
-			c.handle(msg, text)
+			onOwnStack(func() { c.handle(msg, text) })
 		}
 		putBuf(bp, msg)
 	}
+}
+
+// onOwnStack runs fn on a goroutine of its own and waits for it. The work
+// of a client frame (service and store calls, JSON) grows a stack to 8 KiB
+// or more, which a reader doing it would keep while idle, for good: the
+// runtime halves a stack only while less than a quarter of it is in use,
+// and a reader parked in its read uses more than a quarter of 8 KiB. So
+// an idle reader stays at 4 KiB, for a goroutine start per client frame
+// (frames are rate-limited): half the stack memory of an idle socket that
+// subscribed to anything.
+func onOwnStack(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	<-done
 }
 
 // cleanup leaves every channel and releases the connection.
