@@ -218,7 +218,7 @@ func (h *Hub) Serve(conn net.Conn, r *http.Request, claims auth.Claims) error {
 // connection open may count on the feed. Frames queue until start.
 func (h *Hub) newClient(conn net.Conn, claims auth.Claims) (*client, error) {
 	// writing: no writer may start before the transport exists.
-	c := &client{hub: h, actor: claims.Actor(), subs: make(map[string]*subscription, 1), writing: true}
+	c := &client{hub: h, actor: claims.Actor(), subs: make([]*subscription, 0, 2), writing: true}
 	c.setClaims(claims)
 	c.touch()
 	if h.isClosing() {
@@ -231,7 +231,7 @@ func (h *Hub) newClient(conn net.Conn, claims auth.Claims) (*client, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("subscribe user feed: %w", err)
 	}
-	c.subs[user.String()] = feed
+	c.subs = append(c.subs, feed)
 	return c, nil
 }
 
