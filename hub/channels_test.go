@@ -202,7 +202,7 @@ func newGatedHub(t *testing.T) (*Hub, *gateBus, *logStore) {
 // socketless is a client whose frames stay in its queue (no writer runs
 // while writing is set), to be read by the test.
 func socketless(h *Hub, user delivery.ID) *client {
-	return &client{hub: h, actor: delivery.Actor{UserID: user, Role: delivery.RoleCustomer}, subs: map[string]*subscription{}, writing: true}
+	return &client{hub: h, actor: delivery.Actor{UserID: user, Role: delivery.RoleCustomer}, writing: true}
 }
 
 // seqsOf returns the seqs of the event frames queued for c on channel.

@@ -12,9 +12,10 @@ import (
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
-// idleQueueCap is the largest queue slice an idle connection keeps; a
-// writer going idle drops longer ones, so that a burst long ago costs no
-// memory now, while a busy writer reuses its slices whatever their size.
+// idleQueueCap is the largest queue slice an idle connection keeps (it
+// keeps one); a writer going idle drops longer ones, so that a burst long
+// ago costs no memory now, while a busy writer reuses its slices whatever
+// their size.
 const idleQueueCap = 8
 
 var errClientClosed = errors.New("hub: connection closing")
@@ -36,8 +37,10 @@ type client struct {
 	// sid is the session of the connection's token (setClaims).
 	sid atomic.Pointer[string]
 
-	// Reader goroutine only.
-	subs     map[string]*subscription
+	// Reader goroutine only. subs are the subscriptions, user:{id}
+	// first: a slice, not a map, since there are a few (MaxSubscriptions)
+	// and an idle connection keeps them.
+	subs     []*subscription
 	tokens   float64 // rate limit bucket
 	tokensAt int64   // Unix ns of the last refill
 
@@ -188,9 +191,12 @@ func (c *client) writeLoop() {
 			if cap(c.queue) > idleQueueCap {
 				c.queue = nil
 			}
-			if cap(c.spare) > idleQueueCap {
-				c.spare = nil
+			// One slice is kept, not two: a burst of one batch (the usual
+			// one) reuses it, only a longer one allocates the second.
+			if c.queue == nil && cap(c.spare) <= idleQueueCap {
+				c.queue = c.spare
 			}
+			c.spare = nil
 			if cap(c.eph) > idleQueueCap {
 				c.eph = nil
 			}

@@ -218,7 +218,7 @@ func (h *Hub) Serve(conn net.Conn, r *http.Request, claims auth.Claims) error {
 // connection open may count on the feed. Frames queue until start.
 func (h *Hub) newClient(conn net.Conn, claims auth.Claims) (*client, error) {
 	// writing: no writer may start before the transport exists.
-	c := &client{hub: h, actor: claims.Actor(), subs: make(map[string]*subscription, 1), writing: true}
+	c := &client{hub: h, actor: claims.Actor(), subs: make([]*subscription, 0, 2), writing: true}
 	c.setClaims(claims)
 	c.touch()
 	if h.isClosing() {
@@ -231,7 +231,7 @@ func (h *Hub) newClient(conn net.Conn, claims auth.Claims) (*client, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("subscribe user feed: %w", err)
 	}
-	c.subs[user.String()] = feed
+	c.subs = append(c.subs, feed)
 	return c, nil
 }
 
@@ -243,8 +243,8 @@ func (c *client) leave() {
 }
 
 // start registers c, whose transport is ready, lets its writer run and
-// starts its reader; first, when not nil, runs on the reader goroutine
-// before it reads. During a Shutdown c is closed with 1012 instead.
+// starts its reader; first, when not nil, runs before the reader reads,
+// on a stack of its own (onOwnStack). During a Shutdown c is closed with 1012 instead.
 func (h *Hub) start(c *client, first func()) error {
 	h.mu.Lock()
 	if h.closing {
@@ -270,7 +270,7 @@ func (h *Hub) start(c *client, first func()) error {
 		return nil
 	}
 	go func() {
-		first()
+		onOwnStack(first)
 		c.readLoop()
 	}()
 	return nil

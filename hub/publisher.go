@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"sync"
@@ -29,9 +30,11 @@ func encodeFeedEvent(channel, event string, order delivery.ID, seq int64, data [
 // defaults.
 type PublisherConfig struct {
 	Bus delivery.Bus // required; the hub starts it
-	// LatestInterval: a latest-value publication (a courier position) goes
-	// out at most this often per channel and courier; default 1 s.
-	// LatestTick: how often held-back ones are sent; default 50 ms.
+	// LatestInterval: latest-value publications (courier positions) go
+	// out at most one per interval per channel and courier, over any
+	// span; default 1 s. LatestTick: how early one may come and still go
+	// out at once, the jitter of a sender on schedule (an earlier one is
+	// held until its interval ends); default 50 ms.
 	LatestInterval time.Duration
 	LatestTick     time.Duration
 	// Timeout bounds the bus call of a held-back publication; default 10 s.
@@ -77,7 +80,10 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		cfg.Now = time.Now
 	}
 	p := &Publisher{cfg: cfg, log: cfg.Log.With().Str("component", "publisher").Logger(), stop: make(chan struct{}), done: make(chan struct{})}
-	p.latest.slots = make(map[latestKey]*latestSlot)
+	p.latest = latestThrottle{
+		window: int64(cfg.LatestInterval), early: int64(cfg.LatestTick),
+		slots: make(map[latestKey]*latestSlot), wake: make(chan struct{}, 1),
+	}
 	go p.latestLoop()
 	return p, nil
 }
@@ -91,14 +97,15 @@ func (p *Publisher) Close() {
 
 // Publish hands pubs to the bus, in order, and returns the first error
 // (each is logged): the bus did not take that one. It never blocks on
-// sockets. A latest-value publication within its interval is held back,
-// a newer one replacing it, and sent when the interval ends.
+// sockets. A latest-value publication that comes early in its interval
+// (by more than a tick) is held back, a newer one replacing it, and sent
+// when the interval ends.
 func (p *Publisher) Publish(ctx context.Context, pubs ...delivery.Publication) error {
 	var first error
 	now := p.cfg.Now().UnixNano()
 	for i := range pubs {
 		pub := &pubs[i]
-		if pub.Latest && !p.latest.offer(pub, now, int64(p.cfg.LatestInterval)) {
+		if pub.Latest && !p.latest.offer(pub, now) {
 			p.latestHeld.Add(1)
 			continue
 		}
@@ -131,88 +138,144 @@ type latestKey struct {
 
 // latestSlot is the throttle state of one courier on one channel.
 type latestSlot struct {
-	sentAt  int64 // Unix ns (publisher clock) of the last send
+	// last is when the last send was due (Unix ns, publisher clock): its
+	// own time, or the end of the interval when it came up to a tick early,
+	// so that early sends cannot add up to more than one per interval.
+	last    int64
 	held    delivery.Publication
 	holding bool
 }
 
-// latestThrottle holds the slots of the couriers that sent a position
-// within the last interval; the loop drops the others, so it holds at
-// most couriers × delivery.MaxActiveOrders slots.
-type latestThrottle struct {
-	mu    sync.Mutex
-	slots map[latestKey]*latestSlot
+// heldSlot is a slot holding a publication due at due.
+type heldSlot struct {
+	due  int64
+	slot *latestSlot
 }
 
-// offer reports whether pub goes out now (the interval since the last
-// send ended); otherwise it holds pub unless it holds a newer one.
-func (t *latestThrottle) offer(pub *delivery.Publication, now, window int64) bool {
+// heldHeap orders held slots by due time: the loop sleeps until the
+// first instead of scanning every slot on every wake.
+type heldHeap []heldSlot
+
+func (h heldHeap) Len() int           { return len(h) }
+func (h heldHeap) Less(i, j int) bool { return h[i].due < h[j].due }
+func (h heldHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *heldHeap) Push(x any)        { *h = append(*h, x.(heldSlot)) }
+func (h *heldHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// latestThrottle spaces the publications of each slot (a courier on a
+// channel) by schedule: one that comes on time, give or take a tick, goes
+// out at once; one that comes earlier is held until its interval ends,
+// a newer one replacing it. It is a leaky bucket per slot (the rate is
+// at most one per interval, over any span), not a ticker, so that a
+// courier sending once a second is never held. Its slots are those that
+// sent within the last interval: at most couriers ×
+// delivery.MaxActiveOrders.
+type latestThrottle struct {
+	window, early int64 // ns: the interval, and how early one may come
+
+	mu     sync.Mutex
+	slots  map[latestKey]*latestSlot
+	held   heldHeap // every holding slot, once, plus entries of slots sent meanwhile
+	wakeAt int64    // when the loop wakes next
+	swept  int64    // when idle slots were last dropped
+	wake   chan struct{}
+}
+
+// offer reports whether pub goes out now; otherwise it holds pub (unless
+// it holds a newer one) and wakes the loop if pub is due before it would
+// wake.
+func (t *latestThrottle) offer(pub *delivery.Publication, now int64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	k := latestKey{pub.Channel, pub.Courier}
 	sl := t.slots[k]
 	if sl == nil {
-		t.slots[k] = &latestSlot{sentAt: now}
+		t.slots[k] = &latestSlot{last: now}
 		return true
 	}
-	if now-sl.sentAt >= window {
-		sl.sentAt, sl.holding = now, false
+	due := sl.last + t.window
+	if now >= due-t.early {
+		sl.last = max(due, now)
+		sl.holding, sl.held = false, delivery.Publication{} // the newer one went out
 		return true
 	}
-	if !sl.holding || sl.held.Ts <= pub.Ts {
-		sl.held, sl.holding = *pub, true
+	if !sl.holding {
+		sl.holding = true
+		heap.Push(&t.held, heldSlot{due, sl})
+		if due < t.wakeAt {
+			select {
+			case t.wake <- struct{}{}:
+			default: // a wake is pending
+			}
+		}
+	}
+	if sl.held.Ts <= pub.Ts {
+		sl.held = *pub
 	}
 	return false
 }
 
-// due takes the held publications whose interval ended, appending them to
-// out, and forgets slots that hold nothing and no longer delay anything.
-func (t *latestThrottle) due(now, window, tick int64, out []delivery.Publication) []delivery.Publication {
+// due takes the held publications due by now, appending them to out, and
+// returns how long the loop may sleep: until the next one is due, at most
+// a tick (which bounds how late a held one goes out should the clock jump,
+// as tests make it). Once an interval, it drops the slots that hold
+// nothing and no longer delay anything.
+func (t *latestThrottle) due(now int64, out []delivery.Publication) ([]delivery.Publication, time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for k, sl := range t.slots {
-		if now-sl.sentAt < window {
-			continue
-		}
-		if !sl.holding {
-			delete(t.slots, k)
-			continue
+	for len(t.held) > 0 && t.held[0].due <= now {
+		e := heap.Pop(&t.held).(heldSlot)
+		sl := e.slot
+		if !sl.holding || sl.last+t.window != e.due {
+			continue // a newer one went out on schedule meanwhile
 		}
 		out = append(out, sl.held)
-		// On schedule when the tick was late by less than a tick: a
-		// courier sending every second, a little early now and then,
-		// would otherwise fall further behind each second (and lose
-		// positions once a second behind). Two sends may so be up to one
-		// tick closer than the interval; the rate stays one per interval.
-		if next := sl.sentAt + window; now-next < tick {
-			sl.sentAt = next
-		} else {
-			sl.sentAt = now
-		}
+		sl.last = max(e.due, now)
 		sl.holding, sl.held = false, delivery.Publication{}
 	}
-	return out
+	if now-t.swept >= t.window {
+		t.swept = now
+		for k, sl := range t.slots {
+			if !sl.holding && now-sl.last >= t.window {
+				delete(t.slots, k)
+			}
+		}
+	}
+	sleep := t.early
+	if len(t.held) > 0 {
+		sleep = min(sleep, t.held[0].due-now)
+	}
+	t.wakeAt = now + sleep
+	return out, time.Duration(sleep)
 }
 
 // latestLoop sends held-back publications when their interval ends: one
-// ticker instead of a timer per courier and channel.
+// loop sleeping until the first is due, instead of a timer per slot.
 func (p *Publisher) latestLoop() {
 	defer close(p.done)
-	tick := time.NewTicker(p.cfg.LatestTick)
-	defer tick.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	var batch []delivery.Publication // reused: steady traffic allocates no slices
 	for {
 		select {
 		case <-p.stop:
 			return
-		case <-tick.C:
+		case <-timer.C:
+		case <-p.latest.wake:
 		}
-		batch = p.latest.due(p.cfg.Now().UnixNano(), int64(p.cfg.LatestInterval), int64(p.cfg.LatestTick), batch[:0])
+		var sleep time.Duration
+		batch, sleep = p.latest.due(p.cfg.Now().UnixNano(), batch[:0])
 		for i := range batch {
 			ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
 			_ = p.send(ctx, &batch[i]) // logged; a position lost is followed by the next
 			cancel()
 		}
 		clear(batch)
+		timer.Reset(sleep)
 	}
 }

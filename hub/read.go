@@ -2,6 +2,7 @@ package hub
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
@@ -21,10 +22,27 @@ func (c *client) readLoop() {
 		}
 		c.touch()
 		if c.admit() {
-			c.handle(msg, text)
+			onOwnStack(func() { c.handle(msg, text) })
 		}
 		putBuf(bp, msg)
 	}
+}
+
+// onOwnStack runs fn on a goroutine of its own and waits for it. The work
+// of a client frame (service and store calls, JSON) grows a stack to 8 KiB
+// or more, which a reader doing it would keep while idle, for good: the
+// runtime halves a stack only while less than a quarter of it is in use,
+// and a reader parked in its read uses more than a quarter of 8 KiB. So
+// an idle reader stays at 4 KiB, for a goroutine start per client frame
+// (frames are rate-limited): half the stack memory of an idle socket that
+// subscribed to anything.
+func onOwnStack(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	<-done
 }
 
 // cleanup leaves every channel and releases the connection.
@@ -113,12 +131,12 @@ func (c *client) join(ch wire.Channel, since *int64, id []byte) (*subscription, 
 		return nil, delivery.Errorf(wire.CodeInvalid, "since: only order channels are numbered; resynchronize feeds with GET /orders")
 	}
 	name := ch.String()
-	if s, ok := c.subs[name]; ok {
+	if s := c.sub(name); s != nil {
 		if !s.isEnded() {
 			c.sendAck(id) // subscribing twice is harmless
 			return nil, nil
 		}
-		delete(c.subs, name) // ended by the hub: authorize anew
+		c.dropSub(s) // ended by the hub: authorize anew
 	}
 	if len(c.subs) >= c.hub.cfg.Limits.MaxSubscriptions {
 		c.forgetEnded()
@@ -142,7 +160,7 @@ func (c *client) join(ch wire.Channel, since *int64, id []byte) (*subscription, 
 		return nil, err
 	}
 	s.authSeq = seq // before catchUp, the only reader of it
-	c.subs[name] = s
+	c.subs = append(c.subs, s)
 	return s, nil
 }
 
@@ -156,7 +174,7 @@ func (c *client) goLive(s *subscription) {
 	}
 	name := s.ch.name
 	if err := c.hub.catchUp(s); err != nil {
-		delete(c.subs, name)
+		c.dropSub(s)
 		c.hub.unsubscribe(s)
 		if errors.Is(err, errClientClosed) {
 			return
@@ -174,11 +192,22 @@ func (c *client) goLive(s *subscription) {
 // forgetEnded drops the subscriptions the hub ended from c.subs, so that
 // they do not count against the limit.
 func (c *client) forgetEnded() {
-	for name, s := range c.subs {
-		if s.isEnded() {
-			delete(c.subs, name)
+	c.subs = slices.DeleteFunc(c.subs, (*subscription).isEnded)
+}
+
+// sub returns the subscription to the channel name, or nil.
+func (c *client) sub(name string) *subscription {
+	for _, s := range c.subs {
+		if s.ch.name == name {
+			return s
 		}
 	}
+	return nil
+}
+
+// dropSub removes s from c.subs.
+func (c *client) dropSub(s *subscription) {
+	c.subs = slices.DeleteFunc(c.subs, func(x *subscription) bool { return x == s })
 }
 
 func (c *client) unsubscribe(f wire.ClientFrame) error {
@@ -186,9 +215,8 @@ func (c *client) unsubscribe(f wire.ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	name := ch.String()
-	if s, ok := c.subs[name]; ok {
-		delete(c.subs, name)
+	if s := c.sub(ch.String()); s != nil {
+		c.dropSub(s)
 		c.hub.unsubscribe(s)
 	}
 	return nil

@@ -30,12 +30,15 @@ import (
 
 const (
 	// readBufSize is the bufio.Reader the library reads through: small,
-	// because an idle connection keeps it (WEBSOCKET-ON-FIBER.md).
-	readBufSize = 1 << 10
-	// controlBufSize holds the largest control frame (2+125 bytes, plus
-	// the 4-byte mask never sent by a server) so that one library flush is
-	// one frame.
-	controlBufSize = 256
+	// because an idle connection keeps it (WEBSOCKET-ON-FIBER.md). It
+	// holds a usual client frame whole (a subscribe or a position is under
+	// 200 bytes); larger messages are read past it, into pooled buffers.
+	readBufSize = 256
+	// controlBufSize holds the largest control frame (2+125 bytes; a
+	// server sends no mask) so that one library flush is one frame, and
+	// the 101 response (about 130 bytes) so that it goes in one write. 144
+	// is a size class of the allocator.
+	controlBufSize = 144
 	// flushAt is where a batch is written and the buffer reused.
 	flushAt = 32 << 10
 	// maxPooledBuf keeps a buffer grown by one huge frame out of the pool.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -192,8 +193,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	return nil
 }
 
-// serveMetrics serves /metrics on its own listener (METRICS_ADDR), so that
-// it need not be exposed with the API; the returned func stops it.
+// serveMetrics serves /metrics and the profiles of net/http/pprof
+// (/debug/pprof/) on their own listener (METRICS_ADDR), so that they need
+// not be exposed with the API, which never serves profiles; the returned
+// func stops it.
 func serveMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -201,7 +204,15 @@ func serveMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (fu
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second}
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, ...
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	// WriteTimeout bounds a CPU profile or trace too (pprof refuses a
+	// longer ?seconds=): the default 30 s profile fits.
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 2 * time.Minute}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -191,6 +192,45 @@ func TestMetricsCoverHTTPHubAndOutbox(t *testing.T) {
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+// Profiles are served on the metrics listener only: /debug/pprof/ answers
+// there, and is not found on the API's port.
+func TestPprofOnTheMetricsListenerOnly(t *testing.T) {
+	out := newNotifyingBuffer()
+	url, _ := startProgramWith(t, map[string]string{
+		"HUB_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0",
+		"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "o.db"),
+	}, out, false)
+	out.waitFor(t, `"serving metrics"`)
+	var metricsURL string
+	for _, line := range strings.Split(out.String(), "\n") {
+		var entry struct{ Message, Addr string }
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Message == "serving metrics" {
+			metricsURL = "http://" + entry.Addr
+		}
+	}
+	get := func(u string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(metricsURL + "/debug/pprof/"); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("metrics listener /debug/pprof/: %d %.200s", code, body)
+	}
+	if code, body := get(metricsURL + "/debug/pprof/goroutine?debug=1"); code != http.StatusOK || !strings.Contains(body, "goroutine profile") {
+		t.Errorf("metrics listener goroutine profile: %d %.200s", code, body)
+	}
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=1", "/debug/pprof/heap"} {
+		if code, _ := get(url + path); code != http.StatusNotFound {
+			t.Errorf("API port %s: %d, want 404", path, code)
 		}
 	}
 }
