@@ -271,6 +271,9 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 // bus may have lost messages.
 func (in *inbound) HandleGap() {
 	h := (*Hub)(in)
+	// Subscriptions still catching up read the Store again before they go
+	// live (catchUp); live ones are repaired below.
+	h.gaps.Add(1)
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -141,6 +142,7 @@ type Hub struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	repairs repairQueue
+	gaps    atomic.Uint64 // bus gaps reported (HandleGap): catchUp reads again after one
 
 	mu      sync.Mutex // guards clients and closing
 	clients map[*client]struct{}

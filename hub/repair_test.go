@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ordercast/ordercast/internal/bus/memory"
@@ -98,5 +99,55 @@ func TestGapRepairRunsOnAFixedPool(t *testing.T) {
 	}
 	if st := h.Stats(); st.Repairs != subs {
 		t.Errorf("repairs %d, want %d", st.Repairs, subs)
+	}
+}
+
+// staleLog reads the log at once but answers only when released, as a
+// Store read that raced a commit.
+type staleLog struct {
+	*logStore
+	read    chan struct{} // a read was made
+	release chan struct{}
+	armed   atomic.Bool
+}
+
+func (l *staleLog) EventsAfter(ctx context.Context, id delivery.ID, after int64, limit int) ([]delivery.Event, error) {
+	events, err := l.logStore.EventsAfter(ctx, id, after, limit)
+	if l.armed.CompareAndSwap(true, false) {
+		l.read <- struct{}{}
+		<-l.release
+	}
+	return events, err
+}
+
+// TestGapDuringCatchUpIsNotMissed: an event the bus lost while a
+// subscription was still reading the log (its read made before the
+// event's commit) is read again before the subscription goes live, even
+// when no later event would show the gap.
+func TestGapDuringCatchUpIsNotMissed(t *testing.T) {
+	log := &staleLog{logStore: &logStore{events: map[delivery.ID][]delivery.Event{}}, read: make(chan struct{}), release: make(chan struct{})}
+	h, err := New(testConfig(t, log, memory.New()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testWait)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+	})
+	log.commit(1)
+	c := socketless(h, 100)
+	log.armed.Store(true)
+	done := make(chan error, 1)
+	go func() { done <- subscribeOrder(h, c, 1) }()
+	<-log.read    // the replay read seq 1 only
+	log.commit(1) // seq 2, whose publish the bus lost
+	(*inbound)(h).HandleGap()
+	close(log.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := seqsOf(t, c, wire.OrderChannel(1)); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("seqs %v, want [1 2]: the event lost during the replay", got)
 	}
 }

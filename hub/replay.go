@@ -13,8 +13,11 @@ import (
 // and makes it live, with no gap and no duplicate: events are given
 // strictly in seq order from lastSeq+1, and the subscription turns live
 // only under the channel lock, when the Store had nothing beyond every seq
-// seen live meanwhile (maxSeen). Every published event was committed
-// before it was published, so a seq seen live is always in the Store.
+// seen live meanwhile (maxSeen) and no bus gap happened since the read
+// (gaps): an event the bus lost meanwhile was committed before the gap was
+// reported, so a read after it finds the event. Every published event was
+// committed before it was published, so a seq seen live is always in the
+// Store.
 func (h *Hub) catchUp(s *subscription) error {
 	cn, c := s.ch, s.c
 	page := h.cfg.Limits.ReplayPage
@@ -28,13 +31,14 @@ func (h *Hub) catchUp(s *subscription) error {
 		if removed {
 			return nil
 		}
+		gaps := h.gaps.Load()
 		ctx, cancel := h.callCtx()
 		events, err := h.cfg.Events.EventsAfter(ctx, cn.orderID, from, page)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("replay %s after %d: %w", cn.name, from, err)
 		}
-		done, err := h.give(s, events, len(events) < page)
+		done, err := h.give(s, events, len(events) < page, gaps)
 		if done || err != nil {
 			return err
 		}
@@ -44,7 +48,7 @@ func (h *Hub) catchUp(s *subscription) error {
 // give queues the events that continue s's sequence, as long as the
 // client's queue has room, and makes s live when the Store is exhausted
 // (final) and nothing newer was seen live. It reports whether s is live.
-func (h *Hub) give(s *subscription, events []delivery.Event, final bool) (bool, error) {
+func (h *Hub) give(s *subscription, events []delivery.Event, final bool, gaps uint64) (bool, error) {
 	cn, c := s.ch, s.c
 	for {
 		cn.mu.Lock()
@@ -83,7 +87,7 @@ func (h *Hub) give(s *subscription, events []delivery.Event, final bool) (bool, 
 		if len(events) == 0 {
 			// In the same critical section as the last event given, so
 			// that a client that saw it knows the subscription is live.
-			live := final && s.maxSeen <= s.lastSeq
+			live := final && s.maxSeen <= s.lastSeq && h.gaps.Load() == gaps
 			s.live = live
 			cn.mu.Unlock()
 			return live, nil
