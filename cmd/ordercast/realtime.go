@@ -200,5 +200,6 @@ func registerOutboxMetrics(reg prometheus.Registerer, o *outbox.Outbox) {
 		m.counter("mark_errors_total", "Failed batches of marks.", func(s outbox.Stats) uint64 { return s.MarkErrors }),
 		m.counter("marks_dropped_total", "Marks dropped on a full queue (the relay republishes).", func(s outbox.Stats) uint64 { return s.MarksDropped }),
 		m.counter("expired_total", "Events past the relay horizon, never relayed.", func(s outbox.Stats) uint64 { return s.Expired }),
+		m.counter("unroutable_total", "Events a relay could not route, skipped.", func(s outbox.Stats) uint64 { return s.Unroutable }),
 	)
 }

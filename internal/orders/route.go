@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/ordercast/ordercast/internal/delivery"
@@ -200,5 +201,12 @@ func RouteStored(ctx context.Context, orders OrderReader, ev delivery.Event) ([]
 			order = now
 		}
 	}
-	return Route(order, ev)
+	if ev.Type != delivery.EventOrderUnassigned || order.CourierID == nil {
+		return Route(order, ev)
+	}
+	// Claimed again since: the new courier is no party of the unassign,
+	// and the order is no longer on offer.
+	order.CourierID = nil
+	pubs, err := Route(order, ev)
+	return slices.DeleteFunc(pubs, func(p delivery.Publication) bool { return p.Channel == wire.DispatchChannel }), err
 }

@@ -232,6 +232,17 @@ func TestRouteStored(t *testing.T) {
 	if got := sorted(describe(chat)); got != "order:1 user:10 user:30" {
 		t.Errorf("a relayed chat message went to %q", got)
 	}
+	// An unassign relayed after another courier claimed the order: not to
+	// that courier, and no new offer.
+	unassign := delivery.Event{OrderID: 1, Seq: 5, Type: delivery.EventOrderUnassigned,
+		Data: mustJSON(t, delivery.Unassigned{Order: accepted, UnassignedCourierID: 31, Reason: "swap"})}
+	reclaimed, err := RouteStored(ctx, orderLog{claimed}, unassign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sorted(describe(reclaimed)); got != "order:1 restaurant:20 user:10 user:31" {
+		t.Errorf("an unassign relayed after a new claim went to %q", got)
+	}
 	if _, err := RouteStored(ctx, orderLog{claimed}, delivery.Event{OrderID: 2, Seq: 1, Type: delivery.EventChatMessage}); delivery.ErrorCode(err) != delivery.ENOTFOUND {
 		t.Errorf("relaying an event of a missing order: %v", err)
 	}

@@ -251,18 +251,27 @@ func (o *Outbox) RelayOnce(ctx context.Context, now time.Time) (int, error) {
 	}
 }
 
-// relay publishes ev as its committer would have, routed anew.
+// relay publishes ev as its committer would have, routed anew. An event
+// that cannot be routed is skipped (marked, logged, counted): it would
+// otherwise stop every relay round on every instance until the horizon;
+// its subscribers find it in the log with the order's next event or
+// their resume. A publish error stops the round: the bus is down.
 func (o *Outbox) relay(ctx context.Context, ev delivery.Event) error {
 	pubs, err := o.cfg.Route(ctx, ev)
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		o.stats.unroutable.Add(1)
+		o.log.Error().Err(err).Str("order_id", ev.OrderID.String()).Int64("seq", ev.Seq).Msg("relay: event cannot be routed, skipped")
+		return nil
 	}
 	return o.cfg.Publisher.Publish(ctx, pubs...)
 }
 
 type counters struct {
 	publishFailed, marksDropped, markErrors atomic.Uint64
-	marked, relayed, expired                atomic.Uint64
+	marked, relayed, expired, unroutable    atomic.Uint64
 }
 
 // Stats is a snapshot of the outbox's counters.
@@ -273,6 +282,7 @@ type Stats struct {
 	MarkErrors    uint64 // failed mark batches
 	Relayed       uint64 // events published by a relay
 	Expired       uint64 // events past the horizon, marked unpublished
+	Unroutable    uint64 // events a relay could not route, marked unpublished
 }
 
 // Stats returns the current counters.
@@ -280,6 +290,6 @@ func (o *Outbox) Stats() Stats {
 	s := &o.stats
 	return Stats{
 		PublishFailed: s.publishFailed.Load(), Marked: s.marked.Load(), MarksDropped: s.marksDropped.Load(),
-		MarkErrors: s.markErrors.Load(), Relayed: s.relayed.Load(), Expired: s.expired.Load(),
+		MarkErrors: s.markErrors.Load(), Relayed: s.relayed.Load(), Expired: s.expired.Load(), Unroutable: s.unroutable.Load(),
 	}
 }

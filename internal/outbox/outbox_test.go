@@ -257,3 +257,30 @@ func TestCommittedMarks(t *testing.T) {
 		}
 	})
 }
+
+// An event that cannot be routed is skipped and counted; the events after
+// it are relayed in the same round.
+func TestUnroutableEventDoesNotStopTheRelay(t *testing.T) {
+	engines(t, func(t *testing.T, open func(t *testing.T) store) {
+		s := open(t)
+		newOrder(t, s, 3)
+		pub := &recorder{}
+		poisoned := func(ctx context.Context, ev delivery.Event) ([]delivery.Publication, error) {
+			if ev.Seq == 1 {
+				return nil, errors.New("payload cannot be decoded")
+			}
+			return route(ctx, ev)
+		}
+		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Route: poisoned, Grace: time.Second})
+		n, err := ob.RelayOnce(context.Background(), time.Now().Add(time.Minute))
+		if err != nil || n != 3 {
+			t.Fatalf("relayed %d, %v; want the 3 handled", n, err)
+		}
+		if got := seqsOf(pub.events()); fmt.Sprint(got) != "[2 3]" {
+			t.Errorf("published %v, want [2 3]", got)
+		}
+		if st := ob.Stats(); st.Unroutable != 1 {
+			t.Errorf("stats %+v, want 1 unroutable", st)
+		}
+	})
+}
