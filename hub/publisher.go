@@ -56,6 +56,9 @@ type Publisher struct {
 	stop   chan struct{}
 	done   chan struct{}
 	once   sync.Once
+	// ctx bounds the sends of held publications; Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	published, latestSent, latestHeld atomic.Uint64
 }
@@ -80,6 +83,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		cfg.Now = time.Now
 	}
 	p := &Publisher{cfg: cfg, log: cfg.Log.With().Str("component", "publisher").Logger(), stop: make(chan struct{}), done: make(chan struct{})}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.latest = latestThrottle{
 		window: int64(cfg.LatestInterval), early: int64(cfg.LatestTick),
 		slots: make(map[latestKey]*latestSlot), wake: make(chan struct{}, 1),
@@ -91,7 +95,10 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 // Close stops the loop of held-back publications (those held are lost:
 // newer ones follow) and returns once it ended.
 func (p *Publisher) Close() {
-	p.once.Do(func() { close(p.stop) })
+	p.once.Do(func() {
+		close(p.stop)
+		p.cancel()
+	})
 	<-p.done
 }
 
@@ -256,6 +263,23 @@ func (t *latestThrottle) due(now int64, out []delivery.Publication) ([]delivery.
 
 // latestLoop sends held-back publications when their interval ends: one
 // loop sleeping until the first is due, instead of a timer per slot.
+// sendHeld sends the held publications that are due within one Timeout
+// for all of them, which Close cuts short: a bus that hangs delays the
+// next round by one Timeout at most, and Close by none.
+func (p *Publisher) sendHeld(batch []delivery.Publication) {
+	if len(batch) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.Timeout)
+	defer cancel()
+	for i := range batch {
+		if ctx.Err() != nil {
+			return // a position lost is followed by the next
+		}
+		_ = p.send(ctx, &batch[i]) // logged
+	}
+}
+
 func (p *Publisher) latestLoop() {
 	defer close(p.done)
 	timer := time.NewTimer(0)
@@ -270,11 +294,7 @@ func (p *Publisher) latestLoop() {
 		}
 		var sleep time.Duration
 		batch, sleep = p.latest.due(p.cfg.Now().UnixNano(), batch[:0])
-		for i := range batch {
-			ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
-			_ = p.send(ctx, &batch[i]) // logged; a position lost is followed by the next
-			cancel()
-		}
+		p.sendHeld(batch)
 		clear(batch)
 		timer.Reset(sleep)
 	}

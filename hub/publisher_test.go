@@ -188,3 +188,42 @@ func (t *latestThrottle) slotOf(channel string, courier delivery.ID) latestSlot 
 	}
 	return latestSlot{}
 }
+
+// hangingBus takes the first publish and hangs on the others until their
+// context ends, as Redis black-holed.
+type hangingBus struct {
+	delivery.Bus
+	calls   atomic.Int64
+	entered chan struct{}
+}
+
+func (b *hangingBus) Publish(ctx context.Context, _ delivery.BusMessage) error {
+	if b.calls.Add(1) == 1 {
+		return nil
+	}
+	b.entered <- struct{}{}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestCloseCutsAHangingSend: Close does not wait for a held position's
+// send on a bus that hangs.
+func TestCloseCutsAHangingSend(t *testing.T) {
+	clock := &setClock{}
+	clock.Set(time.Hour)
+	bus := &hangingBus{entered: make(chan struct{}, 1)}
+	p, err := NewPublisher(PublisherConfig{Bus: bus, Now: clock.Now, Timeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := p.Publish(ctx, position(1)); err != nil { // sent
+		t.Fatal(err)
+	}
+	if err := p.Publish(ctx, position(2)); err != nil { // held
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	<-bus.entered // the loop sends the held one, and hangs
+	p.Close()     // returns: the test would time out otherwise
+}
