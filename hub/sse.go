@@ -3,6 +3,7 @@ package hub
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -51,7 +52,7 @@ func (h *Hub) ServeSSE(conn net.Conn, claims auth.Claims, st wire.Stream, header
 		}
 		s, err := c.join(ch, since, nil)
 		if err != nil {
-			if delivery.ErrorCode(err) == delivery.EINTERNAL {
+			if !refusal(err) {
 				// Reported as a refusal, the channel would leave the
 				// client's cursor, and its next stream would start it
 				// live, past what it missed: make it come back instead.
@@ -59,7 +60,7 @@ func (h *Hub) ServeSSE(conn net.Conn, claims auth.Claims, st wire.Stream, header
 				c.closeWith(wire.ReasonResume)
 				break
 			}
-			c.send(wire.AppendUnsubscribed(nil, ch.String(), delivery.ErrorCode(err)))
+			c.send(wire.AppendUnsubscribed(nil, ch.String(), wire.FrameCode(delivery.ErrorCode(err))))
 			continue
 		}
 		if s != nil && ch.Kind == wire.KindOrder {
@@ -144,12 +145,26 @@ func (t *sseConn) write(p []byte) error {
 // read blocks until the peer is gone: it sends nothing after its request,
 // and whatever it might send is not ours to read.
 func (t *sseConn) read() (*[]byte, []byte, bool, error) {
-	var b [64]byte
-	for {
-		if _, err := t.raw.Read(b[:]); err != nil {
-			return nil, nil, false, err
-		}
+	var b [1]byte
+	if _, err := t.raw.Read(b[:]); err != nil {
+		return nil, nil, false, err
 	}
+	// The peer of a stream sends nothing after its request: whatever it
+	// is, it is not a client of this protocol.
+	return nil, nil, false, errSSEPeerSent
+}
+
+var errSSEPeerSent = errors.New("hub: the peer of an event stream sent data")
+
+// refusal reports whether err refuses a stream's channel for good (the
+// client may not have it, it does not exist, the resume is ahead of the
+// order); anything else may pass, and the stream is closed to be resumed.
+func refusal(err error) bool {
+	switch delivery.ErrorCode(err) {
+	case delivery.EFORBIDDEN, delivery.ENOTFOUND, delivery.EINVALID, wire.CodeTooManySubscriptions:
+		return true
+	}
+	return false
 }
 
 // keepaliveDue asks for a comment after StreamKeepalive of silence on the
@@ -232,6 +247,9 @@ func (t *sseConn) drop(channel string) {
 }
 
 func (t *sseConn) appendID(b []byte) []byte {
+	if len(t.cursor) == 0 {
+		return b // an empty id would reset the client's last one
+	}
 	b = append(b, "id: "...)
 	for i, p := range t.cursor {
 		if i > 0 {

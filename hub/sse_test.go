@@ -33,6 +33,17 @@ func TestSSEEventText(t *testing.T) {
 	}
 }
 
+// TestSSENoOrderChannelNoID: a stream holding no order channel writes no
+// id line, which would reset the client's last one to empty.
+func TestSSENoOrderChannelNoID(t *testing.T) {
+	tc := &sseConn{}
+	got := string(tc.appendEvent(nil, wire.AppendFeedEvent(nil, "user:7", "order.status", 42, 3, []byte(`{}`), 7)))
+	want := "event: order.status\ndata: {\"type\":\"event\",\"channel\":\"user:7\",\"event\":\"order.status\",\"order_id\":\"42\",\"seq\":3,\"data\":{},\"ts\":7}\n\n"
+	if got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
 func TestParseSSE(t *testing.T) {
 	h := &Hub{}
 	h.cfg.Limits.setDefaults()
