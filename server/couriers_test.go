@@ -71,7 +71,7 @@ func TestClaimBeyondMaxActive(t *testing.T) {
 	})
 }
 
-// TestClaimMaxActiveSetting: SetMaxActivePerCourier (MAX_ACTIVE_PER_COURIER)
+// TestClaimMaxActiveSetting: MaxActivePerCourier (MAX_ACTIVE_PER_COURIER)
 // moves the cap.
 func TestClaimMaxActiveSetting(t *testing.T) {
 	e := newTestEnv(t, func(cfg *app.Config) { cfg.MaxActivePerCourier = 1 })

@@ -15,8 +15,8 @@ import (
 
 // The rate limits of API.md ("Limits") on REST: each refusal is 429
 // rate_limited with Retry-After (writeError), before the handler runs, so
-// a refused request stores nothing. Chat and positions share their budget
-// with the websocket frames (ws_actions.go).
+// a refused request stores nothing. The order service spends the chat and
+// position budgets itself, shared by REST and the websocket frames.
 
 // clientAddr is the client address the limits count by: the peer, or
 // what trusted proxies say in X-Forwarded-For (limits.ClientAddr).

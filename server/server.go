@@ -30,13 +30,14 @@ type Config struct {
 	Orders   *orders.Service
 	Accounts *accounts.Service
 	Tokens   *auth.Tokens
-	// Hub serves GET /ws; nil serves REST only.
+	// Hub serves GET /ws and GET /sse; nil serves REST only.
 	Hub Hub
 	// Publisher takes the publish API's ephemeral events (with Hub).
 	Publisher delivery.Publisher
 	// HubAPIKey enables POST /api/v1/publish when non-empty.
 	HubAPIKey string
-	// AllowedOrigins for websocket handshakes; empty means same origin.
+	// AllowedOrigins for websocket handshakes and event streams; empty
+	// means same origin.
 	AllowedOrigins []string
 	// CORSOrigins may call the REST API from a browser (CORS_ORIGINS);
 	// empty sends no CORS headers.

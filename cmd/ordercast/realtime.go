@@ -147,9 +147,9 @@ func registerHubMetrics(reg prometheus.Registerer, h *hub.Hub) {
 	m := statMetrics[hub.Stats]{"ordercast_hub_", h.Stats}
 	const shedHelp = "Ephemeral frames dropped for connections with a full send queue, which stay open, by class."
 	reg.MustRegister(
-		m.gauge("connections", "Websocket connections open now.", func(s hub.Stats) float64 { return float64(s.Connections) }),
+		m.gauge("connections", "Websocket connections and event streams open now.", func(s hub.Stats) float64 { return float64(s.Connections) }),
 		m.gauge("subscriptions", "Channel subscriptions now.", func(s hub.Stats) float64 { return float64(s.Subscriptions) }),
-		m.counter("accepted_total", "Websocket connections accepted.", func(s hub.Stats) uint64 { return s.Accepted }),
+		m.counter("accepted_total", "Websocket connections and event streams accepted.", func(s hub.Stats) uint64 { return s.Accepted }),
 		m.counter("published_total", "Frames handed to the bus.", func(s hub.Stats) uint64 { return s.Published }),
 		m.counter("delivered_total", "Frames queued to sockets.", func(s hub.Stats) uint64 { return s.Delivered }),
 		m.counter("written_total", "Frames written to sockets.", func(s hub.Stats) uint64 { return s.Written }),

@@ -11,8 +11,9 @@
 // service's rules (Config.Route), published, and marked in one transaction that holds them locked (PostgreSQL:
 // FOR UPDATE SKIP LOCKED), so that relays of several instances share the
 // work and never publish one event twice. An event that both its committer
-// and a relay publish (the mark was slow or failed) reaches order
-// channels' subscribers once anyway: the hub drops duplicates by seq.
+// and a relay publish (the mark was slow or failed) reaches subscribers
+// once anyway: the hub drops the copy by seq on order channels, and by
+// (order, seq) on feeds.
 package outbox
 
 import (
