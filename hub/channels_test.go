@@ -234,7 +234,7 @@ func subscribeOrder(h *Hub, c *client, id delivery.ID) error {
 	if err != nil {
 		return err
 	}
-	return h.catchUp(s)
+	return h.catchUp(s, true)
 }
 
 // sameShard returns an order channel other than name in name's shard.

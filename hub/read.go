@@ -173,7 +173,7 @@ func (c *client) goLive(s *subscription) {
 		return
 	}
 	name := s.ch.name
-	if err := c.hub.catchUp(s); err != nil {
+	if err := c.hub.catchUp(s, true); err != nil {
 		c.dropSub(s)
 		c.hub.unsubscribe(s)
 		if errors.Is(err, errClientClosed) {

@@ -151,3 +151,38 @@ func TestGapDuringCatchUpIsNotMissed(t *testing.T) {
 		t.Fatalf("seqs %v, want [1 2]: the event lost during the replay", got)
 	}
 }
+
+// TestSlowClientHoldsNoRepairWorker: a repair whose client's queue has no
+// room waits apart, so the one worker repairs another client meanwhile,
+// and the slow one once its queue drains.
+func TestSlowClientHoldsNoRepairWorker(t *testing.T) {
+	log := &logStore{events: map[delivery.ID][]delivery.Event{}}
+	cfg := testConfig(t, log, memory.New())
+	cfg.Limits = Limits{MaxRepairs: 1, SendQueueFrames: 4}
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testWait)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+	})
+	slow, quick := socketless(h, 100), socketless(h, 101)
+	for i, c := range []*client{slow, quick} {
+		if err := subscribeOrder(h, c, delivery.ID(i+1)); err != nil {
+			t.Fatal(err)
+		}
+		log.commit(delivery.ID(i + 1)) // its publish lost
+	}
+	slow.send([]byte(`{}`)) // two frames queued: half of 4, no room for a replay
+	slow.send([]byte(`{}`))
+	(*inbound)(h).HandleGap()
+	waitPolls(t, "the quick client repaired", 1, func() bool { return slices.Equal(seqsOf(t, quick, "order:2"), []int64{1}) })
+	slow.mu.Lock()
+	clear(slow.queue)
+	slow.queue = slow.queue[:0]
+	slow.wakeLocked() // as its writer does once it drained the queue
+	slow.mu.Unlock()
+	waitPolls(t, "the slow client repaired", 1, func() bool { return slices.Equal(seqsOf(t, slow, "order:1"), []int64{1}) })
+}

@@ -18,11 +18,15 @@ import (
 // reported, so a read after it finds the event. Every published event was
 // committed before it was published, so a seq seen live is always in the
 // Store.
-func (h *Hub) catchUp(s *subscription) error {
+//
+// With wait false (a repair worker, which must not be held by one slow
+// client) it returns errNoRoom instead of waiting for room in the queue;
+// the subscription stays not live, and a later catchUp continues it.
+func (h *Hub) catchUp(s *subscription, wait bool) error {
 	cn, c := s.ch, s.c
 	page := h.cfg.Limits.ReplayPage
 	for {
-		if err := c.waitRoom(h.ctx); err != nil {
+		if err := h.room(c, wait); err != nil {
 			return err
 		}
 		cn.mu.Lock()
@@ -38,7 +42,7 @@ func (h *Hub) catchUp(s *subscription) error {
 		if err != nil {
 			return fmt.Errorf("replay %s after %d: %w", cn.name, from, err)
 		}
-		done, err := h.give(s, events, len(events) < page, gaps)
+		done, err := h.give(s, events, len(events) < page, gaps, wait)
 		if done || err != nil {
 			return err
 		}
@@ -48,7 +52,7 @@ func (h *Hub) catchUp(s *subscription) error {
 // give queues the events that continue s's sequence, as long as the
 // client's queue has room, and makes s live when the Store is exhausted
 // (final) and nothing newer was seen live. It reports whether s is live.
-func (h *Hub) give(s *subscription, events []delivery.Event, final bool, gaps uint64) (bool, error) {
+func (h *Hub) give(s *subscription, events []delivery.Event, final bool, gaps uint64, wait bool) (bool, error) {
 	cn, c := s.ch, s.c
 	for {
 		cn.mu.Lock()
@@ -93,10 +97,24 @@ func (h *Hub) give(s *subscription, events []delivery.Event, final bool, gaps ui
 			return live, nil
 		}
 		cn.mu.Unlock()
-		if err := c.waitRoom(h.ctx); err != nil {
+		if err := h.room(c, wait); err != nil {
 			return false, err
 		}
 	}
+}
+
+var errNoRoom = errors.New("hub: send queue over half full")
+
+// room waits until c's queue has room for a replay, or with wait false
+// reports errNoRoom when it has none.
+func (h *Hub) room(c *client, wait bool) error {
+	if wait {
+		return c.waitRoom(h.ctx)
+	}
+	if !c.hasRoom() {
+		return errNoRoom
+	}
+	return nil
 }
 
 // repair queues s, a live subscription with a gap, for the repair
@@ -105,6 +123,10 @@ func (h *Hub) give(s *subscription, events []delivery.Event, final bool, gaps ui
 // most every subscription once.
 func (h *Hub) repair(s *subscription) {
 	h.stats.repairs.Add(1)
+	h.requeue(s)
+}
+
+func (h *Hub) requeue(s *subscription) {
 	q := &h.repairs
 	q.mu.Lock()
 	q.subs = append(q.subs, s)
@@ -147,6 +169,19 @@ func (q *repairQueue) pop() *subscription {
 	return s
 }
 
+// repairWhenRoom queues s for the workers again once its client's queue
+// has room: a slow client waits on a goroutine of its own, not on a
+// worker. At most one per subscription, since s is not live meanwhile.
+func (h *Hub) repairWhenRoom(s *subscription) {
+	h.wg.Add(1) // the calling worker is counted: Wait cannot have returned
+	go func() {
+		defer h.wg.Done()
+		if s.c.waitRoom(h.ctx) == nil {
+			h.requeue(s)
+		}
+	}()
+}
+
 // repairLoop is one of the MaxRepairs workers; it ends with Shutdown,
 // whose connections are closing anyway.
 func (h *Hub) repairLoop() {
@@ -158,7 +193,12 @@ func (h *Hub) repairLoop() {
 		case <-h.repairs.ready:
 		}
 		for s := h.repairs.pop(); s != nil; s = h.repairs.pop() {
-			if err := h.catchUp(s); err != nil && !errors.Is(err, errClientClosed) && h.ctx.Err() == nil {
+			err := h.catchUp(s, false)
+			if errors.Is(err, errNoRoom) {
+				h.repairWhenRoom(s)
+				continue
+			}
+			if err != nil && !errors.Is(err, errClientClosed) && h.ctx.Err() == nil {
 				h.log.Error().Err(err).Str("channel", s.ch.name).Msg("gap repair failed")
 				// The client has a hole it cannot see: make it reconnect
 				// and resume with since.
