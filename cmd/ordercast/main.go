@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -146,6 +147,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 		return err
 	}
 	defer inst.Close() // after the shutdown, before the bus closes
+	// On every path from here, early errors too: the hub's goroutines end.
+	shutdown := sync.OnceValue(func() error { return inst.Shutdown(hubShutdownTimeout, httpShutdownTimeout) })
+	defer func() { _ = shutdown() }()
 	registerHubMetrics(registry, inst.Hub)
 	registerOutboxMetrics(registry, inst.Outbox)
 	srv := inst.Server
@@ -159,6 +163,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	if err != nil {
 		return err
 	}
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, registry, log)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer stopMetrics()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info().Str("addr", ln.Addr().String()).Str("store", scheme(cfg.DatabaseURL)).Str("bus", busName(cfg)).Msg("serving")
@@ -169,21 +181,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 		listening <- ln.Addr().String()
 	}
 
-	if cfg.MetricsAddr != "" {
-		stopMetrics, err := serveMetrics(cfg.MetricsAddr, registry, log)
-		if err != nil {
-			return err
-		}
-		defer stopMetrics()
-	}
-
 	select {
 	case err := <-serveErr:
 		return err
 	case <-ctx.Done():
 	}
 	log.Info().Msg("shutting down")
-	if err := inst.Shutdown(hubShutdownTimeout, httpShutdownTimeout); err != nil {
+	if err := shutdown(); err != nil {
 		log.Error().Err(err).Msg("shutdown")
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, net.ErrClosed) {
