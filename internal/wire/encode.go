@@ -79,14 +79,19 @@ func EventSeq(frame []byte) int64 {
 	if rest, ok = bytes.CutPrefix(rest, []byte(`,"seq":`)); !ok {
 		return 0
 	}
-	var seq int64
-	for _, b := range rest {
-		if b < '0' || b > '9' {
+	return leadingInt(rest)
+}
+
+// leadingInt reads the decimal digits at the front of b.
+func leadingInt(b []byte) int64 {
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
 			break
 		}
-		seq = seq*10 + int64(b-'0')
+		n = n*10 + int64(c-'0')
 	}
-	return seq
+	return n
 }
 
 // EventOrder reads back the order a feed event frame names
@@ -99,14 +104,7 @@ func EventOrder(frame []byte) delivery.ID {
 	if rest, ok = bytes.CutPrefix(rest, []byte(orderField)); !ok {
 		return 0
 	}
-	var id delivery.ID
-	for _, b := range rest {
-		if b < '0' || b > '9' {
-			break
-		}
-		id = id*10 + delivery.ID(b-'0')
-	}
-	return id
+	return delivery.ID(leadingInt(rest))
 }
 
 // splitEvent splits the names off the front of an event frame.
