@@ -163,8 +163,9 @@ func (lc *lifecycle) work(ctx context.Context, w int, conn *websocket.Conn, wait
 	defer stopRead()
 	cust := lc.p.customers[w%len(lc.p.customers)]
 	cour := lc.couriers[w%len(lc.couriers)]
+	var next time.Time // when the socket may take its next command
 	for i := 0; ctx.Err() == nil; i++ {
-		if err := lc.order(ctx, conn, frames, cust, cour, fmt.Sprintf("lc-%d-%d", w, i), wait); err != nil && ctx.Err() == nil {
+		if err := lc.order(ctx, conn, frames, &next, cust, cour, fmt.Sprintf("lc-%d-%d", w, i), wait); err != nil && ctx.Err() == nil {
 			lc.failed.Add(1)
 			lc.lastErr.Store(err.Error())
 			if sleepCtx(ctx, 100*time.Millisecond) != nil { // do not spin on a failing server
@@ -202,14 +203,14 @@ type change struct {
 }
 
 // order takes one order through its life and accounts its events.
-func (lc *lifecycle) order(ctx context.Context, conn *websocket.Conn, frames <-chan lcFrame, cust, cour session, key string, wait time.Duration) error {
+func (lc *lifecycle) order(ctx context.Context, conn *websocket.Conn, frames <-chan lcFrame, next *time.Time, cust, cour session, key string, wait time.Duration) error {
 	o, rest := lc.o, lc.p.restaurant.AccessToken
 	id, err := o.placeOrder(ctx, lc.p, cust, key)
 	if err != nil {
 		return err
 	}
 	ch := "order:" + id
-	if err := lcCommand(ctx, conn, frames, `{"type":"subscribe","id":"s","channel":"`+ch+`","since":0}`); err != nil {
+	if err := lcCommand(ctx, conn, frames, next, `{"type":"subscribe","id":"s","channel":"`+ch+`","since":0}`); err != nil {
 		return err
 	}
 	steps := []struct{ token, path, status string }{
@@ -266,7 +267,7 @@ func (lc *lifecycle) order(ctx context.Context, conn *websocket.Conn, frames <-c
 	}
 	lc.account(last, t)
 	lc.orders.Add(1)
-	return lcCommand(ctx, conn, frames, `{"type":"unsubscribe","id":"u","channel":"`+ch+`"}`)
+	return lcCommand(ctx, conn, frames, next, `{"type":"unsubscribe","id":"u","channel":"`+ch+`"}`)
 }
 
 func (lc *lifecycle) account(expected uint64, t tally) {
@@ -278,7 +279,15 @@ func (lc *lifecycle) account(expected uint64, t tally) {
 
 // lcCommand sends a frame and waits for its ack, passing over events (of
 // an order already accounted).
-func lcCommand(ctx context.Context, conn *websocket.Conn, frames <-chan lcFrame, frame string) error {
+// commandInterval keeps a worker's socket under the server's frame limit
+// (20 a second sustained; beyond its burst the socket is closed with 4008).
+const commandInterval = time.Second / 15
+
+func lcCommand(ctx context.Context, conn *websocket.Conn, frames <-chan lcFrame, next *time.Time, frame string) error {
+	if err := sleepCtx(ctx, time.Until(*next)); err != nil {
+		return ctx.Err() // the run ended
+	}
+	*next = time.Now().Add(commandInterval)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := conn.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
