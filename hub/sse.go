@@ -109,6 +109,7 @@ func newSSEConn(raw net.Conn, l Limits) *sseConn {
 	// fasthttp may have left a read deadline of the request; the peer of
 	// a stream never writes, so silence from it says nothing.
 	_ = raw.SetDeadline(time.Time{})
+	setUserTimeout(raw, l.ReadTimeout)
 	return &sseConn{raw: raw, writeTimeout: l.WriteTimeout, keepalive: int64(l.StreamKeepalive)}
 }
 

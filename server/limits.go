@@ -130,6 +130,10 @@ type leasedConn struct {
 	lease *limits.Lease
 }
 
+// NetConn is the connection under the lease, for socket options (as
+// tls.Conn's).
+func (c leasedConn) NetConn() net.Conn { return c.Conn }
+
 func (c leasedConn) Close() error {
 	c.lease.Release()
 	return c.Conn.Close()
