@@ -186,16 +186,7 @@ func blocked(fn string) int {
 func newGatedHub(t *testing.T) (*Hub, *gateBus, *logStore) {
 	t.Helper()
 	bus, store := newGateBus(), &logStore{events: map[delivery.ID][]delivery.Event{}}
-	h, err := New(testConfig(t, store, bus))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testWait)
-		defer cancel()
-		_ = h.Shutdown(ctx)
-		_ = bus.Close()
-	})
+	h := startHub(t, testConfig(t, store, bus))
 	return h, bus, store
 }
 

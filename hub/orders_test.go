@@ -60,3 +60,20 @@ func testConfig(tb testing.TB, log interface {
 	tb.Cleanup(pub.Close)
 	return Config{Events: log, Orders: openOrders{log}, Bus: bus, Publisher: pub, Tokens: noTokens{}}
 }
+
+// startHub starts a hub of cfg that tb shuts down, and then closes its
+// bus.
+func startHub(tb testing.TB, cfg Config) *Hub {
+	tb.Helper()
+	h, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testWait)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+		_ = cfg.Bus.Close()
+	})
+	return h
+}

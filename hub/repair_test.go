@@ -54,15 +54,7 @@ func TestGapRepairRunsOnAFixedPool(t *testing.T) {
 	log := &gatedLog{logStore: &logStore{events: map[delivery.ID][]delivery.Event{}}, entered: make(chan struct{}, subs)}
 	cfg := testConfig(t, log, memory.New())
 	cfg.Limits = Limits{MaxRepairs: workers, SendQueueFrames: 64}
-	h, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testWait)
-		defer cancel()
-		_ = h.Shutdown(ctx)
-	})
+	h := startHub(t, cfg)
 	clients := make([]*client, subs)
 	for i := range clients {
 		clients[i] = socketless(h, delivery.ID(100+i))
@@ -126,15 +118,7 @@ func (l *staleLog) EventsAfter(ctx context.Context, id delivery.ID, after int64,
 // when no later event would show the gap.
 func TestGapDuringCatchUpIsNotMissed(t *testing.T) {
 	log := &staleLog{logStore: &logStore{events: map[delivery.ID][]delivery.Event{}}, read: make(chan struct{}), release: make(chan struct{})}
-	h, err := New(testConfig(t, log, memory.New()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testWait)
-		defer cancel()
-		_ = h.Shutdown(ctx)
-	})
+	h := startHub(t, testConfig(t, log, memory.New()))
 	log.commit(1)
 	c := socketless(h, 100)
 	log.armed.Store(true)
@@ -159,15 +143,7 @@ func TestSlowClientHoldsNoRepairWorker(t *testing.T) {
 	log := &logStore{events: map[delivery.ID][]delivery.Event{}}
 	cfg := testConfig(t, log, memory.New())
 	cfg.Limits = Limits{MaxRepairs: 1, SendQueueFrames: 4}
-	h, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testWait)
-		defer cancel()
-		_ = h.Shutdown(ctx)
-	})
+	h := startHub(t, cfg)
 	slow, quick := socketless(h, 100), socketless(h, 101)
 	for i, c := range []*client{slow, quick} {
 		if err := subscribeOrder(h, c, delivery.ID(i+1)); err != nil {

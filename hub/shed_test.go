@@ -80,16 +80,7 @@ func newShedEnv(t *testing.T) *shedEnv {
 	bus := memory.New()
 	cfg := testConfig(t, store, bus)
 	cfg.Limits = Limits{SendQueueFrames: shedQueue}
-	h, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testWait)
-		defer cancel()
-		_ = h.Shutdown(ctx)
-		_ = bus.Close()
-	})
+	h := startHub(t, cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

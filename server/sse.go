@@ -47,17 +47,7 @@ func (s *Server) handleSSE(c *fiber.Ctx) error {
 		header.Set(fiber.HeaderVary, fiber.HeaderOrigin)
 	}
 	hub, log := s.cfg.Hub, requestLogger(c)
-	c.Context().HijackSetNoResponse(true)
-	c.Context().Hijack(func(conn net.Conn) {
-		// As for /ws: the client sends nothing after its request, so
-		// fasthttp's buffer holds nothing and the raw conn is read.
-		if u, ok := conn.(interface{ UnsafeConn() net.Conn }); ok {
-			conn = u.UnsafeConn()
-		}
-		conn, claimed := held.claim(conn)
-		if !claimed {
-			return
-		}
+	handOver(c, held, func(conn net.Conn) {
 		if err := hub.ServeSSE(conn, claims, stream, header); err != nil {
 			log.Warn().Err(err).Msg("event stream start")
 		}

@@ -59,23 +59,29 @@ func (s *Server) handleWS(c *fiber.Ctx) error {
 		return delivery.Errorf(delivery.EINVALID, "bad handshake request")
 	}
 	hub, log := s.cfg.Hub, requestLogger(c)
-	c.Context().HijackSetNoResponse(true)
-	c.Context().Hijack(func(conn net.Conn) {
-		// Runs after this handler returned. The hijacked conn would read
-		// through fasthttp's buffer; it holds nothing, since a client sends
-		// no frame before the 101, so the raw conn is used instead.
-		if u, ok := conn.(interface{ UnsafeConn() net.Conn }); ok {
-			conn = u.UnsafeConn()
-		}
-		conn, claimed := held.claim(conn)
-		if !claimed {
-			return
-		}
+	handOver(c, held, func(conn net.Conn) {
 		if err := hub.Serve(conn, req, claims); err != nil {
 			log.Warn().Err(err).Msg("websocket handshake")
 		}
 	})
 	return nil
+}
+
+// handOver gives the request's connection to serve once this handler
+// returned, under the socket's lease. The hijacked conn would read
+// through fasthttp's buffer; it holds nothing, since a client sends
+// nothing after its request (no websocket frame before the 101, nothing
+// at all on an event stream), so serve gets the raw conn instead.
+func handOver(c *fiber.Ctx, held *socketLease, serve func(net.Conn)) {
+	c.Context().HijackSetNoResponse(true)
+	c.Context().Hijack(func(conn net.Conn) {
+		if u, ok := conn.(interface{ UnsafeConn() net.Conn }); ok {
+			conn = u.UnsafeConn()
+		}
+		if conn, claimed := held.claim(conn); claimed {
+			serve(conn)
+		}
+	})
 }
 
 // realtimeClaims verifies the token of a socket or stream, from the
