@@ -118,33 +118,20 @@ func (c *centrifugo) command(ctx context.Context, conn *websocket.Conn, cmd stri
 	if err := conn.Write(ctx, websocket.MessageText, []byte(`{"id":`+strconv.FormatUint(uint64(id), 10)+","+cmd+"}")); err != nil {
 		return err
 	}
-	for {
-		_, b, err := conn.Read(ctx)
-		if err != nil {
-			return err
+	return replies(ctx, conn, func(line []byte) (bool, error) {
+		var r cfReply
+		if err := json.Unmarshal(line, &r); err != nil {
+			return false, fmt.Errorf("centrifugo: %w: %s", err, line)
 		}
-		for line := range bytes.Lines(b) {
-			line = bytes.TrimSpace(line)
-			if isCentrifugoPing(line) {
-				if err := conn.Write(ctx, websocket.MessageText, []byte("{}")); err != nil {
-					return err
-				}
-				continue
-			}
-			var r cfReply
-			if err := json.Unmarshal(line, &r); err != nil {
-				return fmt.Errorf("centrifugo: %w: %s", err, line)
-			}
-			if r.ID != id {
-				continue
-			}
-			if r.Error != nil {
-				name, _, _ := strings.Cut(cmd[1:], `"`)
-				return fmt.Errorf("centrifugo %s: error %d %s", name, r.Error.Code, r.Error.Message)
-			}
-			return nil
+		if r.ID != id {
+			return false, nil
 		}
-	}
+		if r.Error != nil {
+			name, _, _ := strings.Cut(cmd[1:], `"`)
+			return false, fmt.Errorf("centrifugo %s: error %d %s", name, r.Error.Code, r.Error.Message)
+		}
+		return true, nil
+	})
 }
 
 // isCentrifugoPing: the server pings with an empty reply and disconnects
@@ -155,6 +142,15 @@ func isCentrifugoPing(line []byte) bool { return string(line) == "{}" }
 // read answers pings and hands over every other reply; one websocket
 // message may carry several, one per line.
 func (c *centrifugo) read(ctx context.Context, conn *websocket.Conn, fn func([]byte)) error {
+	return replies(ctx, conn, func(line []byte) (bool, error) {
+		fn(line)
+		return false, nil
+	})
+}
+
+// replies reads the server's replies, answering its pings, and hands each
+// other one to fn until fn stops or fails, or the connection ends.
+func replies(ctx context.Context, conn *websocket.Conn, fn func(line []byte) (stop bool, err error)) error {
 	for {
 		_, b, err := conn.Read(ctx)
 		if err != nil {
@@ -163,7 +159,9 @@ func (c *centrifugo) read(ctx context.Context, conn *websocket.Conn, fn func([]b
 		for line := range bytes.Lines(b) {
 			line = bytes.TrimSpace(line)
 			if !isCentrifugoPing(line) {
-				fn(line)
+				if stop, err := fn(line); stop || err != nil {
+					return err
+				}
 				continue
 			}
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
