@@ -17,7 +17,7 @@ import (
 // reaches a websocket client connected to instance b, through real Redis:
 // hub encoding, Redis, b's fan-out and socket write, the client's read.
 // Needs PostgreSQL and Redis. Latency percentiles and throughput are
-// reported; the figures are in the README.
+// reported; the figures are in docs/scaling.md.
 func BenchmarkClusterWebsocket(b *testing.B) {
 	c := newCluster(b, 2)
 	a, bb := c.start(0, instanceOpts{}), c.start(1, instanceOpts{})
