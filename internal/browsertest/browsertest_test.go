@@ -94,3 +94,83 @@ func TestTabFindsControlsByRoleAndLabel(t *testing.T) {
 	}
 	other.CheckClean()
 }
+
+// A page with the faults the accessibility checks look for, beside
+// controls and text that pass them.
+const faultyPage = `<!doctype html><html lang="en"><head><title>t</title><link rel="icon" href="data:,">
+<style>
+body { background: #fff; color: #1b1f24; }
+.ring:focus-visible { outline: 3px solid #1b1f24; }
+.bare:focus { outline: none; }
+.faint { color: #999; }
+.big { color: #949494; font-size: 24px; }
+.veil { background: rgba(0, 0, 0, .5); color: #1b1f24; }
+.fade { opacity: .5; }
+.vh { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); color: #eee; }
+</style></head><body>
+<button class="ring">Named</button>
+<button class="ring" aria-label="Close"><svg width="10" height="10"></svg></button>
+<button class="ring" id="unnamed"><svg width="10" height="10"></svg></button>
+<input id="nolabel">
+<label for="who">Who</label><input id="who" placeholder="Ann">
+<div tabindex="0">a box one can tab to</div>
+<button class="bare">No ring</button>
+<button hidden></button>
+<p class="faint">faint words</p>
+<p class="big">big grey words</p>
+<p class="veil">on a veil</p>
+<p class="fade">faded words</p>
+<button disabled class="faint">Off</button>
+<div class="vh">announced</div>
+</body></html>`
+
+func TestAccessibilityChecksFindFaults(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte(faultyPage))
+	}))
+	defer srv.Close()
+	b := browsertest.New(t)
+	tab := b.NewTab(t, "person")
+	tab.Navigate(srv.URL)
+
+	got := tab.AccessibilityProblems()
+	want := []string{
+		`without an accessible name (role "button"): <button class="ring" id="unnamed">`,
+		`without an accessible name (role "textbox"): <input id="nolabel">`,
+		`does not see as one (role "generic"): <div tabindex="0">`,
+		`p.faint "faint words": 2.85:1, needs 4.5:1 (#999999 on #ffffff)`,
+		`p.veil "on a veil": 4.16:1, needs 4.5:1 (#1b1f24 on #808080)`,
+		`p.fade "faded words": 3.24:1, needs 4.5:1 (#8d8f92 on #ffffff)`,
+	}
+	if len(got) != len(want) {
+		t.Errorf("found %d problems, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || strings.Contains(g, w)
+		}
+		if !found {
+			t.Errorf("no problem %q among:\n%s", w, strings.Join(got, "\n"))
+		}
+	}
+
+	// Tab reaches a control by its name and shows its ring; Shift+Tab goes
+	// back; a control whose outline is taken away shows no focus.
+	tab.TabTo("button", "Close", false)
+	if role, name := tab.Focused(); role != "button" || name != "Close" {
+		t.Fatalf("focused %s %q, want the Close button", role, name)
+	}
+	tab.TabTo("button", "Named", true)
+	for i := 0; i < 10; i++ {
+		if _, n := tab.Focused(); n == "No ring" {
+			break
+		}
+		tab.Press("\t")
+	}
+	if p := tab.FocusProblem(); !strings.Contains(p, "no outline or box-shadow") {
+		t.Errorf("the button without a ring: FocusProblem = %q", p)
+	}
+	tab.CheckClean()
+}
