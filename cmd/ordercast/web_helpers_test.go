@@ -3,8 +3,8 @@ package main
 // Helpers of the web app's browser tests (web_browser_test.go,
 // web_couriers_test.go): the whole program on SQLite, tabs that sign up
 // and order through the app's own forms, and screenshots at phone and
-// desktop width with a check that the phone layout does not scroll
-// sideways.
+// desktop width with checks that no layout scrolls sideways and that
+// every screen names its controls and keeps its text readable.
 
 import (
 	"fmt"
@@ -105,7 +105,8 @@ func timelineCounts(tab *browsertest.Tab) map[string]int {
 
 // shot saves the screen at desktop, phone and tablet size
 // (name-desktop.png, name-phone.png, name-tablet.png) and fails if the page
-// is wider than the window at any of them.
+// is wider than the window at any of them, or if at any of them a visible
+// control has no accessible name or text is below WCAG AA contrast.
 func shot(t *testing.T, tab *browsertest.Tab, name string) {
 	t.Helper()
 	for _, v := range []struct {
@@ -116,6 +117,9 @@ func shot(t *testing.T, tab *browsertest.Tab, name string) {
 		tab.WaitJS(fmt.Sprintf(`innerWidth === %d`, v.width))
 		if w := browsertest.Eval[[2]int](tab, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`); w[0] > w[1] {
 			t.Errorf("%s: %d px wide in a %d px window (scrolls sideways)", name, w[0], w[1])
+		}
+		for _, p := range tab.AccessibilityProblems() {
+			t.Errorf("%s at %s width: %s", name, v.suffix, p)
 		}
 		tab.Screenshot(name + "-" + v.suffix)
 	}
