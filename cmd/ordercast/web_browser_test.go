@@ -60,9 +60,19 @@ func TestWebDeliveryFlow(t *testing.T) {
 	cust.WaitRole("heading", "Your cart")
 	cust.WaitText("Not available") // the soup has no Add button
 	cust.WaitRoleGone("button", "Add Minestrone to the cart")
-	cust.Click("button", "Add Margherita to the cart")
-	cust.Click("button", "Add one more Margherita")
-	cust.Click("button", "Add Tiramisu to the cart")
+	// The cart is filled from the keyboard alone, Tab and Shift+Tab to a
+	// button, Enter or Space to press it; each shows where the focus is.
+	cust.TabTo("button", "Add Margherita to the cart", false)
+	cust.Press("\r")
+	cust.TabTo("button", "Add one more Margherita", false)
+	cust.Press(" ")
+	cust.WaitText("2 ×")
+	// The cart was drawn anew; the focus is on the + that was pressed.
+	if role, name := cust.Focused(); role != "button" || name != "Add one more Margherita" {
+		t.Errorf("after + in the cart the focus is on %s %q, want that button", role, name)
+	}
+	cust.TabTo("button", "Add Tiramisu to the cart", true)
+	cust.Press("\r")
 	cust.WaitText("€31.00")
 	cust.Fill("Delivery address", "1 Main Street, flat 4")
 	shot(t, cust, "customer-menu")
@@ -109,7 +119,9 @@ func TestWebDeliveryFlow(t *testing.T) {
 	rest.WaitJS(`document.querySelector("[aria-pressed=true]")`)
 	rest.Click("button", "Mute sound")
 	shot(t, rest, "restaurant-board-new")
-	rest.Click("button", "Accept order #"+id)
+	// The restaurant accepts it from the keyboard.
+	rest.TabTo("button", "Accept order #"+id, false)
+	rest.Press("\r")
 	rest.WaitRole("heading", "Accepted (1)")
 	rest.WaitJS(`!document.title.startsWith("(")`)
 

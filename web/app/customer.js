@@ -85,6 +85,7 @@ async function menu(ctx) {
   let cart = loadCart();
   if (cart && String(cart.restaurantId) !== String(rid)) cart = null; // another restaurant's cart stays for its page
   const cartBox = h("div");
+  const cartHeading = h("h2", { id: "cart-h", tabindex: -1, text: "Your cart" });
   const address = h("input", { id: "address", type: "text", autocomplete: "street-address", required: true, maxlength: 500 });
   const notes = h("textarea", { id: "notes", rows: 2, maxlength: 500 });
   const placeButton = h("button", { type: "submit", class: "primary", text: "Place order" });
@@ -110,7 +111,12 @@ async function menu(ctx) {
     announce(`${item.name}: ${line.quantity} in the cart`);
   }
 
+  // drawCart draws the cart anew. The − or + just pressed is replaced by
+  // its copy, so the focus goes to the copy (to the cart's heading if its
+  // line is gone): a keyboard user can press it again, and is not sent
+  // back to the top of the page.
   function drawCart() {
+    const was = cartBox.contains(document.activeElement) && document.activeElement.getAttribute("aria-label");
     const lines = cart ? cart.lines : [];
     const total = lines.reduce((s, l) => s + l.price_cents * l.quantity, 0);
     replace(cartBox, lines.length
@@ -124,6 +130,7 @@ async function menu(ctx) {
       h("p", { class: "total" }, h("span", { text: "Total" }), h("strong", { text: formatMoney(total) })),
       checkout]
       : h("p", { class: "muted", text: "Your cart is empty. Add something from the menu." }));
+    if (was) ([...cartBox.querySelectorAll("button")].find((b) => b.getAttribute("aria-label") === was) || cartHeading).focus();
   }
 
   async function place(e) {
@@ -173,7 +180,7 @@ async function menu(ctx) {
               ? h("button", { type: "button", onClick: () => change(item, 1), "aria-label": `Add ${item.name} to the cart`, text: "Add" })
               : h("span", { class: "muted", text: "Not available" }))))
           : h("p", { class: "muted", text: "This restaurant has no menu yet." })),
-      h("section", { class: "card cart", "aria-labelledby": "cart-h" }, h("h2", { id: "cart-h", text: "Your cart" }), cartBox)));
+      h("section", { class: "card cart", "aria-labelledby": "cart-h" }, cartHeading, cartBox)));
   drawCart();
   ctx.focus(heading);
 }
