@@ -237,6 +237,11 @@ func TestWebDeliveryFlow(t *testing.T) {
 	courier.Press("\r")
 	courier.WaitRole("heading", "Deliveries")
 
+	// The sessions are kept in sessionStorage only (localStorage holds
+	// the restaurant's sound setting, set by the mute above).
+	for name, tab := range map[string]*browsertest.Tab{"restaurant": rest, "courier": courier, "customer": cust} {
+		checkTokensInSessionStorage(t, tab, name)
+	}
 	for _, tab := range []*browsertest.Tab{rest, courier, cust} {
 		tab.CheckClean()
 	}

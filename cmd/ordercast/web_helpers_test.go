@@ -126,3 +126,23 @@ func shot(t *testing.T, tab *browsertest.Tab, name string) {
 	tab.SetViewport(desktopWidth, desktopHeight)
 	tab.WaitJS(fmt.Sprintf(`innerWidth === %d`, desktopWidth))
 }
+
+// checkTokensInSessionStorage fails unless the tab's session (its access
+// and refresh tokens) is in sessionStorage and neither token is in
+// localStorage, which outlives the tab and is shared by every tab of the
+// origin, or in a cookie.
+func checkTokensInSessionStorage(t *testing.T, tab *browsertest.Tab, name string) {
+	t.Helper()
+	if p := browsertest.Eval[string](tab, `(() => {
+		const s = JSON.parse(sessionStorage.getItem("ordercast.session") || "null");
+		if (!s || !s.accessToken || !s.refreshToken) return "sessionStorage holds no session";
+		const held = (text) => /token|session/i.test(text) || text.includes(s.accessToken) || text.includes(s.refreshToken);
+		for (let i = 0; i < localStorage.length; i++) {
+			const key = localStorage.key(i);
+			if (held(key) || held(localStorage.getItem(key))) return "localStorage holds the session under " + JSON.stringify(key);
+		}
+		return held(document.cookie) ? "a cookie holds the session" : "";
+	})()`); p != "" {
+		t.Errorf("%s: %s", name, p)
+	}
+}
