@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +45,16 @@ func expectRefused(t *testing.T, what string, r response, status int, code, retr
 	}
 	if got := r.Header.Get("Retry-After"); got != retryAfter {
 		t.Errorf("%s: Retry-After %q, want %q", what, got, retryAfter)
+	}
+}
+
+// expectRetryHint fails the test unless a websocket error frame's message
+// ends with the wait a REST answer gives in Retry-After (a frame has no
+// header).
+func expectRetryHint(t *testing.T, what string, f frame, retryAfter string) {
+	t.Helper()
+	if want := "retry in " + retryAfter + " s"; !strings.HasSuffix(f.Message, want) {
+		t.Errorf("%s: message %q, want it to end with %q", what, f.Message, want)
 	}
 }
 
@@ -191,7 +202,7 @@ func TestChatIsLimitedPerUserOverRESTAndWebsocketTogether(t *testing.T) {
 		expectRefused(t, "11th message, REST", e.post(o, w.Customer, "one too many", "rest-over"), http.StatusTooManyRequests, "rate_limited", "1")
 		// Another socket of the user shares the budget; it is answered with an
 		// error frame and stays open.
-		cust2.mustFail("rate_limited", chatFrame(o, "one too many", "ws-over"))
+		expectRetryHint(t, "11th message, websocket", cust2.mustFail("rate_limited", chatFrame(o, "one too many", "ws-over")), "1")
 		cust2.subscribe(orderChannel(o))
 		// Other users are not touched.
 		e.mustPost(o, w.Restaurant, "from the kitchen", "kitchen-1")
@@ -233,7 +244,7 @@ func TestPositionsAreLimitedPerCourierOverRESTAndWebsocketTogether(t *testing.T)
 		cour.ok(locationFrame(13, 2, next()))
 		cour.ok(locationFrame(14, 2, next()))
 		expectRefused(t, "6th position, REST", rest(w.Courier, 50), http.StatusTooManyRequests, "rate_limited", "1")
-		cour.mustFail("rate_limited", locationFrame(51, 2, next()))
+		expectRetryHint(t, "6th position, websocket", cour.mustFail("rate_limited", locationFrame(51, 2, next())), "1")
 		cour.subscribe(orderChannel(o)) // the connection stays
 
 		var got struct{ Location *delivery.Location }
