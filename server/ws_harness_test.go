@@ -241,6 +241,13 @@ func (c *wsClient) mustFail(code string, f map[string]any) frame {
 	return a
 }
 
+// received returns a copy of every frame received so far.
+func (c *wsClient) received() []frame {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]frame(nil), c.frames...)
+}
+
 // events returns the event frames received on channel, barriers left out.
 func (c *wsClient) events(channel string) []frame {
 	c.mu.Lock()
