@@ -18,6 +18,7 @@ type subscriber interface {
 	label() string
 	waitUntil(what string, cond func([]frame) bool) []frame
 	events(channel string) []frame
+	received() []frame
 }
 
 // sseEvent is one event of a stream, as EventSource dispatches it.
@@ -219,6 +220,13 @@ func (c *sseClient) waitFor(what string, cond func() bool) {
 			c.t.Fatalf("%s: no %s within %v; got %s", c.name, what, waitTimeout, dump)
 		}
 	}
+}
+
+// received returns a copy of every frame received so far.
+func (c *sseClient) received() []frame {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]frame(nil), c.frames...)
 }
 
 // events returns the event frames received on channel, barriers left out.

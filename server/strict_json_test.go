@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -67,31 +68,32 @@ func TestDuplicateAndCaseVariantKeysRefused(t *testing.T) {
 // TestWSDuplicateAndCaseVariantKeysRefused: the same on the websocket, an
 // invalid error frame answering the frame's id, nothing stored.
 func TestWSDuplicateAndCaseVariantKeysRefused(t *testing.T) {
-	e := newRealtimeEnv(t)
-	w := e.newWorld()
-	o := e.place(w)
-	cust := e.dial(w.Customer)
-	oid := `"order_id":"` + o.ID.String() + `"`
-	for i, tc := range []struct{ frame, field string }{
-		{`{"type":"chat",` + oid + `,"Text":"\ud800","client_msg_id":"m1"}`, "Text"},
-		{`{"type":"chat",` + oid + `,"text":"ok","text":"\ud800","client_msg_id":"m2"}`, "text"},
-		{`{"type":"chat",` + oid + `,"text":"ok","Client_Msg_Id":"\ud800"}`, "Client_Msg_Id"},
-		{`{"type":"chat",` + oid + `,"ORDER_ID":"1","text":"ok","client_msg_id":"m3"}`, "ORDER_ID"},
-		{`{"Type":"chat",` + oid + `,"text":"ok","client_msg_id":"m4"}`, "Type"},
-		{`{"type":"subscribe","type":"chat",` + oid + `,"text":"ok","client_msg_id":"m5"}`, "type"},
-		{`{"type":"subscribe","channel":"dispatch","extra":{"k":1,"k":2}}`, "extra.k"},
-	} {
-		id := fmt.Sprintf(`"k%d"`, i)
-		cust.send(`{"id":` + id + `,` + tc.frame[1:])
-		got := cust.waitUntil("answer "+id, func(fs []frame) bool { return answerOf(fs, id) != nil })
-		if a := answerOf(got, id); a.Type != "error" || a.Code != wire.CodeInvalid || !strings.HasPrefix(a.Message, tc.field+": ") {
-			t.Errorf("%s answered %+v, want invalid naming %s", tc.frame, a, tc.field)
+	forEachRealtimeStore(t, func(t *testing.T, e *rtEnv) {
+		w := e.newWorld()
+		o := e.place(w)
+		cust := e.dial(w.Customer)
+		oid := `"order_id":"` + o.ID.String() + `"`
+		for i, tc := range []struct{ frame, field string }{
+			{`{"type":"chat",` + oid + `,"Text":"\ud800","client_msg_id":"m1"}`, "Text"},
+			{`{"type":"chat",` + oid + `,"text":"ok","text":"\ud800","client_msg_id":"m2"}`, "text"},
+			{`{"type":"chat",` + oid + `,"text":"ok","Client_Msg_Id":"\ud800"}`, "Client_Msg_Id"},
+			{`{"type":"chat",` + oid + `,"ORDER_ID":"1","text":"ok","client_msg_id":"m3"}`, "ORDER_ID"},
+			{`{"Type":"chat",` + oid + `,"text":"ok","client_msg_id":"m4"}`, "Type"},
+			{`{"type":"subscribe","type":"chat",` + oid + `,"text":"ok","client_msg_id":"m5"}`, "type"},
+			{`{"type":"subscribe","channel":"dispatch","extra":{"k":1,"k":2}}`, "extra.k"},
+		} {
+			id := fmt.Sprintf(`"k%d"`, i)
+			cust.send(`{"id":` + id + `,` + tc.frame[1:])
+			got := cust.waitUntil("answer "+id, func(fs []frame) bool { return answerOf(fs, id) != nil })
+			if a := answerOf(got, id); a.Type != "error" || a.Code != wire.CodeInvalid || !strings.HasPrefix(a.Message, tc.field+": ") {
+				t.Errorf("%s answered %+v, want invalid naming %s", tc.frame, a, tc.field)
+			}
 		}
-	}
-	if n := len(e.events(o, w.Customer)); n != 1 {
-		t.Errorf("the log has %d events, want only order.created", n)
-	}
-	cust.ok(map[string]any{"type": "chat", "order_id": o.ID, "text": "still here", "client_msg_id": "m9", "unknown": 1})
+		if n := len(e.events(o, w.Customer)); n != 1 {
+			t.Errorf("the log has %d events, want only order.created", n)
+		}
+		cust.ok(map[string]any{"type": "chat", "order_id": o.ID, "text": "still here", "client_msg_id": "m9", "unknown": 1})
+	})
 }
 
 // TestBodyMustBeJSON: every endpoint that takes a body answers 415
@@ -167,27 +169,36 @@ func TestBodyMustBeJSON(t *testing.T) {
 // are refused in free text over REST and the websocket, naming the field;
 // emoji joined with U+200D are ordinary chat.
 func TestInvisibleCharactersRefused(t *testing.T) {
-	e := newRealtimeEnv(t)
-	w := e.newWorld()
-	o := e.place(w)
-	for i, tc := range []struct{ path, token, body, field string }{
-		{orderPath(o.ID) + "/messages", w.Customer.Token, `{"text":"pay \u202Egnp.exe","client_msg_id":"b1"}`, "text"},
-		{orderPath(o.ID) + "/messages", w.Customer.Token, `{"text":"door\u200Bcode","client_msg_id":"b2"}`, "text"},
-		{"/api/v1/auth/register", "", `{"email":"z@example.com","password":"correct horse battery","name":"Lu\u2066igi","role":"customer"}`, "name"},
-		{menuPath(w.Restaurant.User.RestaurantID), w.Restaurant.Token, `{"name":"Pizza\uFEFF","price_cents":100}`, "name"},
-	} {
-		r := e.send("POST", tc.path, tc.token, "application/json", tc.body)
-		if r.Status != 400 || r.errorCode(t) != delivery.EINVALID || !strings.Contains(string(r.Body), `"`+tc.field+`: must not contain`) {
-			t.Errorf("%d: %d %s, want 400 naming %s", i, r.Status, r.Body, tc.field)
+	forEachRealtimeStore(t, func(t *testing.T, e *rtEnv) {
+		w := e.newWorld()
+		o := e.place(w)
+		for i, tc := range []struct{ path, token, body, field string }{
+			{orderPath(o.ID) + "/messages", w.Customer.Token, `{"text":"pay \u202Egnp.exe","client_msg_id":"b1"}`, "text"},
+			{orderPath(o.ID) + "/messages", w.Customer.Token, `{"text":"door\u200Bcode","client_msg_id":"b2"}`, "text"},
+			{"/api/v1/auth/register", "", `{"email":"z@example.com","password":"correct horse battery","name":"Lu\u2066igi","role":"customer"}`, "name"},
+			{menuPath(w.Restaurant.User.RestaurantID), w.Restaurant.Token, `{"name":"Pizza\uFEFF","price_cents":100}`, "name"},
+		} {
+			r := e.send("POST", tc.path, tc.token, "application/json", tc.body)
+			if r.Status != 400 || r.errorCode(t) != delivery.EINVALID || !strings.Contains(string(r.Body), `"`+tc.field+`: must not contain`) {
+				t.Errorf("%d: %d %s, want 400 naming %s", i, r.Status, r.Body, tc.field)
+			}
 		}
-	}
-	cust := e.dial(w.Customer)
-	cust.mustFail(delivery.EINVALID, chatFrame(o, "abc\u2067def", "b3"))
-	if m := e.mustPost(o, w.Customer, "👩‍🍳 thanks!", "ok1"); m.Text != "👩‍🍳 thanks!" {
-		t.Errorf("stored %q", m.Text)
-	}
-	cust.ok(chatFrame(o, "🏳️‍🌈", "ok2"))
-	if n := len(e.history(o, w.Customer, "").Messages); n != 2 {
-		t.Errorf("%d messages stored, want the 2 with emoji", n)
-	}
+		cust := e.dial(w.Customer)
+		cust.mustFail(delivery.EINVALID, chatFrame(o, "abc\u2067def", "b3"))
+		if m := e.mustPost(o, w.Customer, "👩‍🍳 thanks!", "ok1"); m.Text != "👩‍🍳 thanks!" {
+			t.Errorf("stored %q", m.Text)
+		}
+		cust.ok(chatFrame(o, "🏳️‍🌈", "ok2"))
+		if n := len(e.history(o, w.Customer, "").Messages); n != 2 {
+			t.Errorf("%d messages stored, want the 2 with emoji", n)
+		}
+		if _, err := e.Store.UserByEmail(context.Background(), "z@example.com"); delivery.ErrorCode(err) != delivery.ENOTFOUND {
+			t.Errorf("the refused registration was stored: %v", err)
+		}
+		var menu struct{ Items []delivery.MenuItem }
+		e.must(200, "GET", menuPath(w.Restaurant.User.RestaurantID), "", nil).decode(t, &menu)
+		if len(menu.Items) != 2 {
+			t.Errorf("menu %+v, want the two items of the world: the refused one was stored", menu.Items)
+		}
+	})
 }

@@ -231,12 +231,21 @@ func (c *wsClient) subscribe(channel string, since ...int64) {
 }
 
 // mustFail sends a frame and fails the test unless it is answered with
-// an error of code.
-func (c *wsClient) mustFail(code string, f map[string]any) {
+// an error of code; it returns the error frame.
+func (c *wsClient) mustFail(code string, f map[string]any) frame {
 	c.t.Helper()
-	if a := c.request(f); a.Type != "error" || a.Code != code {
+	a := c.request(f)
+	if a.Type != "error" || a.Code != code {
 		c.t.Fatalf("%s: %v answered %s %s %s, want error %s", c.name, f, a.Type, a.Code, a.Message, code)
 	}
+	return a
+}
+
+// received returns a copy of every frame received so far.
+func (c *wsClient) received() []frame {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]frame(nil), c.frames...)
 }
 
 // events returns the event frames received on channel, barriers left out.

@@ -12,13 +12,16 @@ import (
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
-// unsubscribedAt returns the index in c's frames of the unsubscribed
-// frame for channel, or -1; it fails the test on one with another code.
+// unsubscribedAt returns the index in frames of the end of channel's
+// subscription, or -1; it fails the test on one with another code. A
+// socket is sent an unsubscribed frame, a stream the error event the hub
+// writes in its place (sseClient reads it as a frame of type "error"; a
+// socket's error frames answer the client's and name no channel).
 func unsubscribedAt(t *testing.T, frames []frame, channel string) int {
 	t.Helper()
 	at := -1
 	for i, f := range frames {
-		if f.Type == wire.TypeUnsubscribed && f.Channel == channel {
+		if (f.Type == wire.TypeUnsubscribed || f.Type == "error") && f.Channel == channel {
 			if f.Code != wire.CodeForbidden || at >= 0 {
 				t.Errorf("unsubscribed frame %+v (second: %v)", f, at >= 0)
 			}
@@ -36,16 +39,14 @@ func (c *wsClient) waitUnsubscribed(channel string) []frame {
 }
 
 // expectEndedAfterUnassign fails unless c's frames on channel end with
-// the order.unassigned event of seq then the unsubscribed frame, nothing
-// of channel after it.
-func expectEndedAfterUnassign(t *testing.T, c *wsClient, channel string, seq int64) {
+// the order.unassigned event of seq then the end of the subscription,
+// nothing of channel after it.
+func expectEndedAfterUnassign(t *testing.T, c subscriber, channel string, seq int64) {
 	t.Helper()
-	c.mu.Lock()
-	frames := append([]frame(nil), c.frames...)
-	c.mu.Unlock()
+	frames := c.received()
 	at := unsubscribedAt(t, frames, channel)
 	if at < 0 {
-		t.Fatalf("%s: no unsubscribed frame for %s: %s", c.name, channel, dump(frames))
+		t.Fatalf("%s: no end of %s: %s", c.label(), channel, dump(frames))
 	}
 	var before, after []frame
 	for i, f := range frames {
@@ -58,10 +59,10 @@ func expectEndedAfterUnassign(t *testing.T, c *wsClient, channel string, seq int
 		}
 	}
 	if n := len(before); n == 0 || before[n-1].Event != delivery.EventOrderUnassigned || before[n-1].Seq != seq {
-		t.Errorf("%s on %s before unsubscribed: %v, want it to end with order.unassigned#%d", c.name, channel, eventNames(before), seq)
+		t.Errorf("%s on %s before its end: %v, want it to end with order.unassigned#%d", c.label(), channel, eventNames(before), seq)
 	}
 	if len(after) != 0 {
-		t.Errorf("%s on %s after unsubscribed: %s", c.name, channel, dump(after))
+		t.Errorf("%s on %s after its end: %s", c.label(), channel, dump(after))
 	}
 }
 
@@ -150,10 +151,7 @@ func TestWSUnassignedCourierClaimsAgain(t *testing.T) {
 	if want := []int64{4, 1, 2, 3, 4, 5, 6}; !slices.Equal(replayed, want) {
 		t.Errorf("courier on %s: seqs %v, want %v", ch, replayed, want)
 	}
-	courier.mu.Lock()
-	frames := append([]frame(nil), courier.frames...)
-	courier.mu.Unlock()
-	unsubscribedAt(t, frames, ch) // exactly one
+	unsubscribedAt(t, courier.received(), ch) // exactly one
 }
 
 // dropEvents is a bus that loses every message of one event: subscribers

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/ordercast/ordercast/internal/bus/redis/redistest"
+	"github.com/ordercast/ordercast/internal/store/postgres"
 )
 
 // runAdmin runs ordercast admin with args on env, password on standard
@@ -149,6 +151,54 @@ func TestAdminRevokeOverRedis(t *testing.T) {
 	env["REDIS_URL"] = "redis://" + srv.Addr + "/0"
 	base, _ := startProgram(t, env)
 	testAdminRevoke(t, env, base, "told over Redis")
+}
+
+// On two programs that share one PostgreSQL database and one Redis, as
+// the instances of a deployment do: a session started on one instance
+// ends on both, its sockets on each closed with 4001 within 2 s and its
+// access tokens 401 on each; another user's socket and token stay.
+func TestAdminRevokeOnTwoProgramsOverRedis(t *testing.T) {
+	srv := redistest.StartServer(t)
+	env := map[string]string{
+		"HUB_ADDR": "127.0.0.1:0", "DATABASE_URL": postgres.TestSharedURL(t),
+		"REDIS_URL": "redis://" + srv.Addr + "/0", "JWT_SECRET": "a-secret-both-instances-share-0123456789",
+	}
+	start := func() string {
+		own := maps.Clone(env)
+		own["DATA_DIR"] = t.TempDir()
+		base, _ := startProgram(t, own)
+		return base
+	}
+	a, b := start(), start()
+	first := register(t, a, "ann@example.com", "customer", "")
+	second := login(t, b, "ann@example.com")
+	other := register(t, b, "bo@example.com", "customer", "")
+	sockets := map[string]<-chan websocket.StatusCode{
+		"first session on a": openSocket(t, a, first), "first session on b": openSocket(t, b, first),
+		"second session on b": openSocket(t, b, second),
+	}
+	closedOther := openSocket(t, a, other)
+
+	out, err := runAdmin(t, env, "", "revoke", "--email", "ann@example.com")
+	if err != nil || !strings.Contains(out, "ended 2 session(s) of ann@example.com") || !strings.Contains(out, "told over Redis") {
+		t.Fatalf("admin revoke: %v %q", err, out)
+	}
+	for name, closed := range sockets {
+		if code := closedWithin(t, closed, 2*time.Second); code != 4001 {
+			t.Errorf("socket of the %s closed with %d, want 4001", name, code)
+		}
+	}
+	for name, base := range map[string]string{"a": a, "b": b} {
+		for _, tok := range []string{first, second} {
+			if got := status(t, base, tok, "GET", "/me", ""); got != http.StatusUnauthorized {
+				t.Errorf("token of an ended session on %s: %d, want 401", name, got)
+			}
+		}
+		if got := status(t, base, other, "GET", "/me", ""); got != http.StatusOK {
+			t.Errorf("another user's token on %s: %d, want 200", name, got)
+		}
+	}
+	stillOpen(t, closedOther)
 }
 
 func testAdminRevoke(t *testing.T, env map[string]string, base, wantOutput string) {
