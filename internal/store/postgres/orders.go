@@ -111,8 +111,9 @@ func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.
 		idemKey, reqHash = &key.Key, &key.RequestHash
 	}
 	err = s.inTx(ctx, func(tx *txn) error {
-		// The insert and the restaurant's name in one round trip (the
-		// name is the restaurant's whether the key was taken or not).
+		// The insert and the restaurant's name in one round trip; the
+		// name is read whether or not the key was taken, and only a new
+		// order uses it.
 		taken := false
 		b := &pgx.Batch{}
 		b.Queue(`

@@ -40,7 +40,8 @@ type Store struct {
 // durable write holds its connection until its commit is flushed, and
 // PostgreSQL flushes the commits waiting at once together: pgx's default
 // of max(4, NumCPU) connections kept durable appends near 800/s on two
-// cores, 32 gets 2,200/s (BenchmarkDurableAppend).
+// cores, 32 got 2,200/s (BenchmarkDurableAppend); with two round trips a
+// transaction (txn) 32 still does better than 16 or 64.
 const defaultMaxConns = 32
 
 // Open connects to the database at url (a postgres:// URL or a key=value
