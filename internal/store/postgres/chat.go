@@ -28,19 +28,32 @@ func scanMessage(row pgx.Row) (delivery.Message, error) {
 func (s *Store) AppendMessage(ctx context.Context, m delivery.Message, allow func(delivery.Order) error) (delivery.PostedMessage, error) {
 	var p delivery.PostedMessage
 	var allowErr error
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		o, err := orderByID(ctx, tx, m.OrderID, true)
-		if err != nil {
+	err := s.inTx(ctx, func(tx *txn) error {
+		// The lookup is a statement of its own after the lock's: it
+		// runs once the lock is held, in one round trip with it.
+		var o delivery.Order
+		var stored delivery.Message
+		found := false
+		b := &pgx.Batch{}
+		queueOrder(b, m.OrderID, &o)
+		b.Queue(`SELECT `+messageColumns+` FROM chat_messages WHERE order_id = $1 AND client_msg_id = $2`,
+			m.OrderID, m.ClientMsgID).QueryRow(func(row pgx.Row) error {
+			var err error
+			stored, err = scanMessage(row)
+			switch {
+			case err == nil:
+				found = true
+			case !errors.Is(err, pgx.ErrNoRows):
+				return fmt.Errorf("look up client_msg_id: %w", err)
+			}
+			return nil
+		})
+		if err := tx.send(ctx, b); err != nil {
 			return err
 		}
-		stored, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+`
-			FROM chat_messages WHERE order_id = $1 AND client_msg_id = $2`, m.OrderID, m.ClientMsgID))
-		if err == nil {
+		if found {
 			p = delivery.PostedMessage{Order: o, Message: stored}
 			return nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("look up client_msg_id: %w", err)
 		}
 		if allowErr = allow(o); allowErr != nil {
 			return allowErr
@@ -49,19 +62,18 @@ func (s *Store) AppendMessage(ctx context.Context, m delivery.Message, allow fun
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE orders SET seq = $1 WHERE id = $2`, o.Seq, o.ID); err != nil {
-			return fmt.Errorf("advance seq: %w", err)
-		}
-		if err := insertEvent(ctx, tx, ev); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO chat_messages (`+messageColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			m.OrderID, m.Seq, m.AuthorID, m.AuthorRole, m.Text, m.ClientMsgID, m.CreatedAt)
-		if isForeignKey(err) {
-			return delivery.Errorf(delivery.ENOTFOUND, "author not found")
-		}
-		if err != nil {
+		b = &pgx.Batch{}
+		b.Queue(`UPDATE orders SET seq = $1 WHERE id = $2`, o.Seq, o.ID).Fn = execFn(wrapErr("advance seq"))
+		queueEvent(b, ev)
+		b.Queue(`INSERT INTO chat_messages (`+messageColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			m.OrderID, m.Seq, m.AuthorID, m.AuthorRole, m.Text, m.ClientMsgID, m.CreatedAt).Fn = execFn(func(err error) error {
+			if isForeignKey(err) {
+				return delivery.Errorf(delivery.ENOTFOUND, "author not found")
+			}
 			return fmt.Errorf("insert message: %w", err)
+		})
+		if err := tx.commit(ctx, b); err != nil {
+			return err
 		}
 		p = delivery.PostedMessage{Order: o, Message: m, Event: ev, Created: true}
 		return nil

@@ -105,7 +105,7 @@ func (s *Store) UpdateMenuItem(ctx context.Context, restaurantID, itemID deliver
 // concurrent inserts count one after the other; the count is a statement
 // of its own, whose snapshot is taken once the lock is held.
 func (s *Store) CreateMenuItem(ctx context.Context, item delivery.MenuItem) (delivery.MenuItem, error) {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		_, err := tx.Exec(ctx, `SELECT 1 FROM restaurants WHERE id = $1 FOR UPDATE`, item.RestaurantID)
 		if err != nil {
 			return fmt.Errorf("lock restaurant: %w", err)

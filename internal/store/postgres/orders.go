@@ -52,13 +52,34 @@ func scanOrder(row pgx.Row) (delivery.Order, error) {
 	return o, nil
 }
 
-// orderByID loads an order; lock appends FOR UPDATE (inside a transaction).
-func orderByID(ctx context.Context, q queryer, id delivery.ID, lock bool) (delivery.Order, error) {
+// orderQuery selects an order by id; lock appends FOR UPDATE (inside a
+// transaction).
+func orderQuery(lock bool) string {
 	query := `SELECT ` + orderColumns + ` FROM orders WHERE id = $1`
 	if lock {
 		query += ` FOR UPDATE`
 	}
-	o, err := scanOrder(q.QueryRow(ctx, query, id))
+	return query
+}
+
+// orderByID loads an order; lock locks it (orderQuery).
+func orderByID(ctx context.Context, q queryer, id delivery.ID, lock bool) (delivery.Order, error) {
+	return loadedOrder(id, q.QueryRow(ctx, orderQuery(lock), id))
+}
+
+// queueOrder queues in b the locking read of order id into o.
+func queueOrder(b *pgx.Batch, id delivery.ID, o *delivery.Order) {
+	b.Queue(orderQuery(true), id).QueryRow(func(row pgx.Row) error {
+		var err error
+		*o, err = loadedOrder(id, row)
+		return err
+	})
+}
+
+// loadedOrder scans row, the answer of orderQuery for id, or returns
+// ENOTFOUND.
+func loadedOrder(id delivery.ID, row pgx.Row) (delivery.Order, error) {
+	o, err := scanOrder(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return delivery.Order{}, delivery.Errorf(delivery.ENOTFOUND, "order %s not found", id)
 	}
@@ -81,41 +102,66 @@ func (s *Store) OrderByID(ctx context.Context, id delivery.ID) (delivery.Order, 
 func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.IdempotencyKey) (delivery.Order, bool, error) {
 	o = sqlutil.NewOrder(o, sqlutil.Now())
 	created := false
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		items, err := sqlutil.MarshalItems(o.Items)
-		if err != nil {
-			return err
-		}
-		var idemKey, reqHash *string
-		if key.Key != "" {
-			idemKey, reqHash = &key.Key, &key.RequestHash
-		}
-		err = tx.QueryRow(ctx, `
+	items, err := sqlutil.MarshalItems(o.Items)
+	if err != nil {
+		return delivery.Order{}, false, sqlutil.Wrap("postgres: create order", err)
+	}
+	var idemKey, reqHash *string
+	if key.Key != "" {
+		idemKey, reqHash = &key.Key, &key.RequestHash
+	}
+	err = s.inTx(ctx, func(tx *txn) error {
+		// The insert and the restaurant's name in one round trip; the
+		// name is read whether or not the key was taken, and only a new
+		// order uses it.
+		taken := false
+		b := &pgx.Batch{}
+		b.Queue(`
 			INSERT INTO orders (status, seq, customer_id, restaurant_id, courier_id, items, total_cents,
 				delivery_address, notes, reason, idempotency_key, request_hash, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			ON CONFLICT (customer_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING id`,
 			o.Status, o.Seq, o.CustomerID, o.RestaurantID, courierArg(o.CourierID), string(items), o.TotalCents,
-			o.DeliveryAddress, o.Notes, o.Reason, idemKey, reqHash, o.CreatedAt, o.UpdatedAt).Scan(&o.ID)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows): // the key is taken
+			o.DeliveryAddress, o.Notes, o.Reason, idemKey, reqHash, o.CreatedAt, o.UpdatedAt).
+			QueryRow(func(row pgx.Row) error {
+				err := row.Scan(&o.ID)
+				switch {
+				case errors.Is(err, pgx.ErrNoRows):
+					taken = true
+					return nil
+				case isForeignKey(err):
+					return delivery.Errorf(delivery.ENOTFOUND, "customer, restaurant or courier not found")
+				case err != nil:
+					return fmt.Errorf("insert order: %w", err)
+				}
+				return nil
+			})
+		b.Queue(`SELECT name FROM restaurants WHERE id = $1`, o.RestaurantID).QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&o.RestaurantName); err != nil && !taken {
+				return fmt.Errorf("read restaurant name: %w", err)
+			}
+			return nil
+		})
+		if err := tx.send(ctx, b); err != nil {
+			return err
+		}
+		if taken {
+			var err error
 			o, err = orderByKey(ctx, tx, o.CustomerID, key)
 			return err
-		case isForeignKey(err):
-			return delivery.Errorf(delivery.ENOTFOUND, "customer, restaurant or courier not found")
-		case err != nil:
-			return fmt.Errorf("insert order: %w", err)
-		}
-		if err := tx.QueryRow(ctx, `SELECT name FROM restaurants WHERE id = $1`, o.RestaurantID).Scan(&o.RestaurantName); err != nil {
-			return fmt.Errorf("read restaurant name: %w", err)
 		}
 		ev, err := delivery.CreatedEvent(o)
 		if err != nil {
 			return err
 		}
+		b = &pgx.Batch{}
+		queueEvent(b, ev)
+		if err := tx.commit(ctx, b); err != nil {
+			return err
+		}
 		created = true
-		return insertEvent(ctx, tx, ev)
+		return nil
 	})
 	if err != nil {
 		return delivery.Order{}, false, sqlutil.Wrap("postgres: create order", err)
@@ -125,7 +171,7 @@ func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.
 
 // orderByKey returns the order a customer placed with key, or EIDEMPOTENCY
 // if it was placed by another request.
-func orderByKey(ctx context.Context, tx pgx.Tx, customerID delivery.ID, key delivery.IdempotencyKey) (delivery.Order, error) {
+func orderByKey(ctx context.Context, tx queryer, customerID delivery.ID, key delivery.IdempotencyKey) (delivery.Order, error) {
 	var id delivery.ID
 	var hash string
 	err := tx.QueryRow(ctx, `SELECT id, request_hash FROM orders WHERE customer_id = $1 AND idempotency_key = $2`,
@@ -147,14 +193,13 @@ func courierArg(id *delivery.ID) *int64 {
 	return &v
 }
 
-func insertEvent(ctx context.Context, tx pgx.Tx, ev delivery.Event) error {
-	_, err := tx.Exec(ctx, `
+// queueEvent queues in b the insert of ev.
+func queueEvent(b *pgx.Batch, ev delivery.Event) {
+	b.Queue(`
 		INSERT INTO order_events (order_id, seq, type, data, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		ev.OrderID, ev.Seq, ev.Type, string(ev.Data), ev.CreatedAt)
-	if err != nil {
+		ev.OrderID, ev.Seq, ev.Type, string(ev.Data), ev.CreatedAt).Fn = execFn(func(err error) error {
 		return fmt.Errorf("insert event %s/%d: %w", ev.OrderID, ev.Seq, err)
-	}
-	return nil
+	})
 }
 
 // UpdateOrder locks the order row, applies mutate and appends the change as
@@ -163,9 +208,11 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 	var o delivery.Order
 	var ev delivery.Event
 	var mutateErr error
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		old, err := orderByID(ctx, tx, id, true)
-		if err != nil {
+	err := s.inTx(ctx, func(tx *txn) error {
+		var old delivery.Order
+		b := &pgx.Batch{}
+		queueOrder(b, id, &old)
+		if err := tx.send(ctx, b); err != nil {
 			return err
 		}
 		var change delivery.Change
@@ -180,16 +227,15 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `
+		b = &pgx.Batch{}
+		b.Queue(`
 			UPDATE orders SET status = $1, seq = $2, courier_id = $3, items = $4, total_cents = $5,
 				delivery_address = $6, notes = $7, reason = $8, updated_at = $9, finished_at = $10, assigned_at = $11
 			WHERE id = $12`,
 			o.Status, o.Seq, courierArg(o.CourierID), string(items), o.TotalCents,
-			o.DeliveryAddress, o.Notes, o.Reason, o.UpdatedAt, o.FinishedAt, o.AssignedAt, o.ID)
-		if err != nil {
-			return fmt.Errorf("write order: %w", err)
-		}
-		return insertEvent(ctx, tx, ev)
+			o.DeliveryAddress, o.Notes, o.Reason, o.UpdatedAt, o.FinishedAt, o.AssignedAt, o.ID).Fn = execFn(wrapErr("write order"))
+		queueEvent(b, ev)
+		return tx.commit(ctx, b)
 	})
 	if mutateErr != nil {
 		return delivery.Order{}, delivery.Event{}, mutateErr
@@ -205,18 +251,25 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 // Claims of one courier on different orders lock different order rows,
 // so the courier's user row is locked first: it serializes them, and the
 // count then sees every committed claim of that courier.
-func checkActive(ctx context.Context, tx pgx.Tx, o delivery.Order, max int) error {
+func checkActive(ctx context.Context, tx *txn, o delivery.Order, max int) error {
 	if max <= 0 || !delivery.IsActiveDelivery(o) {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, *o.CourierID); err != nil {
-		return fmt.Errorf("lock courier: %w", err)
-	}
+	// One round trip: the count is a statement of its own, run once the
+	// lock is held, so its snapshot sees what the lock waited for.
 	var others int
-	err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM orders
-		WHERE courier_id = $1 AND id <> $2 AND status IN `+sqlutil.ActiveStatuses, *o.CourierID, o.ID).Scan(&others)
-	if err != nil {
-		return fmt.Errorf("count active orders: %w", err)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, *o.CourierID).Fn = execFn(wrapErr("lock courier"))
+	b.Queue(`SELECT COUNT(*) FROM orders
+		WHERE courier_id = $1 AND id <> $2 AND status IN `+sqlutil.ActiveStatuses, *o.CourierID, o.ID).
+		QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&others); err != nil {
+				return fmt.Errorf("count active orders: %w", err)
+			}
+			return nil
+		})
+	if err := tx.send(ctx, b); err != nil {
+		return err
 	}
 	return sqlutil.CheckActive(others, max)
 }

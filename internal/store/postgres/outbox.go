@@ -21,16 +21,18 @@ import (
 func (s *Store) RelayPending(ctx context.Context, from, to time.Time, limit int, publish func(delivery.Event) error) (int, error) {
 	relayed := 0
 	var publishErr error
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
+	err := s.inTx(ctx, func(tx *txn) error {
+		var events []delivery.Event
+		b := &pgx.Batch{}
+		b.Queue(`
 			SELECT order_id, seq, type, data, created_at FROM order_events
 			WHERE NOT published AND created_at >= $1 AND created_at < $2
-			ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`, from, to, limit)
-		if err != nil {
+			ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`, from, to, limit).Query(func(rows pgx.Rows) error {
+			var err error
+			events, err = pgx.CollectRows(rows, scanEvent)
 			return err
-		}
-		events, err := pgx.CollectRows(rows, scanEvent)
-		if err != nil {
+		})
+		if err := tx.send(ctx, b); err != nil {
 			return err
 		}
 		var done []delivery.Event
@@ -41,7 +43,12 @@ func (s *Store) RelayPending(ctx context.Context, from, to time.Time, limit int,
 			done = append(done, ev)
 		}
 		relayed = len(done)
-		return markPublished(ctx, tx, done)
+		// The marks and the COMMIT in one round trip.
+		b = &pgx.Batch{}
+		if len(done) > 0 {
+			b.Queue(markPublishedSQL, publishedKeys(done)...).Fn = execFn(wrapErr("mark published"))
+		}
+		return tx.commit(ctx, b)
 	})
 	if err != nil {
 		return 0, sqlutil.Wrap("postgres: relay pending events", err)
@@ -62,25 +69,27 @@ func scanEvent(row pgx.CollectableRow) (delivery.Event, error) {
 // MarkPublished marks events (by OrderID and Seq; nothing else is read)
 // as published.
 func (s *Store) MarkPublished(ctx context.Context, events []delivery.Event) error {
-	return sqlutil.Wrap("postgres: mark events published", markPublished(ctx, s.pool, events))
-}
-
-func markPublished(ctx context.Context, q queryer, events []delivery.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
+	if _, err := s.pool.Exec(ctx, markPublishedSQL, publishedKeys(events)...); err != nil {
+		return fmt.Errorf("postgres: mark events published: %w", err)
+	}
+	return nil
+}
+
+// markPublishedSQL marks published the events whose order IDs and seqs
+// publishedKeys returns.
+const markPublishedSQL = `
+	UPDATE order_events SET published = true
+	WHERE (order_id, seq) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[])) AND NOT published`
+
+func publishedKeys(events []delivery.Event) []any {
 	orders, seqs := make([]int64, len(events)), make([]int64, len(events))
 	for i, ev := range events {
 		orders[i], seqs[i] = int64(ev.OrderID), ev.Seq
 	}
-	_, err := q.Exec(ctx, `
-		UPDATE order_events SET published = true
-		WHERE (order_id, seq) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[])) AND NOT published`,
-		orders, seqs)
-	if err != nil {
-		return fmt.Errorf("mark published: %w", err)
-	}
-	return nil
+	return []any{orders, seqs}
 }
 
 // ExpirePending marks up to limit unpublished events created before

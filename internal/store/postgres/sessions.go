@@ -22,7 +22,7 @@ const sessionLockClass = 0x5e55
 // of the family, would not see the token the rotation then inserts
 // (READ COMMITTED reads rows committed before the statement began), and
 // that token would survive its session.
-func lockSession(ctx context.Context, tx pgx.Tx, sid string) error {
+func lockSession(ctx context.Context, tx queryer, sid string) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, sessionLockClass, sid); err != nil {
 		return fmt.Errorf("lock session: %w", err)
 	}
@@ -31,7 +31,7 @@ func lockSession(ctx context.Context, tx pgx.Tx, sid string) error {
 
 // RevokeSession ends the session sid of userID.
 func (s *Store) RevokeSession(ctx context.Context, userID delivery.ID, sid string, now time.Time) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error { return revokeSession(ctx, tx, userID, sid, sqlutil.Time(now)) })
+	err := s.inTx(ctx, func(tx *txn) error { return revokeSession(ctx, tx, userID, sid, sqlutil.Time(now)) })
 	return sqlutil.Wrap("postgres: revoke session", err)
 }
 
@@ -39,7 +39,7 @@ func (s *Store) RevokeSession(ctx context.Context, userID delivery.ID, sid strin
 func (s *Store) RevokeUserSessions(ctx context.Context, userID delivery.ID, now time.Time) ([]string, error) {
 	now = sqlutil.Time(now)
 	var sids []string
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		rows, err := tx.Query(ctx, `
 			SELECT family_id FROM refresh_tokens
 			WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
@@ -67,7 +67,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID delivery.ID, now 
 
 // revokeSession revokes the refresh tokens of family sid of userID, under
 // the session's lock, and records the revocation (the first time stays).
-func revokeSession(ctx context.Context, tx pgx.Tx, userID delivery.ID, sid string, now time.Time) error {
+func revokeSession(ctx context.Context, tx queryer, userID delivery.ID, sid string, now time.Time) error {
 	if err := lockSession(ctx, tx, sid); err != nil {
 		return err
 	}

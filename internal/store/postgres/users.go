@@ -32,7 +32,7 @@ func (s *Store) CreateUser(ctx context.Context, u delivery.User, restaurantName 
 	u.Email = sqlutil.NormalizeEmail(u.Email)
 	u.CreatedAt = sqlutil.Now()
 	u.RestaurantID = 0
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var rid *int64
 		if u.Role == delivery.RoleRestaurant {
 			err := tx.QueryRow(ctx,
@@ -114,7 +114,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next del
 	var userID delivery.ID
 	var familyID string
 	var reused bool
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		invalid := delivery.Errorf(delivery.EUNAUTHORIZED, "invalid refresh token")
 		err := tx.QueryRow(ctx, `SELECT family_id FROM refresh_tokens WHERE hash = $1`, oldHash).Scan(&familyID)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -1,0 +1,131 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestTxn: whatever ends a pipelined transaction early (a statement's
+// error in the batch that carries the COMMIT, an error the function let
+// pass, a panic, a cancelled context) commits nothing, and the
+// connection goes back to the pool rolled back rather than dropped.
+func TestTxn(t *testing.T) {
+	s := openTest(t, 1)
+	ctx := context.Background()
+	if _, err := s.pool.Exec(ctx, `CREATE TABLE txn_test (id int PRIMARY KEY); INSERT INTO txn_test VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	rows := func(t *testing.T) int {
+		t.Helper()
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM txn_test`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// lockAndInsert locks row 1 (with BEGIN, in one round trip) and
+	// queues in b an insert of id, the next statement.
+	lockAndInsert := func(ctx context.Context, tx *txn, b *pgx.Batch, id int) error {
+		lock := &pgx.Batch{}
+		lock.Queue(`SELECT 1 FROM txn_test WHERE id = 1 FOR UPDATE`).Fn = execFn(wrapErr("lock"))
+		if err := tx.send(ctx, lock); err != nil {
+			return err
+		}
+		b.Queue(`INSERT INTO txn_test VALUES ($1)`, id).Fn = execFn(wrapErr("insert"))
+		return nil
+	}
+	conns := s.pool.Stat().NewConnsCount()
+	check := func(t *testing.T) {
+		t.Helper()
+		if n := rows(t); n != 1 {
+			t.Errorf("%d rows, want 1: something committed", n)
+		}
+		if n := s.pool.Stat().NewConnsCount(); n != conns {
+			t.Errorf("%d connections opened, want %d: the connection was not rolled back", n, conns)
+		}
+	}
+	errDup := errors.New("duplicate")
+
+	t.Run("error in the last batch", func(t *testing.T) {
+		err := s.inTx(ctx, func(tx *txn) error {
+			b := &pgx.Batch{}
+			if err := lockAndInsert(ctx, tx, b, 2); err != nil {
+				return err
+			}
+			b.Queue(`INSERT INTO txn_test VALUES (1)`).Fn = execFn(func(err error) error {
+				if isUnique(err) {
+					return errDup
+				}
+				return err
+			})
+			return tx.commit(ctx, b)
+		})
+		if !errors.Is(err, errDup) {
+			t.Fatalf("got %v, want the unique violation", err)
+		}
+		check(t)
+	})
+	t.Run("error let pass", func(t *testing.T) {
+		err := s.inTx(ctx, func(tx *txn) error {
+			_, _ = tx.Exec(ctx, `INSERT INTO txn_test VALUES (1)`)
+			return nil
+		})
+		if !errors.Is(err, pgx.ErrTxCommitRollback) {
+			t.Fatalf("got %v, want ErrTxCommitRollback", err)
+		}
+		check(t)
+	})
+	t.Run("panic", func(t *testing.T) {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("no panic")
+				}
+			}()
+			_ = s.inTx(ctx, func(tx *txn) error {
+				b := &pgx.Batch{}
+				if err := lockAndInsert(ctx, tx, b, 3); err != nil {
+					return err
+				}
+				if err := tx.send(ctx, b); err != nil {
+					return err
+				}
+				panic("in the transaction")
+			})
+		}()
+		check(t)
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(ctx)
+		err := s.inTx(ctx, func(tx *txn) error {
+			b := &pgx.Batch{}
+			if err := lockAndInsert(ctx, tx, b, 4); err != nil {
+				return err
+			}
+			cancel()
+			return tx.commit(ctx, b)
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+		check(t)
+	})
+	t.Run("committed", func(t *testing.T) {
+		err := s.inTx(ctx, func(tx *txn) error {
+			b := &pgx.Batch{}
+			if err := lockAndInsert(ctx, tx, b, 5); err != nil {
+				return err
+			}
+			return tx.commit(ctx, b)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := rows(t); n != 2 {
+			t.Fatalf("%d rows, want 2", n)
+		}
+	})
+}
