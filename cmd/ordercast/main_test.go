@@ -11,7 +11,23 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ordercast/ordercast/internal/auth"
 )
+
+// TestMain hashes passwords at bcrypt's lowest cost, as the server's tests
+// do: at full cost under -race every sign-up and login of the browser
+// tests costs a second of CPU, and on a loaded machine they ran into the
+// request timeout. TestGracefulShutdownFinishesInFlight, which needs one
+// slow request, raises it for itself.
+var fullBcryptCost = auth.BcryptCost
+
+func TestMain(m *testing.M) {
+	auth.BcryptCost = bcrypt.MinCost
+	os.Exit(m.Run())
+}
 
 // startProgram runs the whole program on port 0 with env and returns its
 // base URL and a stop function that cancels it (as SIGTERM does) and
@@ -122,6 +138,8 @@ func TestBadConfigIsRefused(t *testing.T) {
 }
 
 func TestGracefulShutdownFinishesInFlight(t *testing.T) {
+	auth.BcryptCost = fullBcryptCost
+	t.Cleanup(func() { auth.BcryptCost = bcrypt.MinCost })
 	url, stop := startProgram(t, map[string]string{"HUB_ADDR": "127.0.0.1:0", "DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "o.db")})
 	// A slow request: a register runs bcrypt at full cost (~0.2 s); stop
 	// while it runs, and it must still be answered.
