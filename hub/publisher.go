@@ -110,7 +110,8 @@ func (p *Publisher) Close() {
 // interval ends.
 func (p *Publisher) Publish(ctx context.Context, pubs ...delivery.Publication) error {
 	now := p.cfg.Now().UnixNano()
-	msgs := make([]delivery.BusMessage, 0, len(pubs))
+	held := messages.Get().(*[]delivery.BusMessage)
+	msgs := (*held)[:0]
 	event := "" // for the log: the event of those sent
 	for i := range pubs {
 		pub := &pubs[i]
@@ -121,8 +122,21 @@ func (p *Publisher) Publish(ctx context.Context, pubs ...delivery.Publication) e
 		msgs = append(msgs, p.message(pub))
 		event = pub.Event
 	}
-	return p.send(ctx, msgs, event)
+	err := p.send(ctx, msgs, event)
+	if cap(msgs) <= maxPooledMessages {
+		clear(msgs) // not to keep the frames alive in the pool
+		*held = msgs[:0]
+		messages.Put(held)
+	}
+	return err
 }
+
+// messages are the slices of bus calls, reused (the bus keeps none): a
+// slice handed through the interface would be allocated for every
+// publish. maxPooledMessages bounds the ones kept.
+var messages = sync.Pool{New: func() any { s := make([]delivery.BusMessage, 0, 8); return &s }}
+
+const maxPooledMessages = 64
 
 // message encodes pub's frame for the bus.
 func (p *Publisher) message(pub *delivery.Publication) delivery.BusMessage {
