@@ -102,38 +102,62 @@ func (p *Publisher) Close() {
 	<-p.done
 }
 
-// Publish hands pubs to the bus, in order, and returns the first error
-// (each is logged): the bus did not take that one. It never blocks on
-// sockets. A latest-value publication that comes early in its interval
-// (by more than a tick) is held back, a newer one replacing it, and sent
-// when the interval ends.
+// Publish hands pubs to the bus, in order and in one call (one round trip
+// to Redis for an event's channels), and returns the bus's error (logged):
+// it did not take some of them. It never blocks on sockets. A
+// latest-value publication that comes early in its interval (by more
+// than a tick) is held back, a newer one replacing it, and sent when the
+// interval ends.
 func (p *Publisher) Publish(ctx context.Context, pubs ...delivery.Publication) error {
-	var first error
 	now := p.cfg.Now().UnixNano()
+	held := messages.Get().(*[]delivery.BusMessage)
+	msgs := (*held)[:0]
+	event := "" // for the log: the event of those sent
 	for i := range pubs {
 		pub := &pubs[i]
 		if pub.Latest && !p.latest.offer(pub, now) {
 			p.latestHeld.Add(1)
 			continue
 		}
-		if err := p.send(ctx, pub); err != nil && first == nil {
-			first = err
-		}
+		msgs = append(msgs, p.message(pub))
+		event = pub.Event
 	}
-	return first
+	err := p.send(ctx, msgs, event)
+	if cap(msgs) <= maxPooledMessages {
+		clear(msgs) // not to keep the frames alive in the pool
+		*held = msgs[:0]
+		messages.Put(held)
+	}
+	return err
 }
 
-func (p *Publisher) send(ctx context.Context, pub *delivery.Publication) error {
+// messages are the slices of bus calls, reused (the bus keeps none): a
+// slice handed through the interface would be allocated for every
+// publish. maxPooledMessages bounds the ones kept.
+var messages = sync.Pool{New: func() any { s := make([]delivery.BusMessage, 0, 8); return &s }}
+
+const maxPooledMessages = 64
+
+// message encodes pub's frame for the bus.
+func (p *Publisher) message(pub *delivery.Publication) delivery.BusMessage {
 	p.published.Add(1)
 	if pub.Latest {
 		p.latestSent.Add(1)
 	}
-	err := p.cfg.Bus.Publish(ctx, delivery.BusMessage{
+	return delivery.BusMessage{
 		Channel: pub.Channel, Seq: pub.Seq, Frame: encodeFeedEvent(pub.Channel, pub.Event, pub.Order, pub.Seq, pub.Data, pub.Ts),
 		Except: pub.Except, AsOf: pub.AsOf, Revoke: pub.Revoke, Courier: pub.Courier,
-	})
+	}
+}
+
+func (p *Publisher) send(ctx context.Context, msgs []delivery.BusMessage, event string) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	err := p.cfg.Bus.Publish(ctx, msgs...)
 	if err != nil {
-		p.log.Error().Err(err).Str("channel", pub.Channel).Str("event", pub.Event).Msg("publish")
+		// The error names the channels.
+		p.log.Error().Err(err).Str("event", event).Int("messages", len(msgs)).Msg("publish")
 	}
 	return err
 }
@@ -263,28 +287,32 @@ func (t *latestThrottle) due(now int64, out []delivery.Publication) ([]delivery.
 
 // latestLoop sends held-back publications when their interval ends: one
 // loop sleeping until the first is due, instead of a timer per slot.
-// sendHeld sends the held publications that are due within one Timeout
-// for all of them, which Close cuts short: a bus that hangs delays the
-// next round by one Timeout at most, and Close by none.
-func (p *Publisher) sendHeld(batch []delivery.Publication) {
+// sendHeld sends the held publications that are due in one bus call
+// bounded by one Timeout, which Close cuts short: a bus that hangs delays
+// the next round by one Timeout at most, and Close by none. A position
+// lost is followed by the next. msgs is reused; it returns it.
+func (p *Publisher) sendHeld(batch []delivery.Publication, msgs []delivery.BusMessage) []delivery.BusMessage {
 	if len(batch) == 0 {
-		return
+		return msgs
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.Timeout)
 	defer cancel()
+	msgs = msgs[:0]
 	for i := range batch {
-		if ctx.Err() != nil {
-			return // a position lost is followed by the next
-		}
-		_ = p.send(ctx, &batch[i]) // logged
+		msgs = append(msgs, p.message(&batch[i]))
 	}
+	_ = p.send(ctx, msgs, batch[0].Event) // logged
+	clear(msgs)                           // not to keep the frames alive until the next round
+	return msgs
 }
 
 func (p *Publisher) latestLoop() {
 	defer close(p.done)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var batch []delivery.Publication // reused: steady traffic allocates no slices
+	// Reused: steady traffic allocates no slices.
+	var batch []delivery.Publication
+	var msgs []delivery.BusMessage
 	for {
 		select {
 		case <-p.stop:
@@ -294,7 +322,7 @@ func (p *Publisher) latestLoop() {
 		}
 		var sleep time.Duration
 		batch, sleep = p.latest.due(p.cfg.Now().UnixNano(), batch[:0])
-		p.sendHeld(batch)
+		msgs = p.sendHeld(batch, msgs)
 		clear(batch)
 		timer.Reset(sleep)
 	}

@@ -2,7 +2,9 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,10 +24,12 @@ type recordBus struct {
 
 type sentPub struct{ at, ts int64 }
 
-func (b *recordBus) Publish(_ context.Context, msg delivery.BusMessage) error {
+func (b *recordBus) Publish(_ context.Context, msgs ...delivery.BusMessage) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.sent = append(b.sent, sentPub{b.now().UnixNano(), frameTs(msg.Frame)})
+	for _, msg := range msgs {
+		b.sent = append(b.sent, sentPub{b.now().UnixNano(), frameTs(msg.Frame)})
+	}
 	return nil
 }
 
@@ -197,7 +201,7 @@ type hangingBus struct {
 	entered chan struct{}
 }
 
-func (b *hangingBus) Publish(ctx context.Context, _ delivery.BusMessage) error {
+func (b *hangingBus) Publish(ctx context.Context, _ ...delivery.BusMessage) error {
 	if b.calls.Add(1) == 1 {
 		return nil
 	}
@@ -226,4 +230,62 @@ func TestCloseCutsAHangingSend(t *testing.T) {
 	clock.Advance(time.Second)
 	<-bus.entered // the loop sends the held one, and hangs
 	p.Close()     // returns: the test would time out otherwise
+}
+
+// callsBus records the channels of each Publish call, and refuses a call
+// that has a channel of refuse.
+type callsBus struct {
+	delivery.Bus
+	refuse string
+	mu     sync.Mutex
+	calls  [][]string
+}
+
+func (b *callsBus) Publish(_ context.Context, msgs ...delivery.BusMessage) error {
+	var chans []string
+	for _, m := range msgs {
+		chans = append(chans, m.Channel)
+	}
+	b.mu.Lock()
+	b.calls = append(b.calls, chans)
+	b.mu.Unlock()
+	if slices.Contains(chans, b.refuse) {
+		return errors.New("bus down: " + b.refuse)
+	}
+	return nil
+}
+
+// TestPublishOneBusCall: an event's publications go to the bus in one
+// call, in order, a held position left out; the bus's error is returned.
+func TestPublishOneBusCall(t *testing.T) {
+	clock := &setClock{}
+	clock.Set(time.Hour)
+	bus := &callsBus{refuse: "user:3"}
+	p, err := NewPublisher(PublisherConfig{Bus: bus, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	ctx := context.Background()
+	pub := func(ch string) delivery.Publication {
+		return delivery.Publication{Channel: ch, Event: "order.status", Data: []byte(`{}`), Seq: 2, Ts: 1}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(p.Publish(ctx, position(1))) // the first goes out
+	must(p.Publish(ctx, pub("order:1"), position(2), pub("user:1"), pub("user:2")))
+	if err := p.Publish(ctx, pub("order:2"), pub("user:3")); err == nil {
+		t.Error("the bus refused, Publish said nil")
+	}
+	must(p.Publish(ctx, position(3))) // held: no call
+	bus.mu.Lock()
+	defer bus.mu.Unlock()
+	want := [][]string{{"order:1"}, {"order:1", "user:1", "user:2"}, {"order:2", "user:3"}}
+	if !slices.EqualFunc(bus.calls, want, slices.Equal) {
+		t.Errorf("bus calls %q, want %q", bus.calls, want)
+	}
 }

@@ -41,7 +41,16 @@ type published struct {
 	Orders []delivery.ID
 }
 
-func (r *recorder) Publish(ctx context.Context, msg delivery.BusMessage) error {
+func (r *recorder) Publish(ctx context.Context, msgs ...delivery.BusMessage) error {
+	for _, msg := range msgs {
+		if err := r.record(msg); err != nil {
+			return err
+		}
+	}
+	return r.Bus.Publish(ctx, msgs...)
+}
+
+func (r *recorder) record(msg delivery.BusMessage) error {
 	var f frame
 	if err := json.Unmarshal(msg.Frame, &f); err != nil {
 		return err
@@ -66,10 +75,7 @@ func (r *recorder) Publish(ctx context.Context, msg delivery.BusMessage) error {
 		}
 	}
 	r.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	return r.Bus.Publish(ctx, msg)
+	return err
 }
 
 // take returns what was recorded since the last take.

@@ -112,11 +112,13 @@ func (c *cluster) start(i int, o instanceOpts) *instance {
 // leaves it for a relay.
 type losingBus struct{ delivery.Bus }
 
-func (b losingBus) Publish(ctx context.Context, msg delivery.BusMessage) error {
-	if msg.Seq != 0 {
-		return errors.New("instance died before publishing")
+func (b losingBus) Publish(ctx context.Context, msgs ...delivery.BusMessage) error {
+	for _, msg := range msgs {
+		if msg.Seq != 0 {
+			return errors.New("instance died before publishing")
+		}
 	}
-	return b.Bus.Publish(ctx, msg)
+	return b.Bus.Publish(ctx, msgs...)
 }
 
 // waitFor polls cond until it holds, for up to waitTimeout.

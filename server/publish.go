@@ -44,7 +44,7 @@ func (s *Server) handlePublish(c *fiber.Ctx) error {
 		return delivery.Errorf(delivery.EUNAUTHORIZED, "invalid API key")
 	}
 	var req publishRequest
-	if err := decodeJSON(c.Body(), &req); err != nil {
+	if err := decodePublish(c.Body(), &req); err != nil {
 		return err
 	}
 	ch, err := wire.ParseChannel(req.Channel)

@@ -95,7 +95,7 @@ func TestPublishAPIOffWithoutKey(t *testing.T) {
 // while it is down.
 type refusingBus struct{ delivery.Bus }
 
-func (refusingBus) Publish(context.Context, delivery.BusMessage) error {
+func (refusingBus) Publish(context.Context, ...delivery.BusMessage) error {
 	return errors.New("bus down")
 }
 

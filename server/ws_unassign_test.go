@@ -161,11 +161,14 @@ type dropEvents struct {
 	drop string
 }
 
-func (d dropEvents) Publish(ctx context.Context, msg delivery.BusMessage) error {
-	if _, ev, _ := wire.EventNames(msg.Frame); string(ev) == d.drop {
-		return nil
+func (d dropEvents) Publish(ctx context.Context, msgs ...delivery.BusMessage) error {
+	var kept []delivery.BusMessage
+	for _, msg := range msgs {
+		if _, ev, _ := wire.EventNames(msg.Frame); string(ev) != d.drop {
+			kept = append(kept, msg)
+		}
 	}
-	return d.Bus.Publish(ctx, msg)
+	return d.Bus.Publish(ctx, kept...)
 }
 
 // TestWSUnassignFoundInTheStore: when the courier's subscription misses

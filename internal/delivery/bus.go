@@ -55,10 +55,11 @@ type BusHandler interface {
 //     events are in the Store before they are published, so the hub closes
 //     such gaps from the Store; Seq lets it drop what it already delivered.
 //   - Per-publisher order per channel: messages published on one channel
-//     by successive Publish calls of one instance reach each subscribed
-//     instance in that order. Concurrent Publish calls, and different
-//     instances, are not ordered with respect to each other; the hub
-//     restores per-order seq order on order channels.
+//     by successive Publish calls of one instance, or in order within one
+//     call, reach each subscribed instance in that order. Concurrent
+//     Publish calls, and different instances, are not ordered with
+//     respect to each other; the hub restores per-order seq order on order
+//     channels.
 //   - Delivery to the local instance too: Publish reaches this instance's
 //     handler when it is subscribed, exactly once, so the hub delivers
 //     only what the bus hands back and never double-delivers its own
@@ -76,9 +77,13 @@ type Bus interface {
 	// Start sets the handler and begins delivery. It is called once,
 	// before any other method.
 	Start(h BusHandler) error
-	// Publish sends msg to every instance subscribed to msg.Channel. It
-	// must not wait for subscribers to process it.
-	Publish(ctx context.Context, msg BusMessage) error
+	// Publish sends each of msgs to every instance subscribed to its
+	// Channel. It must not wait for subscribers to process them. The
+	// messages of one call (an event's copies for its channels) may share
+	// one round trip to the backend; an error means that some of them may
+	// not have reached the other instances, and names their channels.
+	// It does not keep msgs after it returned.
+	Publish(ctx context.Context, msgs ...BusMessage) error
 	// Subscribe starts delivery of channel's messages to this instance.
 	Subscribe(ctx context.Context, channel string) error
 	// Unsubscribe stops it; messages already in flight may still arrive.

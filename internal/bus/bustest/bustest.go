@@ -31,6 +31,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("CrossInstance", func(t *testing.T) { testCrossInstance(t, factory) })
 	t.Run("Conditions", func(t *testing.T) { testConditions(t, factory) })
 	t.Run("OrderPerPublisher", func(t *testing.T) { testOrder(t, factory) })
+	t.Run("Batch", func(t *testing.T) { testBatch(t, factory) })
 	t.Run("ConcurrentPublishers", func(t *testing.T) { testConcurrent(t, factory) })
 	t.Run("CloseStopsHandler", func(t *testing.T) { testClose(t, factory) })
 }
@@ -250,6 +251,42 @@ func testOrder(t *testing.T, factory Factory) {
 	for i, m := range got {
 		if m.Seq != int64(i+1) {
 			t.Fatalf("message %d has seq %d: out of order", i, m.Seq)
+		}
+	}
+}
+
+// testBatch: the messages of one Publish call (an event's copies for its
+// channels) reach every subscribed instance, the publisher's own once,
+// in order per channel, with their conditions; no message is a no-op.
+func testBatch(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	newBus := factory(t)
+	a, b := newBus(), newBus()
+	ra, rb := start(t, a), start(t, b)
+	channels := []string{"order:4", "user:4"}
+	for _, ch := range channels {
+		must(t, a.Subscribe(ctx, ch))
+		must(t, b.Subscribe(ctx, ch))
+	}
+	must(t, a.Publish(ctx,
+		msg("order:4", 1, "order 1"), msg("user:4", 1, "feed 1"), msg("dispatch", 0, "nobody's"),
+		msg("order:4", 2, "order 2"), delivery.BusMessage{Channel: "user:4", Seq: 2, Frame: []byte("feed 2"), Except: 1<<62 + 4}))
+	must(t, a.Publish(ctx))
+	// Markers behind the batch: a second copy of it would be seen by now.
+	must(t, a.Publish(ctx, msg("order:4", 3, "order 3"), msg("user:4", 3, "feed 3")))
+	want := map[string][]string{"order:4": {"order 1", "order 2", "order 3"}, "user:4": {"feed 1", "feed 2", "feed 3"}}
+	for name, r := range map[string]*Recorder{"a": ra, "b": rb} {
+		for _, ch := range channels {
+			got := r.WaitCount(t, ch, 3)
+			for i, m := range got {
+				if i >= 3 || string(m.Frame) != want[ch][i] || m.Seq != int64(i+1) {
+					t.Errorf("%s, %s: got %+v, want %q once each in order", name, ch, got, want[ch])
+					break
+				}
+			}
+			if ch == "user:4" && got[1].Except != 1<<62+4 {
+				t.Errorf("%s: the condition was lost: %+v", name, got[1])
+			}
 		}
 	}
 }

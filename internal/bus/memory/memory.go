@@ -56,16 +56,19 @@ func (m *Bus) Start(h delivery.BusHandler) error {
 	return nil
 }
 
-// Publish hands msg to every subscribed bus's handler before it returns.
-func (m *Bus) Publish(_ context.Context, msg delivery.BusMessage) error {
+// Publish hands msgs, in order, to every subscribed bus's handler before
+// it returns.
+func (m *Bus) Publish(_ context.Context, msgs ...delivery.BusMessage) error {
 	if m.isClosed() {
 		return errClosed
 	}
 	b := m.broker
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	for sub := range b.subs[msg.Channel] {
-		sub.deliver(msg)
+	for _, msg := range msgs {
+		for sub := range b.subs[msg.Channel] {
+			sub.deliver(msg)
+		}
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/ordercast/ordercast/internal/bus/redis/redistest"
 	"github.com/ordercast/ordercast/internal/delivery"
 
@@ -118,4 +120,84 @@ func BenchmarkCrossInstanceParallel(b *testing.B) {
 		}
 	})
 	h.report(b, time.Since(start))
+}
+
+// roundTrips counts the commands and pipelines a client sends: one round
+// trip each.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (r *roundTrips) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		r.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (r *roundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		r.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// BenchmarkEventChannels: one event to its four channels (its order and
+// three feeds), subscribed on another instance, published one message per
+// call (as the hub did) or in one call: round trips to Redis per event,
+// and the latency of a message.
+func BenchmarkEventChannels(b *testing.B) {
+	channels := []string{"order:1", "user:1", "user:2", "user:3"}
+	for _, mode := range []string{"one-by-one", "batch"} {
+		b.Run(mode, func(b *testing.B) {
+			url := redistest.URL(b)
+			prefix := redistest.Prefix(b)
+			client := redistest.Client(b, url)
+			trips := &roundTrips{}
+			client.AddHook(trips)
+			pub := newBus(b, client, redisbus.Options{Prefix: prefix})
+			sub := newBus(b, redistest.Client(b, url), redisbus.Options{Prefix: prefix})
+			h := &latencyHandler{lat: make([]time.Duration, 0, len(channels)*b.N), done: make(chan struct{}), want: int64(len(channels) * b.N)}
+			if err := sub.Start(h); err != nil {
+				b.Fatal(err)
+			}
+			if err := pub.Start(&latencyHandler{done: make(chan struct{})}); err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			for _, ch := range channels {
+				if err := sub.Subscribe(ctx, ch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			msgs := make([]delivery.BusMessage, len(channels))
+			bufs := make([][]byte, len(channels))
+			for i := range bufs {
+				bufs[i] = make([]byte, 200)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			trips.n.Store(0)
+			start := time.Now()
+			for range b.N {
+				for i, ch := range channels {
+					msgs[i] = delivery.BusMessage{Channel: ch, Seq: 1, Frame: frame(bufs[i])}
+				}
+				if mode == "batch" {
+					if err := pub.Publish(ctx, msgs...); err != nil {
+						b.Fatal(err)
+					}
+					continue
+				}
+				for _, m := range msgs {
+					if err := pub.Publish(ctx, m); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			elapsed := time.Since(start)
+			b.ReportMetric(float64(trips.n.Load())/float64(b.N), "round-trips/event")
+			h.report(b, elapsed)
+		})
+	}
 }

@@ -20,8 +20,9 @@
 //     Store. While Redis is down, Subscribe registers the channel and returns
 //     at once (the reconnect covers it), so local sockets keep working.
 //   - Per-publisher order: Publish returns after Redis accepted the
-//     message, and one reader goroutine per connection hands messages over
-//     in the order Redis sent them.
+//     messages, written in order on one connection per Redis node, and
+//     one reader goroutine per connection hands messages over in the
+//     order Redis sent them.
 package redis
 
 import (
@@ -171,42 +172,92 @@ func (b *Bus) Start(h delivery.BusHandler) error {
 
 func (b *Bus) key(channel string) string { return b.opt.Prefix + channel }
 
-// Publish delivers msg to this instance's handler when the channel has
-// local subscribers, then to Redis for the other instances. An error
-// means the other instances may not have it; local delivery happened.
-// A frame delivered here earlier while its publish failed (the outbox now
-// relays it) goes to Redis only.
-func (b *Bus) Publish(ctx context.Context, msg delivery.BusMessage) error {
+// Publish delivers msgs to this instance's handler when their channels
+// have local subscribers, then to Redis for the other instances: several
+// in one pipeline, so that an event's copies for its channels cost one
+// round trip (Redis runs a connection's commands in order, which keeps
+// the order within the call). An error means the other instances may
+// not have the messages it names; local delivery happened. A frame
+// delivered here earlier while its publish failed (the outbox now relays
+// it) goes to Redis only.
+func (b *Bus) Publish(ctx context.Context, msgs ...delivery.BusMessage) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	var few [8]bool
+	here := few[:0] // per message: this instance's subscribers have its frame
 	b.mu.RLock()
-	closed, local := b.closed, b.channels[msg.Channel] != nil
+	closed := b.closed
+	for i := range msgs {
+		here = append(here, b.channels[msgs[i].Channel] != nil)
+	}
 	b.mu.RUnlock()
 	if closed {
 		return errClosed
 	}
-	deliveredBefore := b.localOnly.take(msg.Frame)
-	if local && !deliveredBefore {
-		b.deliver(msg)
+	for i := range msgs {
+		deliveredBefore := b.localOnly.take(msgs[i].Frame)
+		if here[i] && !deliveredBefore {
+			b.deliver(msgs[i])
+		}
+		here[i] = here[i] || deliveredBefore
 	}
 	buf := getBuffer()
-	*buf = appendPayload((*buf)[:0], b.origin, msg)
-	var err error
-	if b.cluster != nil {
-		err = b.cluster.SPublish(ctx, b.key(msg.Channel), *buf).Err()
-	} else {
-		err = b.client.Publish(ctx, b.key(msg.Channel), *buf).Err()
+	defer putBuffer(buf) // go-redis is done with it once the replies came
+	if len(msgs) == 1 {
+		*buf = appendPayload((*buf)[:0], b.origin, msgs[0])
+		return b.settle(msgs[0], here[0], b.publishCmd(ctx, b.client, msgs[0].Channel, *buf).Err())
 	}
-	putBuffer(buf) // go-redis is done with it once the reply came
-	if err != nil {
-		// Only durable frames come back through the outbox; ephemeral
-		// ones would just crowd them out.
-		if msg.Seq != 0 && (local || deliveredBefore) {
-			b.localOnly.add(msg.Frame)
+	// The payloads share the buffer: sliced once it stopped growing.
+	ends := make([]int, len(msgs))
+	*buf = (*buf)[:0]
+	for i := range msgs {
+		*buf = appendPayload(*buf, b.origin, msgs[i])
+		ends[i] = len(*buf)
+	}
+	pipe := b.client.Pipeline()
+	cmds := make([]*goredis.IntCmd, len(msgs))
+	for i := range msgs {
+		start := 0
+		if i > 0 {
+			start = ends[i-1]
 		}
-		b.counters.publishErrors.Add(1)
-		return fmt.Errorf("redis bus: publish %s: %w", msg.Channel, err)
+		cmds[i] = b.publishCmd(ctx, pipe, msgs[i].Channel, (*buf)[start:ends[i]])
 	}
-	b.counters.published.Add(1)
-	return nil
+	_, _ = pipe.Exec(ctx) // every command carries its own error
+	var errs []error
+	for i, cmd := range cmds {
+		if err := b.settle(msgs[i], here[i], cmd.Err()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// publishCmd publishes payload to channel's Redis channel through c, the
+// client or a pipeline of it.
+func (b *Bus) publishCmd(ctx context.Context, c goredis.Cmdable, channel string, payload []byte) *goredis.IntCmd {
+	if b.cluster != nil {
+		return c.SPublish(ctx, b.key(channel), payload)
+	}
+	return c.Publish(ctx, b.key(channel), payload)
+}
+
+// settle counts the outcome of msg's publish and words its error. here:
+// this instance's subscribers have the frame, so that a durable one,
+// which the outbox relays, is then not delivered to them twice.
+func (b *Bus) settle(msg delivery.BusMessage, here bool, err error) error {
+	if err == nil {
+		b.counters.published.Add(1)
+		return nil
+	}
+	// Only durable frames come back through the outbox; ephemeral ones
+	// would just crowd them out.
+	if msg.Seq != 0 && here {
+		b.localOnly.add(msg.Frame)
+	}
+	b.counters.publishErrors.Add(1)
+	return fmt.Errorf("redis bus: publish %s: %w", msg.Channel, err)
 }
 
 // deliver calls the handler unless the bus is closed.

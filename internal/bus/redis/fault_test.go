@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -207,4 +208,53 @@ func TestRelayedFrameReachesEachInstanceOnce(t *testing.T) {
 			t.Errorf("instance B got seq %d %d times", seq, n)
 		}
 	}
+}
+
+// TestBatchWhileRedisDown: a batch that Redis does not take fails with
+// every message's channel named and counted; local handlers got it, and
+// its durable frames relayed later by this instance go to Redis only.
+func TestBatchWhileRedisDown(t *testing.T) {
+	srv := redistest.StartServer(t)
+	ctx := context.Background()
+	a, b := busOnServer(t, srv.Addr), busOnServer(t, srv.Addr)
+	ra, rb := newGapRecorder(), newGapRecorder()
+	must(t, a.Start(ra))
+	must(t, b.Start(rb))
+	for _, ch := range []string{"order:1", "user:1"} {
+		must(t, a.Subscribe(ctx, ch))
+		must(t, b.Subscribe(ctx, ch))
+	}
+	srv.Stop()
+	waitUntil(t, "both buses down", func() bool { return !a.Stats().Connected && !b.Stats().Connected })
+	before := a.Stats().PublishErrors
+	err := a.Publish(ctx, event("order:1", 1), event("user:1", 1))
+	if err == nil || !strings.Contains(err.Error(), "order:1") || !strings.Contains(err.Error(), "user:1") {
+		t.Fatalf("batch with Redis down: %v, want an error naming both channels", err)
+	}
+	if n := a.Stats().PublishErrors - before; n != 2 {
+		t.Errorf("%d publish errors counted, want 2", n)
+	}
+	ra.WaitCount(t, "order:1", 1)
+	ra.WaitCount(t, "user:1", 1)
+
+	srv.Start()
+	ra.waitGaps(t, 1)
+	rb.waitGaps(t, 1)
+	// The outbox's relay, then markers behind it.
+	must(t, a.Publish(ctx, event("order:1", 1), event("user:1", 1)))
+	must(t, a.Publish(ctx, event("order:1", 2), event("user:1", 2)))
+	for name, r := range map[string]*gapRecorder{"a": ra, "b": rb} {
+		for _, ch := range []string{"order:1", "user:1"} {
+			got := r.WaitCount(t, ch, 2)
+			if len(got) != 2 || got[0].Seq != 1 || got[1].Seq != 2 {
+				t.Errorf("%s, %s: got %+v, want seq 1 and 2 once each", name, ch, got)
+			}
+		}
+	}
+}
+
+// event is a message whose frame names its channel, as the hub's do:
+// frames of one event differ by channel.
+func event(channel string, seq int64) delivery.BusMessage {
+	return delivery.BusMessage{Channel: channel, Seq: seq, Frame: fmt.Appendf(nil, `{"channel":%q,"seq":%d}`, channel, seq)}
 }
