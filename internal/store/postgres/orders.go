@@ -62,9 +62,9 @@ func orderQuery(lock bool) string {
 	return query
 }
 
-// orderByID loads an order; lock locks it (orderQuery).
-func orderByID(ctx context.Context, q queryer, id delivery.ID, lock bool) (delivery.Order, error) {
-	return loadedOrder(id, q.QueryRow(ctx, orderQuery(lock), id))
+// orderByID loads an order, or returns ENOTFOUND.
+func orderByID(ctx context.Context, q queryer, id delivery.ID) (delivery.Order, error) {
+	return loadedOrder(id, q.QueryRow(ctx, orderQuery(false), id))
 }
 
 // queueOrder queues in b the locking read of order id into o.
@@ -91,7 +91,7 @@ func loadedOrder(id delivery.ID, row pgx.Row) (delivery.Order, error) {
 
 // OrderByID returns the order with id, or ENOTFOUND.
 func (s *Store) OrderByID(ctx context.Context, id delivery.ID) (delivery.Order, error) {
-	o, err := orderByID(ctx, s.pool, id, false)
+	o, err := orderByID(ctx, s.pool, id)
 	return o, sqlutil.Wrap("postgres", err)
 }
 
@@ -182,7 +182,7 @@ func orderByKey(ctx context.Context, tx queryer, customerID delivery.ID, key del
 	if hash != key.RequestHash {
 		return delivery.Order{}, delivery.Errorf(delivery.EIDEMPOTENCY, "idempotency key already used for another request")
 	}
-	return orderByID(ctx, tx, id, false)
+	return orderByID(ctx, tx, id)
 }
 
 func courierArg(id *delivery.ID) *int64 {
