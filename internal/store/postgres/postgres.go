@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -126,7 +127,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	tx := &txn{conn: c.Conn()}
 	// Rolls back on error and on panic in fn; after the commit it does
 	// nothing.
-	defer tx.rollback(context.WithoutCancel(ctx))
+	defer tx.rollback(ctx)
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -151,6 +152,10 @@ type txn struct {
 	begun     bool // BEGIN sent
 	committed bool // COMMIT sent: its outcome is the transaction's
 }
+
+// rollbackTimeout bounds the ROLLBACK, which runs even when the caller's
+// context is done.
+const rollbackTimeout = 5 * time.Second
 
 // begin sends BEGIN on its own if no batch did yet: for the statements
 // sent one at a time.
@@ -203,12 +208,16 @@ func (tx *txn) commit(ctx context.Context, b *pgx.Batch) error {
 
 // rollback rolls back what is still open: nothing after a COMMIT that
 // went through, the transaction after an error (a batch's COMMIT was
-// skipped, or never sent). If ROLLBACK fails the connection's state is
-// unknown, and it is closed, as pgx.Tx does.
+// skipped, or never sent). It runs when ctx is done too, for at most
+// rollbackTimeout. If ROLLBACK fails the connection's state is unknown,
+// and it is closed, as pgx.Tx does (a ROLLBACK that failed on the
+// network has closed it already).
 func (tx *txn) rollback(ctx context.Context) {
 	if !tx.begun || tx.conn.IsClosed() || tx.conn.PgConn().TxStatus() == 'I' {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
 	if _, err := tx.conn.Exec(ctx, "rollback"); err != nil {
 		_ = tx.conn.Close(ctx)
 	}
