@@ -149,9 +149,14 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 // without an error): by the time it runs, the COMMIT has run too.
 type txn struct {
 	conn      *pgx.Conn
-	begun     bool // BEGIN sent
-	committed bool // COMMIT sent: its outcome is the transaction's
+	begun     bool  // BEGIN sent
+	committed bool  // COMMIT sent: its outcome is the transaction's
+	commitErr error // the outcome of the COMMIT, returned by each commit
 }
+
+// errCommitted refuses a statement after the COMMIT: it would run on its
+// own, outside the transaction.
+var errCommitted = errors.New("statement after commit")
 
 // rollbackTimeout bounds the ROLLBACK, which runs even when the caller's
 // context is done.
@@ -160,6 +165,9 @@ const rollbackTimeout = 5 * time.Second
 // begin sends BEGIN on its own if no batch did yet: for the statements
 // sent one at a time.
 func (tx *txn) begin(ctx context.Context) error {
+	if tx.committed {
+		return errCommitted
+	}
 	if tx.begun {
 		return nil
 	}
@@ -174,6 +182,14 @@ func (tx *txn) begin(ctx context.Context) error {
 // and runs their callbacks; it returns the first error, a statement's or
 // a callback's.
 func (tx *txn) send(ctx context.Context, b *pgx.Batch) error {
+	if tx.committed {
+		return errCommitted
+	}
+	return tx.sendBatch(ctx, b)
+}
+
+// sendBatch is send without the check that the COMMIT is not sent yet.
+func (tx *txn) sendBatch(ctx context.Context, b *pgx.Batch) error {
 	if !tx.begun {
 		tx.begun = true
 		first := &pgx.QueuedQuery{SQL: "begin", Fn: execFn(func(err error) error { return fmt.Errorf("begin: %w", err) })}
@@ -184,10 +200,12 @@ func (tx *txn) send(ctx context.Context, b *pgx.Batch) error {
 
 // commit sends b's statements (none if b is nil) followed by COMMIT. A
 // transaction that had failed answers the COMMIT with ROLLBACK, which is
-// pgx.ErrTxCommitRollback as with pgx.Tx.
+// pgx.ErrTxCommitRollback as with pgx.Tx. Called again, it sends nothing
+// and returns the first call's error, so that inTx reports a failed
+// COMMIT that fn let pass.
 func (tx *txn) commit(ctx context.Context, b *pgx.Batch) error {
 	if tx.committed {
-		return nil
+		return tx.commitErr
 	}
 	tx.committed = true
 	if b == nil {
@@ -203,7 +221,8 @@ func (tx *txn) commit(ctx context.Context, b *pgx.Batch) error {
 		}
 		return nil
 	}
-	return tx.send(ctx, b)
+	tx.commitErr = tx.sendBatch(ctx, b)
+	return tx.commitErr
 }
 
 // rollback rolls back what is still open: nothing after a COMMIT that

@@ -10,8 +10,9 @@ import (
 
 // TestTxn: whatever ends a pipelined transaction early (a statement's
 // error in the batch that carries the COMMIT, an error the function let
-// pass, a panic, a cancelled context) commits nothing, and the
-// connection goes back to the pool rolled back rather than dropped.
+// pass, a failed COMMIT it let pass, a panic, a cancelled context)
+// commits nothing, and the connection goes back to the pool rolled back
+// rather than dropped; nothing runs after the COMMIT.
 func TestTxn(t *testing.T) {
 	s := openTest(t, 1)
 	ctx := context.Background()
@@ -78,6 +79,26 @@ func TestTxn(t *testing.T) {
 		}
 		check(t)
 	})
+	t.Run("failed commit let pass", func(t *testing.T) {
+		err := s.inTx(ctx, func(tx *txn) error {
+			b := &pgx.Batch{}
+			if err := lockAndInsert(ctx, tx, b, 6); err != nil {
+				return err
+			}
+			b.Queue(`INSERT INTO txn_test VALUES (1)`).Fn = execFn(func(err error) error {
+				if isUnique(err) {
+					return errDup
+				}
+				return err
+			})
+			_ = tx.commit(ctx, b)
+			return nil
+		})
+		if !errors.Is(err, errDup) {
+			t.Fatalf("got %v, want the commit's unique violation", err)
+		}
+		check(t)
+	})
 	t.Run("panic", func(t *testing.T) {
 		func() {
 			defer func() {
@@ -110,6 +131,26 @@ func TestTxn(t *testing.T) {
 		})
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("got %v, want context.Canceled", err)
+		}
+		check(t)
+	})
+	t.Run("statements after commit", func(t *testing.T) {
+		err := s.inTx(ctx, func(tx *txn) error {
+			if err := tx.commit(ctx, nil); err != nil {
+				return err
+			}
+			b := &pgx.Batch{}
+			b.Queue(`INSERT INTO txn_test VALUES (7)`).Fn = execFn(wrapErr("insert"))
+			if err := tx.send(ctx, b); !errors.Is(err, errCommitted) {
+				t.Errorf("send after commit: got %v, want errCommitted", err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO txn_test VALUES (8)`); !errors.Is(err, errCommitted) {
+				t.Errorf("Exec after commit: got %v, want errCommitted", err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 		check(t)
 	})
