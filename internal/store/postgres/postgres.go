@@ -180,7 +180,9 @@ func (tx *txn) begin(ctx context.Context) error {
 
 // send sends b's statements, after BEGIN if it is the first round trip,
 // and runs their callbacks; it returns the first error, a statement's or
-// a callback's.
+// a callback's. A callback's error fails the batch, and pgx then drops
+// the prepared statements of all of it: a callback records what is not
+// a statement's error (no such row) for its caller to check after send.
 func (tx *txn) send(ctx context.Context, b *pgx.Batch) error {
 	if tx.committed {
 		return errCommitted

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ordercast/ordercast/internal/delivery"
 )
 
 // TestTxn: whatever ends a pipelined transaction early (a statement's
@@ -169,4 +171,49 @@ func TestTxn(t *testing.T) {
 			t.Fatalf("%d rows, want 2", n)
 		}
 	})
+}
+
+// TestNotFoundKeepsStatements: an order that does not exist fails the
+// write with ENOTFOUND but not its batch, whose error would make pgx
+// drop the batch's prepared statements (and prepare them again on the
+// next write). One connection: the statement is looked for where it ran.
+func TestNotFoundKeepsStatements(t *testing.T) {
+	s := openTest(t, 1)
+	ctx := context.Background()
+	const missing = delivery.ID(1 << 40)
+	prepared := func(t *testing.T) bool {
+		t.Helper()
+		// A cached statement that was dropped is deallocated before the
+		// connection's next query, this one.
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_prepared_statements WHERE statement = $1`,
+			orderForUpdateQuery).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	wantNotFound := func(t *testing.T, err error) {
+		t.Helper()
+		want := "order " + missing.String() + " not found"
+		if delivery.ErrorCode(err) != delivery.ENOTFOUND || delivery.ErrorMessage(err) != want {
+			t.Fatalf("got %v, want ENOTFOUND %q", err, want)
+		}
+	}
+	_, _, err := s.UpdateOrder(ctx, missing, func(*delivery.Order) (delivery.Change, error) {
+		t.Error("mutate called for an order that does not exist")
+		return delivery.Change{}, nil
+	})
+	wantNotFound(t, err)
+	if !prepared(t) {
+		t.Error("UpdateOrder: the order's locking read is no longer prepared")
+	}
+	_, err = s.AppendMessage(ctx, delivery.Message{OrderID: missing, ClientMsgID: "m1", Text: "hi"},
+		func(delivery.Order) error {
+			t.Error("allow called for an order that does not exist")
+			return nil
+		})
+	wantNotFound(t, err)
+	if !prepared(t) {
+		t.Error("AppendMessage: the order's locking read is no longer prepared")
+	}
 }
