@@ -147,8 +147,9 @@ func (r *publishReader) take(c byte) bool {
 	return false
 }
 
-// literal takes word (true, false, null) when it is followed by no other
-// letter of a token; what follows is checked by the caller's grammar.
+// literal takes word (true, false, null) if the input goes on with it,
+// whatever follows: "nullx" leaves "x", which the caller's grammar then
+// refuses (only space, ',' or '}' may come next).
 func (r *publishReader) literal(word string) bool {
 	if !bytes.HasPrefix(r.b[r.i:], []byte(word)) {
 		return false

@@ -163,7 +163,7 @@ func TestAdminRevokeOverRedis(t *testing.T) {
 func TestAdminRevokeOnTwoProgramsOverRedis(t *testing.T) {
 	srv := redistest.StartServer(t)
 	env := map[string]string{
-		"HUB_ADDR": "127.0.0.1:0", "DATABASE_URL": postgres.TestSharedURL(t),
+		"HUB_ADDR": "127.0.0.1:0", "DATABASE_URL": postgres.SharedTestURL(t),
 		"REDIS_URL": "redis://" + srv.Addr + "/0", "JWT_SECRET": "a-secret-both-instances-share-0123456789",
 	}
 	start := func() string {

@@ -30,6 +30,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -224,10 +225,19 @@ func (b *Bus) Publish(ctx context.Context, msgs ...delivery.BusMessage) error {
 		}
 		cmds[i] = b.publishCmd(ctx, pipe, msgs[i].Channel, (*buf)[start:ends[i]])
 	}
-	_, _ = pipe.Exec(ctx) // every command carries its own error
+	// go-redis sets a failed pipeline's error on each command that did
+	// not go through (one answered before the connection broke keeps
+	// nil, and Exec returns the first command's error). Should Exec fail
+	// with no command's error set, none is known to have gone through.
+	_, execErr := pipe.Exec(ctx)
+	unknown := execErr != nil && !slices.ContainsFunc(cmds, func(c *goredis.IntCmd) bool { return c.Err() != nil })
 	var errs []error
 	for i, cmd := range cmds {
-		if err := b.settle(msgs[i], here[i], cmd.Err()); err != nil {
+		err := cmd.Err()
+		if unknown {
+			err = execErr
+		}
+		if err := b.settle(msgs[i], here[i], err); err != nil {
 			errs = append(errs, err)
 		}
 	}

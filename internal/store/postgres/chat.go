@@ -33,16 +33,16 @@ func (s *Store) AppendMessage(ctx context.Context, m delivery.Message, allow fun
 		// runs once the lock is held, in one round trip with it.
 		var o delivery.Order
 		var stored delivery.Message
-		found := false
+		orderFound, storedFound := false, false
 		b := &pgx.Batch{}
-		queueOrder(b, m.OrderID, &o)
+		queueOrder(b, m.OrderID, &o, &orderFound)
 		b.Queue(`SELECT `+messageColumns+` FROM chat_messages WHERE order_id = $1 AND client_msg_id = $2`,
 			m.OrderID, m.ClientMsgID).QueryRow(func(row pgx.Row) error {
 			var err error
 			stored, err = scanMessage(row)
 			switch {
 			case err == nil:
-				found = true
+				storedFound = true
 			case !errors.Is(err, pgx.ErrNoRows):
 				return fmt.Errorf("look up client_msg_id: %w", err)
 			}
@@ -51,7 +51,10 @@ func (s *Store) AppendMessage(ctx context.Context, m delivery.Message, allow fun
 		if err := tx.send(ctx, b); err != nil {
 			return err
 		}
-		if found {
+		if !orderFound {
+			return orderNotFound(m.OrderID)
+		}
+		if storedFound {
 			p = delivery.PostedMessage{Order: o, Message: stored}
 			return nil
 		}
@@ -67,6 +70,8 @@ func (s *Store) AppendMessage(ctx context.Context, m delivery.Message, allow fun
 		queueEvent(b, ev)
 		b.Queue(`INSERT INTO chat_messages (`+messageColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			m.OrderID, m.Seq, m.AuthorID, m.AuthorRole, m.Text, m.ClientMsgID, m.CreatedAt).Fn = execFn(func(err error) error {
+			// The violation is the server's: it fails the batch whatever
+			// this returns, which only words the error.
 			if isForeignKey(err) {
 				return delivery.Errorf(delivery.ENOTFOUND, "author not found")
 			}

@@ -52,46 +52,55 @@ func scanOrder(row pgx.Row) (delivery.Order, error) {
 	return o, nil
 }
 
-// orderQuery selects an order by id; lock appends FOR UPDATE (inside a
-// transaction).
-func orderQuery(lock bool) string {
-	query := `SELECT ` + orderColumns + ` FROM orders WHERE id = $1`
-	if lock {
-		query += ` FOR UPDATE`
+// orderByIDQuery selects an order by id; orderForUpdateQuery locks it
+// too (inside a transaction).
+const (
+	orderByIDQuery      = `SELECT ` + orderColumns + ` FROM orders WHERE id = $1`
+	orderForUpdateQuery = orderByIDQuery + ` FOR UPDATE`
+)
+
+// orderByID loads an order, or returns ENOTFOUND.
+func orderByID(ctx context.Context, q queryer, id delivery.ID) (delivery.Order, error) {
+	o, found, err := loadedOrder(id, q.QueryRow(ctx, orderByIDQuery, id))
+	if err == nil && !found {
+		err = orderNotFound(id)
 	}
-	return query
+	return o, err
 }
 
-// orderByID loads an order; lock locks it (orderQuery).
-func orderByID(ctx context.Context, q queryer, id delivery.ID, lock bool) (delivery.Order, error) {
-	return loadedOrder(id, q.QueryRow(ctx, orderQuery(lock), id))
-}
-
-// queueOrder queues in b the locking read of order id into o.
-func queueOrder(b *pgx.Batch, id delivery.ID, o *delivery.Order) {
-	b.Queue(orderQuery(true), id).QueryRow(func(row pgx.Row) error {
+// queueOrder queues in b the locking read of order id into o, and sets
+// found if there is one. No order is not an error of the batch, which
+// would make pgx drop the batch's prepared statements: the caller returns
+// orderNotFound after send.
+func queueOrder(b *pgx.Batch, id delivery.ID, o *delivery.Order, found *bool) {
+	b.Queue(orderForUpdateQuery, id).QueryRow(func(row pgx.Row) error {
 		var err error
-		*o, err = loadedOrder(id, row)
+		*o, *found, err = loadedOrder(id, row)
 		return err
 	})
 }
 
-// loadedOrder scans row, the answer of orderQuery for id, or returns
-// ENOTFOUND.
-func loadedOrder(id delivery.ID, row pgx.Row) (delivery.Order, error) {
-	o, err := scanOrder(row)
+// loadedOrder scans row, the answer of orderByIDQuery or
+// orderForUpdateQuery for id; found is false if it has none.
+func loadedOrder(id delivery.ID, row pgx.Row) (o delivery.Order, found bool, err error) {
+	o, err = scanOrder(row)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return delivery.Order{}, delivery.Errorf(delivery.ENOTFOUND, "order %s not found", id)
+		return delivery.Order{}, false, nil
 	}
 	if err != nil {
-		return delivery.Order{}, fmt.Errorf("load order %s: %w", id, err)
+		return delivery.Order{}, false, fmt.Errorf("load order %s: %w", id, err)
 	}
-	return o, nil
+	return o, true, nil
+}
+
+// orderNotFound is the error for an order id that does not exist.
+func orderNotFound(id delivery.ID) error {
+	return delivery.Errorf(delivery.ENOTFOUND, "order %s not found", id)
 }
 
 // OrderByID returns the order with id, or ENOTFOUND.
 func (s *Store) OrderByID(ctx context.Context, id delivery.ID) (delivery.Order, error) {
-	o, err := orderByID(ctx, s.pool, id, false)
+	o, err := orderByID(ctx, s.pool, id)
 	return o, sqlutil.Wrap("postgres", err)
 }
 
@@ -182,7 +191,7 @@ func orderByKey(ctx context.Context, tx queryer, customerID delivery.ID, key del
 	if hash != key.RequestHash {
 		return delivery.Order{}, delivery.Errorf(delivery.EIDEMPOTENCY, "idempotency key already used for another request")
 	}
-	return orderByID(ctx, tx, id, false)
+	return orderByID(ctx, tx, id)
 }
 
 func courierArg(id *delivery.ID) *int64 {
@@ -210,10 +219,14 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 	var mutateErr error
 	err := s.inTx(ctx, func(tx *txn) error {
 		var old delivery.Order
+		found := false
 		b := &pgx.Batch{}
-		queueOrder(b, id, &old)
+		queueOrder(b, id, &old, &found)
 		if err := tx.send(ctx, b); err != nil {
 			return err
+		}
+		if !found {
+			return orderNotFound(id)
 		}
 		var change delivery.Change
 		o, ev, change, mutateErr = sqlutil.Mutate(old, mutate, sqlutil.Now())

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -126,7 +127,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	tx := &txn{conn: c.Conn()}
 	// Rolls back on error and on panic in fn; after the commit it does
 	// nothing.
-	defer tx.rollback(context.WithoutCancel(ctx))
+	defer tx.rollback(ctx)
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -148,13 +149,25 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 // without an error): by the time it runs, the COMMIT has run too.
 type txn struct {
 	conn      *pgx.Conn
-	begun     bool // BEGIN sent
-	committed bool // COMMIT sent: its outcome is the transaction's
+	begun     bool  // BEGIN sent
+	committed bool  // COMMIT sent: its outcome is the transaction's
+	commitErr error // the outcome of the COMMIT, returned by each commit
 }
+
+// errCommitted refuses a statement after the COMMIT: it would run on its
+// own, outside the transaction.
+var errCommitted = errors.New("statement after commit")
+
+// rollbackTimeout bounds the ROLLBACK, which runs even when the caller's
+// context is done.
+const rollbackTimeout = 5 * time.Second
 
 // begin sends BEGIN on its own if no batch did yet: for the statements
 // sent one at a time.
 func (tx *txn) begin(ctx context.Context) error {
+	if tx.committed {
+		return errCommitted
+	}
 	if tx.begun {
 		return nil
 	}
@@ -167,8 +180,18 @@ func (tx *txn) begin(ctx context.Context) error {
 
 // send sends b's statements, after BEGIN if it is the first round trip,
 // and runs their callbacks; it returns the first error, a statement's or
-// a callback's.
+// a callback's. A callback's error fails the batch, and pgx then drops
+// the prepared statements of all of it: a callback records what is not
+// a statement's error (no such row) for its caller to check after send.
 func (tx *txn) send(ctx context.Context, b *pgx.Batch) error {
+	if tx.committed {
+		return errCommitted
+	}
+	return tx.sendBatch(ctx, b)
+}
+
+// sendBatch is send without the check that the COMMIT is not sent yet.
+func (tx *txn) sendBatch(ctx context.Context, b *pgx.Batch) error {
 	if !tx.begun {
 		tx.begun = true
 		first := &pgx.QueuedQuery{SQL: "begin", Fn: execFn(func(err error) error { return fmt.Errorf("begin: %w", err) })}
@@ -179,10 +202,12 @@ func (tx *txn) send(ctx context.Context, b *pgx.Batch) error {
 
 // commit sends b's statements (none if b is nil) followed by COMMIT. A
 // transaction that had failed answers the COMMIT with ROLLBACK, which is
-// pgx.ErrTxCommitRollback as with pgx.Tx.
+// pgx.ErrTxCommitRollback as with pgx.Tx. Called again, it sends nothing
+// and returns the first call's error, so that inTx reports a failed
+// COMMIT that fn let pass.
 func (tx *txn) commit(ctx context.Context, b *pgx.Batch) error {
 	if tx.committed {
-		return nil
+		return tx.commitErr
 	}
 	tx.committed = true
 	if b == nil {
@@ -198,17 +223,22 @@ func (tx *txn) commit(ctx context.Context, b *pgx.Batch) error {
 		}
 		return nil
 	}
-	return tx.send(ctx, b)
+	tx.commitErr = tx.sendBatch(ctx, b)
+	return tx.commitErr
 }
 
 // rollback rolls back what is still open: nothing after a COMMIT that
 // went through, the transaction after an error (a batch's COMMIT was
-// skipped, or never sent). If ROLLBACK fails the connection's state is
-// unknown, and it is closed, as pgx.Tx does.
+// skipped, or never sent). It runs when ctx is done too, for at most
+// rollbackTimeout. If ROLLBACK fails the connection's state is unknown,
+// and it is closed, as pgx.Tx does (a ROLLBACK that failed on the
+// network has closed it already).
 func (tx *txn) rollback(ctx context.Context) {
 	if !tx.begun || tx.conn.IsClosed() || tx.conn.PgConn().TxStatus() == 'I' {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
 	if _, err := tx.conn.Exec(ctx, "rollback"); err != nil {
 		_ = tx.conn.Close(ctx)
 	}

@@ -21,8 +21,9 @@ const sessionLockClass = 0x5e55
 // it, a revocation's UPDATE, which waits for a rotation holding a token
 // of the family, would not see the token the rotation then inserts
 // (READ COMMITTED reads rows committed before the statement began), and
-// that token would survive its session.
-func lockSession(ctx context.Context, tx queryer, sid string) error {
+// that token would survive its session. It takes a *txn, not a queryer:
+// on the pool, outside a transaction, the lock ends with its statement.
+func lockSession(ctx context.Context, tx *txn, sid string) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, sessionLockClass, sid); err != nil {
 		return fmt.Errorf("lock session: %w", err)
 	}
@@ -67,7 +68,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID delivery.ID, now 
 
 // revokeSession revokes the refresh tokens of family sid of userID, under
 // the session's lock, and records the revocation (the first time stays).
-func revokeSession(ctx context.Context, tx queryer, userID delivery.ID, sid string, now time.Time) error {
+func revokeSession(ctx context.Context, tx *txn, userID delivery.ID, sid string, now time.Time) error {
 	if err := lockSession(ctx, tx, sid); err != nil {
 		return err
 	}

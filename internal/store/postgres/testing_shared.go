@@ -33,12 +33,12 @@ func OpenTestShared(t testing.TB, n int) []*Store {
 	return stores
 }
 
-// TestSharedURL returns TEST_DATABASE_URL pointed at a fresh migrated
+// SharedTestURL returns TEST_DATABASE_URL pointed at a fresh migrated
 // schema (its search_path), for tests that start whole programs sharing
 // one database as the instances of a deployment do. Like OpenTest, it
 // skips without TEST_DATABASE_URL (fails under CI=true) and drops the
 // schema when the test ends: after programs started later have stopped.
-func TestSharedURL(t testing.TB) string {
+func SharedTestURL(t testing.TB) string {
 	t.Helper()
 	s := openTest(t, 1) // migrates now, so the programs find nothing pending
 	schema := s.pool.Config().ConnConfig.RuntimeParams["search_path"]
@@ -48,7 +48,7 @@ func TestSharedURL(t testing.TB) string {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		t.Fatalf("postgres.TestSharedURL: %s: %v", TestDatabaseURLEnv, err)
+		t.Fatalf("postgres.SharedTestURL: %s: %v", TestDatabaseURLEnv, err)
 	}
 	q := u.Query()
 	q.Set("search_path", schema)

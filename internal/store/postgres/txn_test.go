@@ -6,12 +6,15 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ordercast/ordercast/internal/delivery"
 )
 
 // TestTxn: whatever ends a pipelined transaction early (a statement's
 // error in the batch that carries the COMMIT, an error the function let
-// pass, a panic, a cancelled context) commits nothing, and the
-// connection goes back to the pool rolled back rather than dropped.
+// pass, a failed COMMIT it let pass, a panic, a cancelled context)
+// commits nothing, and the connection goes back to the pool rolled back
+// rather than dropped; nothing runs after the COMMIT.
 func TestTxn(t *testing.T) {
 	s := openTest(t, 1)
 	ctx := context.Background()
@@ -78,6 +81,26 @@ func TestTxn(t *testing.T) {
 		}
 		check(t)
 	})
+	t.Run("failed commit let pass", func(t *testing.T) {
+		err := s.inTx(ctx, func(tx *txn) error {
+			b := &pgx.Batch{}
+			if err := lockAndInsert(ctx, tx, b, 6); err != nil {
+				return err
+			}
+			b.Queue(`INSERT INTO txn_test VALUES (1)`).Fn = execFn(func(err error) error {
+				if isUnique(err) {
+					return errDup
+				}
+				return err
+			})
+			_ = tx.commit(ctx, b)
+			return nil
+		})
+		if !errors.Is(err, errDup) {
+			t.Fatalf("got %v, want the commit's unique violation", err)
+		}
+		check(t)
+	})
 	t.Run("panic", func(t *testing.T) {
 		func() {
 			defer func() {
@@ -113,6 +136,26 @@ func TestTxn(t *testing.T) {
 		}
 		check(t)
 	})
+	t.Run("statements after commit", func(t *testing.T) {
+		err := s.inTx(ctx, func(tx *txn) error {
+			if err := tx.commit(ctx, nil); err != nil {
+				return err
+			}
+			b := &pgx.Batch{}
+			b.Queue(`INSERT INTO txn_test VALUES (7)`).Fn = execFn(wrapErr("insert"))
+			if err := tx.send(ctx, b); !errors.Is(err, errCommitted) {
+				t.Errorf("send after commit: got %v, want errCommitted", err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO txn_test VALUES (8)`); !errors.Is(err, errCommitted) {
+				t.Errorf("Exec after commit: got %v, want errCommitted", err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t)
+	})
 	t.Run("committed", func(t *testing.T) {
 		err := s.inTx(ctx, func(tx *txn) error {
 			b := &pgx.Batch{}
@@ -128,4 +171,49 @@ func TestTxn(t *testing.T) {
 			t.Fatalf("%d rows, want 2", n)
 		}
 	})
+}
+
+// TestNotFoundKeepsStatements: an order that does not exist fails the
+// write with ENOTFOUND but not its batch, whose error would make pgx
+// drop the batch's prepared statements (and prepare them again on the
+// next write). One connection: the statement is looked for where it ran.
+func TestNotFoundKeepsStatements(t *testing.T) {
+	s := openTest(t, 1)
+	ctx := context.Background()
+	const missing = delivery.ID(1 << 40)
+	prepared := func(t *testing.T) bool {
+		t.Helper()
+		// A cached statement that was dropped is deallocated before the
+		// connection's next query, this one.
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_prepared_statements WHERE statement = $1`,
+			orderForUpdateQuery).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	wantNotFound := func(t *testing.T, err error) {
+		t.Helper()
+		want := "order " + missing.String() + " not found"
+		if delivery.ErrorCode(err) != delivery.ENOTFOUND || delivery.ErrorMessage(err) != want {
+			t.Fatalf("got %v, want ENOTFOUND %q", err, want)
+		}
+	}
+	_, _, err := s.UpdateOrder(ctx, missing, func(*delivery.Order) (delivery.Change, error) {
+		t.Error("mutate called for an order that does not exist")
+		return delivery.Change{}, nil
+	})
+	wantNotFound(t, err)
+	if !prepared(t) {
+		t.Error("UpdateOrder: the order's locking read is no longer prepared")
+	}
+	_, err = s.AppendMessage(ctx, delivery.Message{OrderID: missing, ClientMsgID: "m1", Text: "hi"},
+		func(delivery.Order) error {
+			t.Error("allow called for an order that does not exist")
+			return nil
+		})
+	wantNotFound(t, err)
+	if !prepared(t) {
+		t.Error("AppendMessage: the order's locking read is no longer prepared")
+	}
 }
