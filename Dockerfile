@@ -6,7 +6,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/ordercast ./cmd/ordercast \
- && mkdir -p /out/data
+ && mkdir -p -m 0700 /out/data
 
 # Run: no shell, no package manager, non-root.
 FROM gcr.io/distroless/static-debian12:nonroot
@@ -14,6 +14,9 @@ WORKDIR /app
 COPY --from=build /out/ordercast /app/ordercast
 COPY --from=build --chown=nonroot:nonroot /out/data /app/data
 USER nonroot:nonroot
+# SQLite and the generated jwt_secret live here: a volume keeps them when
+# the container is replaced (docker run -v ordercast-data:/app/data).
+VOLUME /app/data
 ENV HUB_ADDR=:8080
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD ["/app/ordercast", "healthcheck"]
