@@ -51,6 +51,16 @@ func TestTxn(t *testing.T) {
 		}
 	}
 	errDup := errors.New("duplicate")
+	// queueDuplicate adds an insert of the row that is already there,
+	// whose unique violation comes back as errDup.
+	queueDuplicate := func(b *pgx.Batch) {
+		b.Queue(`INSERT INTO txn_test VALUES (1)`).Fn = execFn(func(err error) error {
+			if isUnique(err) {
+				return errDup
+			}
+			return err
+		})
+	}
 
 	t.Run("error in the last batch", func(t *testing.T) {
 		err := s.inTx(ctx, func(tx *txn) error {
@@ -58,12 +68,7 @@ func TestTxn(t *testing.T) {
 			if err := lockAndInsert(ctx, tx, b, 2); err != nil {
 				return err
 			}
-			b.Queue(`INSERT INTO txn_test VALUES (1)`).Fn = execFn(func(err error) error {
-				if isUnique(err) {
-					return errDup
-				}
-				return err
-			})
+			queueDuplicate(b)
 			return tx.commit(ctx, b)
 		})
 		if !errors.Is(err, errDup) {
@@ -87,12 +92,7 @@ func TestTxn(t *testing.T) {
 			if err := lockAndInsert(ctx, tx, b, 6); err != nil {
 				return err
 			}
-			b.Queue(`INSERT INTO txn_test VALUES (1)`).Fn = execFn(func(err error) error {
-				if isUnique(err) {
-					return errDup
-				}
-				return err
-			})
+			queueDuplicate(b)
 			_ = tx.commit(ctx, b)
 			return nil
 		})
