@@ -142,7 +142,8 @@ func transportOf(t transport) int {
 }
 
 // CloseCodes name what a connection ended with, in the order of
-// Stats.Closed: the code the hub closed it with, else the one the peer
+// Stats.Closed: the code the hub closed it with (or the websocket
+// library, 1009 for a frame over the read limit), else the one the peer
 // sent (1000 normal, 1001 going away), "none" when neither did (the
 // connection was lost or a write failed; an event stream's client
 // leaving) and "other" for any other code of the peer.

@@ -113,6 +113,11 @@ func TestWSRateLimitCloses4008(t *testing.T) {
 	e.expectMetric(1, connsOpened, "transport", "websocket")
 	e.waitMetric(1, connsClosed, "transport", "websocket", "code", "4008")
 	e.expectMetric(0, connsClosed, "transport", "websocket", "code", "none")
+	// A client that vanishes without a close frame sends no code.
+	gone := e.dial(w.Restaurant)
+	gone.subscribe(rest(w)) // started: the hub counts its end
+	_ = gone.conn.CloseNow()
+	e.waitMetric(1, connsClosed, "transport", "websocket", "code", "none")
 }
 
 func TestWSMaxSubscriptions(t *testing.T) {
