@@ -123,7 +123,7 @@ type Config struct {
 	// move it instead of waiting.
 	Now    func() time.Time
 	Limits Limits
-	// Observers take the hub's distributions (send queues, replays).
+	// Observers take the hub's distributions of replays.
 	Observers Observers
 	Log       zerolog.Logger
 }
@@ -320,11 +320,15 @@ func (h *Hub) sweepLoop() {
 	}
 }
 
+// sweep also samples every send queue (Stats.SendQueue), so that the
+// frames' own path pays nothing for it.
 func (h *Hub) sweep(now int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var queues queueSamples
+	defer h.stats.addQueueSamples(&queues)
 	for c := range h.clients {
-		h.cfg.Observers.SendQueue.Observe(float64(c.queueLen()))
+		queues.add(c.queueLen())
 		switch {
 		case now >= c.exp.Load():
 			if !c.closing() {

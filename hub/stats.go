@@ -7,8 +7,9 @@ import (
 
 // counters are the hub's metric hooks: plain atomics, read by Stats, so
 // that the caller can export them (Prometheus collectors registered by
-// internal/app) without the hub depending on a metrics library. Its
-// distributions go to the Observers of Config instead.
+// internal/app) without the hub depending on a metrics library; the send
+// queues' histogram too, in buckets of its own. The sizes of replays go
+// to the Observers of Config.
 type counters struct {
 	accepted, closed                 atomic.Uint64
 	opened                           [numTransports]atomic.Uint64
@@ -21,6 +22,10 @@ type counters struct {
 	locationsStale                   atomic.Uint64
 	feedDuplicates                   atomic.Uint64
 	shed                             [numShedClasses]atomic.Uint64
+	// queueDepth counts the sweeper's samples of send queues by bucket of
+	// SendQueueBuckets (the last: above them all), queueFrames their sum.
+	queueDepth  [len(SendQueueBuckets) + 1]atomic.Uint64
+	queueFrames atomic.Uint64
 }
 
 // Stats is a snapshot of the hub's counters.
@@ -58,6 +63,44 @@ type Stats struct {
 	// CloseCodes.
 	Opened [numTransports]uint64
 	Closed [numTransports][len(CloseCodes)]uint64
+	// SendQueue is the histogram of every open connection's queued
+	// frames, sampled by the sweeper every SweepInterval.
+	SendQueue QueueHistogram
+}
+
+// SendQueueBuckets are the upper bounds, in frames, of the buckets of
+// Stats.SendQueue: up to the default cap of 512 queued frames, past which
+// a durable frame closes its connection with 4009.
+var SendQueueBuckets = [...]int{0, 1, 4, 16, 64, 128, 256, 384, 512}
+
+// QueueHistogram is a histogram of queue lengths: Counts[i] samples were
+// at most SendQueueBuckets[i] and above the bucket before (the last
+// count: above them all), Sum frames in all.
+type QueueHistogram struct {
+	Counts [len(SendQueueBuckets) + 1]uint64
+	Sum    uint64
+}
+
+// queueSamples gathers one sweep's samples, off the atomics: the sweep
+// adds them up once, not once per connection.
+type queueSamples QueueHistogram
+
+func (q *queueSamples) add(frames int) {
+	i := 0
+	for i < len(SendQueueBuckets) && frames > SendQueueBuckets[i] {
+		i++
+	}
+	q.Counts[i]++
+	q.Sum += uint64(frames)
+}
+
+func (s *counters) addQueueSamples(q *queueSamples) {
+	for i, n := range q.Counts {
+		if n > 0 {
+			s.queueDepth[i].Add(n)
+		}
+	}
+	s.queueFrames.Add(q.Sum)
 }
 
 // Stats returns the current counters.
@@ -89,6 +132,10 @@ func (h *Hub) Stats() Stats {
 		ShedOffers:    s.shed[shedOffer].Load(),
 		ShedPublishes: s.shed[shedPublish].Load(),
 	}
+	for i := range s.queueDepth {
+		st.SendQueue.Counts[i] = s.queueDepth[i].Load()
+	}
+	st.SendQueue.Sum = s.queueFrames.Load()
 	for t := range numTransports {
 		st.Opened[t] = s.opened[t].Load()
 		for i := range CloseCodes {
@@ -102,12 +149,9 @@ func (h *Hub) Stats() Stats {
 // histogram is one.
 type Observer interface{ Observe(float64) }
 
-// Observers receive the hub's distributions; nil ones observe nothing.
+// Observers receive the hub's distributions of events too rare to
+// count apart; nil ones observe nothing.
 type Observers struct {
-	// SendQueue takes each open connection's queued frames, sampled by
-	// the sweeper (every SweepInterval), so that the frames' own path
-	// pays nothing for it.
-	SendQueue Observer
 	// Resume and Repair take the durable events one replay queued (a
 	// subscribe with since; a gap repair), when it queued any.
 	Resume, Repair Observer
@@ -118,7 +162,7 @@ type noObserver struct{}
 func (noObserver) Observe(float64) {}
 
 func (o *Observers) setDefaults() {
-	for _, p := range []*Observer{&o.SendQueue, &o.Resume, &o.Repair} {
+	for _, p := range []*Observer{&o.Resume, &o.Repair} {
 		if *p == nil {
 			*p = noObserver{}
 		}

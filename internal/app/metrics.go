@@ -12,23 +12,40 @@ import (
 	"github.com/ordercast/ordercast/internal/outbox"
 )
 
-// hubObservers are the histograms of the hub's distributions, registered
-// on reg.
+// hubObservers are the histograms of the hub's replays, registered on
+// reg.
 func hubObservers(reg prometheus.Registerer) hub.Observers {
-	queue := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "ordercast_hub_send_queue_frames",
-		Help: "Frames queued to each open connection, sampled every second.",
-		// Up to the default cap of 512 frames, past which a durable
-		// frame closes the connection with 4009.
-		Buckets: []float64{0, 1, 4, 16, 64, 128, 256, 384, 512},
-	})
 	replay := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "ordercast_hub_replay_events",
 		Help:    "Durable events queued by one replay that queued any, by kind: resume (a subscribe with since) or repair (a gap).",
 		Buckets: prometheus.ExponentialBuckets(1, 4, 7), // 1 to 4096
 	}, []string{"kind"})
-	reg.MustRegister(queue, replay)
-	return hub.Observers{SendQueue: queue, Resume: replay.WithLabelValues("resume"), Repair: replay.WithLabelValues("repair")}
+	reg.MustRegister(replay)
+	return hub.Observers{Resume: replay.WithLabelValues("resume"), Repair: replay.WithLabelValues("repair")}
+}
+
+// queueCollector exports the hub's own histogram of send queues, whose
+// sweeper counts a sample per connection into plain buckets: a
+// Prometheus histogram's Observe per connection, in the sweep that holds
+// the hub's lock, measured several times their cost.
+type queueCollector struct {
+	h    *hub.Hub
+	desc *prometheus.Desc
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	q := c.h.Stats().SendQueue
+	buckets := make(map[float64]uint64, len(hub.SendQueueBuckets))
+	var count uint64
+	for i, n := range q.Counts {
+		count += n
+		if i < len(hub.SendQueueBuckets) {
+			buckets[float64(hub.SendQueueBuckets[i])] = count
+		}
+	}
+	ch <- prometheus.MustNewConstHistogram(c.desc, count, float64(q.Sum), buckets)
 }
 
 func registerHubMetrics(reg prometheus.Registerer, h *hub.Hub) {
@@ -59,6 +76,8 @@ func registerHubMetrics(reg prometheus.Registerer, h *hub.Hub) {
 		shed("read", func(s hub.Stats) uint64 { return s.ShedReads }),
 		shed("offer", func(s hub.Stats) uint64 { return s.ShedOffers }),
 		shed("publish", func(s hub.Stats) uint64 { return s.ShedPublishes }),
+		&queueCollector{h: h, desc: prometheus.NewDesc("ordercast_hub_send_queue_frames",
+			"Frames queued to each open connection, sampled every second.", nil, nil)},
 	)
 	for t, transport := range hub.Transports {
 		reg.MustRegister(m.Labeled("connections_opened_total", "Websocket connections and event streams accepted, by transport.",
