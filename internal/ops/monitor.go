@@ -195,10 +195,7 @@ func (m *Monitor) run() {
 // beat takes a sample and makes this instance's heartbeat of it.
 func (m *Monitor) beat() {
 	now := time.Now().UTC()
-	errs := m.cfg.Errors.Last()
-	for i := range errs {
-		errs[i].Instance = m.cfg.ID
-	}
+	errs := m.lastErrors()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.sample()
@@ -225,11 +222,17 @@ func (m *Monitor) current() Heartbeat {
 	m.mu.Lock()
 	hb := m.self
 	m.mu.Unlock()
-	hb.Errors = m.cfg.Errors.Last()
-	for i := range hb.Errors {
-		hb.Errors[i].Instance = m.cfg.ID
-	}
+	hb.Errors = m.lastErrors()
 	return hb
+}
+
+// lastErrors are the instance's kept errors, newest first, named by it.
+func (m *Monitor) lastErrors() []Error {
+	errs := m.cfg.Errors.Last()
+	for i := range errs {
+		errs[i].Instance = m.cfg.ID
+	}
+	return errs
 }
 
 // put writes the heartbeat; a failure is logged once until one succeeds
