@@ -20,6 +20,10 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) delivery.Store { return OpenTest(t) })
 }
 
+func TestOutboxStore(t *testing.T) {
+	TestURL(t)
+}
+
 // TestConcurrentMigrations: instances starting at once, with the shared
 // production lock id, all open and apply each migration once.
 func TestConcurrentMigrations(t *testing.T) {
