@@ -3,6 +3,7 @@ package hub
 import (
 	"hash/maphash"
 	"sync"
+	"time"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
@@ -114,7 +115,7 @@ func (h *Hub) subscribe(c *client, name string, ch wire.Channel, lastSeq int64, 
 	cn.subs = append(cn.subs, s)
 	c.sendAck(id)
 	cn.mu.Unlock()
-	h.stats.subscriptions.Add(1)
+	h.stats.subscriptions[ch.Kind].Add(1)
 	return s, nil
 }
 
@@ -143,9 +144,12 @@ func (h *Hub) join(sh *shard, name string, ch wire.Channel) *channel {
 		cn.joining++
 		sh.subMu.Unlock()
 		if first {
-			ctx, cancel := h.callCtx()
-			err := h.cfg.Bus.Subscribe(ctx, name)
-			cancel()
+			var err error
+			if !localOnly(ch.Kind) {
+				ctx, cancel := h.callCtx()
+				err = h.cfg.Bus.Subscribe(ctx, name)
+				cancel()
+			}
 			sh.subMu.Lock()
 			if cn.subErr = err; err != nil {
 				// Those waiting fail with it; the next one tries anew.
@@ -180,18 +184,20 @@ func (h *Hub) unsubscribe(s *subscription) {
 	cn.subs[last] = nil
 	cn.subs = cn.subs[:last]
 	cn.mu.Unlock()
-	h.stats.subscriptions.Add(-1)
+	h.stats.subscriptions[cn.kind].Add(-1)
 	if last > 0 || cn.joining > 0 {
 		sh.subMu.Unlock()
 		return
 	}
 	cn.leaving, cn.gone = true, make(chan struct{})
 	sh.subMu.Unlock()
-	ctx, cancel := h.callCtx()
-	err := h.cfg.Bus.Unsubscribe(ctx, cn.name)
-	cancel()
-	if err != nil {
-		h.log.Warn().Err(err).Str("channel", cn.name).Msg("bus unsubscribe")
+	if !localOnly(cn.kind) {
+		ctx, cancel := h.callCtx()
+		err := h.cfg.Bus.Unsubscribe(ctx, cn.name)
+		cancel()
+		if err != nil {
+			h.log.Warn().Err(err).Str("channel", cn.name).Msg("bus unsubscribe")
+		}
 	}
 	sh.subMu.Lock()
 	sh.mu.Lock()
@@ -199,6 +205,42 @@ func (h *Hub) unsubscribe(s *subscription) {
 	sh.mu.Unlock()
 	close(cn.gone)
 	sh.subMu.Unlock()
+}
+
+// localOnly reports whether channels of kind k have their events from
+// this instance alone (PushLocal), so that the bus is not subscribed for
+// them: each instance tells its own operators its fleet view.
+func localOnly(k wire.Kind) bool { return k == wire.KindOps }
+
+// LocalSubscribers returns how many connections of this instance
+// subscribe to the channel name now.
+func (h *Hub) LocalSubscribers(name string) int {
+	cn := h.lookup(name)
+	if cn == nil {
+		return 0
+	}
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return len(cn.subs)
+}
+
+// PushLocal gives the ephemeral event (no seq) to this instance's
+// subscribers of channel name, without the bus: the ops channel, whose
+// figures each instance sends its own operators. It never blocks.
+func (h *Hub) PushLocal(name, event string, data []byte) {
+	cn := h.lookup(name)
+	if cn == nil {
+		return
+	}
+	frame := encodeEvent(name, event, 0, data, time.Now().UnixMilli())
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	for _, s := range cn.subs {
+		if !s.ended {
+			h.stats.delivered.Add(1)
+			s.c.sendEphemeral(frame)
+		}
+	}
 }
 
 func (h *Hub) lookup(name string) *channel {

@@ -21,6 +21,7 @@ func (c *client) readLoop() {
 			return
 		}
 		c.touch()
+		c.hub.stats.received.Add(1)
 		if c.admit() {
 			onOwnStack(func() { c.handle(msg, text) })
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordercast/ordercast/internal/accounts"
 	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
@@ -91,20 +92,15 @@ func withRecorder(r *recorder) func(*app.Config) {
 	return func(cfg *app.Config) { r.Bus, cfg.Bus = cfg.Bus, r }
 }
 
-// admin creates an operator account (admins cannot register) with a token.
+// admin creates an operator account as ordercast admin create does
+// (admins cannot register), and signs it in.
 func (e *testEnv) admin() party {
 	e.t.Helper()
-	u, err := e.Store.CreateUser(context.Background(), delivery.User{
-		Email: fmt.Sprintf("admin%d@example.com", e.seq.Add(1)), Name: "Admin", Role: delivery.RoleAdmin, PasswordHash: "x",
-	}, "")
+	u, err := accounts.CreateAdmin(context.Background(), e.Store, fmt.Sprintf("admin%d@example.com", e.seq.Add(1)), "Admin", "correct horse battery")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	token, _, err := e.Tokens.Issue(u, testSessionID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return party{User: u, Token: token}
+	return e.signInAgain(party{User: u})
 }
 
 // claimed places an order, accepted and claimed by w.Courier.

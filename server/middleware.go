@@ -57,6 +57,9 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 	}
 	s.metrics.observe(c, start)
 	status := c.Response().StatusCode()
+	if status == fiber.StatusTooManyRequests {
+		s.rateLimited.Add(1)
+	}
 	ev := l.Info()
 	if status >= 500 {
 		ev = l.Error()

@@ -51,6 +51,10 @@ func (s *Server) handlePublish(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if ch.Kind == wire.KindOps {
+		// Each instance tells its own operators its figures there.
+		return delivery.Errorf(delivery.EUNPROCESSABLE, "channel: ops carries the instances' own figures only")
+	}
 	if err := checkEventName(req.Event); err != nil {
 		return err
 	}

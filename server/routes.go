@@ -64,6 +64,7 @@ func (s *Server) routes() {
 	api.Post("/orders/:id/read", s.requireAuth, s.handleMarkRead)
 	api.Get("/orders/:id/location", s.requireAuth, s.handleLastLocation)
 	api.Post("/couriers/me/location", s.requireAuth, s.handleUpdateLocation)
+	s.mountAdmin(api)
 
 	s.mountRealtime()
 	s.mountWeb()

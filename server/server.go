@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -62,6 +63,8 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
 	// client address (TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix
+	// Ops answers GET /api/v1/ops/stats; nil leaves it off.
+	Ops Ops
 }
 
 // Hub takes over upgraded connections and event streams; *hub.Hub is one.
@@ -82,6 +85,8 @@ type Server struct {
 	cfg     Config
 	app     *fiber.App
 	metrics *httpMetrics
+	// rateLimited counts REST requests answered 429, for the operator.
+	rateLimited atomic.Uint64
 }
 
 // New builds the app with every route mounted.
@@ -111,6 +116,10 @@ func New(cfg Config) *Server {
 	s.routes()
 	return s
 }
+
+// RateLimited returns how many REST requests were answered 429
+// (rate_limited, too_many_connections) since the server started.
+func (s *Server) RateLimited() uint64 { return s.rateLimited.Load() }
 
 // App returns the Fiber app, for tests that drive it with app.Test.
 func (s *Server) App() *fiber.App { return s.app }

@@ -74,6 +74,7 @@ func TestPublishAPI(t *testing.T) {
 		{"long event name", testAPIKey, map[string]any{"channel": order, "event": strings.Repeat("a", 65)}, 400, "invalid"},
 		{"reserved event", testAPIKey, map[string]any{"channel": order, "event": "order.status", "durable": true}, 422, "unprocessable"},
 		{"durable off an order", testAPIKey, map[string]any{"channel": wire.DispatchChannel, "event": "x", "durable": true}, 422, "unprocessable"},
+		{"the ops channel is the instances'", testAPIKey, map[string]any{"channel": wire.OpsChannel, "event": "ops.stats"}, 422, "unprocessable"},
 		{"durable to no order", testAPIKey, map[string]any{"channel": wire.OrderChannel(o.ID + 999), "event": "x", "durable": true}, 404, "not_found"},
 		{"unknown field", testAPIKey, map[string]any{"channel": order, "event": "x", "ttl": 5}, 400, "invalid"},
 		{"not JSON", testAPIKey, "{", 400, "invalid"},

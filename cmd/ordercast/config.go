@@ -31,6 +31,9 @@ type config struct {
 	// takes precedence over RedisURL.
 	RedisClusterAddrs []string
 	MetricsAddr       string
+	// InstanceID names the instance on the operator page (INSTANCE_ID);
+	// empty: the host name and a random suffix, new at every start.
+	InstanceID string
 	// AccessTokenTTL is the lifetime of access tokens (API.md: 15 minutes).
 	AccessTokenTTL time.Duration
 	// MaxActivePerCourier is how many active orders a courier may hold.
@@ -51,6 +54,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		HubAPIKey:   getenv("HUB_API_KEY"),
 		RedisURL:    getenv("REDIS_URL"),
 		MetricsAddr: getenv("METRICS_ADDR"),
+		InstanceID:  getenv("INSTANCE_ID"),
 		LogFormat:   getenv("LOG_FORMAT"),
 	}
 	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
@@ -70,6 +74,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	cfg.RedisClusterAddrs = parseAddrs(getenv("REDIS_CLUSTER_ADDRS"))
 	if cfg.RedisURL != "" && !strings.HasPrefix(cfg.RedisURL, "redis://") && !strings.HasPrefix(cfg.RedisURL, "rediss://") {
 		return cfg, fmt.Errorf("REDIS_URL: want redis:// or rediss://, got scheme of %q", scheme(cfg.RedisURL))
+	}
+	if !validInstanceID(cfg.InstanceID) {
+		return cfg, fmt.Errorf("INSTANCE_ID: want at most %d characters of a-z, A-Z, 0-9, '.', '_' and '-', got %q", maxInstanceID, cfg.InstanceID)
 	}
 	if n := len(cfg.HubAPIKey); n > 0 && n < minAPIKeyLen {
 		// A short key can be guessed; the publish API can write to any order.
@@ -123,6 +130,23 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return cfg, fmt.Errorf("DATABASE_URL: want sqlite://path or postgres://…, got scheme of %q", scheme(cfg.DatabaseURL))
 	}
 	return cfg, nil
+}
+
+// maxInstanceID bounds INSTANCE_ID: it names a Redis key and a row of
+// the operator page.
+const maxInstanceID = 64
+
+// validInstanceID accepts an empty id (a generated one) or a plain name.
+func validInstanceID(id string) bool {
+	if len(id) > maxInstanceID {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // minAPIKeyLen is the shortest HUB_API_KEY accepted.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ordercast/ordercast/internal/app"
 	"github.com/ordercast/ordercast/internal/auth"
+	"github.com/ordercast/ordercast/internal/ops"
 	"github.com/ordercast/ordercast/internal/outbox"
 	"github.com/ordercast/ordercast/internal/store/postgres"
 	"github.com/ordercast/ordercast/internal/store/sqlite"
@@ -94,7 +95,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stdout)
+	errs := ops.NewErrorRing(ops.DefaultErrorRing)
+	log := newLogger(cfg, stdout).Hook(errs) // the operator page's last errors
 
 	store, err := openStore(ctx, cfg)
 	if err != nil {
@@ -132,6 +134,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 		Conns:               ad.conns,
 		MaxActivePerCourier: cfg.MaxActivePerCourier,
 		Outbox:              outbox.Config{BusUp: ad.busUp},
+		Ops: ops.Config{
+			ID: cfg.InstanceID, Version: version, Heartbeats: ad.heartbeats, Redis: ad.redisPing, Errors: errs,
+		},
 		Server: server.Config{
 			Registry:         registry,
 			MetricsElsewhere: cfg.MetricsAddr != "",
@@ -173,7 +178,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info().Str("addr", ln.Addr().String()).Str("store", scheme(cfg.DatabaseURL)).Str("bus", busName(cfg)).Msg("serving")
+	log.Info().Str("addr", ln.Addr().String()).Str("store", scheme(cfg.DatabaseURL)).Str("bus", busName(cfg)).
+		Str("instance", inst.Ops.ID()).Str("version", inst.Ops.Version()).Msg("serving")
 	if demo {
 		printDemo(stdout, ln.Addr().String())
 	}

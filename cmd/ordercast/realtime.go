@@ -17,6 +17,8 @@ import (
 	"github.com/ordercast/ordercast/internal/limits"
 	locmemory "github.com/ordercast/ordercast/internal/location/memory"
 	locredis "github.com/ordercast/ordercast/internal/location/redis"
+	"github.com/ordercast/ordercast/internal/ops"
+	opsredis "github.com/ordercast/ordercast/internal/ops/redis"
 	"github.com/ordercast/ordercast/internal/outbox"
 )
 
@@ -34,6 +36,10 @@ type adapters struct {
 	conns  *limits.Conns
 	// readyChecks go to /readyz besides the store: "redis" with Redis.
 	readyChecks map[string]func(context.Context) error
+	// heartbeats are the fleet's, in Redis (nil without: the instance is
+	// alone); redisPing is the operator page's Redis health (nil without).
+	heartbeats ops.Heartbeats
+	redisPing  func(context.Context) error
 }
 
 // openAdapters picks the adapters of cfg. Close them with close, after the
@@ -48,6 +54,7 @@ func openAdapters(cfg config, reg prometheus.Registerer, log zerolog.Logger) (*a
 		rb := redisbus.New(ad.redis, redisbus.Options{Log: log})
 		ad.bus, ad.busUp = rb, func() bool { return rb.Stats().Connected }
 		ad.readyChecks["redis"] = rb.Ready
+		ad.heartbeats, ad.redisPing = opsredis.New(ad.redis, opsredis.Options{}), rb.Ready
 		registerBusMetrics(reg, rb)
 		ad.locations = locredis.New(ad.redis, locredis.Options{})
 	} else {

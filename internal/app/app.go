@@ -18,9 +18,11 @@ import (
 	"github.com/ordercast/ordercast/internal/auth"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/limits"
+	"github.com/ordercast/ordercast/internal/ops"
 	"github.com/ordercast/ordercast/internal/orders"
 	"github.com/ordercast/ordercast/internal/outbox"
 	"github.com/ordercast/ordercast/internal/sessions"
+	"github.com/ordercast/ordercast/internal/wire"
 	"github.com/ordercast/ordercast/server"
 )
 
@@ -59,7 +61,13 @@ type Config struct {
 	// Server is the HTTP server's configuration; its services, hub and
 	// publisher are set here.
 	Server server.Config
-	Log    zerolog.Logger
+	// Ops is the operator's view: the instance's id and version, the
+	// heartbeat's interval and expiry, the fleet's Heartbeats (nil: this
+	// instance alone), the Redis ping (nil: no Redis) and the ring of
+	// errors the caller's Log writes to (nil: one is made and hooked to
+	// Log here). Its Store, Hub and Log are set here.
+	Ops ops.Config
+	Log zerolog.Logger
 }
 
 // App is one running instance.
@@ -70,6 +78,7 @@ type App struct {
 	Hub       *hub.Hub
 	Outbox    *outbox.Outbox
 	Server    *server.Server
+	Ops       *ops.Monitor
 }
 
 // New builds and starts an instance; serve it with Server.Serve and stop
@@ -77,6 +86,10 @@ type App struct {
 func New(cfg Config) (*App, error) {
 	if cfg.Store == nil || cfg.Bus == nil || cfg.Locations == nil || cfg.Tokens == nil || cfg.Sessions == nil {
 		return nil, errors.New("app: Store, Bus, Locations, Tokens and Sessions are required")
+	}
+	if cfg.Ops.Errors == nil {
+		cfg.Ops.Errors = ops.NewErrorRing(ops.DefaultErrorRing)
+		cfg.Log = cfg.Log.Hook(cfg.Ops.Errors)
 	}
 	bus := cfg.Sessions.Bus(cfg.Bus)
 	pub, err := hub.NewPublisher(hub.PublisherConfig{Bus: bus, Now: cfg.Clock, Log: cfg.Log})
@@ -107,17 +120,43 @@ func New(cfg Config) (*App, error) {
 	if cfg.HashGate != nil {
 		acc.SetHashGate(cfg.HashGate)
 	}
+	mc := cfg.Ops
+	mc.Store, mc.Hub, mc.Log = cfg.Store, h, cfg.Log
+	mon := ops.New(mc)
 	sc := cfg.Server
 	sc.Store, sc.Orders, sc.Accounts, sc.Tokens = cfg.Store, svc, acc, cfg.Tokens
 	sc.Hub, sc.Publisher, sc.Limits, sc.Conns, sc.Log = h, pub, cfg.Limits, cfg.Conns, cfg.Log
-	return &App{Orders: svc, Accounts: acc, Publisher: pub, Hub: h, Outbox: ob, Server: server.New(sc)}, nil
+	sc.Ops = mon
+	srv := server.New(sc)
+	mon.Start(sample(h, srv))
+	return &App{Orders: svc, Accounts: acc, Publisher: pub, Hub: h, Outbox: ob, Server: srv, Ops: mon}, nil
 }
 
-// Shutdown stops the hub, then the HTTP server, each within its own
-// budget: upgraded connections are not the HTTP server's to wait for;
-// they get 1012 and may reconnect to another instance. It returns the
-// first error.
+// sample reads the instance's counters for its heartbeat.
+func sample(h *hub.Hub, srv *server.Server) func() ops.Sample {
+	return func() ops.Sample {
+		s := h.Stats()
+		k := s.SubscriptionsByKind
+		return ops.Sample{
+			Connections: s.Connections,
+			Subscriptions: ops.Subscriptions{
+				Order: k[wire.KindOrder], User: k[wire.KindUser], Restaurant: k[wire.KindRestaurant],
+				Dispatch: k[wire.KindDispatch], Ops: k[wire.KindOps],
+			},
+			FramesIn: s.Received, FramesOut: s.Written,
+			Events: s.Published, EventsDelivered: s.Delivered,
+			SlowCloses: s.SlowClosed, RateLimited: srv.RateLimited(),
+		}
+	}
+}
+
+// Shutdown takes the instance out of the fleet's view (its heartbeat is
+// deleted), then stops the hub, then the HTTP server, each within its
+// own budget: upgraded connections are not the HTTP server's to wait
+// for; they get 1012 and may reconnect to another instance. It returns
+// the first error.
 func (a *App) Shutdown(hubBudget, httpBudget time.Duration) error {
+	a.Ops.Close()
 	return shutdownInTurn(a.Hub, a.Server, hubBudget, httpBudget)
 }
 
@@ -138,6 +177,7 @@ func shutdownInTurn(first, second shutdowner, firstBudget, secondBudget time.Dur
 // Close stops the outbox (marking what is queued) and the publisher,
 // after Shutdown; the caller then closes the bus, Redis and the store.
 func (a *App) Close() {
+	a.Ops.Close() // done by Shutdown, unless it was skipped
 	a.Outbox.Close()
 	a.Publisher.Close()
 }

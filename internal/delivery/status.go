@@ -42,6 +42,7 @@ const (
 	byCustomer mover = iota
 	byRestaurant
 	byCourier
+	byAdmin
 )
 
 // transition is one row of the lifecycle table: mover may move an order
@@ -62,6 +63,7 @@ var transitions = []transition{
 	{StatusDelivered, byCourier, []Status{StatusPickedUp}},
 	{StatusCancelled, byCustomer, []Status{StatusPlaced}},
 	{StatusCancelled, byRestaurant, []Status{StatusAccepted, StatusPreparing, StatusReady}},
+	{StatusCancelled, byAdmin, []Status{StatusPlaced, StatusAccepted, StatusPreparing, StatusReady, StatusPickedUp}},
 }
 
 // moverOf says which of the order's movers a is, if any.
@@ -73,13 +75,16 @@ func moverOf(o Order, a Actor) (mover, bool) {
 		return byRestaurant, true
 	case a.Role == RoleCourier && o.CourierID != nil && *o.CourierID == a.UserID:
 		return byCourier, true
+	case a.Role == RoleAdmin:
+		return byAdmin, true
 	}
 	return 0, false
 }
 
 // CheckTransition decides whether a may move o to status to.
-// It returns EINVALID for an unknown status or a restaurant cancel without a
-// reason, EFORBIDDEN when a may never make that move on this order, and
+// It returns EINVALID for an unknown status or a cancel by a restaurant or
+// an admin without a reason, EFORBIDDEN when a may never make that move on
+// this order, and
 // EINVALIDTRANSITION when a may make it but not from the order's status.
 func CheckTransition(o Order, a Actor, to Status, reason string) error {
 	if !to.Valid() {
@@ -97,8 +102,8 @@ func CheckTransition(o Order, a Actor, to Status, reason string) error {
 		permitted = true
 		for _, f := range t.from {
 			if f == o.Status {
-				if to == StatusCancelled && m == byRestaurant && reason == "" {
-					return Errorf(EINVALID, "reason: required when a restaurant cancels")
+				if to == StatusCancelled && (m == byRestaurant || m == byAdmin) && reason == "" {
+					return Errorf(EINVALID, "reason: required when a restaurant or an admin cancels")
 				}
 				return nil
 			}

@@ -20,6 +20,11 @@ var allowed = map[string]bool{
 	"restaurant:accepted->cancelled":  true,
 	"restaurant:preparing->cancelled": true,
 	"restaurant:ready->cancelled":     true,
+	"admin:placed->cancelled":         true,
+	"admin:accepted->cancelled":       true,
+	"admin:preparing->cancelled":      true,
+	"admin:ready->cancelled":          true,
+	"admin:picked_up->cancelled":      true,
 }
 
 // permittedTarget: statuses each mover may ever set (else 403).
@@ -27,6 +32,7 @@ var permittedTarget = map[string]map[delivery.Status]bool{
 	"customer":   {delivery.StatusCancelled: true},
 	"restaurant": {delivery.StatusAccepted: true, delivery.StatusRejected: true, delivery.StatusPreparing: true, delivery.StatusReady: true, delivery.StatusCancelled: true},
 	"courier":    {delivery.StatusPickedUp: true, delivery.StatusDelivered: true},
+	"admin":      {delivery.StatusCancelled: true},
 }
 
 func TestCheckTransitionEveryFromToRole(t *testing.T) {
@@ -35,12 +41,13 @@ func TestCheckTransitionEveryFromToRole(t *testing.T) {
 		"customer":   {UserID: 10, Role: delivery.RoleCustomer},
 		"restaurant": {UserID: 20, Role: delivery.RoleRestaurant, RestaurantID: 2},
 		"courier":    {UserID: courier, Role: delivery.RoleCourier},
+		"admin":      {UserID: 1, Role: delivery.RoleAdmin}, // of every order
 	}
 	strangers := map[string]delivery.Actor{
 		"other customer":   {UserID: 11, Role: delivery.RoleCustomer},
 		"other restaurant": {UserID: 21, Role: delivery.RoleRestaurant, RestaurantID: 3},
 		"other courier":    {UserID: 31, Role: delivery.RoleCourier},
-		"admin":            {UserID: 1, Role: delivery.RoleAdmin},
+		"no role":          {UserID: 12},
 	}
 	for _, from := range delivery.Statuses {
 		for _, to := range delivery.Statuses {
@@ -75,11 +82,18 @@ func TestCheckTransitionEveryFromToRole(t *testing.T) {
 	}
 }
 
-func TestRestaurantCancelNeedsReason(t *testing.T) {
+func TestCancelNeedsReason(t *testing.T) {
 	o := delivery.Order{Status: delivery.StatusAccepted, RestaurantID: 2}
 	a := delivery.Actor{UserID: 20, Role: delivery.RoleRestaurant, RestaurantID: 2}
 	if got := delivery.ErrorCode(delivery.CheckTransition(o, a, delivery.StatusCancelled, "")); got != delivery.EINVALID {
 		t.Fatalf("got %s, want invalid", got)
+	}
+	admin := delivery.Actor{UserID: 1, Role: delivery.RoleAdmin}
+	for _, from := range []delivery.Status{delivery.StatusPlaced, delivery.StatusPickedUp} {
+		o := delivery.Order{Status: from, RestaurantID: 2}
+		if got := delivery.ErrorCode(delivery.CheckTransition(o, admin, delivery.StatusCancelled, "")); got != delivery.EINVALID {
+			t.Fatalf("admin cancel from %s without reason: got %s, want invalid", from, got)
+		}
 	}
 	customerOrder := delivery.Order{Status: delivery.StatusPlaced, CustomerID: 10}
 	if err := delivery.CheckTransition(customerOrder, delivery.Actor{UserID: 10, Role: delivery.RoleCustomer}, delivery.StatusCancelled, ""); err != nil {

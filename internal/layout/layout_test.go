@@ -25,6 +25,7 @@ var adapters = []string{
 	"internal/store/sqlite", "internal/store/postgres",
 	"internal/bus/memory", "internal/bus/redis",
 	"internal/location/memory", "internal/location/redis",
+	"internal/ops/redis",
 }
 
 // adapterHelpers are the adapters' own test-helper packages (contract
@@ -32,6 +33,7 @@ var adapters = []string{
 var adapterHelpers = []string{
 	"internal/store/storetest", "internal/bus/bustest",
 	"internal/location/locationtest", "internal/bus/redis/redistest",
+	"internal/ops/opstest",
 }
 
 // wireImports is what internal/wire, the protocol's vocabulary, may

@@ -78,7 +78,11 @@ func (s *Service) List(ctx context.Context, a delivery.Actor, req ListRequest) (
 // With ifMatch set, the change applies only if the order's seq is still
 // *ifMatch (EPRECONDITION otherwise).
 func (s *Service) SetStatus(ctx context.Context, a delivery.Actor, id delivery.ID, to delivery.Status, reason string, ifMatch *int64) (delivery.Order, error) {
-	reason, err := delivery.CheckText("reason", reason, delivery.TextRule{Max: MaxReasonLen, Multiline: true})
+	rule := delivery.TextRule{Max: MaxReasonLen, Multiline: true}
+	if a.Role == delivery.RoleAdmin {
+		rule.Max = MaxAdminReasonLen
+	}
+	reason, err := delivery.CheckText("reason", reason, rule)
 	if err != nil {
 		return delivery.Order{}, err
 	}

@@ -74,6 +74,7 @@ func TestSetStatusWhoMay(t *testing.T) {
 		{"customer cancels late", e.w.customer, assigned, delivery.StatusCancelled, delivery.EINVALIDTRANSITION},
 		{"unknown status", e.w.staff, placed, "eaten", delivery.EINVALID},
 		{"restaurant cancels without reason", e.w.staff, assigned, delivery.StatusCancelled, delivery.EINVALID},
+		{"admin cancels without reason", e.w.admin, assigned, delivery.StatusCancelled, delivery.EINVALID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +102,21 @@ func TestSetStatusReason(t *testing.T) {
 	must(t, err)
 	if got.Status != delivery.StatusCancelled || got.Reason != "out of flour" {
 		t.Fatalf("cancel = %+v, want cancelled with the trimmed reason", got)
+	}
+}
+
+// An admin cancels with a reason of 1 to MaxAdminReasonLen characters.
+func TestSetStatusAdminCancel(t *testing.T) {
+	e := newEnv(t)
+	o := e.assigned()
+	e.outbox.take()
+	_, err := e.svc.SetStatus(t.Context(), e.w.admin, o.ID, delivery.StatusCancelled, strings.Repeat("r", orders.MaxAdminReasonLen+1), nil)
+	wantField(t, err, delivery.EINVALID, "reason")
+	e.outbox.wantNone(t)
+	got, err := e.svc.SetStatus(t.Context(), e.w.admin, o.ID, delivery.StatusCancelled, strings.Repeat("r", orders.MaxAdminReasonLen), nil)
+	must(t, err)
+	if got.Status != delivery.StatusCancelled || got.Reason != strings.Repeat("r", orders.MaxAdminReasonLen) {
+		t.Fatalf("admin cancel = %+v, want cancelled with the reason", got)
 	}
 }
 

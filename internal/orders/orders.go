@@ -26,6 +26,7 @@ const (
 	MaxAddressLen     = 500
 	MaxNotesLen       = 500
 	MaxReasonLen      = 500
+	MaxAdminReasonLen = 200 // an admin's cancel (API.md)
 	MaxIdempotencyKey = 200
 	DefaultEventLimit = 100
 	MaxEventLimit     = 1000

@@ -50,6 +50,11 @@ func TestMaySubscribe(t *testing.T) {
 		{wire.DispatchChannel, "staff", w.staff, no, 0},
 		{wire.DispatchChannel, "admin", w.admin, ok, 0},
 
+		{wire.OpsChannel, "admin", w.admin, ok, 0},
+		{wire.OpsChannel, "customer", w.customer, no, 0},
+		{wire.OpsChannel, "staff", w.staff, no, 0},
+		{wire.OpsChannel, "courier", w.courier, no, 0},
+
 		{wire.OrderChannel(1 << 40), "customer", w.customer, delivery.ENOTFOUND, 0},
 		{wire.OrderChannel(1 << 40), "admin", w.admin, delivery.ENOTFOUND, 0},
 	}
@@ -88,7 +93,7 @@ func TestMaySubscribeFresh(t *testing.T) {
 func TestMaySubscribeMalformed(t *testing.T) {
 	e := newEnv(t)
 	for _, ch := range []string{"", "order", "order:", "order:x", "order:01", "order:-1", "order:+1", "order: 1", "orders:1",
-		"user:", "restaurant:1.5", "dispatch:1", "Dispatch", "order:12345678901234567890123456789"} {
+		"user:", "restaurant:1.5", "dispatch:1", "Dispatch", "order:12345678901234567890123456789", "ops:1", "ops.revoke"} {
 		_, err := e.svc.MaySubscribe(t.Context(), e.w.admin, ch)
 		wantCode(t, err, delivery.EINVALID)
 	}

@@ -39,6 +39,10 @@ type Store interface {
 	// ExpirePending marks up to limit unpublished events created before
 	// before as published, unpublished, and returns how many.
 	ExpirePending(ctx context.Context, before time.Time, limit int) (int, error)
+	// OldestUnpublished returns when the oldest event not yet marked
+	// published was created (the zero time when there is none): the
+	// outbox's lag, for operators.
+	OldestUnpublished(ctx context.Context) (time.Time, error)
 }
 
 // Config is what an Outbox is built from. Zero durations and sizes take

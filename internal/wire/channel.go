@@ -15,16 +15,41 @@ const (
 	KindUser                       // user:{id}, one user's feed
 	KindRestaurant                 // restaurant:{id}, one restaurant's staff
 	KindDispatch                   // dispatch, every courier
+	KindOps                        // ops, the operators: each instance's own figures
 )
+
+// NumKinds bounds the Kind values, for arrays indexed by Kind.
+const NumKinds = int(KindOps) + 1
+
+// kindNames are the names of the kinds, as channel names start.
+var kindNames = [NumKinds]string{
+	KindOrder: "order", KindUser: "user", KindRestaurant: "restaurant",
+	KindDispatch: "dispatch", KindOps: "ops",
+}
+
+// String returns the kind's name ("order", "dispatch", ...).
+func (k Kind) String() string {
+	if int(k) < NumKinds {
+		return kindNames[k]
+	}
+	return ""
+}
 
 // Channel is a parsed channel name.
 type Channel struct {
 	Kind Kind
-	ID   delivery.ID // zero for dispatch
+	ID   delivery.ID // zero for dispatch and ops
 }
 
 // DispatchChannel is the one channel of couriers.
 const DispatchChannel = "dispatch"
+
+// OpsChannel is the one channel of operators. Each instance pushes its
+// EventOpsStats to its own subscribers only: it never crosses the bus.
+const OpsChannel = "ops"
+
+// EventOpsStats is the event of OpsChannel: the fleet's figures.
+const EventOpsStats = "ops.stats"
 
 // MaxChannelLen bounds channel names: a prefix and a 19-digit id.
 const MaxChannelLen = 32
@@ -38,8 +63,11 @@ func RestaurantChannel(id delivery.ID) string { return "restaurant:" + id.String
 // including ids with signs, leading zeros or spaces, is EINVALID, so that
 // one channel has exactly one name.
 func ParseChannel(s string) (Channel, error) {
-	if s == DispatchChannel {
+	switch s {
+	case DispatchChannel:
 		return Channel{Kind: KindDispatch}, nil
+	case OpsChannel:
+		return Channel{Kind: KindOps}, nil
 	}
 	prefix, rest, ok := strings.Cut(s, ":")
 	if !ok || len(s) > MaxChannelLen {
@@ -67,7 +95,7 @@ func invalidChannel(s string) error {
 	if len(s) > MaxChannelLen {
 		s = s[:MaxChannelLen] + "…"
 	}
-	return delivery.Errorf(CodeInvalid, "channel: unknown channel %q (order:{id}, user:{id}, restaurant:{id} or dispatch)", s)
+	return delivery.Errorf(CodeInvalid, "channel: unknown channel %q (order:{id}, user:{id}, restaurant:{id}, dispatch or ops)", s)
 }
 
 // String returns the channel's name.
@@ -81,6 +109,8 @@ func (c Channel) String() string {
 		return RestaurantChannel(c.ID)
 	case KindDispatch:
 		return DispatchChannel
+	case KindOps:
+		return OpsChannel
 	}
 	return ""
 }

@@ -156,6 +156,7 @@ func TestParseChannel(t *testing.T) {
 		"user:7":       {Kind: wire.KindUser, ID: 7},
 		"restaurant:3": {Kind: wire.KindRestaurant, ID: 3},
 		"dispatch":     {Kind: wire.KindDispatch},
+		"ops":          {Kind: wire.KindOps},
 	}
 	for s, want := range good {
 		got, err := wire.ParseChannel(s)
@@ -164,9 +165,22 @@ func TestParseChannel(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"", "order:", "order:0", "order:-1", "order:+1", "order:042", "order: 4", "orders:4",
-		"user:x", "dispatch:1", "Dispatch", "order:99999999999999999999", "news"} {
+		"user:x", "dispatch:1", "Dispatch", "order:99999999999999999999", "news",
+		"ops:1", "OPS", "ops.revoke"} {
 		if _, err := wire.ParseChannel(s); delivery.ErrorCode(err) != wire.CodeInvalid {
 			t.Errorf("ParseChannel(%q): err %v, want invalid", s, err)
+		}
+	}
+	if _, err := wire.ParseChannel("news"); !strings.Contains(delivery.ErrorMessage(err), "dispatch or ops") {
+		t.Errorf("the error lists the channels: %v", err)
+	}
+}
+
+func TestKindNames(t *testing.T) {
+	for k, want := range map[wire.Kind]string{wire.KindOrder: "order", wire.KindUser: "user", wire.KindRestaurant: "restaurant",
+		wire.KindDispatch: "dispatch", wire.KindOps: "ops", 0: "", wire.Kind(wire.NumKinds): ""} {
+		if got := k.String(); got != want {
+			t.Errorf("Kind(%d) = %q, want %q", k, got, want)
 		}
 	}
 }

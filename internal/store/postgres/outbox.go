@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -105,4 +106,18 @@ func (s *Store) ExpirePending(ctx context.Context, before time.Time, limit int) 
 		return 0, fmt.Errorf("postgres: expire pending events: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// OldestUnpublished returns when the oldest event not yet marked
+// published was created, or the zero time when every event is.
+func (s *Store) OldestUnpublished(ctx context.Context) (time.Time, error) {
+	var at time.Time
+	err := s.pool.QueryRow(ctx, `SELECT created_at FROM order_events WHERE NOT published ORDER BY id LIMIT 1`).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("postgres: oldest unpublished event: %w", err)
+	}
+	return at.UTC(), nil
 }

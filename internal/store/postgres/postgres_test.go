@@ -20,6 +20,11 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) delivery.Store { return OpenTest(t) })
 }
 
+func TestOutboxStore(t *testing.T) {
+	TestURL(t)
+	storetest.RunOutbox(t, func(t *testing.T) storetest.OutboxStore { return OpenTest(t) })
+}
+
 // TestConcurrentMigrations: instances starting at once, with the shared
 // production lock id, all open and apply each migration once.
 func TestConcurrentMigrations(t *testing.T) {

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -97,4 +99,19 @@ func (s *Store) ExpirePending(ctx context.Context, before time.Time, limit int) 
 		return 0, fmt.Errorf("sqlite: expire pending events: %w", err)
 	}
 	return int(n), nil
+}
+
+// OldestUnpublished returns when the oldest event not yet marked
+// published was created, or the zero time when every event is.
+func (s *Store) OldestUnpublished(ctx context.Context) (time.Time, error) {
+	var at time.Time
+	err := s.read.QueryRowContext(ctx, `SELECT created_at FROM order_events WHERE published = 0 ORDER BY id LIMIT 1`).
+		Scan(timeCol{&at})
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("sqlite: oldest unpublished event: %w", err)
+	}
+	return at, nil
 }

@@ -15,6 +15,10 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) delivery.Store { return sqlite.OpenTest(t) })
 }
 
+func TestOutboxStore(t *testing.T) {
+	storetest.RunOutbox(t, func(t *testing.T) storetest.OutboxStore { return sqlite.OpenTest(t) })
+}
+
 // TestOpen: Open creates the parent directory, and reopening an existing
 // database keeps its rows and applies no migration twice.
 func TestOpen(t *testing.T) {
