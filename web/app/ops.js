@@ -170,7 +170,9 @@ function instanceTable() {
   function row(i) {
     let r = rows.get(i.id);
     if (!r) {
-      const cells = columns.map(([name, key]) => h("td", { "data-figure": key, class: text(name) }));
+      // data-label names the figure where the cells stand as lines of a
+      // card (narrow windows), the column headings hidden.
+      const cells = columns.map(([name, key]) => h("td", { "data-figure": key, "data-label": name, class: text(name) }));
       r = { tr: h("tr", { "data-instance": i.id }, h("th", { scope: "row", class: "text", text: i.id }), cells), cells, shown: [] };
       rows.set(i.id, r);
     }
@@ -205,13 +207,18 @@ function drawHealth(dl, stats) {
   const state = (s) => s.ok
     ? [h("span", { class: "state state-up", text: "Up" }), ` ${decimal.format(s.latency_ms)} ms`]
     : [h("span", { class: "state state-down", text: "Down" })];
-  const oldest = stats.outbox?.oldest_unpublished_s;
+  const oldest = stats.outbox?.oldest_unpublished_s; // 0: none; null: the store did not answer
   replace(dl,
     h("dt", { text: "Store" }), h("dd", { "data-figure": "store" }, state(stats.store || {})),
     h("dt", { text: "Redis" }), h("dd", { "data-figure": "redis" },
       stats.redis ? state(stats.redis) : "Not used: one instance, fan-out in process."),
     h("dt", { text: "Outbox" }), h("dd", { "data-figure": "outbox" },
-      oldest ? `Oldest unpublished event: ${plural(Math.round(oldest), "second")} old.` : "Nothing waiting to be published."));
+      outbox(oldest)));
+}
+
+function outbox(oldest) {
+  if (oldest == null) return "Not known: the store did not answer.";
+  return oldest > 0 ? `Oldest unpublished event: ${plural(Math.round(oldest), "second")} old.` : "Nothing waiting to be published.";
 }
 
 function drawErrors(list, errors) {
@@ -219,7 +226,7 @@ function drawErrors(list, errors) {
     replace(list, h("li", { class: "muted", text: "No errors." }));
     return;
   }
-  replace(list, [...errors].reverse().map((e) => h("li", {},
+  replace(list, errors.map((e) => h("li", {}, // newest first, as the server lists them
     h("p", { class: "error-meta" }, timeEl(e.at), e.instance ? ` on ${e.instance}` : null),
     h("p", { class: "error-text", text: e.message }))));
 }
