@@ -4,7 +4,7 @@
 // demo prints such links); "#/signup?role=courier" picks the account type.
 import { Session } from "/client/ordercast.js";
 import { h, replace } from "./dom.js";
-import { explain, fieldOf } from "./errors.js";
+import { field, submitting } from "./forms.js";
 
 // openSession is the tab's session, one for the app and the operator page
 // (a person signed in on one is signed in on the other).
@@ -25,31 +25,6 @@ function takeNotice() {
   const text = pendingNotice;
   pendingNotice = "";
   return h("p", { id: "auth-notice", class: "notice", role: "status", text });
-}
-
-function field(id, label, attrs = {}, hint = "") {
-  const hintEl = hint ? h("p", { id: `${id}-hint`, class: "hint", text: hint }) : null;
-  const input = h("input", { id, name: id, "aria-describedby": hintEl ? hintEl.id : null, ...attrs });
-  return { input, el: h("div", { class: "field" }, h("label", { for: id, text: label }), input, hintEl) };
-}
-
-// submitting runs work with the form's button disabled (a second click
-// does nothing) and shows what went wrong next to the form.
-async function submitting(form, error, inputs, work, overrides) {
-  const button = form.querySelector("button[type=submit]");
-  if (button.disabled) return;
-  button.disabled = true;
-  error.textContent = "";
-  for (const input of Object.values(inputs)) input.removeAttribute("aria-invalid");
-  try {
-    await work();
-  } catch (err) {
-    error.textContent = explain(err, overrides);
-    const bad = inputs[fieldOf(err)];
-    if (bad) { bad.setAttribute("aria-invalid", "true"); bad.focus(); }
-  } finally {
-    button.disabled = false;
-  }
 }
 
 // signIn draws the sign-in form into ctx.main. after runs once signed in

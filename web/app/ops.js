@@ -7,7 +7,8 @@
 // signed-in non-admin is told so, and the page asks the server for nothing.
 import { Realtime } from "/client/ordercast.js";
 import { h, replace, setChildren, announce, formatTime, timeEl, plural, orderLabel } from "./dom.js";
-import { explain, fieldOf } from "./errors.js";
+import { explain } from "./errors.js";
+import { field, submitting } from "./forms.js";
 import * as auth from "./auth.js";
 import { showConnection } from "./banner.js";
 
@@ -231,29 +232,6 @@ function drawErrors(list, errors) {
     h("p", { class: "error-text", text: e.message }))));
 }
 
-// field is a labelled input with its id, and a hint below it.
-function field(id, label, attrs = {}, hint = "") {
-  const hintEl = hint ? h("p", { id: `${id}-hint`, class: "hint", text: hint }) : null;
-  const input = h("input", { id, name: id, "aria-describedby": hintEl ? hintEl.id : null, ...attrs });
-  return { input, el: h("div", { class: "field" }, h("label", { for: id, text: label }), input, hintEl) };
-}
-
-// busy runs work with the buttons of box disabled and shows its error in
-// words; overrides gives the action's own words for some codes.
-async function busy(box, error, work, overrides = {}) {
-  const buttons = [...box.querySelectorAll("button")];
-  if (buttons.some((b) => b.disabled)) return;
-  for (const b of buttons) b.disabled = true;
-  error.textContent = "";
-  try {
-    await work();
-  } catch (err) {
-    error.textContent = explain(err, { ...REFUSED, ...overrides });
-  } finally {
-    for (const b of buttons) b.disabled = false;
-  }
-}
-
 // userActions: find a user by email, then end every session of theirs
 // (the revocation of "ordercast admin revoke": their sockets close with
 // 4001 on every instance).
@@ -262,44 +240,54 @@ function userActions() {
   const error = h("p", { class: "error", role: "alert" });
   const found = h("div", { class: "found" });
   const form = h("form", {
-    class: "action",
     "aria-labelledby": "find-h",
     onSubmit: (e) => {
       e.preventDefault();
       const wanted = email.input.value.trim();
       replace(found);
-      busy(form, error, async () => {
+      submitting(form, error, { email: email.input }, async () => {
         const { user } = await session.api("GET", `/admin/users?email=${encodeURIComponent(wanted)}`);
         showUser(user);
-      }, { not_found: `No user has the email ${wanted}.` });
+      }, { ...REFUSED, not_found: `No user has the email ${wanted}.` });
     },
   },
   h("h3", { id: "find-h", text: "Find a user" }),
   email.el,
   h("button", { type: "submit", class: "primary", text: "Find user" }),
-  error, found);
+  error);
 
   function showUser(u) {
     const result = h("p", { role: "status" });
-    const bar = h("div", { class: "buttons" });
-    const ask = () => {
-      replace(bar,
-        h("p", { class: "question", text: `End every session of ${u.email}? They are signed out on every device, and their open connections close.` }),
-        h("button", { type: "button", class: "danger", onClick: end, "aria-label": `End sessions of ${u.email}`, text: "End sessions" }),
-        h("button", { type: "button", onClick: keep, "aria-label": `Keep the sessions of ${u.email}`, text: "Keep" }));
-      bar.querySelector("button").focus();
-    };
-    const keep = () => {
-      offer();
-      bar.querySelector("button").focus();
-    };
-    const offer = () => replace(bar, h("button", { type: "button", class: "danger", onClick: ask, text: "End sessions" }));
-    const end = () => busy(found, error, async () => {
-      const { sessions_revoked: n } = await session.api("POST", `/admin/users/${u.id}/revoke`, {});
-      result.textContent = `Ended ${plural(n, "session")} of ${u.email}.`;
-      offer();
-      bar.querySelector("button").focus();
-    }, { not_found: `${u.email} no longer exists.` });
+    const endError = h("p", { class: "error", role: "alert" });
+    const bar = h("div");
+    const offer = () => replace(bar, h("div", { class: "buttons" },
+      h("button", { type: "button", class: "danger", onClick: ask, text: "End sessions" })));
+    function ask() {
+      result.textContent = "";
+      const confirm = h("form", {
+        class: "confirm",
+        onSubmit: (e) => {
+          e.preventDefault();
+          submitting(confirm, endError, {}, async () => {
+            const { sessions_revoked: n } = await session.api("POST", `/admin/users/${u.id}/revoke`, {});
+            result.textContent = `Ended ${plural(n, "session")} of ${u.email}.`;
+            offer();
+            bar.querySelector("button").focus();
+          }, { ...REFUSED, not_found: `${u.email} no longer exists.` });
+        },
+      },
+      h("p", { text: `End every session of ${u.email}? They are signed out on every device, and their open connections close.` }),
+      h("div", { class: "buttons" },
+        h("button", { type: "submit", class: "danger", "aria-label": `End sessions of ${u.email}`, text: "End sessions" }),
+        h("button", {
+          type: "button",
+          onClick: () => { offer(); bar.querySelector("button").focus(); },
+          "aria-label": `Keep the sessions of ${u.email}`,
+          text: "Keep",
+        })));
+      replace(bar, confirm);
+      confirm.querySelector("button").focus();
+    }
     offer();
     replace(found,
       h("dl", { class: "facts" },
@@ -309,9 +297,9 @@ function userActions() {
         h("dt", { text: "User id" }), h("dd", { text: String(u.id) }),
         u.restaurant_id ? [h("dt", { text: "Restaurant id" }), h("dd", { text: String(u.restaurant_id) })] : null,
         h("dt", { text: "Signed up" }), h("dd", {}, timeEl(u.created_at))),
-      bar, result);
+      bar, endError, result);
   }
-  return form;
+  return h("div", { class: "action" }, form, found);
 }
 
 // orderActions: an order by id, and the two steps an operator may take on
@@ -331,7 +319,7 @@ function orderActions() {
       reason: (o) => `Reason for unassigning the courier of order #${o}`,
       call: (o, reason) => session.api("POST", `/orders/${o}/unassign`, { reason }),
       done: (o) => `${orderLabel(o)}: the courier was taken off; it is offered to couriers again.`,
-      overrides: (o) => ({ invalid_transition: `${orderLabel(o)} has no courier now, or its courier has the food already: there is no courier to take off.` }),
+      refused: (o) => ({ invalid_transition: `${orderLabel(o)} has no courier now, or its courier has the food already: there is no courier to take off.` }),
     },
     {
       label: "Cancel order",
@@ -340,11 +328,15 @@ function orderActions() {
       reason: (o) => `Reason for cancelling order #${o}`,
       call: (o, reason) => session.api("POST", `/orders/${o}/status`, { status: "cancelled", reason }),
       done: (o) => `${orderLabel(o)} was cancelled.`,
-      overrides: (o) => ({ invalid_transition: `${orderLabel(o)} has ended already (delivered, rejected or cancelled), so it cannot be cancelled.` }),
+      refused: (o) => ({ invalid_transition: `${orderLabel(o)} has ended already (delivered, rejected or cancelled), so it cannot be cancelled.` }),
     },
   ];
   const buttons = () => h("div", { class: "buttons" }, steps.map((step) =>
     h("button", { type: "button", class: step.kind, onClick: () => start(step), text: step.label })));
+  const back = () => {
+    replace(slot, buttons());
+    slot.querySelector("button").focus();
+  };
 
   // start checks the id, then asks for the step's reason.
   function start(step) {
@@ -359,26 +351,15 @@ function orderActions() {
       return;
     }
     const reason = h("textarea", { id: "order-reason", name: "reason", rows: 2, maxlength: 200 });
-    const back = () => {
-      replace(slot, buttons());
-      slot.querySelector("button").focus();
-    };
     const confirm = h("form", {
       class: "confirm",
       onSubmit: (e) => {
         e.preventDefault();
-        reason.removeAttribute("aria-invalid");
-        busy(confirm, error, async () => {
-          try {
-            await step.call(o, reason.value.trim());
-          } catch (err) {
-            if (fieldOf(err) === "reason") { reason.setAttribute("aria-invalid", "true"); reason.focus(); }
-            throw err;
-          }
+        submitting(confirm, error, { reason }, async () => {
+          await step.call(o, reason.value.trim());
           result.textContent = step.done(o);
-          announce(step.done(o));
           back();
-        }, { not_found: `There is no order #${o}.`, ...step.overrides(o) });
+        }, { ...REFUSED, not_found: `There is no order #${o}.`, ...step.refused(o) });
       },
     },
     h("label", { for: reason.id, text: step.reason(o) }),
