@@ -16,6 +16,7 @@ import (
 	"github.com/ordercast/ordercast/internal/bus/redis/redistest"
 	"github.com/ordercast/ordercast/internal/delivery"
 	locredis "github.com/ordercast/ordercast/internal/location/redis"
+	opsredis "github.com/ordercast/ordercast/internal/ops/redis"
 	"github.com/ordercast/ordercast/internal/outbox"
 	"github.com/ordercast/ordercast/internal/sessions"
 	"github.com/ordercast/ordercast/internal/store/postgres"
@@ -95,6 +96,8 @@ func (c *cluster) start(i int, o instanceOpts) *instance {
 		// Courier positions in Redis, as cmd/ordercast keeps them.
 		cfg.Locations = locredis.New(client, locredis.Options{Prefix: c.prefix})
 		cfg.Outbox = outbox.Config{Grace: relayGrace, Interval: 50 * time.Millisecond, BusUp: func() bool { return inst.Bus.Stats().Connected }}
+		// The fleet's heartbeats in Redis, as cmd/ordercast keeps them.
+		cfg.Ops.Heartbeats, cfg.Ops.Redis = opsredis.New(client, opsredis.Options{Prefix: c.prefix}), inst.Bus.Ready
 		if o.dies {
 			cfg.Bus = losingBus{cfg.Bus}
 			cfg.Outbox.Interval = time.Hour // no relay round within a test
