@@ -130,6 +130,8 @@ func TestBadConfigIsRefused(t *testing.T) {
 		{"LOG_FORMAT": "xml"},
 		{"HUB_API_KEY": "short"},
 		{"MAX_ACTIVE_PER_COURIER": "0"},
+		{"INSTANCE_ID": "two words"},
+		{"INSTANCE_ID": strings.Repeat("x", 65)},
 	} {
 		if err := run(context.Background(), func(k string) string { return env[k] }, io.Discard, nil, false); err == nil {
 			t.Errorf("%v: started", env)
