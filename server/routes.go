@@ -72,17 +72,19 @@ func (s *Server) routes() {
 	s.app.Use(noRoute(methodsOf(s.app)))
 }
 
-// mountWeb serves the embedded web app: the shell at /, its modules and
-// styles under /app/ and the browser client under /client/.
+// mountWeb serves the embedded web app: the app's shell at /, the
+// operator page at /ops (to anyone: its data is an admin's only), their
+// modules and styles under /app/ and the browser client under /client/.
 func (s *Server) mountWeb() {
 	files, err := loadStatic(web.FS)
 	if err != nil {
 		panic("web: embedded files unreadable: " + err.Error()) // a broken build, not a runtime condition
 	}
-	static := serveStatic(files)
-	s.app.Get("/", static)
-	s.app.Get("/app/*", static)
-	s.app.Get("/client/*", static)
+	s.app.Get("/", serveStatic(files, "/index.html"))
+	s.app.Get("/ops", serveStatic(files, "/ops.html"))
+	assets := serveStatic(files, "")
+	s.app.Get("/app/*", assets)
+	s.app.Get("/client/*", assets)
 }
 
 // handleReady pings the store and every other dependency; any failure

@@ -61,14 +61,16 @@ func loadStatic(fsys fs.FS) (map[string]staticFile, error) {
 	return files, err
 }
 
-// serveStatic answers GET for the web app: "/" is index.html, other paths
-// the embedded file of that name. Browsers revalidate every file (no-cache)
-// and get 304 while its tag holds, so a new binary is picked up at once.
-func serveStatic(files map[string]staticFile) fiber.Handler {
+// serveStatic answers GET for the web app: with page set, that page's file
+// ("/index.html" for "/", whatever case or trailing slash the router let
+// through); else the embedded file of the path's name. Browsers revalidate
+// every file (no-cache) and get 304 while its tag holds, so a new binary is
+// picked up at once.
+func serveStatic(files map[string]staticFile, page string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		name := c.Path()
-		if name == "/" {
-			name = "/index.html"
+		name := page
+		if name == "" {
+			name = c.Path()
 		}
 		f, ok := files[name]
 		if !ok {

@@ -12,8 +12,10 @@ func TestWebAppFilesAreServedWithTagsAndPolicy(t *testing.T) {
 	e := newTestEnv(t)
 	for path, wantType := range map[string]string{
 		"/":                    "text/html; charset=utf-8",
+		"/ops":                 "text/html; charset=utf-8",
 		"/client/ordercast.js": "text/javascript; charset=utf-8",
 		"/app/app.js":          "text/javascript; charset=utf-8",
+		"/app/ops.js":          "text/javascript; charset=utf-8",
 	} {
 		r := e.must(http.StatusOK, "GET", path, "", nil)
 		if got := r.Header.Get("Content-Type"); got != wantType {
@@ -38,7 +40,12 @@ func TestWebAppFilesAreServedWithTagsAndPolicy(t *testing.T) {
 		}
 		e.must(http.StatusOK, "GET", path, "", nil, "If-None-Match", `"stale"`)
 	}
-	for _, path := range []string{"/app/nope.js", "/client/", "/web.go", "/app/../web.go"} {
+	// The operator page is its own shell, served to anyone (its data is
+	// an admin's only).
+	if page := e.must(http.StatusOK, "GET", "/ops", "", nil); !strings.Contains(string(page.Body), `src="/app/ops.js"`) {
+		t.Errorf("/ops does not load the operator page's module: %s", page.Body)
+	}
+	for _, path := range []string{"/app/nope.js", "/client/", "/web.go", "/app/../web.go", "/ops.html", "/index.html"} {
 		if r := e.do("GET", path, "", nil); r.Status != http.StatusNotFound || r.errorCode(t) != "not_found" {
 			t.Errorf("%s: %d %s, want 404 not_found", path, r.Status, r.Body)
 		}

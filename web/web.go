@@ -1,6 +1,7 @@
 // Package web is the browser app, embedded in the binary: index.html (the
-// app shell), app/ (the screens) and client/ (the browser client library,
-// an ES module other front ends may copy).
+// app shell), ops.html (the operator page's shell), app/ (the screens) and
+// client/ (the browser client library, an ES module other front ends may
+// copy).
 package web
 
 import (
@@ -8,7 +9,7 @@ import (
 	"io/fs"
 )
 
-//go:embed index.html app client
+//go:embed index.html ops.html app client
 var files embed.FS
 
 // FS holds the app's files, rooted at this folder.

@@ -77,7 +77,7 @@ func stillOpen(t *testing.T, closed <-chan websocket.StatusCode) {
 	t.Helper()
 	select {
 	case code := <-closed:
-		t.Fatalf("a socket of another user was closed (%d)", code)
+		t.Fatalf("a socket that should be open was closed (%d)", code)
 	default:
 	}
 }

@@ -540,10 +540,16 @@ func TestClientResyncOfAFeedLeftMeanwhile(t *testing.T) {
 // token.
 func login(t *testing.T, base, email string) string {
 	t.Helper()
+	return loginAs(t, base, email, "long enough pw")
+}
+
+// loginAs signs in with email and password and returns the access token.
+func loginAs(t *testing.T, base, email, password string) string {
+	t.Helper()
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
-	body := fmt.Sprintf(`{"email":%q,"password":"long enough pw"}`, email)
+	body := fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)
 	if err := json.Unmarshal(apiCall(t, base, "", "POST", "/auth/login", body), &out); err != nil {
 		t.Fatal(err)
 	}

@@ -369,7 +369,15 @@ func TestWebRefusalsAndCancels(t *testing.T) {
 // showed in words, and returns how many there are.
 func expectOnlyFailure(t *testing.T, tab *browsertest.Tab, status, path string) int {
 	t.Helper()
-	problems := tab.Problems()
+	return expectOnlyFailureAfter(t, tab, 0, status, path)
+}
+
+// expectOnlyFailureAfter is expectOnlyFailure for the problems after the
+// first n (those of an earlier expected failure).
+func expectOnlyFailureAfter(t *testing.T, tab *browsertest.Tab, n int, status, path string) int {
+	t.Helper()
+	all := tab.Problems()
+	problems := all[n:]
 	seen := false
 	for _, p := range problems {
 		if !strings.Contains(p, path) {
@@ -380,7 +388,7 @@ func expectOnlyFailure(t *testing.T, tab *browsertest.Tab, status, path string) 
 	if !seen {
 		t.Errorf("no failed request %s %s among %q", status, path, problems)
 	}
-	return len(problems)
+	return len(all)
 }
 
 // checkCleanAfter is CheckClean for a tab whose first n problems were

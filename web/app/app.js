@@ -2,16 +2,17 @@
 // hash routes per role, the navigation, the connection banner, and the
 // title. Each screen is a function of a context (ctx) that draws into
 // <main> and registers what to undo when the page changes.
-import { Session, Realtime } from "/client/ordercast.js";
+import { Realtime } from "/client/ordercast.js";
 import { h, replace, announce } from "./dom.js";
 import * as auth from "./auth.js";
+import { showConnection } from "./banner.js";
 import * as customer from "./customer.js";
 import * as restaurant from "./restaurant.js";
 import * as courier from "./courier.js";
 
 const SCREENS = { customer, restaurant, courier };
 
-const session = new Session({ baseURL: "", storage: sessionStorage, key: "ordercast.session" });
+const session = auth.openSession();
 let rt = null;
 let current = null; // the mounted screen's {cleanups, controller}
 let signingOut = false;
@@ -103,7 +104,7 @@ async function render() {
   const screens = SCREENS[session.user.role];
   if (!screens) {
     replace(main, h("h1", { text: "Nothing here for this account" }),
-      h("p", { text: "This app is for customers, restaurants and couriers. Operators use the operator page." }));
+      h("p", {}, "This app is for customers, restaurants and couriers. Operators use ", h("a", { href: "/ops", text: "the operator page" }), "."));
     return;
   }
   const found = match(screens.routes, path);
@@ -169,47 +170,14 @@ function onSessionChange(e) {
 function startRealtime() {
   if (rt) return;
   rt = new Realtime({ session });
-  rt.addEventListener("state", (e) => banner(e.detail));
+  rt.addEventListener("state", (e) => showConnection(e.detail));
   rt.connect();
 }
 
 function stopRealtime() {
   rt.close();
   rt = null;
-  banner({ name: "closed" });
-}
-
-// The connection banner: shown while the socket is down, with a count down
-// to the next attempt. Only "lost" and "back" are announced; the count
-// itself would be read out every second.
-const bannerEl = document.getElementById("banner");
-const bannerText = document.getElementById("banner-text");
-const bannerCount = document.getElementById("banner-count");
-let bannerTimer = 0;
-let wasDown = false;
-
-function banner(state) {
-  clearInterval(bannerTimer);
-  if (state.name === "down" || (state.name === "connecting" && wasDown)) {
-    if (!wasDown) {
-      bannerText.textContent = "Connection lost. Updates are paused.";
-      announce("Connection lost. Reconnecting.");
-    }
-    wasDown = true;
-    bannerEl.hidden = false;
-    const tick = () => {
-      const s = state.retryAt ? Math.ceil((state.retryAt - Date.now()) / 1000) : 0;
-      bannerCount.textContent = state.name === "down" && s > 0 ? `Reconnecting in ${s} s…` : "Reconnecting…";
-    };
-    tick();
-    if (state.name === "down") bannerTimer = setInterval(tick, 250);
-    return;
-  }
-  if (state.name === "open" && wasDown) announce("Connection restored. You are up to date.");
-  wasDown = false;
-  bannerEl.hidden = true;
-  bannerText.textContent = "";
-  bannerCount.textContent = "";
+  showConnection({ name: "closed" });
 }
 
 document.getElementById("skip").addEventListener("click", (e) => {

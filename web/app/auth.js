@@ -2,8 +2,15 @@
 // the tokens in memory and sessionStorage, so a reload keeps the user
 // signed in in this tab only. "#/signin?email=..." fills in the email (the
 // demo prints such links); "#/signup?role=courier" picks the account type.
+import { Session } from "/client/ordercast.js";
 import { h, replace } from "./dom.js";
-import { explain, fieldOf } from "./errors.js";
+import { field, submitting } from "./forms.js";
+
+// openSession is the tab's session, one for the app and the operator page
+// (a person signed in on one is signed in on the other).
+export function openSession() {
+  return new Session({ baseURL: "", storage: sessionStorage, key: "ordercast.session" });
+}
 
 let pendingNotice = "";
 
@@ -20,32 +27,11 @@ function takeNotice() {
   return h("p", { id: "auth-notice", class: "notice", role: "status", text });
 }
 
-function field(id, label, attrs = {}, hint = "") {
-  const hintEl = hint ? h("p", { id: `${id}-hint`, class: "hint", text: hint }) : null;
-  const input = h("input", { id, name: id, "aria-describedby": hintEl ? hintEl.id : null, ...attrs });
-  return { input, el: h("div", { class: "field" }, h("label", { for: id, text: label }), input, hintEl) };
-}
-
-// submitting runs work with the form's button disabled (a second click
-// does nothing) and shows what went wrong next to the form.
-async function submitting(form, error, inputs, work, overrides) {
-  const button = form.querySelector("button[type=submit]");
-  if (button.disabled) return;
-  button.disabled = true;
-  error.textContent = "";
-  for (const input of Object.values(inputs)) input.removeAttribute("aria-invalid");
-  try {
-    await work();
-  } catch (err) {
-    error.textContent = explain(err, overrides);
-    const bad = inputs[fieldOf(err)];
-    if (bad) { bad.setAttribute("aria-invalid", "true"); bad.focus(); }
-  } finally {
-    button.disabled = false;
-  }
-}
-
-export function signIn(ctx) {
+// signIn draws the sign-in form into ctx.main. after runs once signed in
+// (the app goes to its start page); intro says what the page is for;
+// signUp offers the sign-up page (not on the operator page: admins do not
+// sign up).
+export function signIn(ctx, { after = () => ctx.navigate("#/"), intro = "", signUp = true } = {}) {
   ctx.setTitle("Sign in");
   const email = field("email", "Email", { type: "email", autocomplete: "username", required: true, value: ctx.query.email || "" });
   const password = field("password", "Password", { type: "password", autocomplete: "current-password", required: true });
@@ -56,15 +42,15 @@ export function signIn(ctx) {
       e.preventDefault();
       submitting(form, error, { email: email.input, password: password.input }, async () => {
         await ctx.session.login(email.input.value.trim(), password.input.value);
-        ctx.navigate("#/");
+        after();
       }, { unauthorized: "Wrong email or password." });
     },
   },
   email.el, password.el,
   h("button", { type: "submit", class: "primary", text: "Sign in" }), error);
   const heading = h("h1", { tabindex: -1, text: "Sign in" });
-  replace(ctx.main, h("div", { class: "auth" }, heading, takeNotice(), form,
-    h("p", {}, "New here? ", h("a", { href: "#/signup", text: "Create an account" }))));
+  replace(ctx.main, h("div", { class: "auth" }, heading, intro ? h("p", { text: intro }) : null, takeNotice(), form,
+    signUp ? h("p", {}, "New here? ", h("a", { href: "#/signup", text: "Create an account" })) : null));
   (email.input.value ? password.input : email.input).focus();
 }
 

@@ -21,6 +21,7 @@ const TYPING_INTERVAL_MS = 1000;
 const FEED_SEEN_PER_ORDER = 64;
 // A feed's snapshot once subscribed (newest first, the server's maximum).
 const RESYNC_LIMIT = 200;
+const FEED_PREFIXES = ["user", "restaurant", "dispatch"];
 const REFRESH_RETRY_MS = 2000;
 // A REST call not answered (body included) within this is given up as
 // ApiError(0, "timeout"): a stalled network must not hang a screen.
@@ -269,6 +270,9 @@ class Subscription {
     this.#rt = rt;
     this.channel = channel;
     this.isOrder = channel.startsWith("order:");
+    // Feeds carry the events of many orders; any other channel (ops) has
+    // no seqs and nothing to resynchronize: its events pass through.
+    this.isFeed = FEED_PREFIXES.some((p) => channel === p || channel.startsWith(`${p}:`));
     this.lastSeq = this.isOrder ? since : null;
     this.replyId = null; // the id of its subscribe on this socket
     this.#handlers = handlers;
@@ -395,8 +399,10 @@ export class Realtime extends EventTarget {
    * (data.order_id || data.id, seq) and, each time the subscription is
    * live (first socket and every reconnect), get onResync(orders) with
    * GET /orders: what happened before, or during an outage, is covered by
-   * that snapshot, and later frames follow it. A refused subscribe, or a channel ended by the server,
-   * calls onError(ApiError) and ends the subscription.
+   * that snapshot, and later frames follow it. Other channels ("ops")
+   * carry ephemeral events only, passed as they come. A refused subscribe,
+   * or a channel ended by the server, calls onError(ApiError) and ends the
+   * subscription.
    * @param {string} channel
    * @param {{since?: number, onEvent?: (frame: object) => void,
    *          onError?: (err: ApiError) => void, onResync?: (orders: object[]) => void}} [options]
@@ -693,7 +699,7 @@ export class Realtime extends EventTarget {
     if (sub.isOrder) frame.since = sub.lastSeq;
     // A feed's frames wait until its snapshot, taken once the subscription
     // is live, so that nothing between the two is missed or shown twice.
-    if (!sub.isOrder) Object.assign(sub, { resyncing: true, held: [] });
+    if (sub.isFeed) Object.assign(sub, { resyncing: true, held: [] });
     const ws = this.#ws;
     let acked = false;
     const onReply = (f) => {
@@ -709,7 +715,7 @@ export class Realtime extends EventTarget {
       // Kept for this socket: an error with this id may follow the ack.
       this.#replies.set(id, onReply);
       sub.replyId = id;
-      if (!sub.isOrder) this.#resyncFeed(sub, ws);
+      if (sub.isFeed) this.#resyncFeed(sub, ws);
     };
     const id = this.#request(frame, onReply);
   }
@@ -740,7 +746,7 @@ export class Realtime extends EventTarget {
     const sub = this.#subs.get(f.channel);
     if (!sub) return;
     if (f.seq == null) return sub.call("onEvent", f); // ephemeral: typing, positions, offers
-    if (!sub.isOrder) return this.#feedEvent(sub, f);
+    if (sub.isFeed) return this.#feedEvent(sub, f);
     if (f.seq <= sub.lastSeq) return; // the replay overlapping what was seen, or a redelivery
     if (f.seq !== sub.lastSeq + 1) {
       // A frame was lost on the way (the hub repairs gaps, so this should
