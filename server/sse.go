@@ -49,9 +49,9 @@ func (s *Server) startSSE(c *fiber.Ctx) error {
 		header.Set(fiber.HeaderAccessControlAllowOrigin, origin)
 		header.Set(fiber.HeaderVary, fiber.HeaderOrigin)
 	}
-	hub, log := s.cfg.Hub, requestLogger(c)
+	hub, log, id := s.cfg.Hub, requestLogger(c), requestIDOf(c)
 	handOver(c, held, func(conn net.Conn) {
-		if err := hub.ServeSSE(conn, claims, stream, header); err != nil {
+		if err := hub.ServeSSE(conn, claims, stream, header, id); err != nil {
 			log.Warn().Err(err).Msg("event stream start")
 		}
 	})
