@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -99,7 +101,8 @@ func checkClosed(t *testing.T, name string, l logLine, transport string, role de
 // Each socket and stream ends with one line that names it as its
 // handshake's request line does and says how it ended: closed by the
 // client (its code, never its text), over the frame limit, by a logout
-// (the hub's reason), or a stream the client went away from.
+// (the hub's reason), a stream the client went away from, a frame the
+// websocket library refused, a stream's peer that wrote to it.
 func TestEveryConnectionEndsWithOneClosedLine(t *testing.T) {
 	e := newRealtimeEnv(t)
 
@@ -157,6 +160,44 @@ func TestEveryConnectionEndsWithOneClosedLine(t *testing.T) {
 		e.barrierOf(st)
 		st.cut()
 		checkClosed(t, "stream cut", e.closedLine(st.resp.Header.Get("X-Request-ID")), "sse", delivery.RoleCourier, 1006, "peer_gone", 0, len(st.received()))
+	})
+
+	// Raw clients: a websocket frame with a reserved bit set, which the
+	// library refuses (1002), and a stream's peer that writes.
+	raw := func(p party, path, requestID, headers string) (net.Conn, *bufio.Reader) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(e.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		_ = conn.SetDeadline(time.Now().Add(waitTimeout))
+		if _, err := fmt.Fprintf(conn, "GET %s?access_token=%s HTTP/1.1\r\nHost: x\r\nX-Request-ID: %s\r\n%s\r\n", path, p.Token, requestID, headers); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.Header.Get("X-Request-ID") != requestID {
+			t.Fatalf("%s: %v %v", path, err, resp)
+		}
+		return conn, br
+	}
+	t.Run("reserved bit", func(t *testing.T) {
+		p := e.register(delivery.RoleCustomer)
+		conn, _ := raw(p, "/ws", "reserved-bit", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+		rsv2 := clientFrame("hi")
+		rsv2[0] |= 0x20
+		if _, err := conn.Write(rsv2); err != nil {
+			t.Fatal(err)
+		}
+		checkClosed(t, "reserved bit", e.closedLine("reserved-bit"), "ws", delivery.RoleCustomer, 1002, "protocol_error", 0, 0)
+	})
+	t.Run("stream peer writes", func(t *testing.T) {
+		p := e.register(delivery.RoleCourier)
+		conn, _ := raw(p, "/sse", "stream-peer-writes", "")
+		if _, err := conn.Write([]byte("hello\n")); err != nil {
+			t.Fatal(err)
+		}
+		checkClosed(t, "stream peer writes", e.closedLine("stream-peer-writes"), "sse", delivery.RoleCourier, 1006, "peer_sent_data", 0, 0)
 	})
 
 	t.Run("caller's request id", func(t *testing.T) {
