@@ -35,9 +35,10 @@ const (
 	// 200 bytes); larger messages are read past it, into pooled buffers.
 	readBufSize = 256
 	// controlBufSize holds the largest control frame (2+125 bytes; a
-	// server sends no mask) so that one library flush is one frame, and
-	// the 101 response (about 130 bytes) so that it goes in one write. 144
-	// is a size class of the allocator.
+	// server sends no mask) so that one library flush is one frame. The
+	// 101 response (about 130 bytes, and its X-Request-ID) takes two
+	// writes, once per connection, rather than a larger buffer every
+	// idle connection would keep. 144 is a size class of the allocator.
 	controlBufSize = 144
 	// flushAt is where a batch is written and the buffer reused.
 	flushAt = 32 << 10
