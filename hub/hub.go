@@ -212,7 +212,7 @@ func (h *Hub) Serve(conn net.Conn, r *http.Request, claims auth.Claims, requestI
 	if err != nil {
 		return err
 	}
-	t, err := acceptWS(conn, r, h.cfg.Limits, c.control, http.Header{headerRequestID: {requestID}})
+	t, err := acceptWS(conn, r, h.cfg.Limits, c.control, echoRequestID(http.Header{}, requestID))
 	if err != nil {
 		c.leave()
 		return withoutAddrs(err)
@@ -221,8 +221,13 @@ func (h *Hub) Serve(conn net.Conn, r *http.Request, claims auth.Claims, requestI
 	return h.start(c, nil)
 }
 
-// headerRequestID is the header that names a request in logs.
-const headerRequestID = "X-Request-ID"
+// echoRequestID adds the request id to the header of an answer.
+func echoRequestID(header http.Header, requestID string) http.Header {
+	if requestID != "" {
+		header.Set("X-Request-ID", requestID)
+	}
+	return header
+}
 
 // newClient is the connection of claims' user on conn, subscribed to the
 // user's own feed before the handshake completes: a client that sees its

@@ -45,7 +45,6 @@ func (h *Hub) ServeSSE(conn net.Conn, claims auth.Claims, st wire.Stream, header
 	if err != nil {
 		return err
 	}
-	header.Set(headerRequestID, requestID)
 	t := newSSEConn(conn, h.cfg.Limits)
 	c.t = t
 	var pending []*subscription
@@ -72,7 +71,7 @@ func (h *Hub) ServeSSE(conn net.Conn, claims auth.Claims, st wire.Stream, header
 			pending = append(pending, s)
 		}
 	}
-	if err := t.writeHead(header); err != nil {
+	if err := t.writeHead(echoRequestID(header, requestID)); err != nil {
 		c.leave()
 		t.release(nil)
 		return withoutAddrs(err)
