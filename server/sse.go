@@ -52,7 +52,7 @@ func (s *Server) startSSE(c *fiber.Ctx) error {
 	hub, log, id := s.cfg.Hub, requestLogger(c), requestIDOf(c)
 	handOver(c, held, func(conn net.Conn) {
 		if err := hub.ServeSSE(conn, claims, stream, header, id); err != nil {
-			log.Warn().Err(err).Msg("event stream start")
+			log.Warn().Err(err).Str("user_id", claims.UserID.String()).Msg("event stream start")
 		}
 	})
 	return nil

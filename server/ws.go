@@ -74,7 +74,7 @@ func (s *Server) upgradeWS(c *fiber.Ctx) error {
 	hub, log, id := s.cfg.Hub, requestLogger(c), requestIDOf(c)
 	handOver(c, held, func(conn net.Conn) {
 		if err := hub.Serve(conn, req, claims, id); err != nil {
-			log.Warn().Err(err).Msg("websocket handshake")
+			log.Warn().Err(err).Str("user_id", claims.UserID.String()).Msg("websocket handshake")
 		}
 	})
 	// The request line says what happened: the upgrade was handed to the
