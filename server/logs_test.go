@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -198,6 +199,24 @@ func TestEveryConnectionEndsWithOneClosedLine(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkClosed(t, "stream peer writes", e.closedLine("stream-peer-writes"), "sse", delivery.RoleCourier, 1006, "peer_sent_data", 0, 0)
+	})
+
+	t.Run("handshake failing in the hub", func(t *testing.T) {
+		p := e.register(delivery.RoleCustomer)
+		conn, _ := raw(p, "/ws", "no-key", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n")
+		_ = conn.Close()
+		deadline := time.Now().Add(waitTimeout)
+		for !slices.ContainsFunc(e.logLines(), func(l logLine) bool {
+			return l.Message == "websocket handshake" && l.Level == "warn" && l.RequestID == "no-key" && l.UserID == p.User.ID.String()
+		}) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no websocket handshake warning with the request's id and user:\n%s", e.logs.String())
+			}
+			time.Sleep(5 * time.Millisecond) // poll interval of a bounded wait
+		}
+		if slices.ContainsFunc(e.logLines(), func(l logLine) bool { return l.Message == "connection closed" && l.RequestID == "no-key" }) {
+			t.Error("a socket that never opened has a closed line")
+		}
 	})
 
 	t.Run("caller's request id", func(t *testing.T) {
