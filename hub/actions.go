@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
 )
@@ -117,7 +119,7 @@ func (h *Hub) sendLatest(s *subscription) {
 	defer cancel()
 	pubs, err := h.cfg.Orders.Latest(ctx, s.c.actor, s.ch.name)
 	if err != nil {
-		h.log.Warn().Err(err).Str("channel", s.ch.name).Msg("latest events")
+		s.c.log(zerolog.WarnLevel).Err(err).Str("channel", s.ch.name).Msg("latest events")
 		return
 	}
 	cn := s.ch

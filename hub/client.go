@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
 )
@@ -32,6 +34,13 @@ type client struct {
 	t     transport
 	actor delivery.Actor
 
+	// What logs name the connection by (logs.go): id, the request id of
+	// its handshake, and when it opened (Unix ns).
+	id        uint64
+	requestID string
+	opened    int64
+	framesIn  uint64 // data frames read; reader goroutine only
+
 	exp      atomic.Int64 // token expiry, Unix nanoseconds
 	lastRead atomic.Int64 // last frame, ping or pong from the peer, Unix ns
 	// sid is the session of the connection's token (setClaims).
@@ -54,10 +63,10 @@ type client struct {
 	writing   bool // a writer goroutine runs (or the close was handed to it)
 	ping      bool // the writer should send a keepalive
 	closeCode int  // a close was requested: nothing more is queued
-	cut       bool // a write failed: the connection was cut, closed with no code
-	reason    string
+	reason    wire.CloseReason
 	done      bool          // the reader ended; the client is gone
 	room      chan struct{} // closed by the writer when it drains: replay flow control
+	framesOut uint64        // frames written
 
 	// eph runs beside queue: whether each frame is ephemeral (no seq), so
 	// that a full queue can shed it (shedLocked); ephemerals counts them.
@@ -145,8 +154,7 @@ func (c *client) closeLocked(r wire.CloseReason) {
 	if c.closeCode != 0 || c.done {
 		return
 	}
-	code, reason := r.Code, r.Text
-	c.closeCode, c.reason = code, reason
+	c.closeCode, c.reason = r.Code, r
 	c.wakeLocked()
 	c.kickLocked()
 }
@@ -190,7 +198,7 @@ func (c *client) writeLoop() {
 		yielded = false
 		if len(batch) == 0 && !ping {
 			if c.closeCode != 0 && !c.done {
-				code, reason := c.closeCode, c.reason
+				code, reason := c.closeCode, c.reason.Text
 				c.mu.Unlock()
 				c.t.close(code, reason) // writing stays true: no writer after this one
 				return
@@ -222,12 +230,14 @@ func (c *client) writeLoop() {
 		c.mu.Lock()
 		c.spare = batch[:0]
 		if err != nil {
-			c.closeCode, c.cut = wire.CloseInternal, true // nothing more to queue; the reader cleans up
-			c.wakeLocked()                                // a replay waiting for room must see it
+			c.closeCode = wire.CloseInternal // nothing more to queue; the reader cleans up
+			c.reason = reasonWriteFailed
+			c.wakeLocked() // a replay waiting for room must see it
 			c.mu.Unlock()
 			c.t.abort()
 			return
 		}
+		c.framesOut += uint64(len(batch))
 		c.mu.Unlock()
 	}
 }
@@ -291,7 +301,7 @@ func (c *client) sendAck(id []byte) {
 func (c *client) sendError(id []byte, err error) {
 	code, msg := wire.FrameCode(delivery.ErrorCode(err)), delivery.ErrorMessage(err)
 	if code == wire.CodeInternal {
-		c.hub.log.Error().Err(err).Str("user_id", c.actor.UserID.String()).Str("transport", c.t.name()).Msg("client frame failed")
+		c.log(zerolog.ErrorLevel).Err(err).Str("transport", c.t.name()).Msg("client frame failed")
 		msg = "internal error"
 	}
 	c.send(wire.AppendError(make([]byte, 0, len(id)+len(code)+len(msg)+48), id, code, msg))

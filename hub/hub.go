@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -202,28 +203,39 @@ func New(cfg Config) (*Hub, error) {
 
 // Serve runs the websocket handshake on conn for the request r of a user
 // whose token the caller verified, and starts the connection. conn must
-// hold no unread bytes. Serve returns once the connection runs (or
-// failed); the connection is then the hub's to close.
-func (h *Hub) Serve(conn net.Conn, r *http.Request, claims auth.Claims) error {
-	c, err := h.newClient(conn, claims)
+// hold no unread bytes. requestID is the handshake's request id, which the
+// connection's log lines carry and the 101 answer echoes. Serve returns
+// once the connection runs (or failed); the connection is then the hub's
+// to close. Its errors hold no peer address.
+func (h *Hub) Serve(conn net.Conn, r *http.Request, claims auth.Claims, requestID string) error {
+	c, err := h.newClient(conn, claims, requestID)
 	if err != nil {
 		return err
 	}
-	t, err := acceptWS(conn, r, h.cfg.Limits, c.control)
+	t, err := acceptWS(conn, r, h.cfg.Limits, c.control, echoRequestID(http.Header{}, requestID))
 	if err != nil {
 		c.leave()
-		return err
+		return withoutAddrs(err)
 	}
 	c.t = t
 	return h.start(c, nil)
 }
 
+// echoRequestID adds the request id to the header of an answer.
+func echoRequestID(header http.Header, requestID string) http.Header {
+	if requestID != "" {
+		header.Set("X-Request-ID", requestID)
+	}
+	return header
+}
+
 // newClient is the connection of claims' user on conn, subscribed to the
 // user's own feed before the handshake completes: a client that sees its
 // connection open may count on the feed. Frames queue until start.
-func (h *Hub) newClient(conn net.Conn, claims auth.Claims) (*client, error) {
+func (h *Hub) newClient(conn net.Conn, claims auth.Claims, requestID string) (*client, error) {
 	// writing: no writer may start before the transport exists.
-	c := &client{hub: h, actor: claims.Actor(), subs: make([]*subscription, 0, 2), writing: true}
+	c := &client{hub: h, actor: claims.Actor(), subs: make([]*subscription, 0, 2), writing: true,
+		id: rand.Uint64(), requestID: requestID, opened: time.Now().UnixNano()}
 	c.setClaims(claims)
 	c.touch()
 	if h.isClosing() {
@@ -257,6 +269,7 @@ func (h *Hub) start(c *client, first func()) error {
 		c.leave()
 		c.t.close(wire.ReasonRestart.Code, wire.ReasonRestart.Text)
 		c.t.release(nil)
+		c.logClosed(wire.ReasonRestart.Code, wire.ReasonRestart.Name)
 		return ErrClosed
 	}
 	h.clients[c] = struct{}{}

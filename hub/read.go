@@ -4,6 +4,8 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
 )
@@ -20,6 +22,7 @@ func (c *client) readLoop() {
 			readErr = err
 			return
 		}
+		c.framesIn++
 		c.touch()
 		c.hub.stats.received.Add(1)
 		if c.admit() {
@@ -46,10 +49,11 @@ func onOwnStack(fn func()) {
 	<-done
 }
 
-// cleanup leaves every channel and releases the connection.
+// cleanup leaves every channel, releases the connection and logs its
+// end.
 func (c *client) cleanup(readErr error) {
 	c.mu.Lock()
-	code := c.endCodeLocked(readErr)
+	code, reason := c.endLocked(readErr)
 	c.done = true
 	clear(c.queue)
 	c.queue, c.spare, c.queued = nil, nil, 0
@@ -61,6 +65,7 @@ func (c *client) cleanup(readErr error) {
 	c.subs = nil
 	c.hub.remove(c, code)
 	c.t.release(readErr)
+	c.logClosed(code, reason)
 }
 
 // handle answers one client frame. Every error is an error frame; the
@@ -184,7 +189,7 @@ func (c *client) goLive(s *subscription) {
 		// The subscribe is acked already, so an error frame would answer
 		// nothing the client waits for and leave it believing it is
 		// subscribed. As after a failed gap repair: reconnect, resume.
-		c.hub.log.Error().Err(err).Str("channel", name).Msg("replay failed")
+		c.log(zerolog.ErrorLevel).Err(err).Str("channel", name).Msg("replay failed")
 		c.closeWith(wire.ReasonResume)
 		return
 	}

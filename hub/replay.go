@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
 )
@@ -215,7 +217,7 @@ func (h *Hub) repairLoop() {
 				continue
 			}
 			if err != nil && !errors.Is(err, errClientClosed) && h.ctx.Err() == nil {
-				h.log.Error().Err(err).Str("channel", s.ch.name).Msg("gap repair failed")
+				s.c.log(zerolog.ErrorLevel).Err(err).Str("channel", s.ch.name).Msg("gap repair failed")
 				// The client has a hole it cannot see: make it reconnect
 				// and resume with since.
 				s.c.closeWith(wire.ReasonResume)

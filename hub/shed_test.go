@@ -103,7 +103,7 @@ func newShedEnv(t *testing.T) *shedEnv {
 			return
 		}
 		gc.Conn = raw
-		served <- h.Serve(gc, r, auth.Claims{UserID: 9, Role: delivery.RoleAdmin, ExpiresAt: time.Now().Add(time.Hour)})
+		served <- h.Serve(gc, r, auth.Claims{UserID: 9, Role: delivery.RoleAdmin, ExpiresAt: time.Now().Add(time.Hour)}, "shed-test")
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), testWait)
 	defer cancel()

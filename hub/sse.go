@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ordercast/ordercast/internal/auth"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
@@ -34,11 +36,12 @@ func (h *Hub) ParseSSE(channels, lastEventID string) (wire.Stream, error) {
 // verified: it subscribes the user's own feed and st's channels, a refused
 // one reported as an error event, then writes the response head and
 // replays each resumed order channel before it goes live. header holds
-// more response headers (CORS). conn must hold no unread bytes; ServeSSE
-// returns once the stream runs (or failed), and conn is then the hub's to
-// close.
-func (h *Hub) ServeSSE(conn net.Conn, claims auth.Claims, st wire.Stream, header http.Header) error {
-	c, err := h.newClient(conn, claims)
+// more response headers (CORS). requestID is the request id of GET /sse,
+// which the stream's log lines carry and its answer echoes. conn must
+// hold no unread bytes; ServeSSE returns once the stream runs (or failed),
+// and conn is then the hub's to close. Its errors hold no peer address.
+func (h *Hub) ServeSSE(conn net.Conn, claims auth.Claims, st wire.Stream, header http.Header, requestID string) error {
+	c, err := h.newClient(conn, claims, requestID)
 	if err != nil {
 		return err
 	}
@@ -56,7 +59,7 @@ func (h *Hub) ServeSSE(conn net.Conn, claims auth.Claims, st wire.Stream, header
 				// Reported as a refusal, the channel would leave the
 				// client's cursor, and its next stream would start it
 				// live, past what it missed: make it come back instead.
-				h.log.Error().Err(err).Str("channel", ch.String()).Msg("sse subscribe failed")
+				c.log(zerolog.ErrorLevel).Err(err).Str("channel", ch.String()).Msg("sse subscribe failed")
 				c.closeWith(wire.ReasonResume)
 				break
 			}
@@ -68,10 +71,10 @@ func (h *Hub) ServeSSE(conn net.Conn, claims auth.Claims, st wire.Stream, header
 			pending = append(pending, s)
 		}
 	}
-	if err := t.writeHead(header); err != nil {
+	if err := t.writeHead(echoRequestID(header, requestID)); err != nil {
 		c.leave()
 		t.release(nil)
-		return err
+		return withoutAddrs(err)
 	}
 	return h.start(c, func() {
 		for _, s := range pending {
@@ -298,5 +301,11 @@ func (t *sseConn) abort() { _ = t.raw.Close() }
 
 func (t *sseConn) release(error) { _ = t.raw.Close() }
 
-// peerCode is always none: the client of a stream just leaves.
-func (t *sseConn) peerCode(error) int { return 0 }
+// ended: the peer of a stream closes nothing, it goes away (or, wrongly,
+// writes).
+func (t *sseConn) ended(readErr error) (int, string) {
+	if errors.Is(readErr, errSSEPeerSent) {
+		return closeAbnormal, endPeerSent
+	}
+	return endOfConn(readErr)
+}

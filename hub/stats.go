@@ -201,15 +201,16 @@ func transportOf(t transport) int {
 
 // CloseCodes name what a connection ended with, in the order of
 // Stats.Closed: the code the hub closed it with (or the websocket
-// library, 1009 for a frame over the read limit), else the one the peer
-// sent (1000 normal, 1001 going away), "none" when neither did (the
-// connection was lost or a write failed; an event stream's client
-// leaving) and "other" for any other code of the peer.
+// library, 1009 for a frame over the read limit, 1002 for a frame it
+// refused), else the one the peer sent (1000 normal, 1001 going away),
+// "none" when neither did (the connection was lost or a write failed; an
+// event stream's client leaving) and "other" for any other code.
 var CloseCodes = [...]string{"none", "1000", "1001", "1009", "1011", "1012", "4001", "4003", "4008", "4009", "other"}
 
-// closeCodeIndex is the place of code among CloseCodes; 0 is none.
+// closeCodeIndex is the place of code among CloseCodes; 0 is none, as
+// is 1006 (no close either way).
 func closeCodeIndex(code int) int {
-	if code <= 0 {
+	if code <= 0 || code == closeAbnormal {
 		return 0
 	}
 	name := strconv.Itoa(code)
@@ -221,15 +222,12 @@ func closeCodeIndex(code int) int {
 	return len(CloseCodes) - 1
 }
 
-// endCodeLocked is the close code a connection whose reader ended with
-// readErr ended with (0: none): the hub's, unless its writer failed and
-// cut the connection, else the peer's as its transport read it.
-func (c *client) endCodeLocked(readErr error) int {
-	switch {
-	case c.cut:
-		return 0
-	case c.closeCode != 0:
-		return c.closeCode
+// endLocked is how a connection whose reader ended with readErr ended,
+// for its metrics and its log line: the close the hub asked for (a write
+// that failed cut it with none), else the end its transport read.
+func (c *client) endLocked(readErr error) (code int, reason string) {
+	if c.reason.Code != 0 {
+		return c.reason.Code, c.reason.Name
 	}
-	return c.t.peerCode(readErr)
+	return c.t.ended(readErr)
 }

@@ -7,7 +7,7 @@ package hub
 // at most one writes (writeFrames, then close), the writer goroutine of
 // the client; abort may be called from anywhere.
 type transport interface {
-	// name names the transport in logs: "websocket" or "sse".
+	// name names the transport in logs: "ws" or "sse".
 	name() string
 	// read returns the peer's next frame, in a pooled buffer the caller
 	// puts back with putBuf(bp, msg), and whether it is text; or blocks
@@ -28,9 +28,10 @@ type transport interface {
 	abort()
 	// release frees the connection once its reader ended with readErr.
 	release(readErr error)
-	// peerCode is the close code the peer ended the connection with, as
-	// its reader's readErr tells (0: none).
-	peerCode(readErr error) int
+	// ended names, for the log, an end the hub did not ask for: the close
+	// code and a reason (logs.go), from the reader's readErr. It never
+	// returns the peer's own close text.
+	ended(readErr error) (code int, reason string)
 }
 
 var (

@@ -35,9 +35,10 @@ const (
 	// 200 bytes); larger messages are read past it, into pooled buffers.
 	readBufSize = 256
 	// controlBufSize holds the largest control frame (2+125 bytes; a
-	// server sends no mask) so that one library flush is one frame, and
-	// the 101 response (about 130 bytes) so that it goes in one write. 144
-	// is a size class of the allocator.
+	// server sends no mask) so that one library flush is one frame. The
+	// 101 response (about 130 bytes, and its X-Request-ID) takes two
+	// writes, once per connection, rather than a larger buffer every
+	// idle connection would keep. 144 is a size class of the allocator.
 	controlBufSize = 144
 	// flushAt is where a batch is written and the buffer reused.
 	flushAt = 32 << 10
@@ -157,14 +158,15 @@ func (u *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // acceptWS runs the websocket handshake for r on raw, which must hold no
-// unread bytes (a client sends no frame before the 101). control is called
-// on every ping or pong from the peer, from the reading goroutine; a ping
-// is answered only when it returns true.
-func acceptWS(raw net.Conn, r *http.Request, l Limits, control func() bool) (*wsConn, error) {
+// unread bytes (a client sends no frame before the 101); header holds more
+// headers of the answer. control is called on every ping or pong from the
+// peer, from the reading goroutine; a ping is answered only when it
+// returns true.
+func acceptWS(raw net.Conn, r *http.Request, l Limits, control func() bool, header http.Header) (*wsConn, error) {
 	w := &rawWriter{raw: raw, timeout: l.WriteTimeout}
 	brw := bufio.NewReadWriter(bufio.NewReaderSize(raw, readBufSize), bufio.NewWriterSize(w, controlBufSize))
 	t := &wsConn{raw: raw, w: w, readTimeout: l.ReadTimeout, pingInterval: int64(l.PingInterval)}
-	ws, err := websocket.Accept(&upgradeWriter{raw: raw, brw: brw, header: http.Header{}}, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(&upgradeWriter{raw: raw, brw: brw, header: header}, r, &websocket.AcceptOptions{
 		// The server checked the Origin before the upgrade (ALLOWED_ORIGINS).
 		InsecureSkipVerify: true,
 		OnPingReceived: func(context.Context, []byte) bool {
@@ -186,7 +188,21 @@ func acceptWS(raw net.Conn, r *http.Request, l Limits, control func() bool) (*ws
 	return t, nil
 }
 
-func (t *wsConn) name() string { return "websocket" }
+func (t *wsConn) name() string { return "ws" }
+
+// ended tells a close of the peer (its code) from one of the library (a
+// frame it refused) and from a connection that just ended.
+func (t *wsConn) ended(readErr error) (int, string) {
+	switch {
+	case errors.Is(readErr, websocket.ErrMessageTooBig):
+		return int(websocket.StatusMessageTooBig), endTooBig
+	case websocket.CloseStatus(readErr) != -1:
+		return int(websocket.CloseStatus(readErr)), endPeerClosed
+	case t.w.sentClose(): // the library's own close, on a frame it refused
+		return int(websocket.StatusProtocolError), endProtocolError
+	}
+	return endOfConn(readErr)
+}
 
 // keepaliveDue asks for a ping after PingInterval of silence from the
 // peer, and again at most once an interval while it stays silent: its
@@ -295,13 +311,4 @@ func (t *wsConn) release(readErr error) {
 	}
 	_ = t.raw.Close()
 	_ = t.ws.CloseNow()
-}
-
-// peerCode is the code of the peer's close frame, or 1009 when the
-// library closed the connection for a message over the read limit.
-func (t *wsConn) peerCode(readErr error) int {
-	if errors.Is(readErr, websocket.ErrMessageTooBig) {
-		return int(websocket.StatusMessageTooBig)
-	}
-	return max(0, int(websocket.CloseStatus(readErr)))
 }

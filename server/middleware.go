@@ -23,14 +23,21 @@ const (
 )
 
 // requestID takes the caller's X-Request-ID when it is short and plain,
-// else makes one, and echoes it in the response.
+// else makes one. The id is a string of its own, not a view of fasthttp's
+// buffer: a socket's log lines carry it long after the request.
 func requestID(c *fiber.Ctx) string {
 	id := c.Get(fiber.HeaderXRequestID)
 	if id == "" || len(id) > maxRequestID || strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
+		return hex.EncodeToString(b[:])
 	}
+	return strings.Clone(id)
+}
+
+// requestIDOf is the id logRequests gave the request.
+func requestIDOf(c *fiber.Ctx) string {
+	id, _ := c.Locals(localRequestID).(string)
 	return id
 }
 
@@ -44,6 +51,7 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderXRequestID, id)
 	l := s.cfg.Log.With().Str(localRequestID, id).Logger()
 	c.Locals(localLogger, &l)
+	c.Locals(localRequestID, id)
 	// Store and service calls of the request end with it, at the latest.
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.cfg.RequestTimeout)
 	defer cancel()

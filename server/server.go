@@ -70,12 +70,15 @@ type Config struct {
 // Hub takes over upgraded connections and event streams; *hub.Hub is one.
 type Hub interface {
 	// Serve runs the websocket handshake on conn for r, of a user whose
-	// token the server verified, and owns conn from then on.
-	Serve(conn net.Conn, r *http.Request, claims auth.Claims) error
+	// token the server verified, and owns conn from then on; requestID is
+	// the handshake's (X-Request-ID), which the connection's log lines
+	// carry.
+	Serve(conn net.Conn, r *http.Request, claims auth.Claims, requestID string) error
 	// ParseSSE reads the channels and the cursor of GET /sse; ServeSSE
-	// starts the stream on conn, writing the response head and header.
+	// starts the stream on conn, writing the response head and header,
+	// its log lines carrying requestID.
 	ParseSSE(channels, lastEventID string) (wire.Stream, error)
-	ServeSSE(conn net.Conn, claims auth.Claims, st wire.Stream, header http.Header) error
+	ServeSSE(conn net.Conn, claims auth.Claims, st wire.Stream, header http.Header, requestID string) error
 	// Closing reports a shutdown under way: upgrades are refused 503.
 	Closing() bool
 }

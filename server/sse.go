@@ -49,10 +49,10 @@ func (s *Server) startSSE(c *fiber.Ctx) error {
 		header.Set(fiber.HeaderAccessControlAllowOrigin, origin)
 		header.Set(fiber.HeaderVary, fiber.HeaderOrigin)
 	}
-	hub, log := s.cfg.Hub, requestLogger(c)
+	hub, log, id := s.cfg.Hub, requestLogger(c), requestIDOf(c)
 	handOver(c, held, func(conn net.Conn) {
-		if err := hub.ServeSSE(conn, claims, stream, header); err != nil {
-			log.Warn().Err(err).Msg("event stream start")
+		if err := hub.ServeSSE(conn, claims, stream, header, id); err != nil {
+			log.Warn().Err(err).Str("user_id", claims.UserID.String()).Msg("event stream start")
 		}
 	})
 	return nil

@@ -71,12 +71,15 @@ func (s *Server) upgradeWS(c *fiber.Ctx) error {
 		held.release()
 		return delivery.Errorf(delivery.EINVALID, "bad handshake request")
 	}
-	hub, log := s.cfg.Hub, requestLogger(c)
+	hub, log, id := s.cfg.Hub, requestLogger(c), requestIDOf(c)
 	handOver(c, held, func(conn net.Conn) {
-		if err := hub.Serve(conn, req, claims); err != nil {
-			log.Warn().Err(err).Msg("websocket handshake")
+		if err := hub.Serve(conn, req, claims, id); err != nil {
+			log.Warn().Err(err).Str("user_id", claims.UserID.String()).Msg("websocket handshake")
 		}
 	})
+	// The request line says what happened: the upgrade was handed to the
+	// hub (a handshake failing there is a warning with the same request id).
+	c.Status(fiber.StatusSwitchingProtocols)
 	return nil
 }
 

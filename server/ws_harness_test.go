@@ -71,6 +71,8 @@ type wsClient struct {
 	t    testing.TB
 	name string
 	conn *websocket.Conn
+	// requestID is the handshake's X-Request-ID, as the 101 echoed it.
+	requestID string
 
 	mu       sync.Mutex
 	frames   []frame
@@ -101,7 +103,7 @@ func (e *rtEnv) dialPaused(name, token string) *wsClient {
 		e.t.Fatalf("dial %s: %v (%v)", name, err, resp)
 	}
 	conn.SetReadLimit(1 << 20)
-	c := &wsClient{t: e.t, name: name, conn: conn, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &wsClient{t: e.t, name: name, conn: conn, requestID: resp.Header.Get("X-Request-ID"), notify: make(chan struct{}, 1), done: make(chan struct{})}
 	e.t.Cleanup(func() {
 		_ = conn.CloseNow()
 		if c.started {

@@ -159,7 +159,6 @@ func TestWSPingsKeepLiveClientsAndDropDeadOnes(t *testing.T) {
 	live.start()
 	t.Cleanup(func() { _ = conn.CloseNow(); <-live.done })
 	dead := e.dialPaused(w.Restaurant.User.Email, w.Restaurant.Token)
-	_ = dead
 	e.waitStat("two connections", func(s hub.Stats) bool { return s.Connections == 2 })
 	e.waitStat("dead peer dropped", func(s hub.Stats) bool { return s.Connections == 1 })
 	for i := 0; i < 10; i++ { // ten pings: 2.5 read timeouts
@@ -172,5 +171,8 @@ func TestWSPingsKeepLiveClientsAndDropDeadOnes(t *testing.T) {
 	live.subscribe(wire.UserChannel(w.Customer.User.ID))
 	if st := e.Hub.Stats(); st.Connections != 1 {
 		t.Errorf("live client dropped: %+v", st)
+	}
+	if l := e.closedLine(dead.requestID); l.CloseCode != 1006 || l.Reason != "read_timeout" {
+		t.Errorf("dead peer's closed line %+v, want 1006 read_timeout", l)
 	}
 }

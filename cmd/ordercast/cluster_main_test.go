@@ -105,10 +105,21 @@ func TestRedisReadinessFollowsRedis(t *testing.T) {
 	}
 }
 
+// A REDIS_URL that is not redis:// or not a URL at all stops the program,
+// whose message never shows the URL's password.
 func TestBadRedisURLIsRefused(t *testing.T) {
-	env := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "o.db"), "REDIS_URL": "http://x"}
-	if err := run(t.Context(), func(k string) string { return env[k] }, io.Discard, nil, false); err == nil {
-		t.Error("started with an http:// REDIS_URL")
+	const password = "s3cret-redis-pw"
+	for _, bad := range []string{"http://x", "redis://:" + password + "@host:bad/0", "redis://:" + password + "%zz@host:6379/0"} {
+		env := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "o.db"), "REDIS_URL": bad}
+		var out strings.Builder
+		err := run(t.Context(), func(k string) string { return env[k] }, &out, nil, false)
+		if err == nil {
+			t.Errorf("started with REDIS_URL %s", bad)
+			continue
+		}
+		if !strings.Contains(err.Error(), "REDIS_URL") || strings.Contains(err.Error()+out.String(), password) || strings.Contains(err.Error()+out.String(), "%zz") {
+			t.Errorf("REDIS_URL %s: %q, logs %q; want the variable named, nothing of the URL shown", bad, err, out.String())
+		}
 	}
 }
 

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -82,6 +84,11 @@ func newRedisClient(cfg config) (goredis.UniversalClient, error) {
 		return goredis.NewClusterClient(tuneCluster(&goredis.ClusterOptions{Addrs: cfg.RedisClusterAddrs})), nil
 	case cfg.RedisURL != "":
 		opt, err := goredis.ParseURL(cfg.RedisURL)
+		if _, ok := errors.AsType[*url.Error](err); ok {
+			// Its text quotes the URL, password and all (and its parts
+			// may quote pieces of it).
+			return nil, errors.New("REDIS_URL: not a valid URL (not shown: it may hold a password)")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}

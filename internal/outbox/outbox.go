@@ -233,7 +233,7 @@ func (o *Outbox) relayLoop() {
 // RelayOnce runs one relay round as of now: it expires events past the
 // horizon, then publishes the unpublished events older than Grace, a
 // batch per transaction, until none is left. It returns how many it
-// published.
+// published. A round that relayed something writes one line (relayRound).
 func (o *Outbox) RelayOnce(ctx context.Context, now time.Time) (int, error) {
 	from := now.Add(-o.cfg.Horizon)
 	if n, err := o.cfg.Store.ExpirePending(ctx, from, 10*o.cfg.Batch); err != nil {
@@ -242,17 +242,38 @@ func (o *Outbox) RelayOnce(ctx context.Context, now time.Time) (int, error) {
 		o.stats.expired.Add(uint64(n))
 		o.log.Warn().Int("events", n).Dur("horizon", o.cfg.Horizon).Msg("unpublished events expired")
 	}
-	total := 0
+	round := relayRound{start: time.Now()}
+	defer round.log(o.log, now)
 	for {
 		n, err := o.cfg.Store.RelayPending(ctx, from, now.Add(-o.cfg.Grace), o.cfg.Batch, func(ev delivery.Event) error {
-			return o.relay(ctx, ev)
+			return o.relay(ctx, ev, &round)
 		})
-		total += n
+		round.events += n
 		o.stats.relayed.Add(uint64(n))
 		if err != nil || n < o.cfg.Batch {
-			return total, err
+			return round.events, err
 		}
 	}
+}
+
+// relayRound is what one relay round did, for its log line.
+type relayRound struct {
+	start        time.Time
+	events       int       // relayed (published, or skipped as unroutable)
+	publications int       // handed to the bus
+	oldest       time.Time // creation of the oldest event relayed
+}
+
+// log writes the round's line, unless it relayed nothing (the usual
+// round, once a second on every instance). The age of its oldest event is
+// how late the relay delivered it.
+func (r *relayRound) log(l zerolog.Logger, now time.Time) {
+	if r.events == 0 {
+		return
+	}
+	l.Info().Int("events", r.events).Int("publications", r.publications).
+		Dur("oldest_age_ms", now.Sub(r.oldest)).Dur("duration_ms", time.Since(r.start)).
+		Msg("relay round")
 }
 
 // relay publishes ev as its committer would have, routed anew. An event
@@ -260,7 +281,7 @@ func (o *Outbox) RelayOnce(ctx context.Context, now time.Time) (int, error) {
 // otherwise stop every relay round on every instance until the horizon;
 // its subscribers find it in the log with the order's next event or
 // their resume. A publish error stops the round: the bus is down.
-func (o *Outbox) relay(ctx context.Context, ev delivery.Event) error {
+func (o *Outbox) relay(ctx context.Context, ev delivery.Event, round *relayRound) error {
 	pubs, err := o.cfg.Route(ctx, ev)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -268,9 +289,22 @@ func (o *Outbox) relay(ctx context.Context, ev delivery.Event) error {
 		}
 		o.stats.unroutable.Add(1)
 		o.log.Error().Err(err).Str("order_id", ev.OrderID.String()).Int64("seq", ev.Seq).Msg("relay: event cannot be routed, skipped")
+		round.saw(ev, 0)
 		return nil
 	}
-	return o.cfg.Publisher.Publish(ctx, pubs...)
+	if err := o.cfg.Publisher.Publish(ctx, pubs...); err != nil {
+		return err
+	}
+	round.saw(ev, len(pubs))
+	return nil
+}
+
+// saw counts ev, relayed with pubs publications.
+func (r *relayRound) saw(ev delivery.Event, pubs int) {
+	r.publications += pubs
+	if r.oldest.IsZero() || ev.CreatedAt.Before(r.oldest) {
+		r.oldest = ev.CreatedAt
+	}
 }
 
 // Lag is how long the oldest unpublished event has waited at now, 0

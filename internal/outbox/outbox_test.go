@@ -1,12 +1,18 @@
 package outbox_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/outbox"
@@ -325,6 +331,73 @@ func TestOldestUnpublishedAndLag(t *testing.T) {
 		}
 		if lag, err := ob.Lag(ctx, at); err != nil || lag != 0 {
 			t.Fatalf("all marked: lag %v, %v", lag, err)
+		}
+	})
+}
+
+// A round that relayed something writes one line, whatever its number of
+// batches: the events, their publications, how late the oldest was, and
+// how long the round took. A round that relayed nothing writes nothing.
+func TestARelayRoundThatRelayedLogsOneLine(t *testing.T) {
+	engines(t, func(t *testing.T, open func(t *testing.T) store) {
+		s := open(t)
+		orders := []delivery.Order{newOrder(t, s, 2), newOrder(t, s, 3)}
+		var oldest time.Time
+		for _, o := range orders {
+			events, err := s.EventsAfter(context.Background(), o.ID, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range events {
+				if oldest.IsZero() || ev.CreatedAt.Before(oldest) {
+					oldest = ev.CreatedAt
+				}
+			}
+		}
+		// Each event goes to its order channel and to a feed: two
+		// publications an event.
+		twice := func(ctx context.Context, ev delivery.Event) ([]delivery.Publication, error) {
+			pubs, err := route(ctx, ev)
+			return append(pubs, delivery.Publication{Channel: wire.UserChannel(7), Event: ev.Type, Seq: ev.Seq}), err
+		}
+		var logs bytes.Buffer
+		ob := outbox.New(outbox.Config{Store: s, Publisher: &recorder{}, Route: twice, Grace: time.Minute, Batch: 2, Log: zerolog.New(&logs)})
+		ctx := context.Background()
+		if _, err := ob.RelayOnce(ctx, time.Now()); err != nil { // within grace: nothing relayed
+			t.Fatal(err)
+		}
+		if logs.Len() != 0 {
+			t.Fatalf("a round that relayed nothing logged: %s", logs.String())
+		}
+		now := time.Now().Add(2 * time.Minute)
+		if n, err := ob.RelayOnce(ctx, now); err != nil || n != 5 {
+			t.Fatalf("relayed %d, %v; want 5", n, err)
+		}
+		lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+		if len(lines) != 1 {
+			t.Fatalf("one round in three batches logged %d lines: %s", len(lines), logs.String())
+		}
+		var line struct {
+			Level, Message, Component string
+			Events, Publications      int
+			OldestAgeMs               float64 `json:"oldest_age_ms"`
+			DurationMs                float64 `json:"duration_ms"`
+		}
+		dec := json.NewDecoder(strings.NewReader(lines[0]))
+		if err := dec.Decode(&line); err != nil {
+			t.Fatal(err)
+		}
+		wantAge := float64(now.Sub(oldest)) / float64(time.Millisecond)
+		if line.Message != "relay round" || line.Level != "info" || line.Component != "outbox" || line.Events != 5 || line.Publications != 10 ||
+			math.Abs(line.OldestAgeMs-wantAge) > 1e-3 || line.DurationMs <= 0 {
+			t.Errorf("relay round line %s; want 5 events, 10 publications, oldest %.3f ms old", lines[0], wantAge)
+		}
+		logs.Reset()
+		if n, err := ob.RelayOnce(ctx, now); err != nil || n != 0 {
+			t.Fatalf("second round relayed %d, %v", n, err)
+		}
+		if logs.Len() != 0 {
+			t.Errorf("a round that relayed nothing logged: %s", logs.String())
 		}
 	})
 }

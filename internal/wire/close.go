@@ -4,24 +4,26 @@ import "github.com/ordercast/ordercast/internal/delivery"
 
 // CloseReason is a close the server sends: its code and its text, named
 // once for every transport (the websocket's close frame, the event
-// stream's close event).
+// stream's close event), and the name logs give it.
 type CloseReason struct {
 	Code int
 	Text string
+	// Name is fixed snake_case for logs: an operator counts closes by it.
+	Name string
 }
 
 // Every close the hub sends but 1009, which the websocket library sends
 // itself for a frame over the read limit.
 var (
-	ReasonRestart      = CloseReason{CloseRestart, "server restarting"}
-	ReasonTokenExpired = CloseReason{CloseTokenExpired, "token expired"}
-	ReasonSessionEnded = CloseReason{CloseTokenExpired, "session ended"}
-	ReasonOtherUser    = CloseReason{CloseForbidden, "token of another user"}
-	ReasonRateLimited  = CloseReason{CloseRateLimited, "rate limited: too many frames"}
-	ReasonSlow         = CloseReason{CloseSlow, "too slow: send queue overflowed"}
+	ReasonRestart      = CloseReason{CloseRestart, "server restarting", "restart"}
+	ReasonTokenExpired = CloseReason{CloseTokenExpired, "token expired", "token_expired"}
+	ReasonSessionEnded = CloseReason{CloseTokenExpired, "session ended", "session_ended"}
+	ReasonOtherUser    = CloseReason{CloseForbidden, "token of another user", "other_user"}
+	ReasonRateLimited  = CloseReason{CloseRateLimited, "rate limited: too many frames", "rate_limited"}
+	ReasonSlow         = CloseReason{CloseSlow, "too slow: send queue overflowed", "slow"}
 	// ReasonResume: a gap could not be repaired, or a replay failed after
 	// its subscribe was acked; the client reconnects and resumes.
-	ReasonResume = CloseReason{CloseInternal, "internal error, resume"}
+	ReasonResume = CloseReason{CloseInternal, "internal error, resume", "resume"}
 )
 
 // frameCodes answers each domain error code (internal/delivery) with the

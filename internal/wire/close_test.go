@@ -7,16 +7,18 @@ import (
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
-// Every close reason fits a close frame (125 bytes with its 2-byte code)
-// and uses a code of API.md.
+// Every close reason fits a close frame (125 bytes with its 2-byte code),
+// uses a code of API.md, and has a name of its own for logs.
 func TestCloseReasons(t *testing.T) {
 	codes := map[int]bool{wire.CloseInternal: true, wire.CloseRestart: true, wire.CloseTokenExpired: true,
 		wire.CloseForbidden: true, wire.CloseRateLimited: true, wire.CloseSlow: true}
+	names := map[string]bool{}
 	for _, r := range []wire.CloseReason{wire.ReasonRestart, wire.ReasonTokenExpired, wire.ReasonSessionEnded,
 		wire.ReasonOtherUser, wire.ReasonRateLimited, wire.ReasonSlow, wire.ReasonResume} {
-		if !codes[r.Code] || r.Text == "" || len(r.Text) > 123 {
+		if !codes[r.Code] || r.Text == "" || len(r.Text) > 123 || r.Name == "" || names[r.Name] {
 			t.Errorf("close reason %+v", r)
 		}
+		names[r.Name] = true
 	}
 }
 
