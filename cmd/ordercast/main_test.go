@@ -106,7 +106,7 @@ func TestDefaultsServeOnSQLiteAndKeepTheSecret(t *testing.T) {
 }
 
 func TestPostgresURLSelectsPostgres(t *testing.T) {
-	url := postgres.TestURL(t)
+	url := postgres.SharedTestURL(t) // a schema of its own: the database is shared with other runs
 	base, _ := startProgram(t, map[string]string{"HUB_ADDR": "127.0.0.1:0", "DATABASE_URL": url, "DATA_DIR": t.TempDir()})
 	resp, err := http.Get(base + "/readyz")
 	if err != nil {
