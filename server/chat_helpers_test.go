@@ -96,7 +96,7 @@ func (e *testEnv) admin() party {
 	e.t.Helper()
 	u, err := e.Store.CreateUser(context.Background(), delivery.User{
 		Email: fmt.Sprintf("admin%d@example.com", e.seq.Add(1)), Name: "Admin", Role: delivery.RoleAdmin, PasswordHash: "x",
-	}, "")
+	}, delivery.Restaurant{})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -25,5 +25,5 @@ func CreateAdmin(ctx context.Context, store delivery.Store, email, name, passwor
 	if err != nil {
 		return delivery.User{}, err
 	}
-	return store.CreateUser(ctx, delivery.User{Email: email, Name: name, Role: delivery.RoleAdmin, PasswordHash: hash}, "")
+	return store.CreateUser(ctx, delivery.User{Email: email, Name: name, Role: delivery.RoleAdmin, PasswordHash: hash}, delivery.Restaurant{})
 }

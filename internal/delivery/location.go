@@ -125,11 +125,58 @@ type LocationStore interface {
 // ActiveOrder is an active delivery of a courier as a position is routed
 // by it: the order's seq when it was read (the position goes to no
 // subscriber given a later event, which may have ended the delivery) and
-// when the courier was assigned (an older position is not shown).
+// when the courier was assigned (an older position is not shown), and what
+// arrival detection and the ETA need of it, read in the same query.
 type ActiveOrder struct {
-	ID         ID
-	Seq        int64
-	AssignedAt time.Time
+	ID           ID
+	Seq          int64
+	AssignedAt   time.Time
+	Status       Status
+	CustomerID   ID
+	RestaurantID ID
+	// AcceptedAt is zero if unknown (an order accepted before it was
+	// recorded); PrepMinutes is the restaurant's.
+	AcceptedAt  time.Time
+	PrepMinutes int
+	// Pickup is the restaurant's place, Dropoff the order's; nil when not
+	// set.
+	Pickup, Dropoff         *Place
+	PickupStay, DropoffStay Stay
+	ETA                     *ETA
+}
+
+// ActiveOf returns o as ActiveOrder, with its restaurant's prepMinutes:
+// what the ETA of a change of the order starts from, as that of a
+// position does.
+func ActiveOf(o Order, prepMinutes int) ActiveOrder {
+	a := ActiveOrder{
+		ID: o.ID, Seq: o.Seq, Status: o.Status, CustomerID: o.CustomerID, RestaurantID: o.RestaurantID,
+		PrepMinutes: prepMinutes, Pickup: o.RestaurantPlace, Dropoff: o.Dropoff(),
+		PickupStay: o.PickupStay, DropoffStay: o.DropoffStay, ETA: o.ETA.Clone(),
+	}
+	if o.AssignedAt != nil {
+		a.AssignedAt = *o.AssignedAt
+	}
+	if o.AcceptedAt != nil {
+		a.AcceptedAt = *o.AcceptedAt
+	}
+	return a
+}
+
+// Stay returns the stay record at place at.
+func (o ActiveOrder) Stay(at Arrival) Stay {
+	if at == AtDropoff {
+		return o.DropoffStay
+	}
+	return o.PickupStay
+}
+
+// Place returns the place at, nil when it is not set.
+func (o ActiveOrder) Place(at Arrival) *Place {
+	if at == AtDropoff {
+		return o.Dropoff
+	}
+	return o.Pickup
 }
 
 // ShowsLocationOf is ShowsLocation for an ActiveOrder of loc's courier.
