@@ -102,7 +102,7 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, e
 	if err != nil {
 		return Session{}, err
 	}
-	restaurantName, err := delivery.CheckText("restaurant_name", req.RestaurantName, delivery.TextRule{Max: MaxNameLen})
+	restaurantName, err := delivery.CheckText("restaurant_name", req.RestaurantName, delivery.TextRule{Max: delivery.MaxRestaurantNameLen})
 	if err != nil {
 		return Session{}, err
 	}

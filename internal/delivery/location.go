@@ -115,8 +115,13 @@ type LocationStore interface {
 	// stored one has a later Ts, atomically (two concurrent Puts never
 	// leave the older one stored). It reports whether loc was stored; a
 	// Ts equal to the stored one is stored (a resend is no error). The
-	// entry expires MaxLocationAge after loc.Ts.
-	Put(ctx context.Context, loc Location) (bool, error)
+	// entry expires MaxLocationAge after loc.Ts. prev is the position loc
+	// replaced, in the same step: nil when there was none (or it had
+	// expired) or loc was not stored. Of racing Puts, each stored one is
+	// told of the one it replaced, so that the chain of a courier's
+	// positions is known across instances (arrival detection relies on
+	// it).
+	Put(ctx context.Context, loc Location) (prev *Location, stored bool, err error)
 	// Get returns the last position of courierID, if any that has not
 	// expired.
 	Get(ctx context.Context, courierID ID) (Location, bool, error)
@@ -134,6 +139,7 @@ type ActiveOrder struct {
 	Status       Status
 	CustomerID   ID
 	RestaurantID ID
+	CourierID    ID // 0 when none (an order's ETA before a claim)
 	// AcceptedAt is zero if unknown (an order accepted before it was
 	// recorded); PrepMinutes is the restaurant's.
 	AcceptedAt  time.Time
@@ -153,6 +159,9 @@ func ActiveOf(o Order, prepMinutes int) ActiveOrder {
 		ID: o.ID, Seq: o.Seq, Status: o.Status, CustomerID: o.CustomerID, RestaurantID: o.RestaurantID,
 		PrepMinutes: prepMinutes, Pickup: o.RestaurantPlace, Dropoff: o.Dropoff(),
 		PickupStay: o.PickupStay, DropoffStay: o.DropoffStay, ETA: o.ETA.Clone(),
+	}
+	if o.CourierID != nil {
+		a.CourierID = *o.CourierID
 	}
 	if o.AssignedAt != nil {
 		a.AssignedAt = *o.AssignedAt

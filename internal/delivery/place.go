@@ -14,6 +14,10 @@ const (
 	MaxPrepMinutes     = 240
 )
 
+// MaxRestaurantNameLen bounds a restaurant's name, at registration and
+// when it changes.
+const MaxRestaurantNameLen = 100
+
 // CheckPlace validates an optional place given as two coordinates named
 // latField and lngField: both or neither (nil), latitude -90..90 and
 // longitude -180..180. Errors are EINVALID naming the field.

@@ -91,6 +91,7 @@ func (s *Store) ActiveOrdersOfCourier(ctx context.Context, courierID delivery.ID
 		if accepted != nil {
 			o.AcceptedAt = accepted.UTC()
 		}
+		o.CourierID = courierID
 		o.Pickup, o.Dropoff = sqlutil.PlaceOf(rlat, rlng), sqlutil.PlaceOf(dlat, dlng)
 		o.ETA = eta.ETA(o.ID)
 		return o, err

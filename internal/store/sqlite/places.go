@@ -101,6 +101,7 @@ func (s *Store) ActiveOrdersOfCourier(ctx context.Context, courierID delivery.ID
 		if accepted != nil {
 			o.AcceptedAt = *accepted
 		}
+		o.CourierID = courierID
 		o.Pickup, o.Dropoff = sqlutil.PlaceOf(rlat, rlng), sqlutil.PlaceOf(dlat, dlng)
 		o.ETA = eta.ETA(o.ID)
 		return o, err
