@@ -61,8 +61,10 @@ func (s *Service) stay(ctx context.Context, o delivery.ActiveOrder, loc delivery
 	}
 	after, err := s.update(ctx, o.ID, func(cur *delivery.Order) (delivery.Change, error) {
 		// The arrival is decided over the stay as read: if another
-		// instance changed it (or arrived) first, this one did not happen.
-		if heads, _ := delivery.ArrivalOf(cur.Status); cur.CourierID == nil || *cur.CourierID != loc.CourierID || heads != at || cur.StayAt(at) != was {
+		// instance changed it first, this one did not happen. The flag,
+		// set in this transaction, makes it once per order and place.
+		stay := cur.StayAt(at)
+		if heads, _ := delivery.ArrivalOf(cur.Status); cur.CourierID == nil || *cur.CourierID != loc.CourierID || heads != at || stay.Arrived || stay != was {
 			return delivery.Change{}, errStayMoved
 		}
 		cur.SetStayAt(at, step.Next)
