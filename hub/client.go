@@ -54,6 +54,7 @@ type client struct {
 	writing   bool // a writer goroutine runs (or the close was handed to it)
 	ping      bool // the writer should send a keepalive
 	closeCode int  // a close was requested: nothing more is queued
+	cut       bool // a write failed: the connection was cut, closed with no code
 	reason    string
 	done      bool          // the reader ended; the client is gone
 	room      chan struct{} // closed by the writer when it drains: replay flow control
@@ -105,6 +106,13 @@ func (c *client) enqueue(frame []byte, ephemeral bool) {
 	}
 	c.queued += len(frame)
 	c.kickLocked()
+}
+
+// queueLen is how many frames wait in the queue now.
+func (c *client) queueLen() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
 }
 
 // fitsLocked reports whether n more bytes fit in the queue.
@@ -214,8 +222,8 @@ func (c *client) writeLoop() {
 		c.mu.Lock()
 		c.spare = batch[:0]
 		if err != nil {
-			c.closeCode = wire.CloseInternal // nothing more to queue; the reader cleans up
-			c.wakeLocked()                   // a replay waiting for room must see it
+			c.closeCode, c.cut = wire.CloseInternal, true // nothing more to queue; the reader cleans up
+			c.wakeLocked()                                // a replay waiting for room must see it
 			c.mu.Unlock()
 			c.t.abort()
 			return

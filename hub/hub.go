@@ -123,7 +123,9 @@ type Config struct {
 	// move it instead of waiting.
 	Now    func() time.Time
 	Limits Limits
-	Log    zerolog.Logger
+	// Observers take the hub's distributions of replays.
+	Observers Observers
+	Log       zerolog.Logger
 }
 
 // ErrClosed is returned by Serve once Shutdown began.
@@ -168,6 +170,7 @@ func New(cfg Config) (*Hub, error) {
 		return nil, errors.New("hub: Events, Orders, Bus, Publisher and Tokens are required")
 	}
 	cfg.Limits.setDefaults()
+	cfg.Observers.setDefaults()
 	h := &Hub{
 		cfg:     cfg,
 		log:     cfg.Log.With().Str("component", "hub").Logger(),
@@ -260,6 +263,7 @@ func (h *Hub) start(c *client, first func()) error {
 	h.wg.Add(1) // the reader's count; taken before the client can be seen
 	h.mu.Unlock()
 	h.stats.accepted.Add(1)
+	h.stats.opened[transportOf(c.t)].Add(1)
 
 	c.mu.Lock()
 	c.writing = false
@@ -288,11 +292,13 @@ func (h *Hub) isClosing() bool {
 // upgrades with 503 instead of handing them over.
 func (h *Hub) Closing() bool { return h.isClosing() }
 
-func (h *Hub) remove(c *client) {
+// remove forgets c, which ended with the close code code (0: none).
+func (h *Hub) remove(c *client, code int) {
 	h.mu.Lock()
 	delete(h.clients, c)
 	h.mu.Unlock()
 	h.stats.closed.Add(1)
+	h.stats.closes[transportOf(c.t)][closeCodeIndex(code)].Add(1)
 }
 
 // sweepLoop is the hub's timer for connections: it pings quiet ones and
@@ -314,10 +320,15 @@ func (h *Hub) sweepLoop() {
 	}
 }
 
+// sweep also samples every send queue (Stats.SendQueue), so that the
+// frames' own path pays nothing for it.
 func (h *Hub) sweep(now int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var queues queueSamples
+	defer h.stats.addQueueSamples(&queues)
 	for c := range h.clients {
+		queues.add(c.queueLen())
 		switch {
 		case now >= c.exp.Load():
 			if !c.closing() {

@@ -48,6 +48,7 @@ func onOwnStack(fn func()) {
 // cleanup leaves every channel and releases the connection.
 func (c *client) cleanup(readErr error) {
 	c.mu.Lock()
+	code := c.endCodeLocked(readErr)
 	c.done = true
 	clear(c.queue)
 	c.queue, c.spare, c.queued = nil, nil, 0
@@ -57,7 +58,7 @@ func (c *client) cleanup(readErr error) {
 		c.hub.unsubscribe(s)
 	}
 	c.subs = nil
-	c.hub.remove(c)
+	c.hub.remove(c, code)
 	c.t.release(readErr)
 }
 

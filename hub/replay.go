@@ -22,9 +22,22 @@ import (
 // With wait false (a repair worker, which must not be held by one slow
 // client) it returns errNoRoom instead of waiting for room in the queue;
 // the subscription stays not live, and a later catchUp continues it.
+// The events it queued, if any, are observed as a resume's (wait) or a
+// repair's.
 func (h *Hub) catchUp(s *subscription, wait bool) error {
 	cn, c := s.ch, s.c
 	page := h.cfg.Limits.ReplayPage
+	given := 0
+	defer func() {
+		if given == 0 {
+			return
+		}
+		if wait {
+			h.cfg.Observers.Resume.Observe(float64(given))
+		} else {
+			h.cfg.Observers.Repair.Observe(float64(given))
+		}
+	}()
 	for {
 		if err := h.room(c, wait); err != nil {
 			return err
@@ -42,7 +55,8 @@ func (h *Hub) catchUp(s *subscription, wait bool) error {
 		if err != nil {
 			return fmt.Errorf("replay %s after %d: %w", cn.name, from, err)
 		}
-		done, err := h.give(s, events, len(events) < page, gaps, wait)
+		done, n, err := h.give(s, events, len(events) < page, gaps, wait)
+		given += n
 		if done || err != nil {
 			return err
 		}
@@ -51,20 +65,21 @@ func (h *Hub) catchUp(s *subscription, wait bool) error {
 
 // give queues the events that continue s's sequence, as long as the
 // client's queue has room, and makes s live when the Store is exhausted
-// (final) and nothing newer was seen live. It reports whether s is live.
-func (h *Hub) give(s *subscription, events []delivery.Event, final bool, gaps uint64, wait bool) (bool, error) {
+// (final) and nothing newer was seen live. It reports whether s is live,
+// and how many events it queued.
+func (h *Hub) give(s *subscription, events []delivery.Event, final bool, gaps uint64, wait bool) (live bool, given int, err error) {
 	cn, c := s.ch, s.c
 	for {
 		cn.mu.Lock()
 		if s.removed || s.ended {
 			cn.mu.Unlock()
-			return true, nil
+			return true, given, nil
 		}
 		for len(events) > 0 && c.hasRoom() {
 			ev := events[0]
 			if ev.Seq > s.lastSeq+1 {
 				cn.mu.Unlock()
-				return false, fmt.Errorf("store returned seq %d after %d", ev.Seq, s.lastSeq)
+				return false, given, fmt.Errorf("store returned seq %d after %d", ev.Seq, s.lastSeq)
 			}
 			events = events[1:]
 			if ev.Seq <= s.lastSeq {
@@ -74,17 +89,18 @@ func (h *Hub) give(s *subscription, events []delivery.Event, final bool, gaps ui
 			// finds it in Stats.
 			h.stats.replayed.Add(1)
 			c.send(encodeEvent(cn.name, ev.Type, ev.Seq, ev.Data, ev.CreatedAt.UnixMilli()))
+			given++
 			s.lastSeq = ev.Seq
 			if ev.Type == delivery.EventOrderUnassigned {
 				removed, err := delivery.UnassignedCourier(ev)
 				if err != nil {
 					cn.mu.Unlock()
-					return false, err
+					return false, given, err
 				}
 				if s.endsAt(ev.Seq, removed) {
 					h.endLocked(s)
 					cn.mu.Unlock()
-					return true, nil
+					return true, given, nil
 				}
 			}
 		}
@@ -94,11 +110,11 @@ func (h *Hub) give(s *subscription, events []delivery.Event, final bool, gaps ui
 			live := final && s.maxSeen <= s.lastSeq && h.gaps.Load() == gaps
 			s.live = live
 			cn.mu.Unlock()
-			return live, nil
+			return live, given, nil
 		}
 		cn.mu.Unlock()
 		if err := h.room(c, wait); err != nil {
-			return false, err
+			return false, given, err
 		}
 	}
 }

@@ -297,3 +297,6 @@ func (t *sseConn) close(code int, reason string) {
 func (t *sseConn) abort() { _ = t.raw.Close() }
 
 func (t *sseConn) release(error) { _ = t.raw.Close() }
+
+// peerCode is always none: the client of a stream just leaves.
+func (t *sseConn) peerCode(error) int { return 0 }

@@ -1,12 +1,19 @@
 package hub
 
-import "sync/atomic"
+import (
+	"strconv"
+	"sync/atomic"
+)
 
 // counters are the hub's metric hooks: plain atomics, read by Stats, so
 // that the caller can export them (Prometheus collectors registered by
-// cmd/ordercast) without the hub depending on a metrics library.
+// internal/app) without the hub depending on a metrics library; the send
+// queues' histogram too, in buckets of its own. The sizes of replays go
+// to the Observers of Config.
 type counters struct {
 	accepted, closed                 atomic.Uint64
+	opened                           [numTransports]atomic.Uint64
+	closes                           [numTransports][len(CloseCodes)]atomic.Uint64
 	subscriptions                    atomic.Int64
 	delivered, written               atomic.Uint64
 	replayed, repairs                atomic.Uint64
@@ -15,6 +22,10 @@ type counters struct {
 	locationsStale                   atomic.Uint64
 	feedDuplicates                   atomic.Uint64
 	shed                             [numShedClasses]atomic.Uint64
+	// queueDepth counts the sweeper's samples of send queues by bucket of
+	// SendQueueBuckets (the last: above them all), queueFrames their sum.
+	queueDepth  [len(SendQueueBuckets) + 1]atomic.Uint64
+	queueFrames atomic.Uint64
 }
 
 // Stats is a snapshot of the hub's counters.
@@ -47,13 +58,56 @@ type Stats struct {
 	// positions, typing, read marks, offers (order.offered and
 	// order.claimed) and non-durable publishes.
 	ShedLocations, ShedTyping, ShedReads, ShedOffers, ShedPublishes uint64
+	// Opened counts the connections accepted by transport, Closed those
+	// ended by transport and close code, in the order of Transports and
+	// CloseCodes.
+	Opened [numTransports]uint64
+	Closed [numTransports][len(CloseCodes)]uint64
+	// SendQueue is the histogram of every open connection's queued
+	// frames, sampled by the sweeper every SweepInterval.
+	SendQueue QueueHistogram
+}
+
+// SendQueueBuckets are the upper bounds, in frames, of the buckets of
+// Stats.SendQueue: up to the default cap of 512 queued frames, past which
+// a durable frame closes its connection with 4009.
+var SendQueueBuckets = [...]int{0, 1, 4, 16, 64, 128, 256, 384, 512}
+
+// QueueHistogram is a histogram of queue lengths: Counts[i] samples were
+// at most SendQueueBuckets[i] and above the bucket before (the last
+// count: above them all), Sum frames in all.
+type QueueHistogram struct {
+	Counts [len(SendQueueBuckets) + 1]uint64
+	Sum    uint64
+}
+
+// queueSamples gathers one sweep's samples, off the atomics: the sweep
+// adds them up once, not once per connection.
+type queueSamples QueueHistogram
+
+func (q *queueSamples) add(frames int) {
+	i := 0
+	for i < len(SendQueueBuckets) && frames > SendQueueBuckets[i] {
+		i++
+	}
+	q.Counts[i]++
+	q.Sum += uint64(frames)
+}
+
+func (s *counters) addQueueSamples(q *queueSamples) {
+	for i, n := range q.Counts {
+		if n > 0 {
+			s.queueDepth[i].Add(n)
+		}
+	}
+	s.queueFrames.Add(q.Sum)
 }
 
 // Stats returns the current counters.
 func (h *Hub) Stats() Stats {
 	s := &h.stats
 	acc, cl := s.accepted.Load(), s.closed.Load()
-	return Stats{
+	st := Stats{
 		Connections:   int64(acc) - int64(cl),
 		Accepted:      acc,
 		Subscriptions: s.subscriptions.Load(),
@@ -78,4 +132,90 @@ func (h *Hub) Stats() Stats {
 		ShedOffers:    s.shed[shedOffer].Load(),
 		ShedPublishes: s.shed[shedPublish].Load(),
 	}
+	for i := range s.queueDepth {
+		st.SendQueue.Counts[i] = s.queueDepth[i].Load()
+	}
+	st.SendQueue.Sum = s.queueFrames.Load()
+	for t := range numTransports {
+		st.Opened[t] = s.opened[t].Load()
+		for i := range CloseCodes {
+			st.Closed[t][i] = s.closes[t][i].Load()
+		}
+	}
+	return st
+}
+
+// Observer takes one observation of a distribution; a Prometheus
+// histogram is one.
+type Observer interface{ Observe(float64) }
+
+// Observers receive the hub's distributions of events too rare to
+// count apart; nil ones observe nothing.
+type Observers struct {
+	// Resume and Repair take the durable events one replay queued (a
+	// subscribe with since; a gap repair), when it queued any.
+	Resume, Repair Observer
+}
+
+type noObserver struct{}
+
+func (noObserver) Observe(float64) {}
+
+func (o *Observers) setDefaults() {
+	for _, p := range []*Observer{&o.Resume, &o.Repair} {
+		if *p == nil {
+			*p = noObserver{}
+		}
+	}
+}
+
+// Transports name the transports, in the order of Stats.Opened.
+var Transports = [numTransports]string{"websocket", "sse"}
+
+const (
+	transportWebsocket = iota
+	transportSSE
+	numTransports
+)
+
+func transportOf(t transport) int {
+	if _, ok := t.(*sseConn); ok {
+		return transportSSE
+	}
+	return transportWebsocket
+}
+
+// CloseCodes name what a connection ended with, in the order of
+// Stats.Closed: the code the hub closed it with (or the websocket
+// library, 1009 for a frame over the read limit), else the one the peer
+// sent (1000 normal, 1001 going away), "none" when neither did (the
+// connection was lost or a write failed; an event stream's client
+// leaving) and "other" for any other code of the peer.
+var CloseCodes = [...]string{"none", "1000", "1001", "1009", "1011", "1012", "4001", "4003", "4008", "4009", "other"}
+
+// closeCodeIndex is the place of code among CloseCodes; 0 is none.
+func closeCodeIndex(code int) int {
+	if code <= 0 {
+		return 0
+	}
+	name := strconv.Itoa(code)
+	for i, c := range CloseCodes {
+		if c == name {
+			return i
+		}
+	}
+	return len(CloseCodes) - 1
+}
+
+// endCodeLocked is the close code a connection whose reader ended with
+// readErr ended with (0: none): the hub's, unless its writer failed and
+// cut the connection, else the peer's as its transport read it.
+func (c *client) endCodeLocked(readErr error) int {
+	switch {
+	case c.cut:
+		return 0
+	case c.closeCode != 0:
+		return c.closeCode
+	}
+	return c.t.peerCode(readErr)
 }

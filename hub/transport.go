@@ -28,6 +28,9 @@ type transport interface {
 	abort()
 	// release frees the connection once its reader ended with readErr.
 	release(readErr error)
+	// peerCode is the close code the peer ended the connection with, as
+	// its reader's readErr tells (0: none).
+	peerCode(readErr error) int
 }
 
 var (

@@ -296,3 +296,12 @@ func (t *wsConn) release(readErr error) {
 	_ = t.raw.Close()
 	_ = t.ws.CloseNow()
 }
+
+// peerCode is the code of the peer's close frame, or 1009 when the
+// library closed the connection for a message over the read limit.
+func (t *wsConn) peerCode(readErr error) int {
+	if errors.Is(readErr, websocket.ErrMessageTooBig) {
+		return int(websocket.StatusMessageTooBig)
+	}
+	return max(0, int(websocket.CloseStatus(readErr)))
+}

@@ -74,16 +74,13 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// storeFactories are the engines server tests run on: SQLite always,
-// PostgreSQL when TEST_DATABASE_URL is set (required under CI=true).
+// storeFactories are the engines server tests run on, each in a subtest:
+// the PostgreSQL one skips without TEST_DATABASE_URL (fails under CI=true).
 func storeFactories() map[string]func(testing.TB) app.Store {
-	f := map[string]func(testing.TB) app.Store{
-		"sqlite": func(t testing.TB) app.Store { return sqlite.OpenTest(t) },
+	return map[string]func(testing.TB) app.Store{
+		"sqlite":   func(t testing.TB) app.Store { return sqlite.OpenTest(t) },
+		"postgres": func(t testing.TB) app.Store { return postgres.OpenTest(t) },
 	}
-	if os.Getenv("TEST_DATABASE_URL") != "" || os.Getenv("CI") == "true" {
-		f["postgres"] = func(t testing.TB) app.Store { return postgres.OpenTest(t) }
-	}
-	return f
 }
 
 // newTestEnv starts an instance on SQLite; edit may change its Config.

@@ -81,6 +81,7 @@ func TestLoginFailuresAreLimitedPerAddressAndEmail(t *testing.T) {
 		}
 		// Even the right password is refused now.
 		expectRefused(t, "11th login", e.login("192.0.2.1", ann.User.Email, testPassword), http.StatusTooManyRequests, "rate_limited", "6")
+		e.expectMetric(1, limitRefusals, "limit", "login")
 		if r := e.login("192.0.2.1", bo.User.Email, testPassword); r.Status != http.StatusOK {
 			t.Errorf("another email from the address: %d %s", r.Status, r.Body)
 		}
@@ -98,6 +99,8 @@ func TestLoginFailuresAreLimitedPerAddressAndEmail(t *testing.T) {
 			}
 		}
 		expectRefused(t, "31st login from the address", e.login("198.51.100.9", ann.User.Email, testPassword), http.StatusTooManyRequests, "rate_limited", "2")
+		e.expectMetric(2, limitRefusals, "limit", "login")
+		e.expectMetric(0, limitRefusals, "limit", "register")
 		if r := e.login("198.51.100.10", ann.User.Email, testPassword); r.Status != http.StatusOK {
 			t.Errorf("a neighbouring address: %d %s", r.Status, r.Body)
 		}
@@ -145,6 +148,7 @@ func TestRegistrationsAreLimitedPerAddress(t *testing.T) {
 			}
 		}
 		expectRefused(t, "11th probe", register("192.0.2.3", "r0@example.com"), http.StatusTooManyRequests, "rate_limited", "360")
+		e.expectMetric(2, limitRefusals, "limit", "register")
 		clock.Advance(6 * time.Minute)
 		if r := register("192.0.2.1", "r11@example.com"); r.Status != http.StatusCreated {
 			t.Errorf("after Retry-After: %d %s", r.Status, r.Body)
@@ -162,6 +166,7 @@ func TestOrderPlacementsAreLimitedPerCustomer(t *testing.T) {
 		}
 		r := e.do("POST", "/api/v1/orders", w.Customer.Token, placeBody(w), "Idempotency-Key", "over-the-limit")
 		expectRefused(t, "11th order", r, http.StatusTooManyRequests, "rate_limited", "1")
+		e.expectMetric(1, limitRefusals, "limit", "placements")
 		var list struct{ Orders []delivery.Order }
 		e.must(http.StatusOK, "GET", "/api/v1/orders?limit=100", w.Customer.Token, nil).decode(t, &list)
 		if len(list.Orders) != 10 {
@@ -203,6 +208,7 @@ func TestChatIsLimitedPerUserOverRESTAndWebsocketTogether(t *testing.T) {
 		// Another socket of the user shares the budget; it is answered with an
 		// error frame and stays open.
 		expectRetryHint(t, "11th message, websocket", cust2.mustFail("rate_limited", chatFrame(o, "one too many", "ws-over")), "1")
+		e.expectMetric(2, limitRefusals, "limit", "chat")
 		cust2.subscribe(orderChannel(o))
 		// Other users are not touched.
 		e.mustPost(o, w.Restaurant, "from the kitchen", "kitchen-1")
@@ -245,6 +251,7 @@ func TestPositionsAreLimitedPerCourierOverRESTAndWebsocketTogether(t *testing.T)
 		cour.ok(locationFrame(14, 2, next()))
 		expectRefused(t, "6th position, REST", rest(w.Courier, 50), http.StatusTooManyRequests, "rate_limited", "1")
 		expectRetryHint(t, "6th position, websocket", cour.mustFail("rate_limited", locationFrame(51, 2, next())), "1")
+		e.expectMetric(2, limitRefusals, "limit", "positions")
 		cour.subscribe(orderChannel(o)) // the connection stays
 
 		var got struct{ Location *delivery.Location }
@@ -318,6 +325,8 @@ func TestSocketsPerUserAreCapped(t *testing.T) {
 		t.Fatal("a fourth socket of one user was upgraded")
 	}
 	expectRefused(t, "4th socket", r, http.StatusTooManyRequests, "too_many_connections", "5")
+	e.expectMetric(1, refusals, "transport", "websocket", "reason", "too_many_connections")
+	e.expectMetric(1, limitRefusals, "limit", "conns_per_user")
 	e.dial(bo)                // another user
 	for _, s := range socks { // the user's sockets are not touched
 		s.subscribe(wire.UserChannel(ann.User.ID))
@@ -338,6 +347,8 @@ func TestSocketsPerInstanceAreCapped(t *testing.T) {
 		t.Fatal("a third socket on a full instance was upgraded")
 	}
 	expectRefused(t, "3rd socket", r, http.StatusServiceUnavailable, "unavailable", "5")
+	e.expectMetric(1, refusals, "transport", "websocket", "reason", "unavailable")
+	e.expectMetric(1, limitRefusals, "limit", "conns_instance")
 	first.subscribe(wire.UserChannel(ann.User.ID))
 	_ = first.conn.Close(websocket.StatusNormalClosure, "")
 	waitFor(t, "a freed place on the instance", func() bool {
@@ -413,6 +424,7 @@ func TestPasswordHashingWaitsAtMostFiveSeconds(t *testing.T) {
 	}()
 	(<-timers) <- time.Now()
 	expectRefused(t, "registration with every slot taken", <-answers, http.StatusServiceUnavailable, "unavailable", "5")
+	e.expectMetric(2, limitRefusals, "limit", "hashing")
 	if _, err := e.Store.UserByEmail(context.Background(), "late@example.com"); delivery.ErrorCode(err) != delivery.ENOTFOUND {
 		t.Errorf("the refused registration was stored: %v", err)
 	}

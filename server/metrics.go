@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/ordercast/ordercast/internal/delivery"
 )
 
 // httpMetrics counts REST traffic. Routes are labelled by their pattern
@@ -18,6 +21,9 @@ type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	// refusals counts the /ws and /sse handshakes answered with an error,
+	// by transport and refusalReason.
+	refusals *prometheus.CounterVec
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -32,9 +38,45 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ordercast_http_requests_in_flight", Help: "HTTP requests being served now.",
 		}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ordercast_handshake_refusals_total",
+			Help: "Websocket handshakes and event streams refused, by transport and reason.",
+		}, []string{"transport", "reason"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.inFlight)
+	reg.MustRegister(m.requests, m.duration, m.inFlight, m.refusals)
 	return m
+}
+
+// refused counts a refused handshake of transport ("websocket", "sse")
+// by the reason err gives, and returns err.
+func (m *httpMetrics) refused(transport string, err error) error {
+	if err != nil {
+		m.refusals.WithLabelValues(transport, refusalReason(err)).Inc()
+	}
+	return err
+}
+
+// refusalReason names why a handshake was refused, from a bounded set:
+// closing (the instance shuts down: 503), unavailable (the instance is
+// full: 503), unauthorized (401), origin (403), too_many_connections
+// (429), bad_request (400), internal (anything else).
+func refusalReason(err error) string {
+	if errors.Is(err, errRestarting) {
+		return "closing"
+	}
+	switch delivery.ErrorCode(err) {
+	case delivery.EUNAVAILABLE:
+		return "unavailable"
+	case delivery.EUNAUTHORIZED, delivery.ETOKENREUSED:
+		return "unauthorized"
+	case delivery.EFORBIDDEN:
+		return "origin"
+	case delivery.ETOOMANYCONNS:
+		return "too_many_connections"
+	case delivery.EINVALID:
+		return "bad_request"
+	}
+	return "internal"
 }
 
 func (m *httpMetrics) observe(c *fiber.Ctx, start time.Time) {

@@ -13,11 +13,14 @@ import (
 // websocket: the same checks as the handshake of /ws while an HTTP answer
 // is still possible (origin, token, the channels asked for, the
 // connection caps), then the raw connection goes to the hub, which writes
-// the response.
+// the response. A refusal is counted by its reason.
 func (s *Server) handleSSE(c *fiber.Ctx) error {
+	return s.metrics.refused("sse", s.startSSE(c))
+}
+
+func (s *Server) startSSE(c *fiber.Ctx) error {
 	if s.cfg.Hub.Closing() {
-		c.Set(fiber.HeaderRetryAfter, "1")
-		return delivery.Errorf(delivery.EUNAVAILABLE, "server restarting")
+		return refuseRestarting(c)
 	}
 	if !s.originAllowed(c) {
 		return delivery.Errorf(delivery.EFORBIDDEN, "origin not allowed")

@@ -271,6 +271,12 @@ func TestSSERefusedBeforeTheStream(t *testing.T) {
 func TestSSETokenExpiryCloses4001(t *testing.T) {
 	e := newRealtimeEnv(t, withLimits(hub.Limits{SweepInterval: 20 * time.Millisecond, StreamKeepalive: 50 * time.Millisecond}))
 	sseExpiry(t, e)
+	e.waitMetric(1, connsClosed, "transport", "sse", "code", "4001")
+	// A client that leaves sends no code.
+	w := e.newWorld()
+	e.openSSE(w.Customer, "").cut()
+	e.waitMetric(1, connsClosed, "transport", "sse", "code", "none")
+	e.expectMetric(2, connsOpened, "transport", "sse")
 }
 
 func sseExpiry(t *testing.T, e *rtEnv) {
@@ -310,6 +316,10 @@ func TestSSECappedAndClosed1012OnShutdown(t *testing.T) {
 	if r := e.do("GET", "/sse", w.Restaurant.Token, nil); r.Status != http.StatusServiceUnavailable {
 		t.Errorf("stream during shutdown: %d", r.Status)
 	}
+	e.expectMetric(1, refusals, "transport", "sse", "reason", "too_many_connections")
+	e.expectMetric(1, refusals, "transport", "sse", "reason", "closing")
+	e.expectMetric(1, connsOpened, "transport", "sse")
+	e.expectMetric(1, connsClosed, "transport", "sse", "code", "1012") // Shutdown returned: every stream is gone
 }
 
 // Two instances on one PostgreSQL and Redis: the lifecycle over one and

@@ -31,12 +31,25 @@ func (s *Server) mountRealtime() {
 	}
 }
 
+// errRestarting refuses a handshake during a shutdown, with Retry-After
+// (refuseRestarting).
+var errRestarting = delivery.Errorf(delivery.EUNAVAILABLE, "server restarting")
+
+func refuseRestarting(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderRetryAfter, "1")
+	return errRestarting
+}
+
 // handleWS checks the handshake (origin, token) while an HTTP answer is
-// still possible, then hands the raw connection to the hub.
+// still possible, then hands the raw connection to the hub. A refusal is
+// counted by its reason.
 func (s *Server) handleWS(c *fiber.Ctx) error {
+	return s.metrics.refused("websocket", s.upgradeWS(c))
+}
+
+func (s *Server) upgradeWS(c *fiber.Ctx) error {
 	if s.cfg.Hub.Closing() {
-		c.Set(fiber.HeaderRetryAfter, "1")
-		return delivery.Errorf(delivery.EUNAVAILABLE, "server restarting")
+		return refuseRestarting(c)
 	}
 	if !isUpgrade(c) {
 		return delivery.Errorf(delivery.EINVALID, "websocket upgrade required")

@@ -69,6 +69,11 @@ func TestWSHandshakeAuth(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d %s", c.name, status, code, c.status, c.code)
 		}
 	}
+	e.expectMetric(6, refusals, "transport", "websocket", "reason", "unauthorized")
+	e.expectMetric(1, refusals, "transport", "websocket", "reason", "origin")
+	// The test's own closes are normal ones, once the hub saw them.
+	e.waitMetric(3, connsClosed, "transport", "websocket", "code", "1000")
+	e.expectMetric(3, connsOpened, "transport", "websocket")
 }
 
 func TestWSHandshakeNotUpgrade(t *testing.T) {
@@ -78,6 +83,7 @@ func TestWSHandshakeNotUpgrade(t *testing.T) {
 	if r.Status != http.StatusBadRequest || r.errorCode(t) != "invalid" {
 		t.Errorf("plain GET /ws: %d %s", r.Status, r.Body)
 	}
+	e.expectMetric(1, refusals, "transport", "websocket", "reason", "bad_request")
 }
 
 func TestWSAllowedOrigins(t *testing.T) {

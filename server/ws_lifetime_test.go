@@ -88,6 +88,8 @@ func TestWSGracefulShutdown1012(t *testing.T) {
 	w := e.newWorld()
 	clients := []*wsClient{e.dial(w.Customer), e.dial(w.Restaurant), e.dial(w.Courier)}
 	clients[2].subscribe(wire.DispatchChannel)
+	// A socket the hub had not started yet would get its 1012 uncounted.
+	e.waitStat("three connections", func(s hub.Stats) bool { return s.Connections == 3 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := e.Hub.Shutdown(ctx); err != nil {
@@ -105,6 +107,8 @@ func TestWSGracefulShutdown1012(t *testing.T) {
 	if status, code := e.handshake("?access_token="+w.Customer.Token, nil); status != http.StatusServiceUnavailable || code != "unavailable" {
 		t.Errorf("upgrade after shutdown: %d %s", status, code)
 	}
+	e.expectMetric(3, connsClosed, "transport", "websocket", "code", "1012")
+	e.expectMetric(1, refusals, "transport", "websocket", "reason", "closing")
 }
 
 // TestWSShutdownCutsUnresponsiveClients: a client that never answers the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ordercast/ordercast/hub"
 	"github.com/ordercast/ordercast/internal/app"
+	"github.com/ordercast/ordercast/internal/metrics/metricstest"
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
@@ -87,6 +88,7 @@ func TestWSOversizedFrameCloses1009(t *testing.T) {
 		t.Errorf("close code %d, want 1009", code)
 	}
 	other.subscribe(rest(w)) // others are untouched
+	e.waitMetric(1, connsClosed, "transport", "websocket", "code", "1009")
 }
 
 func TestWSRateLimitCloses4008(t *testing.T) {
@@ -107,6 +109,15 @@ func TestWSRateLimitCloses4008(t *testing.T) {
 	if st := e.Hub.Stats(); st.RateLimited != 1 {
 		t.Errorf("rate limited: %d", st.RateLimited)
 	}
+	e.expectMetric(1, limitRefusals, "limit", "frames")
+	e.expectMetric(1, connsOpened, "transport", "websocket")
+	e.waitMetric(1, connsClosed, "transport", "websocket", "code", "4008")
+	e.expectMetric(0, connsClosed, "transport", "websocket", "code", "none")
+	// A client that vanishes without a close frame sends no code.
+	gone := e.dial(w.Restaurant)
+	gone.subscribe(rest(w)) // started: the hub counts its end
+	_ = gone.conn.CloseNow()
+	e.waitMetric(1, connsClosed, "transport", "websocket", "code", "none")
 }
 
 func TestWSMaxSubscriptions(t *testing.T) {
@@ -176,6 +187,7 @@ func TestWSSlowConsumerCloses4009(t *testing.T) {
 	if code := slow.closeCode(); code != wire.CloseSlow {
 		t.Errorf("slow client closed with %d, want 4009", code)
 	}
+	e.waitMetric(1, connsClosed, "transport", "websocket", "code", "4009")
 	t.Logf("4009 after %d frames of 30 KiB", sent)
 }
 
@@ -199,6 +211,13 @@ func TestWSSlowConsumerShedsEphemeral(t *testing.T) {
 		e.publishLoad(channel, true)
 	}
 	fast.waitEvents(channel, sent+durables)
+	// The slow client's writer is stuck in a write (publishes were shed),
+	// so the durable events wait in its queue, 10 frames or more, and at
+	// most its cap of 64: so say the sweeper's samples.
+	metricstest.WaitFor(t, e.URL+"/metrics", "a sampled queue of over 4 frames", func(f metricstest.Families) bool {
+		h := f.Histogram(sendQueue)
+		return metricstest.Above(h, 4) > 0 && metricstest.Above(h, 64) == 0
+	})
 	slow.start()
 	var seqs []int64
 	slow.waitUntil("the durable events", func([]frame) bool {
@@ -224,5 +243,6 @@ func TestWSSlowConsumerShedsEphemeral(t *testing.T) {
 	if got := len(slow.events(channel)) - len(seqs); uint64(got)+st.ShedPublishes != uint64(sent) {
 		t.Errorf("%d publishes received and %d shed, of %d sent", got, st.ShedPublishes, sent)
 	}
+	e.expectMetric(float64(st.ShedPublishes), "ordercast_hub_shed_total", "class", "publish")
 	t.Logf("%d of %d publishes of 30 KiB shed", st.ShedPublishes, sent)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ordercast/ordercast/hub"
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/metrics/metricstest"
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
@@ -74,6 +75,20 @@ func TestWSResumeWithSince(t *testing.T) {
 	if got := seqs(c.events(order)); !slices.Equal(got, []int64{4, 5, 6, 7, 8, 9, 10}) {
 		t.Errorf("after a second subscribe: %v", got)
 	}
+	// Two replays gave anything: 4..6, then 8; those without since none.
+	e.expectReplays("resume", 2, 4)
+	e.expectReplays("repair", 0, 0)
+}
+
+// expectReplays waits until n replays of kind (resume, repair) gave
+// events, events in all: a replay is observed once it ended, just after
+// its last event was queued.
+func (e *testEnv) expectReplays(kind string, n uint64, events float64) {
+	e.t.Helper()
+	metricstest.WaitFor(e.t, e.URL+"/metrics", fmt.Sprintf("%d %s replays of %v events", n, kind, events), func(f metricstest.Families) bool {
+		h := f.Histogram(replayEvents, "kind", kind)
+		return h.GetSampleCount() == n && h.GetSampleSum() == events
+	})
 }
 
 // TestWSResumeUnderConcurrentCommits is the proof of replay-then-live:
@@ -224,6 +239,7 @@ func TestWSOutOfOrderPublishIsRepaired(t *testing.T) {
 	if st := e.Hub.Stats(); st.Repairs != 2 {
 		t.Errorf("repairs: %d, want 2", st.Repairs)
 	}
+	e.expectReplays("repair", 2, 5) // 3..5, then 6 and 7
 }
 
 // TestWSLongReplayIsPacedNotDropped: a replay far longer than the send

@@ -150,8 +150,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	// On every path from here, early errors too: the hub's goroutines end.
 	shutdown := sync.OnceValue(func() error { return inst.Shutdown(hubShutdownTimeout, httpShutdownTimeout) })
 	defer func() { _ = shutdown() }()
-	registerHubMetrics(registry, inst.Hub)
-	registerOutboxMetrics(registry, inst.Outbox)
 	srv := inst.Server
 
 	if demo {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ordercast/ordercast/internal/auth"
+	"github.com/ordercast/ordercast/internal/store/postgres"
 )
 
 // TestMain hashes passwords at bcrypt's lowest cost, as the server's tests
@@ -105,13 +106,7 @@ func TestDefaultsServeOnSQLiteAndKeepTheSecret(t *testing.T) {
 }
 
 func TestPostgresURLSelectsPostgres(t *testing.T) {
-	url := os.Getenv("TEST_DATABASE_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_DATABASE_URL not set (required when CI=true)")
-		}
-		t.Skip("TEST_DATABASE_URL not set (required when CI=true)")
-	}
+	url := postgres.TestURL(t)
 	base, _ := startProgram(t, map[string]string{"HUB_ADDR": "127.0.0.1:0", "DATABASE_URL": url, "DATA_DIR": t.TempDir()})
 	resp, err := http.Get(base + "/readyz")
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ordercast/ordercast/internal/testenv"
 )
 
 // The README's walkthrough (docs/walkthrough.sh) runs to its end against
@@ -98,10 +100,7 @@ func requireWalkthroughTools(t *testing.T, more ...string) {
 	t.Helper()
 	for _, tool := range append([]string{"bash", "curl", "jq"}, more...) {
 		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not found (required when CI=true)", tool)
-			}
-			t.Skipf("%s not found (required when CI=true)", tool)
+			testenv.Missing(t, tool+" not on the PATH (the walkthrough script needs it)")
 		}
 	}
 }

@@ -44,7 +44,7 @@ type Config struct {
 	// none).
 	Limits *limits.Limits
 	Conns  *limits.Conns
-	// HashGate bounds password hashing (nil: the default gate).
+	// HashGate bounds password hashing (nil: a default gate).
 	HashGate *limits.Gate
 	// MaxActivePerCourier: 0 takes the default.
 	MaxActivePerCourier int
@@ -57,7 +57,8 @@ type Config struct {
 	// throttle of positions (time.Now when nil): tests move it.
 	Clock func() time.Time
 	// Server is the HTTP server's configuration; its services, hub and
-	// publisher are set here.
+	// publisher are set here. Its Registry (a fresh one when nil) gets
+	// the metrics of the hub, the outbox, the store and the limits too.
 	Server server.Config
 	Log    zerolog.Logger
 }
@@ -78,24 +79,31 @@ func New(cfg Config) (*App, error) {
 	if cfg.Store == nil || cfg.Bus == nil || cfg.Locations == nil || cfg.Tokens == nil || cfg.Sessions == nil {
 		return nil, errors.New("app: Store, Bus, Locations, Tokens and Sessions are required")
 	}
+	sc := cfg.Server
+	if sc.Registry == nil {
+		sc.Registry = server.NewRegistry()
+	}
+	reg := sc.Registry
+	store := newTimedStore(cfg.Store, reg)
 	bus := cfg.Sessions.Bus(cfg.Bus)
 	pub, err := hub.NewPublisher(hub.PublisherConfig{Bus: bus, Now: cfg.Clock, Log: cfg.Log})
 	if err != nil {
 		return nil, err
 	}
 	oc := cfg.Outbox
-	oc.Store, oc.Publisher, oc.Log = cfg.Store, pub, cfg.Log
+	oc.Store, oc.Publisher, oc.Log = store, pub, cfg.Log
 	oc.Route = func(ctx context.Context, ev delivery.Event) ([]delivery.Publication, error) {
-		return orders.RouteStored(ctx, cfg.Store, ev)
+		return orders.RouteStored(ctx, store, ev)
 	}
 	ob := outbox.New(oc)
 	svc := orders.New(orders.Config{
-		Store: cfg.Store, Outbox: ob, Publisher: pub, Locations: cfg.Locations, Limits: cfg.Limits,
+		Store: store, Outbox: ob, Publisher: pub, Locations: cfg.Locations, Limits: cfg.Limits,
 		MaxActivePerCourier: cfg.MaxActivePerCourier, Now: cfg.Clock, Log: cfg.Log,
 	})
 	h, err := hub.New(hub.Config{
-		Events: cfg.Store, Orders: svc, Bus: bus, Publisher: pub, Tokens: cfg.Tokens,
-		SessionRevoked: cfg.Sessions.Revoked, Now: cfg.Clock, Limits: cfg.HubLimits, Log: cfg.Log,
+		Events: store, Orders: svc, Bus: bus, Publisher: pub, Tokens: cfg.Tokens,
+		SessionRevoked: cfg.Sessions.Revoked, Now: cfg.Clock, Limits: cfg.HubLimits,
+		Observers: hubObservers(reg), Log: cfg.Log,
 	})
 	if err != nil {
 		pub.Close()
@@ -103,12 +111,16 @@ func New(cfg Config) (*App, error) {
 	}
 	cfg.Sessions.OnEnd(func(sid string) { h.CloseSession(sid) })
 	ob.Start() // after the hub started the bus: the relay publishes
-	acc := accounts.New(cfg.Store, cfg.Tokens, cfg.Sessions)
-	if cfg.HashGate != nil {
-		acc.SetHashGate(cfg.HashGate)
+	acc := accounts.New(store, cfg.Tokens, cfg.Sessions)
+	gate := cfg.HashGate
+	if gate == nil {
+		gate = limits.NewGate(limits.GateConfig{})
 	}
-	sc := cfg.Server
-	sc.Store, sc.Orders, sc.Accounts, sc.Tokens = cfg.Store, svc, acc, cfg.Tokens
+	acc.SetHashGate(gate)
+	registerHubMetrics(reg, h)
+	registerOutboxMetrics(reg, ob)
+	registerLimitMetrics(reg, cfg.Limits, gate, cfg.Conns, h)
+	sc.Store, sc.Orders, sc.Accounts, sc.Tokens = store, svc, acc, cfg.Tokens
 	sc.Hub, sc.Publisher, sc.Limits, sc.Conns, sc.Log = h, pub, cfg.Limits, cfg.Conns, cfg.Log
 	return &App{Orders: svc, Accounts: acc, Publisher: pub, Hub: h, Outbox: ob, Server: server.New(sc)}, nil
 }

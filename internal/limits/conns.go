@@ -51,6 +51,22 @@ type Conns struct {
 	done    chan struct{}
 	stopped sync.Once
 	lastLog atomic.Int64 // Unix ns of the last Redis failure logged
+
+	refusedUser, refusedInstance atomic.Uint64
+}
+
+// ConnsStats counts the refused sockets since start: over the per-user
+// cap, and over the instance's.
+type ConnsStats struct {
+	RefusedPerUser, RefusedInstance uint64
+}
+
+// Stats returns the refusals so far; none for a nil *Conns.
+func (c *Conns) Stats() ConnsStats {
+	if c == nil {
+		return ConnsStats{}
+	}
+	return ConnsStats{RefusedPerUser: c.refusedUser.Load(), RefusedInstance: c.refusedInstance.Load()}
 }
 
 type userConns struct {
@@ -92,6 +108,7 @@ func (c *Conns) Acquire(ctx context.Context, user delivery.ID) (*Lease, error) {
 	c.mu.Lock()
 	if c.cfg.Max > 0 && c.total >= c.cfg.Max {
 		c.mu.Unlock()
+		c.refusedInstance.Add(1)
 		return nil, refuse(delivery.EUNAVAILABLE, ConnRetryAfter, "this instance has all the connections it takes; retry shortly")
 	}
 	u := c.users[user]
@@ -125,6 +142,7 @@ func (c *Conns) Acquire(ctx context.Context, user delivery.ID) (*Lease, error) {
 }
 
 func (c *Conns) tooMany() error {
+	c.refusedUser.Add(1)
 	return refuse(delivery.ETOOMANYCONNS, ConnRetryAfter, "at most %d connections per user", c.cfg.PerUser)
 }
 

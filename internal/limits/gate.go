@@ -31,6 +31,7 @@ type Gate struct {
 	wait    time.Duration
 	after   func(time.Duration) (<-chan time.Time, func())
 	waiting atomic.Int64
+	refused atomic.Uint64
 }
 
 // NewGate returns a gate of cfg.
@@ -77,9 +78,13 @@ func (g *Gate) queue(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-timeout:
+		g.refused.Add(1)
 		return refuse(delivery.EUNAVAILABLE, g.wait, "too many sign-ins at once; retry shortly")
 	}
 }
 
 // Waiting is how many callers wait for a slot now.
 func (g *Gate) Waiting() int { return int(g.waiting.Load()) }
+
+// Refused is how many callers were refused for want of a slot.
+func (g *Gate) Refused() uint64 { return g.refused.Load() }

@@ -2,6 +2,7 @@ package limits
 
 import (
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ordercast/ordercast/internal/delivery"
@@ -21,6 +22,21 @@ type Options struct {
 type Limits struct {
 	loginEmail, loginAddr, registrations *Keyed
 	orders, chat, positions              *Keyed
+	refused                              struct{ login, register, orders, chat, positions atomic.Uint64 }
+}
+
+// Stats counts the refusals of each limit since start.
+type Stats struct {
+	Login, Register, Orders, Chat, Positions uint64
+}
+
+// Stats returns the refusals so far; none for a nil *Limits.
+func (l *Limits) Stats() Stats {
+	if l == nil {
+		return Stats{}
+	}
+	r := &l.refused
+	return Stats{Login: r.login.Load(), Register: r.register.Load(), Orders: r.orders.Load(), Chat: r.chat.Load(), Positions: r.positions.Load()}
 }
 
 // New returns the limits of the Limits table.
@@ -64,11 +80,13 @@ func (l *Limits) Login(addr, email string) (Pending, error) {
 	}
 	byEmail, wait := l.loginEmail.Begin(addr + " " + email)
 	if byEmail == nil {
+		l.refused.login.Add(1)
 		return nil, refuseRate(wait, "too many failed logins for this email")
 	}
 	byAddr, wait := l.loginAddr.Begin(addr)
 	if byAddr == nil {
 		byEmail.End(false)
+		l.refused.login.Add(1)
 		return nil, refuseRate(wait, "too many failed logins from this address")
 	}
 	return Pending{byEmail, byAddr}, nil
@@ -83,6 +101,7 @@ func (l *Limits) Register(addr string) (Pending, error) {
 	}
 	a, wait := l.registrations.Begin(addr)
 	if a == nil {
+		l.refused.register.Add(1)
 		return nil, refuseRate(wait, "too many registrations from this address")
 	}
 	return Pending{a}, nil
@@ -93,7 +112,7 @@ func (l *Limits) Order(user delivery.ID) error {
 	if l == nil {
 		return nil
 	}
-	return take(l.orders, user, "too many orders placed")
+	return take(l.orders, &l.refused.orders, user, "too many orders placed")
 }
 
 // Chat spends one of the user's chat messages, REST and websocket alike:
@@ -102,7 +121,7 @@ func (l *Limits) Chat(user delivery.ID) error {
 	if l == nil {
 		return nil
 	}
-	return take(l.chat, user, "too many chat messages")
+	return take(l.chat, &l.refused.chat, user, "too many chat messages")
 }
 
 // Position spends one of the courier's positions, REST and websocket
@@ -111,11 +130,14 @@ func (l *Limits) Position(courier delivery.ID) error {
 	if l == nil {
 		return nil
 	}
-	return take(l.positions, courier, "too many positions")
+	return take(l.positions, &l.refused.positions, courier, "too many positions")
 }
 
-func take(k *Keyed, user delivery.ID, what string) error {
+// take spends a token of user's bucket in k, counting a refusal in
+// refused.
+func take(k *Keyed, refused *atomic.Uint64, user delivery.ID, what string) error {
 	if ok, wait := k.Take(user.String()); !ok {
+		refused.Add(1)
 		return refuseRate(wait, "%s", what)
 	}
 	return nil

@@ -39,6 +39,9 @@ type Store interface {
 	// ExpirePending marks up to limit unpublished events created before
 	// before as published, unpublished, and returns how many.
 	ExpirePending(ctx context.Context, before time.Time, limit int) (int, error)
+	// OldestUnpublished returns the creation time of the oldest
+	// unpublished event; false when there is none.
+	OldestUnpublished(ctx context.Context) (time.Time, bool, error)
 }
 
 // Config is what an Outbox is built from. Zero durations and sizes take
@@ -268,6 +271,17 @@ func (o *Outbox) relay(ctx context.Context, ev delivery.Event) error {
 		return nil
 	}
 	return o.cfg.Publisher.Publish(ctx, pubs...)
+}
+
+// Lag is how long the oldest unpublished event has waited at now, 0
+// when every event is published: the age of what subscribers elsewhere
+// may still be missing. It reads the store.
+func (o *Outbox) Lag(ctx context.Context, now time.Time) (time.Duration, error) {
+	oldest, ok, err := o.cfg.Store.OldestUnpublished(ctx)
+	if err != nil || !ok {
+		return 0, err
+	}
+	return max(0, now.Sub(oldest)), nil
 }
 
 type counters struct {

@@ -284,3 +284,47 @@ func TestUnroutableEventDoesNotStopTheRelay(t *testing.T) {
 		}
 	})
 }
+
+// OldestUnpublished names the oldest event still unpublished, and Lag its
+// age; both follow the marks, and say none once every event is published.
+func TestOldestUnpublishedAndLag(t *testing.T) {
+	engines(t, func(t *testing.T, open func(t *testing.T) store) {
+		s := open(t)
+		ctx := context.Background()
+		ob := outbox.New(outbox.Config{Store: s, Publisher: &recorder{}, Route: route})
+		if _, ok, err := s.OldestUnpublished(ctx); err != nil || ok {
+			t.Fatalf("empty log: ok %v, %v", ok, err)
+		}
+		if lag, err := ob.Lag(ctx, time.Now()); err != nil || lag != 0 {
+			t.Fatalf("empty log: lag %v, %v", lag, err)
+		}
+		o := newOrder(t, s, 3)
+		events, err := s.EventsAfter(ctx, o.ID, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldest, ok, err := s.OldestUnpublished(ctx)
+		if err != nil || !ok || !oldest.Equal(events[0].CreatedAt) {
+			t.Fatalf("three unpublished: %v %v %v, want %v", oldest, ok, err, events[0].CreatedAt)
+		}
+		at := events[0].CreatedAt.Add(45 * time.Second)
+		if lag, err := ob.Lag(ctx, at); err != nil || lag != 45*time.Second {
+			t.Fatalf("lag %v, %v; want 45s", lag, err)
+		}
+		if err := s.MarkPublished(ctx, []delivery.Event{{OrderID: o.ID, Seq: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		if oldest, ok, err := s.OldestUnpublished(ctx); err != nil || !ok || !oldest.Equal(events[1].CreatedAt) {
+			t.Fatalf("after marking seq 1: %v %v %v, want %v", oldest, ok, err, events[1].CreatedAt)
+		}
+		if err := s.MarkPublished(ctx, []delivery.Event{{OrderID: o.ID, Seq: 2}, {OrderID: o.ID, Seq: 3}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := s.OldestUnpublished(ctx); err != nil || ok {
+			t.Fatalf("all marked: ok %v, %v", ok, err)
+		}
+		if lag, err := ob.Lag(ctx, at); err != nil || lag != 0 {
+			t.Fatalf("all marked: lag %v, %v", lag, err)
+		}
+	})
+}

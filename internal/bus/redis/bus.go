@@ -57,8 +57,20 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the reconnect delay, which doubles
 	// after each failed attempt. Defaults 50 ms and 2 s.
 	MinBackoff, MaxBackoff time.Duration
-	Log                    zerolog.Logger
+	// PublishSeconds takes how long each Publish waited for Redis (one
+	// round trip for all its messages); ReceiveSeconds how long each
+	// message from another instance took from its arrival to the
+	// handler's return (the hub's fan-out). Nil: not observed.
+	PublishSeconds, ReceiveSeconds Observer
+	Log                            zerolog.Logger
 }
+
+// Observer takes one observation; a Prometheus histogram is one.
+type Observer interface{ Observe(float64) }
+
+type noObserver struct{}
+
+func (noObserver) Observe(float64) {}
 
 func (o *Options) setDefaults() {
 	if o.Prefix == "" {
@@ -73,6 +85,11 @@ func (o *Options) setDefaults() {
 	def(&o.SubscribeTimeout, 5*time.Second)
 	def(&o.MinBackoff, 50*time.Millisecond)
 	def(&o.MaxBackoff, 2*time.Second)
+	for _, p := range []*Observer{&o.PublishSeconds, &o.ReceiveSeconds} {
+		if *p == nil {
+			*p = noObserver{}
+		}
+	}
 }
 
 // Bus is a delivery.Bus on Redis. Build it with New; the caller keeps
@@ -207,7 +224,10 @@ func (b *Bus) Publish(ctx context.Context, msgs ...delivery.BusMessage) error {
 	defer putBuffer(buf) // go-redis is done with it once the replies came
 	if len(msgs) == 1 {
 		*buf = appendPayload((*buf)[:0], b.origin, msgs[0])
-		return b.settle(msgs[0], here[0], b.publishCmd(ctx, b.client, msgs[0].Channel, *buf).Err())
+		start := time.Now()
+		err := b.publishCmd(ctx, b.client, msgs[0].Channel, *buf).Err()
+		b.opt.PublishSeconds.Observe(time.Since(start).Seconds())
+		return b.settle(msgs[0], here[0], err)
 	}
 	// The payloads share the buffer: sliced once it stopped growing.
 	ends := make([]int, len(msgs))
@@ -229,7 +249,9 @@ func (b *Bus) Publish(ctx context.Context, msgs ...delivery.BusMessage) error {
 	// not go through (one answered before the connection broke keeps
 	// nil, and Exec returns the first command's error). Should Exec fail
 	// with no command's error set, none is known to have gone through.
+	start := time.Now()
 	_, execErr := pipe.Exec(ctx)
+	b.opt.PublishSeconds.Observe(time.Since(start).Seconds())
 	unknown := execErr != nil && !slices.ContainsFunc(cmds, func(c *goredis.IntCmd) bool { return c.Err() != nil })
 	var errs []error
 	for i, cmd := range cmds {

@@ -183,6 +183,7 @@ func isTimeout(err error) bool {
 // channel is subscribed and confirmed on this connection.
 func (sh *shard) message(m *goredis.Message) {
 	b := sh.b
+	start := time.Now()
 	channel, okName := strings.CutPrefix(m.Channel, b.opt.Prefix)
 	p, okPayload := parsePayload(m.Payload)
 	switch {
@@ -208,6 +209,7 @@ func (sh *shard) message(m *goredis.Message) {
 	}
 	b.counters.received.Add(1)
 	b.deliver(msg)
+	b.opt.ReceiveSeconds.Observe(time.Since(start).Seconds())
 }
 
 // confirm counts Redis's answers to SUBSCRIBE and UNSUBSCRIBE.

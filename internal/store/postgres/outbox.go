@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -105,4 +106,20 @@ func (s *Store) ExpirePending(ctx context.Context, before time.Time, limit int) 
 		return 0, fmt.Errorf("postgres: expire pending events: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// OldestUnpublished returns when the oldest unpublished event was
+// created, and false when every event is published.
+func (s *Store) OldestUnpublished(ctx context.Context) (time.Time, bool, error) {
+	var created time.Time
+	// By id, on the partial index of unpublished events: ids follow
+	// creation.
+	err := s.pool.QueryRow(ctx, `SELECT created_at FROM order_events WHERE NOT published ORDER BY id LIMIT 1`).Scan(&created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("postgres: oldest unpublished event: %w", err)
+	}
+	return created.UTC(), true, nil
 }

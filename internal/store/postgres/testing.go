@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/ordercast/ordercast/internal/testenv"
 )
 
 // TestDatabaseURLEnv names the environment variable that points tests at a
@@ -70,11 +71,7 @@ func TestURL(t testing.TB) string {
 	t.Helper()
 	url := os.Getenv(TestDatabaseURLEnv)
 	if url == "" {
-		const msg = TestDatabaseURLEnv + " not set (required when CI=true)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Missing(t, TestDatabaseURLEnv+" not set (a PostgreSQL URL such as postgres://postgres@127.0.0.1:5432/test)")
 	}
 	return url
 }

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -97,4 +99,24 @@ func (s *Store) ExpirePending(ctx context.Context, before time.Time, limit int) 
 		return 0, fmt.Errorf("sqlite: expire pending events: %w", err)
 	}
 	return int(n), nil
+}
+
+// OldestUnpublished returns when the oldest unpublished event was
+// created, and false when every event is published.
+func (s *Store) OldestUnpublished(ctx context.Context) (time.Time, bool, error) {
+	var created string
+	// By id, on the partial index of unpublished events: ids follow
+	// creation.
+	err := s.read.QueryRowContext(ctx, `SELECT created_at FROM order_events WHERE published = 0 ORDER BY id LIMIT 1`).Scan(&created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("sqlite: oldest unpublished event: %w", err)
+	}
+	t, err := sqlutil.ParseTime(created)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("sqlite: oldest unpublished event: %w", err)
+	}
+	return t, true, nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordercast/ordercast/internal/testenv"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -26,11 +27,7 @@ func URL(t testing.TB) string {
 	t.Helper()
 	url := os.Getenv(URLEnv)
 	if url == "" {
-		const msg = URLEnv + " not set (required when CI=true)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Missing(t, URLEnv+" not set (a Redis URL such as redis://127.0.0.1:6379/0)")
 	}
 	opt, err := goredis.ParseURL(url)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordercast/ordercast/internal/testenv"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -34,10 +35,7 @@ func redisServer(t testing.TB) string {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not installed (required when CI=true)")
-		}
-		t.Skip("redis-server not installed")
+		testenv.Missing(t, "redis-server not on the PATH")
 	}
 	return path
 }
