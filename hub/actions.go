@@ -109,11 +109,11 @@ func (g *typingGate) sweep(now, window int64) {
 }
 
 // sendLatest gives a new subscriber the latest-value events of its channel
-// (the courier's last position), after its replay. Each carries the seq
-// at which Orders found it current (AsOf): it is sent only if the
-// subscriber has been given nothing beyond that (the event that ended the
-// delivery may be among what came since), and only if no live one reached
-// it meanwhile (that one is newer).
+// (the courier's last position, the order's ETA), after its replay. Each
+// carries the seq at which Orders found it current (AsOf): it is sent only
+// if the subscriber has been given nothing beyond that (the event that
+// ended the delivery may be among what came since), and only if no live
+// event of its kind reached it meanwhile (that one is newer).
 func (h *Hub) sendLatest(s *subscription) {
 	ctx, cancel := h.callCtx()
 	defer cancel()
@@ -126,8 +126,9 @@ func (h *Hub) sendLatest(s *subscription) {
 	for _, p := range pubs {
 		frame := encodeEvent(cn.name, p.Event, 0, p.Data, p.Ts)
 		cn.mu.Lock()
-		if !s.removed && !s.ended && !s.gotLatest && s.lastSeq <= p.AsOf {
-			s.gotLatest = true
+		event := []byte(p.Event)
+		if !s.removed && !s.ended && !s.gotLatest.has(event) && s.lastSeq <= p.AsOf {
+			s.gotLatest.add(event)
 			s.c.sendEphemeral(frame)
 		}
 		cn.mu.Unlock()

@@ -77,16 +77,35 @@ type subscription struct {
 	// seen: the durable events a feed subscription was given, to drop a
 	// relayed second copy (guarded by ch.mu; nil until the first).
 	seen feedSeen
-	// gotLatest: a live latest-value event (a position) was queued, so
-	// the one sendLatest gives after the replay would be older (guarded
-	// by ch.mu).
-	gotLatest bool
+	// gotLatest: the latest-value events (a position, an ETA) queued
+	// live, so that the one of each sendLatest gives after the replay,
+	// which would be older, is not (guarded by ch.mu).
+	gotLatest latestSeen
 	// ended: the client is no longer entitled to the channel (endLocked);
 	// nothing more is given, and the removal is under way (guarded by
 	// ch.mu). authSeq: the order's seq when the subscription was
 	// authorized, set before its first catchUp.
 	ended   bool
 	authSeq int64
+}
+
+// latestSeen names the latest-value events a subscription was given live:
+// few kinds a channel (a position, an ETA), so a slice, grown once a kind.
+type latestSeen []string
+
+func (l latestSeen) has(event []byte) bool {
+	for _, e := range l {
+		if e == string(event) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *latestSeen) add(event []byte) {
+	if !l.has(event) {
+		*l = append(*l, string(event))
+	}
 }
 
 func (h *Hub) shard(name string) *shard {
@@ -269,6 +288,10 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 		if msg.Seq != 0 {
 			order = wire.EventOrder(msg.Frame)
 		}
+		var latest []byte // the event of a latest-value one (AsOf set)
+		if msg.AsOf != 0 {
+			_, latest, _ = wire.EventNames(msg.Frame)
+		}
 		for _, s := range cn.subs {
 			switch {
 			case s.ended:
@@ -284,7 +307,9 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 				// which may have ended the delivery (a position).
 				h.stats.locationsStale.Add(1)
 			default:
-				s.gotLatest = s.gotLatest || msg.AsOf != 0
+				if latest != nil {
+					s.gotLatest.add(latest)
+				}
 				s.c.enqueue(msg.Frame, msg.Seq == 0) // a feed's durable events have their seq
 			}
 		}

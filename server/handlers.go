@@ -89,6 +89,25 @@ func (s *Server) handleListRestaurants(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"restaurants": list})
 }
 
+func (s *Server) handleUpdateRestaurant(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in orders.RestaurantPatchInput
+	if err := decodeJSON(c.Body(), &in); err != nil {
+		return err
+	}
+	if err := checkUTF8Fields(c.Body(), "name"); err != nil {
+		return err
+	}
+	r, err := s.cfg.Orders.UpdateRestaurant(c.UserContext(), actor(c), id, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(r)
+}
+
 func (s *Server) handleMenu(c *fiber.Ctx) error {
 	id, err := pathID(c)
 	if err != nil {

@@ -48,6 +48,7 @@ func (s *Server) routes() {
 	api.Get("/me", s.requireAuth, s.handleMe)
 
 	api.Get("/restaurants", s.handleListRestaurants)
+	api.Patch("/restaurants/:id", s.requireAuth, s.handleUpdateRestaurant)
 	api.Get("/restaurants/:id/menu", s.handleMenu)
 	api.Post("/restaurants/:id/menu", s.requireAuth, s.handleAddMenuItem)
 	api.Patch("/restaurants/:id/menu/:item_id", s.requireAuth, s.handleUpdateMenuItem)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -347,6 +348,14 @@ func seqs(frames []frame) []int64 {
 		out = append(out, f.Seq)
 	}
 	return out
+}
+
+// withoutETA drops the order.eta frames: estimates follow the lifecycle
+// at moments the clock decides (at most every 10 s, when they moved), so
+// tests of the durable events and positions compare the rest; the ETA's
+// own tests (eta_test.go) hold its clock still.
+func withoutETA(frames []frame) []frame {
+	return slices.DeleteFunc(frames, func(f frame) bool { return f.Event == delivery.EventOrderETA })
 }
 
 // eventNames returns "event#seq" for each frame.

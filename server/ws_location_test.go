@@ -125,7 +125,7 @@ func TestWSLocation(t *testing.T) {
 	late.subscribe(chB, 0)
 	late.subscribe(chA, 0)
 	e.barrier(late)
-	evs := late.events(chB)
+	evs := withoutETA(late.events(chB))
 	if n := len(evs); n == 0 || evs[n-1].Event != delivery.EventCourierLocation || slices.ContainsFunc(evs[:n-1], func(f frame) bool { return f.Seq == 0 }) {
 		t.Fatalf("subscriber of %s: %s, want the replay then the last position", chB, dump(evs))
 	}

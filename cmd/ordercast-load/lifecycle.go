@@ -244,8 +244,8 @@ func (lc *lifecycle) order(ctx context.Context, conn *websocket.Conn, frames <-c
 	for win.top < last || t.distinct < last {
 		select {
 		case f := <-frames:
-			if f.Type != "event" || f.Channel != ch {
-				continue
+			if f.Type != "event" || f.Channel != ch || f.Seq == 0 {
+				continue // the order's ETAs (ephemeral) are not its changes
 			}
 			a := win.observe(f.Seq)
 			t.count(a)

@@ -45,7 +45,7 @@ func seedDemo(ctx context.Context, store delivery.Store) error {
 			if herr != nil {
 				return herr
 			}
-			u, err = store.CreateUser(ctx, delivery.User{Email: a.Email, Name: a.Name, Role: a.Role, PasswordHash: hash}, a.RestaurantName)
+			u, err = store.CreateUser(ctx, delivery.User{Email: a.Email, Name: a.Name, Role: a.Role, PasswordHash: hash}, delivery.Restaurant{Name: a.RestaurantName})
 		}
 		if err != nil {
 			return fmt.Errorf("demo account %s: %w", a.Email, err)

@@ -192,19 +192,21 @@ func TestWatchPrintsAnOrdersEventsLiveAndReplayed(t *testing.T) {
 	t.Setenv("ORDERCAST_TOKEN", customer)
 	channel := "order:" + orderID
 
-	// Live: subscribed first, then two status changes committed over REST.
-	live := startWatch(t.Context(), "-url", base, "-n", "2", channel)
+	// Live: subscribed first, then two status changes committed over REST;
+	// the accept makes the order's first ETA (preparing does not move it).
+	live := startWatch(t.Context(), "-url", base, "-n", "3", channel)
 	live.stderr.waitFor(t, "subscribed to "+channel)
 	apiCall(t, base, restaurant, "POST", "/orders/"+orderID+"/status", `{"status":"accepted"}`)
 	apiCall(t, base, restaurant, "POST", "/orders/"+orderID+"/status", `{"status":"preparing"}`)
 	if err := live.wait(t); err != nil {
-		t.Fatalf("watch -n 2: %v", err)
+		t.Fatalf("watch -n 3: %v", err)
 	}
 	got := printedEvents(t, live.stdout.String())
-	if len(got) != 2 || got[0].Seq != 2 || got[0].Data.Status != "accepted" || got[1].Seq != 3 || got[1].Data.Status != "preparing" {
-		t.Fatalf("live watch printed %+v, want order.status accepted (seq 2) then preparing (seq 3)", got)
+	if len(got) != 3 || got[0].Seq != 2 || got[0].Data.Status != "accepted" || got[1].Event != "order.eta" || got[1].Seq != 0 ||
+		got[2].Seq != 3 || got[2].Data.Status != "preparing" {
+		t.Fatalf("live watch printed %+v, want order.status accepted (seq 2), its order.eta, then preparing (seq 3)", got)
 	}
-	for _, e := range got {
+	for _, e := range []printedEvent{got[0], got[2]} {
 		if e.Type != "event" || e.Channel != channel || e.Event != "order.status" {
 			t.Errorf("printed %+v, want an order.status event frame of %s", e, channel)
 		}

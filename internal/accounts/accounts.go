@@ -81,6 +81,11 @@ type RegisterRequest struct {
 	Name           string        `json:"name"`
 	Role           delivery.Role `json:"role"`
 	RestaurantName string        `json:"restaurant_name,omitempty"`
+	// The restaurant's place and preparation estimate, role restaurant
+	// only; both coordinates or neither.
+	RestaurantLat *float64 `json:"restaurant_lat,omitempty"`
+	RestaurantLng *float64 `json:"restaurant_lng,omitempty"`
+	PrepMinutes   *int     `json:"prep_minutes,omitempty"`
 }
 
 // Register creates a user (and, for role restaurant, its restaurant) and
@@ -97,18 +102,31 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, e
 	if err != nil {
 		return Session{}, err
 	}
-	restaurantName, err := delivery.CheckText("restaurant_name", req.RestaurantName, delivery.TextRule{Max: MaxNameLen})
+	restaurantName, err := delivery.CheckText("restaurant_name", req.RestaurantName, delivery.TextRule{Max: delivery.MaxRestaurantNameLen})
 	if err != nil {
 		return Session{}, err
 	}
+	restaurant := delivery.Restaurant{Name: restaurantName}
 	switch req.Role {
 	case delivery.RoleCustomer, delivery.RoleCourier:
 		if restaurantName != "" {
 			return Session{}, delivery.Errorf(delivery.EINVALID, "restaurant_name: only for role restaurant")
 		}
+		if field := req.placeField(); field != "" {
+			return Session{}, delivery.Errorf(delivery.EINVALID, "%s: only for role restaurant", field)
+		}
 	case delivery.RoleRestaurant:
 		if restaurantName == "" {
 			return Session{}, delivery.Errorf(delivery.EINVALID, "restaurant_name: required for role restaurant")
+		}
+		if restaurant.Place, err = delivery.CheckPlace("restaurant_lat", "restaurant_lng", req.RestaurantLat, req.RestaurantLng); err != nil {
+			return Session{}, err
+		}
+		if req.PrepMinutes != nil {
+			if err := delivery.CheckPrepMinutes("prep_minutes", *req.PrepMinutes); err != nil {
+				return Session{}, err
+			}
+			restaurant.PrepMinutes = *req.PrepMinutes
 		}
 	case delivery.RoleAdmin:
 		return Session{}, delivery.Errorf(delivery.EFORBIDDEN, "role: admin accounts cannot self-register")
@@ -122,7 +140,7 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, e
 	if err != nil {
 		return Session{}, err
 	}
-	u, err := s.store.CreateUser(ctx, delivery.User{Email: email, Name: name, Role: req.Role, PasswordHash: hash}, restaurantName)
+	u, err := s.store.CreateUser(ctx, delivery.User{Email: email, Name: name, Role: req.Role, PasswordHash: hash}, restaurant)
 	if err != nil {
 		return Session{}, err
 	}
@@ -131,6 +149,20 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, e
 		return Session{}, err
 	}
 	return s.startSession(ctx, u, family)
+}
+
+// placeField names the first of the restaurant's place and preparation
+// fields r holds, "" if none.
+func (r RegisterRequest) placeField() string {
+	switch {
+	case r.RestaurantLat != nil:
+		return "restaurant_lat"
+	case r.RestaurantLng != nil:
+		return "restaurant_lng"
+	case r.PrepMinutes != nil:
+		return "prep_minutes"
+	}
+	return ""
 }
 
 // Login checks the password and signs the user in with a new token family.

@@ -25,7 +25,7 @@ func CreateAdmin(ctx context.Context, store delivery.Store, email, name, passwor
 	if err != nil {
 		return delivery.User{}, err
 	}
-	return store.CreateUser(ctx, delivery.User{Email: email, Name: name, Role: delivery.RoleAdmin, PasswordHash: hash}, "")
+	return store.CreateUser(ctx, delivery.User{Email: email, Name: name, Role: delivery.RoleAdmin, PasswordHash: hash}, delivery.Restaurant{})
 }
 
 // FindUser returns the account with email, for an admin (the operator

@@ -136,6 +136,22 @@ func TestRegisterRejects(t *testing.T) {
 		{"courier with a restaurant name", func(r *accounts.RegisterRequest) {
 			r.Role, r.RestaurantName = delivery.RoleCourier, "Kitchen"
 		}, delivery.EINVALID, "restaurant_name"},
+		{"customer with a restaurant place", func(r *accounts.RegisterRequest) { r.RestaurantLat, r.RestaurantLng = f64(1), f64(2) }, delivery.EINVALID, "restaurant_lat"},
+		{"courier with a preparation time", func(r *accounts.RegisterRequest) {
+			r.Role, r.PrepMinutes = delivery.RoleCourier, intp(10)
+		}, delivery.EINVALID, "prep_minutes"},
+		{"restaurant latitude alone", func(r *accounts.RegisterRequest) {
+			r.Role, r.RestaurantName, r.RestaurantLat = delivery.RoleRestaurant, "Kitchen", f64(52.5)
+		}, delivery.EINVALID, "restaurant_lng"},
+		{"restaurant longitude out of range", func(r *accounts.RegisterRequest) {
+			r.Role, r.RestaurantName, r.RestaurantLat, r.RestaurantLng = delivery.RoleRestaurant, "Kitchen", f64(52.5), f64(200)
+		}, delivery.EINVALID, "restaurant_lng"},
+		{"restaurant preparation time of 0", func(r *accounts.RegisterRequest) {
+			r.Role, r.RestaurantName, r.PrepMinutes = delivery.RoleRestaurant, "Kitchen", intp(0)
+		}, delivery.EINVALID, "prep_minutes"},
+		{"restaurant preparation time over 240", func(r *accounts.RegisterRequest) {
+			r.Role, r.RestaurantName, r.PrepMinutes = delivery.RoleRestaurant, "Kitchen", intp(241)
+		}, delivery.EINVALID, "prep_minutes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := ok
@@ -151,6 +167,30 @@ func TestRegisterRejects(t *testing.T) {
 		t.Errorf("restaurants after refused registrations: %+v, %v", list, err)
 	}
 }
+
+// A restaurant may register with its place and preparation time; without
+// them it has no place and 15 minutes.
+func TestRegisterRestaurantPlace(t *testing.T) {
+	e := newEnv(t)
+	s, err := e.svc.Register(t.Context(), accounts.RegisterRequest{Email: "placed@example.com", Password: testPassword, Name: "P",
+		Role: delivery.RoleRestaurant, RestaurantName: "Placed", RestaurantLat: f64(-33.8568), RestaurantLng: f64(151.2153), PrepMinutes: intp(240)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.store.RestaurantByID(t.Context(), s.User.RestaurantID)
+	if err != nil || r.Place == nil || *r.Place != (delivery.Place{Lat: -33.8568, Lng: 151.2153}) || r.PrepMinutes != 240 {
+		t.Fatalf("restaurant %+v, %v: want its place and 240 minutes", r, err)
+	}
+	plain := e.register(delivery.RoleRestaurant)
+	r, err = e.store.RestaurantByID(t.Context(), plain.User.RestaurantID)
+	if err != nil || r.Place != nil || r.PrepMinutes != delivery.DefaultPrepMinutes {
+		t.Fatalf("restaurant %+v, %v: want no place and %d minutes", r, err, delivery.DefaultPrepMinutes)
+	}
+}
+
+func f64(v float64) *float64 { return &v }
+
+func intp(v int) *int { return &v }
 
 // The limits themselves are accepted: counted in characters for names and
 // the shortest password, in bytes for the longest.

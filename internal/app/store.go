@@ -39,9 +39,9 @@ func (s *timedStore) observe(op string, start time.Time) {
 	s.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
 }
 
-func (s *timedStore) CreateUser(ctx context.Context, u delivery.User, restaurantName string) (delivery.User, error) {
+func (s *timedStore) CreateUser(ctx context.Context, u delivery.User, r delivery.Restaurant) (delivery.User, error) {
 	defer s.observe("CreateUser", time.Now())
-	return s.next.CreateUser(ctx, u, restaurantName)
+	return s.next.CreateUser(ctx, u, r)
 }
 
 func (s *timedStore) UserByID(ctx context.Context, id delivery.ID) (delivery.User, error) {
@@ -99,6 +99,11 @@ func (s *timedStore) RestaurantByID(ctx context.Context, id delivery.ID) (delive
 	return s.next.RestaurantByID(ctx, id)
 }
 
+func (s *timedStore) UpdateRestaurant(ctx context.Context, id delivery.ID, p delivery.RestaurantPatch) (delivery.Restaurant, error) {
+	defer s.observe("UpdateRestaurant", time.Now())
+	return s.next.UpdateRestaurant(ctx, id, p)
+}
+
 func (s *timedStore) ListMenu(ctx context.Context, restaurantID, afterID delivery.ID, limit int) ([]delivery.MenuItem, error) {
 	defer s.observe("ListMenu", time.Now())
 	return s.next.ListMenu(ctx, restaurantID, afterID, limit)
@@ -142,6 +147,16 @@ func (s *timedStore) ListOrders(ctx context.Context, f delivery.OrderFilter) ([]
 func (s *timedStore) ActiveOrdersOfCourier(ctx context.Context, courierID delivery.ID) ([]delivery.ActiveOrder, error) {
 	defer s.observe("ActiveOrdersOfCourier", time.Now())
 	return s.next.ActiveOrdersOfCourier(ctx, courierID)
+}
+
+func (s *timedStore) RecordStay(ctx context.Context, orderID, courierID delivery.ID, at delivery.Arrival, was, next delivery.Stay) (bool, error) {
+	defer s.observe("RecordStay", time.Now())
+	return s.next.RecordStay(ctx, orderID, courierID, at, was, next)
+}
+
+func (s *timedStore) StoreETA(ctx context.Context, orderID delivery.ID, status delivery.Status, wasAt int64, eta delivery.ETA) (bool, error) {
+	defer s.observe("StoreETA", time.Now())
+	return s.next.StoreETA(ctx, orderID, status, wasAt, eta)
 }
 
 func (s *timedStore) EventsAfter(ctx context.Context, orderID delivery.ID, after int64, limit int) ([]delivery.Event, error) {

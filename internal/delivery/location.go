@@ -115,8 +115,13 @@ type LocationStore interface {
 	// stored one has a later Ts, atomically (two concurrent Puts never
 	// leave the older one stored). It reports whether loc was stored; a
 	// Ts equal to the stored one is stored (a resend is no error). The
-	// entry expires MaxLocationAge after loc.Ts.
-	Put(ctx context.Context, loc Location) (bool, error)
+	// entry expires MaxLocationAge after loc.Ts. prev is the position loc
+	// replaced, in the same step: nil when there was none (or it had
+	// expired) or loc was not stored. Of racing Puts, each stored one is
+	// told of the one it replaced, so that the chain of a courier's
+	// positions is known across instances (arrival detection relies on
+	// it).
+	Put(ctx context.Context, loc Location) (prev *Location, stored bool, err error)
 	// Get returns the last position of courierID, if any that has not
 	// expired.
 	Get(ctx context.Context, courierID ID) (Location, bool, error)
@@ -125,11 +130,62 @@ type LocationStore interface {
 // ActiveOrder is an active delivery of a courier as a position is routed
 // by it: the order's seq when it was read (the position goes to no
 // subscriber given a later event, which may have ended the delivery) and
-// when the courier was assigned (an older position is not shown).
+// when the courier was assigned (an older position is not shown), and what
+// arrival detection and the ETA need of it, read in the same query.
 type ActiveOrder struct {
-	ID         ID
-	Seq        int64
-	AssignedAt time.Time
+	ID           ID
+	Seq          int64
+	AssignedAt   time.Time
+	Status       Status
+	CustomerID   ID
+	RestaurantID ID
+	CourierID    ID // 0 when none (an order's ETA before a claim)
+	// AcceptedAt is zero if unknown (an order accepted before it was
+	// recorded); PrepMinutes is the restaurant's.
+	AcceptedAt  time.Time
+	PrepMinutes int
+	// Pickup is the restaurant's place, Dropoff the order's; nil when not
+	// set.
+	Pickup, Dropoff         *Place
+	PickupStay, DropoffStay Stay
+	ETA                     *ETA
+}
+
+// ActiveOf returns o as ActiveOrder, with its restaurant's prepMinutes:
+// what the ETA of a change of the order starts from, as that of a
+// position does.
+func ActiveOf(o Order, prepMinutes int) ActiveOrder {
+	a := ActiveOrder{
+		ID: o.ID, Seq: o.Seq, Status: o.Status, CustomerID: o.CustomerID, RestaurantID: o.RestaurantID,
+		PrepMinutes: prepMinutes, Pickup: o.RestaurantPlace, Dropoff: o.Dropoff(),
+		PickupStay: o.PickupStay, DropoffStay: o.DropoffStay, ETA: o.ETA.Clone(),
+	}
+	if o.CourierID != nil {
+		a.CourierID = *o.CourierID
+	}
+	if o.AssignedAt != nil {
+		a.AssignedAt = *o.AssignedAt
+	}
+	if o.AcceptedAt != nil {
+		a.AcceptedAt = *o.AcceptedAt
+	}
+	return a
+}
+
+// Stay returns the stay record at place at.
+func (o ActiveOrder) Stay(at Arrival) Stay {
+	if at == AtDropoff {
+		return o.DropoffStay
+	}
+	return o.PickupStay
+}
+
+// Place returns the place at, nil when it is not set.
+func (o ActiveOrder) Place(at Arrival) *Place {
+	if at == AtDropoff {
+		return o.Dropoff
+	}
+	return o.Pickup
 }
 
 // ShowsLocationOf is ShowsLocation for an ActiveOrder of loc's courier.

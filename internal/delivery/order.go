@@ -50,11 +50,15 @@ func (u User) Actor() Actor {
 	return Actor{UserID: u.ID, Role: u.Role, RestaurantID: u.RestaurantID}
 }
 
-// Restaurant is created with its first staff account.
+// Restaurant is created with its first staff account. Its place (lat,
+// lng in the JSON) is nil until set; PrepMinutes is how long its kitchen
+// takes for an order, DefaultPrepMinutes unless set.
 type Restaurant struct {
-	ID        ID        `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
+	ID   ID     `json:"id"`
+	Name string `json:"name"`
+	*Place
+	PrepMinutes int       `json:"prep_minutes"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // MenuItemPatch holds the fields of a menu item to change; nil ones stay.
@@ -97,10 +101,14 @@ type Order struct {
 	Items           []OrderItem `json:"items"`
 	TotalCents      int64       `json:"total_cents"`
 	DeliveryAddress string      `json:"delivery_address"`
-	Notes           string      `json:"notes,omitempty"`
-	Reason          string      `json:"reason,omitempty"`
-	CreatedAt       time.Time   `json:"created_at"`
-	UpdatedAt       time.Time   `json:"updated_at"`
+	// DeliveryLat and DeliveryLng are the drop-off place (Dropoff), both
+	// or neither, set when the order is placed.
+	DeliveryLat *float64  `json:"delivery_lat,omitempty"`
+	DeliveryLng *float64  `json:"delivery_lng,omitempty"`
+	Notes       string    `json:"notes,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 	// FinishedAt is when the order became delivered, rejected or
 	// cancelled; nil before. The store sets it (Store.UpdateOrder).
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
@@ -108,6 +116,19 @@ type Order struct {
 	// store sets it (Store.UpdateOrder): its parties get only positions
 	// the courier took after it (ShowsLocation).
 	AssignedAt *time.Time `json:"assigned_at,omitempty"`
+	// AcceptedAt is when the restaurant accepted the order, from which its
+	// food is expected PrepMinutes later; nil before. The store sets it.
+	AcceptedAt *time.Time `json:"accepted_at,omitempty"`
+	// ETA is the latest estimate (order.eta), nil until the order is
+	// accepted and once it ended. The store keeps it (Store.StoreETA).
+	ETA *ETA `json:"eta,omitempty"`
+	// RestaurantPlace is the restaurant's place as the store read it with
+	// the order (for the offer view), like RestaurantName.
+	RestaurantPlace *Place `json:"-"`
+	// PickupStay and DropoffStay are the store's records of the assigned
+	// courier's positions near the two places (Stay).
+	PickupStay  Stay `json:"-"`
+	DropoffStay Stay `json:"-"`
 }
 
 // Durable event types: each is one row of an order's event log with a seq.
@@ -216,6 +237,8 @@ type OfferView struct {
 	ItemsCount     int       `json:"items_count"`
 	TotalCents     int64     `json:"total_cents"`
 	CreatedAt      time.Time `json:"created_at"`
+	// The restaurant's place (lat, lng), when it has one: where to go.
+	*Place
 }
 
 // Offer returns the offer view of o; ItemsCount counts every piece.
@@ -225,7 +248,7 @@ func Offer(o Order) OfferView {
 		n += it.Quantity
 	}
 	return OfferView{ID: o.ID, Status: o.Status, Seq: o.Seq, RestaurantID: o.RestaurantID, RestaurantName: o.RestaurantName,
-		ItemsCount: n, TotalCents: o.TotalCents, CreatedAt: o.CreatedAt}
+		ItemsCount: n, TotalCents: o.TotalCents, CreatedAt: o.CreatedAt, Place: o.RestaurantPlace}
 }
 
 // SeesOffer reports whether a may see only the offer view of o: a

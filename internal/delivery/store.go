@@ -15,10 +15,11 @@ import (
 type Store interface {
 	ChatStore
 	// CreateUser inserts u (ID and CreatedAt are set by the store). For
-	// role restaurant it first creates a restaurant named restaurantName
-	// and sets u.RestaurantID, in the same transaction. An email already
-	// registered (compared case-insensitively) is EEMAILTAKEN.
-	CreateUser(ctx context.Context, u User, restaurantName string) (User, error)
+	// role restaurant it first creates the restaurant r (its Name, Place
+	// and PrepMinutes, 0 meaning DefaultPrepMinutes; other roles ignore
+	// r) and sets u.RestaurantID, in the same transaction. An email
+	// already registered (compared case-insensitively) is EEMAILTAKEN.
+	CreateUser(ctx context.Context, u User, r Restaurant) (User, error)
 	UserByID(ctx context.Context, id ID) (User, error)
 	UserByEmail(ctx context.Context, email string) (User, error)
 
@@ -59,6 +60,10 @@ type Store interface {
 
 	ListRestaurants(ctx context.Context) ([]Restaurant, error)
 	RestaurantByID(ctx context.Context, id ID) (Restaurant, error)
+	// UpdateRestaurant sets the fields p holds on the restaurant and
+	// returns it; an unknown restaurant is ENOTFOUND. Orders read
+	// afterwards carry the new name and place.
+	UpdateRestaurant(ctx context.Context, id ID, p RestaurantPatch) (Restaurant, error)
 	// ListMenu returns up to limit of a restaurant's items with an id
 	// above afterID, in id order; a limit of zero or less, or above
 	// MaxMenuItems, is MaxMenuItems.
@@ -81,7 +86,7 @@ type Store interface {
 	// EIDEMPOTENCY. Concurrent calls with one key create one order.
 	CreateOrder(ctx context.Context, o Order, key IdempotencyKey) (order Order, created bool, err error)
 	// OrderByID returns the order; every order the store returns carries
-	// its restaurant's name (RestaurantName).
+	// its restaurant's name and place (RestaurantName, RestaurantPlace).
 	OrderByID(ctx context.Context, id ID) (Order, error)
 	// UpdateOrder serializes changes to one order: it locks the order,
 	// calls mutate on a copy, and if mutate returns no error writes the
@@ -91,7 +96,13 @@ type Store interface {
 	// store's: set to the change's time when the status becomes terminal,
 	// kept while it stays terminal, nil otherwise. So is AssignedAt: the
 	// change's time when the courier changed to another (or from none),
-	// kept while it stays, nil without a courier. With Change.MaxActive
+	// kept while it stays, nil without a courier. AcceptedAt too: the
+	// change's time when the status became accepted, kept afterwards. ETA
+	// is the store's (StoreETA): kept, and nil once the status is
+	// terminal. mutate may set PickupStay and DropoffStay (an arrival
+	// does); a change of courier clears their From and Last, the new
+	// courier's stay starting afresh. The drop-off place is not mutable.
+	// With Change.MaxActive
 	// set, a courier who would hold more active orders than that gets
 	// ETOOMANYACTIVE and nothing is written, also under concurrent
 	// changes of the courier's other orders.
@@ -100,8 +111,23 @@ type Store interface {
 	ListOrders(ctx context.Context, f OrderFilter) ([]Order, error)
 	// ActiveOrdersOfCourier returns the orders assigned to courierID that
 	// are active (IsActiveDelivery), newest first, at most MaxActiveOrders
-	// of them, as ActiveOrder: what routing a position needs.
+	// of them, as ActiveOrder: what routing a position needs, in one read.
 	ActiveOrdersOfCourier(ctx context.Context, courierID ID) ([]ActiveOrder, error)
+	// RecordStay writes next as the order's stay at place at, if the
+	// stored one is still was, the order's courier is courierID and its
+	// status is one that heads for at (ArrivalOf), and reports whether it
+	// wrote: false, and nothing written, when another position changed
+	// the stay first or the order moved on. It writes no event and leaves
+	// seq and updated_at; an arrival (Arrived set) goes through
+	// UpdateOrder with its courier.arrived event instead.
+	RecordStay(ctx context.Context, orderID, courierID ID, at Arrival, was, next Stay) (bool, error)
+	// StoreETA writes eta as the order's ETA, if the stored one's At is
+	// still wasAt (0: none stored) and the order's status is still
+	// status, an active one (accepted to picked_up), and reports whether
+	// it wrote: of instances estimating at
+	// once, one writes (and publishes) and the others learn that they
+	// lost. It writes no event and leaves seq and updated_at.
+	StoreETA(ctx context.Context, orderID ID, status Status, wasAt int64, eta ETA) (bool, error)
 	// EventsAfter returns up to limit events of an order with seq > after,
 	// in seq order.
 	EventsAfter(ctx context.Context, orderID ID, after int64, limit int) ([]Event, error)

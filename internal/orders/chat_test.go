@@ -247,6 +247,7 @@ func TestMessages(t *testing.T) {
 func TestMayType(t *testing.T) {
 	e := newEnv(t)
 	o := e.assigned()
+	e.pub.take() // the order's ETA
 	p, err := e.svc.MayType(t.Context(), e.w.courier, o.ID)
 	must(t, err)
 	wantData := fmt.Sprintf(`{"order_id":"%s","user_id":"%s","role":"courier"}`, o.ID, e.w.courier.UserID)

@@ -103,7 +103,7 @@ func (e *env) user(role delivery.Role) delivery.Actor {
 	}
 	u, err := e.store.CreateUser(e.t.Context(), delivery.User{
 		Email: fmt.Sprintf("%s%d@example.com", role, n), Name: fmt.Sprintf("%s %d", role, n), Role: role, PasswordHash: "hash",
-	}, restaurant)
+	}, delivery.Restaurant{Name: restaurant})
 	if err != nil {
 		e.t.Fatalf("create %s: %v", role, err)
 	}

@@ -86,7 +86,7 @@ func (s *Service) SetStatus(ctx context.Context, a delivery.Actor, id delivery.I
 	if err != nil {
 		return delivery.Order{}, err
 	}
-	return s.update(ctx, id, func(o *delivery.Order) (delivery.Change, error) {
+	return s.updateEstimated(ctx, id, func(o *delivery.Order) (delivery.Change, error) {
 		if !delivery.IsParty(*o, a) {
 			return delivery.Change{}, forbidden()
 		}
@@ -110,7 +110,7 @@ func (s *Service) Claim(ctx context.Context, a delivery.Actor, id delivery.ID) (
 	if a.Role != delivery.RoleCourier {
 		return delivery.Order{}, delivery.Errorf(delivery.EFORBIDDEN, "only couriers claim orders")
 	}
-	return s.update(ctx, id, func(o *delivery.Order) (delivery.Change, error) {
+	return s.updateEstimated(ctx, id, func(o *delivery.Order) (delivery.Change, error) {
 		if err := delivery.CheckClaim(*o, a); err != nil {
 			return delivery.Change{}, err
 		}
@@ -133,7 +133,7 @@ func (s *Service) Unassign(ctx context.Context, a delivery.Actor, id delivery.ID
 	if err != nil {
 		return delivery.Order{}, err
 	}
-	return s.update(ctx, id, func(o *delivery.Order) (delivery.Change, error) {
+	return s.updateEstimated(ctx, id, func(o *delivery.Order) (delivery.Change, error) {
 		if !delivery.IsParty(*o, a) {
 			return delivery.Change{}, forbidden()
 		}
@@ -171,6 +171,16 @@ func (s *Service) update(ctx context.Context, id delivery.ID, mutate func(*deliv
 	}
 	s.publish(ctx, o, ev)
 	return o, nil
+}
+
+// updateEstimated is update for a change of the lifecycle, which moves
+// the order's ETA (reestimate): the order comes back with it.
+func (s *Service) updateEstimated(ctx context.Context, id delivery.ID, mutate func(*delivery.Order) (delivery.Change, error)) (delivery.Order, error) {
+	o, err := s.update(ctx, id, mutate)
+	if err != nil {
+		return delivery.Order{}, err
+	}
+	return s.reestimate(ctx, o), nil
 }
 
 // Events replays the order's durable events after seq after, for parties.

@@ -14,8 +14,9 @@ import (
 // (delivery.CheckLocation, at the service's clock), keeps it as the
 // courier's last position unless that is newer (then EINVALID naming ts),
 // and publishes it to the channels of the courier's active orders that
-// may show it (routeLocation). A courier without an active order
-// publishes nowhere.
+// may show it (routeLocation), then follows those deliveries (follow:
+// arrivals and ETAs). A courier without an active order publishes
+// nowhere.
 func (s *Service) UpdateLocation(ctx context.Context, a delivery.Actor, u delivery.LocationUpdate) (delivery.Location, error) {
 	if a.Role != delivery.RoleCourier {
 		return delivery.Location{}, delivery.Errorf(delivery.EFORBIDDEN, "only couriers send their position")
@@ -28,7 +29,7 @@ func (s *Service) UpdateLocation(ctx context.Context, a delivery.Actor, u delive
 	if err != nil {
 		return delivery.Location{}, err
 	}
-	stored, err := s.locations.Put(ctx, loc)
+	prev, stored, err := s.locations.Put(ctx, loc)
 	if err != nil {
 		return delivery.Location{}, err
 	}
@@ -44,6 +45,7 @@ func (s *Service) UpdateLocation(ctx context.Context, a delivery.Actor, u delive
 		return delivery.Location{}, err
 	}
 	s.publishEphemeral(ctx, pubs)
+	s.follow(ctx, loc, prev, active, now)
 	return loc, nil
 }
 
@@ -55,46 +57,72 @@ func (s *Service) UpdateLocation(ctx context.Context, a delivery.Actor, u delive
 // is older than delivery.MaxLocationAge. A non-party gets EFORBIDDEN,
 // never a position.
 func (s *Service) LastLocation(ctx context.Context, a delivery.Actor, orderID delivery.ID) (delivery.Location, bool, error) {
-	loc, _, ok, err := s.lastLocation(ctx, a, orderID)
-	return loc, ok, err
+	o, err := s.partyOrder(ctx, a, orderID)
+	if err != nil {
+		return delivery.Location{}, false, err
+	}
+	return s.lastLocation(ctx, o)
 }
 
-// lastLocation is LastLocation with the order's seq when it was read.
-func (s *Service) lastLocation(ctx context.Context, a delivery.Actor, orderID delivery.ID) (delivery.Location, int64, bool, error) {
+// partyOrder reads the order for a party of it; anyone else gets
+// EFORBIDDEN.
+func (s *Service) partyOrder(ctx context.Context, a delivery.Actor, orderID delivery.ID) (delivery.Order, error) {
 	o, err := s.store.OrderByID(ctx, orderID)
 	if err != nil {
-		return delivery.Location{}, 0, false, err
+		return delivery.Order{}, err
 	}
 	if !delivery.IsParty(o, a) {
-		return delivery.Location{}, 0, false, forbidden()
+		return delivery.Order{}, forbidden()
 	}
+	return o, nil
+}
+
+// lastLocation is the courier's last position that o's parties may see.
+func (s *Service) lastLocation(ctx context.Context, o delivery.Order) (delivery.Location, bool, error) {
 	if !delivery.IsActiveDelivery(o) {
-		return delivery.Location{}, 0, false, nil
+		return delivery.Location{}, false, nil
 	}
 	loc, ok, err := s.locations.Get(ctx, *o.CourierID)
 	if err != nil || !ok || !delivery.ShowsLocation(o, loc, s.now()) {
-		return delivery.Location{}, 0, false, err
+		return delivery.Location{}, false, err
 	}
-	return loc, o.Seq, true, nil
+	return loc, true, nil
 }
 
 // Latest returns the latest-value events a new subscriber of channel
 // gets after its replay: on an order channel, the courier's last
-// position while the order is an active delivery (AsOf the order's seq
-// when it was read: a subscriber already given a later event, which may
-// have ended the delivery, does not get it). Other channels have none.
+// position while the order is an active delivery, and the order's ETA
+// while it has one; each AsOf the order's seq when it was read (a
+// subscriber already given a later event, which may have ended the
+// delivery, does not get it). Other channels have none.
 func (s *Service) Latest(ctx context.Context, a delivery.Actor, channel string) ([]delivery.Publication, error) {
 	ch, err := wire.ParseChannel(channel)
 	if err != nil || ch.Kind != wire.KindOrder {
 		return nil, err
 	}
-	loc, seq, ok, err := s.lastLocation(ctx, a, ch.ID)
-	if err != nil || !ok {
+	o, err := s.partyOrder(ctx, a, ch.ID)
+	if err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(loc)
+	var pubs []delivery.Publication
+	now := s.now()
+	loc, ok, err := s.lastLocation(ctx, o)
 	if err != nil {
-		return nil, err // plain numbers: cannot happen
+		return nil, err
 	}
-	return []delivery.Publication{locationPub(ch.ID, seq, loc, data, s.now())}, nil
+	if ok {
+		data, err := json.Marshal(loc)
+		if err != nil {
+			return nil, err // plain numbers: cannot happen
+		}
+		pubs = append(pubs, locationPub(o.ID, o.Seq, loc, data, now))
+	}
+	if o.ETA != nil {
+		data, err := json.Marshal(o.ETA)
+		if err != nil {
+			return nil, err // plain fields: cannot happen
+		}
+		pubs = append(pubs, etaPub(o.ID, o.Seq, data, now.UnixMilli()))
+	}
+	return pubs, nil
 }

@@ -149,28 +149,55 @@ func TestLastLocation(t *testing.T) {
 	}
 }
 
+// latestOf returns the publications of Latest by event.
+func latestOf(t *testing.T, e *env, a delivery.Actor, channel string) map[string]delivery.Publication {
+	t.Helper()
+	pubs, err := e.svc.Latest(t.Context(), a, channel)
+	must(t, err)
+	byEvent := map[string]delivery.Publication{}
+	for _, p := range pubs {
+		if _, twice := byEvent[p.Event]; twice {
+			t.Fatalf("Latest(%s) = %+v: %s twice", channel, pubs, p.Event)
+		}
+		byEvent[p.Event] = p
+	}
+	return byEvent
+}
+
 func TestLatest(t *testing.T) {
 	e := newEnv(t)
 	o := e.assigned()
 	ch := wire.OrderChannel(o.ID)
-	if pubs, err := e.svc.Latest(t.Context(), e.w.customer, ch); err != nil || len(pubs) != 0 {
-		t.Fatalf("Latest before any position = %+v, %v", pubs, err)
+	// Before any position: the ETA the accept made, as of the order's seq.
+	stored, err := e.store.OrderByID(t.Context(), o.ID)
+	must(t, err)
+	if stored.ETA == nil {
+		t.Fatal("no ETA stored for an accepted order")
+	}
+	etaData, err := json.Marshal(stored.ETA)
+	must(t, err)
+	latest := latestOf(t, e, e.w.customer, ch)
+	if eta, ok := latest[delivery.EventOrderETA]; len(latest) != 1 || !ok || eta.Channel != ch || string(eta.Data) != string(etaData) ||
+		eta.AsOf != o.Seq || eta.Seq != 0 || eta.Latest || eta.Courier != 0 {
+		t.Fatalf("Latest before any position = %+v, want the ETA %s as of seq %d", latest, etaData, o.Seq)
 	}
 	e.clock.Set(o.AssignedAt.Add(time.Second))
 	loc := e.locate(e.w.courier, e.clock.Now())
 	// AsOf is the order's seq when Latest read it, not when the position came.
 	o = e.setStatus(e.w.staff, o.ID, delivery.StatusPreparing)
 
-	pubs, err := e.svc.Latest(t.Context(), e.w.staff, ch)
-	must(t, err)
+	latest = latestOf(t, e, e.w.staff, ch)
 	data, err := json.Marshal(loc)
 	must(t, err)
-	if len(pubs) != 1 {
-		t.Fatalf("Latest = %+v, want one position", pubs)
+	p, ok := latest[delivery.EventCourierLocation]
+	if len(latest) != 2 || !ok {
+		t.Fatalf("Latest = %+v, want a position and the ETA", latest)
 	}
-	if p := pubs[0]; p.Channel != ch || p.Event != delivery.EventCourierLocation || string(p.Data) != string(data) ||
-		p.AsOf != o.Seq || p.Courier != e.w.courier.UserID || !p.Latest || p.Seq != 0 {
+	if p.Channel != ch || string(p.Data) != string(data) || p.AsOf != o.Seq || p.Courier != e.w.courier.UserID || !p.Latest || p.Seq != 0 {
 		t.Fatalf("Latest = %+v (%s), want the position as of seq %d", p, p.Data, o.Seq)
+	}
+	if eta := latest[delivery.EventOrderETA]; eta.AsOf != o.Seq {
+		t.Fatalf("Latest ETA %+v, want it as of seq %d", eta, o.Seq)
 	}
 
 	for _, other := range []string{wire.UserChannel(e.w.customer.UserID), wire.RestaurantChannel(e.w.r), wire.DispatchChannel} {

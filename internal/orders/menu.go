@@ -24,6 +24,46 @@ func (s *Service) ListRestaurants(ctx context.Context) ([]delivery.Restaurant, e
 	return s.store.ListRestaurants(ctx)
 }
 
+// RestaurantPatchInput is the body of PATCH /restaurants/{id}: the fields
+// to change; lat and lng together.
+type RestaurantPatchInput struct {
+	Name        *string  `json:"name,omitempty"`
+	Lat         *float64 `json:"lat,omitempty"`
+	Lng         *float64 `json:"lng,omitempty"`
+	PrepMinutes *int     `json:"prep_minutes,omitempty"`
+}
+
+// UpdateRestaurant changes the caller's own restaurant: its name, its
+// place, its preparation estimate. Orders open now are estimated from the
+// new values from their next position or change on.
+func (s *Service) UpdateRestaurant(ctx context.Context, a delivery.Actor, id delivery.ID, in RestaurantPatchInput) (delivery.Restaurant, error) {
+	if a.Role != delivery.RoleRestaurant || a.RestaurantID != id {
+		return delivery.Restaurant{}, delivery.Errorf(delivery.EFORBIDDEN, "only this restaurant's staff change it")
+	}
+	if in.Name == nil && in.Lat == nil && in.Lng == nil && in.PrepMinutes == nil {
+		return delivery.Restaurant{}, delivery.Errorf(delivery.EINVALID, "name, lat and lng, or prep_minutes: nothing to change")
+	}
+	var p delivery.RestaurantPatch
+	if in.Name != nil {
+		name, err := delivery.CheckText("name", *in.Name, delivery.TextRule{Max: delivery.MaxRestaurantNameLen, Required: true})
+		if err != nil {
+			return delivery.Restaurant{}, err
+		}
+		p.Name = &name
+	}
+	var err error
+	if p.Place, err = delivery.CheckPlace("lat", "lng", in.Lat, in.Lng); err != nil {
+		return delivery.Restaurant{}, err
+	}
+	if in.PrepMinutes != nil {
+		if err := delivery.CheckPrepMinutes("prep_minutes", *in.PrepMinutes); err != nil {
+			return delivery.Restaurant{}, err
+		}
+		p.PrepMinutes = in.PrepMinutes
+	}
+	return s.store.UpdateRestaurant(ctx, id, p)
+}
+
 // MenuRequest pages GET /restaurants/{id}/menu: Limit items (0: the
 // whole menu, at most delivery.MaxMenuItems) after the item of Cursor.
 type MenuRequest struct {

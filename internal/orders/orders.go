@@ -119,7 +119,12 @@ type PlaceRequest struct {
 	RestaurantID    delivery.ID `json:"restaurant_id"`
 	Items           []ItemInput `json:"items"`
 	DeliveryAddress string      `json:"delivery_address"`
-	Notes           string      `json:"notes,omitempty"`
+	// The drop-off place, both or neither. Absent ones are left out of
+	// the request's hash, so that the hashes of requests made before
+	// places existed stay the same.
+	DeliveryLat *float64 `json:"delivery_lat,omitempty"`
+	DeliveryLng *float64 `json:"delivery_lng,omitempty"`
+	Notes       string   `json:"notes,omitempty"`
 }
 
 // ItemInput is one requested line: which menu item and how many.
@@ -167,6 +172,8 @@ func (s *Service) Place(ctx context.Context, a delivery.Actor, req PlaceRequest,
 		Items:           items,
 		TotalCents:      total,
 		DeliveryAddress: req.DeliveryAddress,
+		DeliveryLat:     req.DeliveryLat,
+		DeliveryLng:     req.DeliveryLng,
 		Notes:           req.Notes,
 	}
 	order, created, err := s.store.CreateOrder(ctx, o, delivery.IdempotencyKey{Key: idempotencyKey, RequestHash: req.hash()})
@@ -215,6 +222,9 @@ func (r *PlaceRequest) normalize() error {
 	}
 	var err error
 	if r.DeliveryAddress, err = delivery.CheckText("delivery_address", r.DeliveryAddress, delivery.TextRule{Max: MaxAddressLen, Required: true, Multiline: true}); err != nil {
+		return err
+	}
+	if _, err := delivery.CheckPlace("delivery_lat", "delivery_lng", r.DeliveryLat, r.DeliveryLng); err != nil {
 		return err
 	}
 	r.Notes, err = delivery.CheckText("notes", r.Notes, delivery.TextRule{Max: MaxNotesLen, Multiline: true})

@@ -44,6 +44,10 @@ func TestPlaceValidation(t *testing.T) {
 		{"unavailable item", func(r *orders.PlaceRequest) {
 			r.Items = append(r.Items, orders.ItemInput{MenuItemID: e.w.soldOut.ID, Quantity: 1})
 		}, "k", delivery.EUNPROCESSABLE, "items[1]"},
+		{"drop-off latitude alone", func(r *orders.PlaceRequest) { r.DeliveryLat = f64(52.5) }, "k", delivery.EINVALID, "delivery_lng"},
+		{"drop-off longitude alone", func(r *orders.PlaceRequest) { r.DeliveryLng = f64(13.4) }, "k", delivery.EINVALID, "delivery_lat"},
+		{"drop-off latitude out of range", func(r *orders.PlaceRequest) { r.DeliveryLat, r.DeliveryLng = f64(-90.5), f64(0) }, "k", delivery.EINVALID, "delivery_lat"},
+		{"drop-off longitude out of range", func(r *orders.PlaceRequest) { r.DeliveryLat, r.DeliveryLng = f64(0), f64(180.5) }, "k", delivery.EINVALID, "delivery_lng"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,6 +137,25 @@ func TestPlaceIdempotency(t *testing.T) {
 	wantCode(t, err, delivery.EIDEMPOTENCY)
 	e.outbox.wantNone(t)
 
+	// The drop-off place is part of the request: placed with one, a
+	// retry must send the same, and one elsewhere is another request.
+	there := req
+	there.DeliveryLat, there.DeliveryLng = f64(48.8584), f64(2.2945)
+	withPlace, created, err := e.svc.Place(t.Context(), e.w.customer, there, "k2")
+	must(t, err)
+	if d := withPlace.Dropoff(); !created || d == nil || *d != (delivery.Place{Lat: 48.8584, Lng: 2.2945}) {
+		t.Fatalf("placed with a drop-off: %+v (drop-off %+v), created=%v", withPlace, d, created)
+	}
+	e.outbox.takeOne(t)
+	if again, created, err := e.svc.Place(t.Context(), e.w.customer, there, "k2"); err != nil || created || again.ID != withPlace.ID {
+		t.Fatalf("retry with the drop-off: %+v, created=%v, %v", again, created, err)
+	}
+	for _, differs := range []orders.PlaceRequest{req, func() orders.PlaceRequest { r := there; r.DeliveryLng = f64(2.2946); return r }()} {
+		_, _, err = e.svc.Place(t.Context(), e.w.customer, differs, "k2")
+		wantCode(t, err, delivery.EIDEMPOTENCY)
+	}
+	e.outbox.wantNone(t)
+
 	// Keys are the customer's own: another customer's k1 is a new order.
 	o2, created, err := e.svc.Place(t.Context(), e.w.customer2, req, "k1")
 	must(t, err)
@@ -141,3 +164,5 @@ func TestPlaceIdempotency(t *testing.T) {
 	}
 	e.outbox.takeOne(t)
 }
+
+func f64(v float64) *float64 { return &v }

@@ -13,6 +13,13 @@ import (
 // The routing table: which channels get each event, as API.md's
 // "Channels" says. It is the only place that knows; the hub fans out by
 // channel name and the outbox relays what Route returns.
+//
+// The tracking channel track:{order_id} (to build) is one more channel of
+// an order, for viewers: it will get order.status as the tracking view
+// (no names, address or notes), and courier.arrived, order.eta and
+// courier.location as they are, since their payloads hold ids, places
+// and times only. Each is routed by one function here (Route,
+// routeETA, routeLocation), where that channel is to be added.
 
 // feedEvent reports whether events of type t are copied into the user
 // feeds ("every event of the user's orders"). Other durable types are
@@ -20,7 +27,7 @@ import (
 func feedEvent(t string) bool {
 	switch t {
 	case delivery.EventOrderCreated, delivery.EventOrderStatus, delivery.EventOrderAssigned,
-		delivery.EventOrderUnassigned, delivery.EventChatMessage:
+		delivery.EventOrderUnassigned, delivery.EventChatMessage, delivery.EventCourierArrived:
 		return true
 	}
 	return false
@@ -28,21 +35,22 @@ func feedEvent(t string) bool {
 
 // restaurantEvent reports whether events of type t go to the restaurant's
 // feed: its new orders, status changes, and which courier is coming (or
-// no longer is).
+// no longer is) and when it is there.
 func restaurantEvent(t string) bool {
 	switch t {
-	case delivery.EventOrderCreated, delivery.EventOrderStatus, delivery.EventOrderAssigned, delivery.EventOrderUnassigned:
+	case delivery.EventOrderCreated, delivery.EventOrderStatus, delivery.EventOrderAssigned, delivery.EventOrderUnassigned,
+		delivery.EventCourierArrived:
 		return true
 	}
 	return false
 }
 
 // Route returns the publications of the committed event ev of order o (o
-// as it was right after ev): order:{id} always; for order events and chat
-// messages also user:{customer}, user:{courier} once assigned (and the
-// courier an unassign removed, which gets that event and nothing later),
-// and restaurant:{rid} for creation, status changes, assignment and
-// unassignment; dispatch gets order.offered (the offer view) when the
+// as it was right after ev): order:{id} always; for order events, chat
+// messages and arrivals also user:{customer}, user:{courier} once assigned
+// (and the courier an unassign removed, which gets that event and nothing
+// later), and restaurant:{rid} for creation, status changes, assignment,
+// unassignment and arrivals; dispatch gets order.offered (the offer view) when the
 // order became claimable and order.claimed when it was taken. On
 // order:{id}, an order.unassigned revokes the removed courier's
 // subscriptions.
@@ -147,6 +155,34 @@ func routeLocation(loc delivery.Location, active []delivery.ActiveOrder, now tim
 	return pubs, nil
 }
 
+// routeETA is where an estimate goes, as the ephemeral order.eta: the
+// order's channel, AsOf the order's seq when it was read (an estimate made
+// before the event that ended the delivery does not follow it), and the
+// feeds of its parties (the customer's, the courier's, the restaurant's),
+// whose order lists and boards show it: one estimate an order at most
+// every geo.ETAInterval, so the feeds carry little of it.
+func routeETA(o delivery.ActiveOrder, eta delivery.ETA, now time.Time) ([]delivery.Publication, error) {
+	data, err := json.Marshal(eta)
+	if err != nil {
+		return nil, err // plain fields: cannot happen
+	}
+	ts := now.UnixMilli()
+	pubs := []delivery.Publication{etaPub(o.ID, o.Seq, data, ts)}
+	feed := func(channel string) delivery.Publication {
+		return delivery.Publication{Channel: channel, Event: delivery.EventOrderETA, Data: data, Ts: ts}
+	}
+	pubs = append(pubs, feed(wire.UserChannel(o.CustomerID)))
+	if o.CourierID != 0 {
+		pubs = append(pubs, feed(wire.UserChannel(o.CourierID)))
+	}
+	return append(pubs, feed(wire.RestaurantChannel(o.RestaurantID))), nil
+}
+
+// etaPub is order.eta on the order's channel, as of seq asOf.
+func etaPub(orderID delivery.ID, asOf int64, data []byte, ts int64) delivery.Publication {
+	return delivery.Publication{Channel: wire.OrderChannel(orderID), Event: delivery.EventOrderETA, Data: data, Ts: ts, AsOf: asOf}
+}
+
 func locationPub(orderID delivery.ID, asOf int64, loc delivery.Location, data []byte, now time.Time) delivery.Publication {
 	return delivery.Publication{
 		Channel: wire.OrderChannel(orderID), Event: delivery.EventCourierLocation, Data: data, Ts: now.UnixMilli(),
@@ -196,10 +232,12 @@ func RouteStored(ctx context.Context, orders OrderReader, ev delivery.Event) ([]
 		if err != nil {
 			return nil, err
 		}
-		// An offer still standing is routed by the snapshot.
+		// An offer still standing is routed by the snapshot, with the
+		// restaurant's place as it is (the payload does not carry it).
 		if !snapshot || !delivery.IsOffered(now) {
 			order = now
 		}
+		order.RestaurantPlace = now.RestaurantPlace
 	}
 	if ev.Type != delivery.EventOrderUnassigned || order.CourierID == nil {
 		return Route(order, ev)

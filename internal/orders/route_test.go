@@ -55,6 +55,9 @@ func TestRouteTable(t *testing.T) {
 		// Chat goes to the parties' feeds, not the restaurant's.
 		{delivery.EventChatMessage, false, every("order:1 user:10")},
 		{delivery.EventChatMessage, true, every("order:1 user:10 user:30")},
+		// Arrivals go to every party's feed, the restaurant's too (its
+		// board shows who is at the counter).
+		{delivery.EventCourierArrived, true, every(all)},
 		// The publish API's durable events: their order channel only.
 		{"driver.note", false, every("order:1")},
 		{"driver.note", true, every("order:1")},
@@ -188,6 +191,38 @@ func TestRouteEphemeral(t *testing.T) {
 	}
 }
 
+// An estimate goes to the order's channel as of the seq it was made at,
+// and, plain, to the feeds of the customer, the courier (once there is
+// one) and the restaurant.
+func TestRouteETA(t *testing.T) {
+	now := time.UnixMilli(1_700_000_100_000)
+	pickup := now.Add(5 * time.Minute).UnixMilli()
+	eta := delivery.ETA{OrderID: 1, PickupAt: &pickup, DeliverAt: now.Add(15 * time.Minute).UnixMilli(), Basis: delivery.BasisToPickup, At: now.UnixMilli()}
+	data := string(mustJSON(t, eta))
+	for _, tc := range []struct {
+		courier delivery.ID
+		want    string
+	}{{30, "order:1 restaurant:20 user:10 user:30"}, {0, "order:1 restaurant:20 user:10"}} {
+		pubs, err := routeETA(delivery.ActiveOrder{ID: 1, Seq: 7, CustomerID: 10, RestaurantID: 20, CourierID: tc.courier}, eta, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sorted(describe(pubs)); got != tc.want {
+			t.Errorf("courier %s: ETA routed to %q, want %q", tc.courier, got, tc.want)
+		}
+		for _, p := range pubs {
+			wantAsOf := int64(0)
+			if p.Channel == "order:1" {
+				wantAsOf = 7
+			}
+			if p.Event != delivery.EventOrderETA || string(p.Data) != data || p.Seq != 0 || p.Order != 0 || p.Ts != now.UnixMilli() ||
+				p.AsOf != wantAsOf || p.Latest || p.Courier != 0 || p.Except != 0 || p.Revoke != 0 {
+				t.Errorf("ETA publication %+v (%s), want %s as of %d on %s", p, p.Data, data, wantAsOf, p.Channel)
+			}
+		}
+	}
+}
+
 // orderLog is an OrderReader holding one order as it is now.
 type orderLog struct{ now delivery.Order }
 
@@ -210,12 +245,18 @@ func TestRouteStored(t *testing.T) {
 	claimed := accepted
 	claimed.CourierID, claimed.Seq = &c, 3
 
-	standing, err := RouteStored(ctx, orderLog{accepted}, accept)
+	// The place is the restaurant's as it is: the payload does not carry it.
+	placed := accepted
+	placed.RestaurantPlace = &delivery.Place{Lat: 52.5, Lng: 13.4}
+	standing, err := RouteStored(ctx, orderLog{placed}, accept)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := describe(standing); !strings.HasSuffix(got, "dispatch+offered") {
 		t.Errorf("a standing offer relayed to %q, want it offered", got)
+	}
+	if offer := standing[len(standing)-1]; !strings.Contains(string(offer.Data), `"lat":52.5,"lng":13.4`) {
+		t.Errorf("relayed offer %s: want the restaurant's place", offer.Data)
 	}
 	taken, err := RouteStored(ctx, orderLog{claimed}, accept)
 	if err != nil {

@@ -80,11 +80,11 @@ func newOrder(t *testing.T, s store, n int) delivery.Order {
 	t.Helper()
 	ctx := context.Background()
 	suffix := time.Now().UnixNano()
-	c, err := s.CreateUser(ctx, delivery.User{Email: fmt.Sprintf("c%d@x.test", suffix), Name: "C", Role: delivery.RoleCustomer, PasswordHash: "x"}, "")
+	c, err := s.CreateUser(ctx, delivery.User{Email: fmt.Sprintf("c%d@x.test", suffix), Name: "C", Role: delivery.RoleCustomer, PasswordHash: "x"}, delivery.Restaurant{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.CreateUser(ctx, delivery.User{Email: fmt.Sprintf("r%d@x.test", suffix), Name: "R", Role: delivery.RoleRestaurant, PasswordHash: "x"}, "Kitchen")
+	r, err := s.CreateUser(ctx, delivery.User{Email: fmt.Sprintf("r%d@x.test", suffix), Name: "R", Role: delivery.RoleRestaurant, PasswordHash: "x"}, delivery.Restaurant{Name: "Kitchen"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,11 +53,23 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) delivery.LocationSt
 
 func f64(v float64) *float64 { return &v }
 
-func put(t *testing.T, s delivery.LocationStore, loc delivery.Location, want bool) {
+func put(t *testing.T, s delivery.LocationStore, loc delivery.Location, want bool) *delivery.Location {
 	t.Helper()
-	ok, err := s.Put(t.Context(), loc)
+	prev, ok, err := s.Put(t.Context(), loc)
 	if err != nil || ok != want {
 		t.Fatalf("Put(%+v) = %v, %v; want %v", loc, ok, err, want)
+	}
+	if !ok && prev != nil {
+		t.Fatalf("Put(%+v) refused, yet replaced %+v", loc, prev)
+	}
+	return prev
+}
+
+// putAfter puts loc, wanting it stored over want (nil: none).
+func putAfter(t *testing.T, s delivery.LocationStore, loc delivery.Location, want *delivery.Location) {
+	t.Helper()
+	if prev := put(t, s, loc, true); !reflect.DeepEqual(prev, want) {
+		t.Fatalf("Put(%+v) replaced %+v, want %+v", loc, prev, want)
 	}
 }
 
@@ -72,10 +84,10 @@ func wantLast(t *testing.T, s delivery.LocationStore, courier delivery.ID, want 
 func testPutGet(t *testing.T, s delivery.LocationStore, c *Clock) {
 	wantLast(t, s, 1, delivery.Location{}, false)
 	full := delivery.Location{CourierID: 1, Lat: 52.52, Lng: -13.405, Heading: f64(90), Speed: f64(0), Ts: c.Ms(0)}
-	put(t, s, full, true)
+	putAfter(t, s, full, nil)
 	wantLast(t, s, 1, full, true)
 	bare := delivery.Location{CourierID: 2, Lat: -90, Lng: 180, Ts: c.Ms(-time.Second)}
-	put(t, s, bare, true)
+	putAfter(t, s, bare, nil)
 	wantLast(t, s, 2, bare, true)
 	wantLast(t, s, 1, full, true)
 	// Returned values are copies.
@@ -85,32 +97,61 @@ func testPutGet(t *testing.T, s delivery.LocationStore, c *Clock) {
 }
 
 func testNewestWins(t *testing.T, s delivery.LocationStore, c *Clock) {
-	first := delivery.Location{CourierID: 7, Lat: 1, Lng: 1, Ts: c.Ms(0)}
-	put(t, s, first, true)
+	first := delivery.Location{CourierID: 7, Lat: 1, Lng: 1, Speed: f64(3), Ts: c.Ms(0)}
+	putAfter(t, s, first, nil)
 	put(t, s, delivery.Location{CourierID: 7, Lat: 2, Lng: 2, Ts: first.Ts - 1}, false)
 	wantLast(t, s, 7, first, true)
 	same := delivery.Location{CourierID: 7, Lat: 3, Lng: 3, Ts: first.Ts}
-	put(t, s, same, true)
+	putAfter(t, s, same, &first)
 	wantLast(t, s, 7, same, true)
 	later := delivery.Location{CourierID: 7, Lat: 4, Lng: 4, Ts: first.Ts + 1}
-	put(t, s, later, true)
+	putAfter(t, s, later, &same)
 	wantLast(t, s, 7, later, true)
 }
 
-// testConcurrentPuts: whatever order racing Puts run in, the newest stays.
+// testConcurrentPuts: whatever order racing Puts run in, the newest
+// stays, and the stored ones form one chain: each replaced a different
+// one (the first none), older than itself.
 func testConcurrentPuts(t *testing.T, s delivery.LocationStore, c *Clock) {
 	const n = 50
 	base := c.Ms(-time.Minute)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	replaced := map[int64]int64{} // ts of a stored position → ts of the one it replaced (0: none)
 	for i := range n {
 		wg.Go(func() {
-			if _, err := s.Put(t.Context(), delivery.Location{CourierID: 9, Lat: float64(i) / 10, Lng: 0, Ts: base + int64(i)}); err != nil {
+			loc := delivery.Location{CourierID: 9, Lat: float64(i) / 10, Lng: 0, Ts: base + int64(i)}
+			prev, ok, err := s.Put(t.Context(), loc)
+			if err != nil {
 				t.Error(err)
+				return
+			}
+			if ok {
+				mu.Lock()
+				defer mu.Unlock()
+				replaced[loc.Ts] = 0
+				if prev != nil {
+					replaced[loc.Ts] = prev.Ts
+				}
 			}
 		})
 	}
 	wg.Wait()
 	wantLast(t, s, 9, delivery.Location{CourierID: 9, Lat: float64(n-1) / 10, Ts: base + n - 1}, true)
+	seen := map[int64]bool{}
+	firsts := 0
+	for ts, prev := range replaced {
+		switch {
+		case prev == 0:
+			firsts++
+		case prev >= ts || seen[prev]:
+			t.Fatalf("position %d replaced %d: want each replaced once, by a newer one (%v)", ts, prev, replaced)
+		}
+		seen[prev] = true
+	}
+	if firsts != 1 {
+		t.Fatalf("%d positions replaced none, want the first only (%v)", firsts, replaced)
+	}
 }
 
 // testExpiry: no position is returned once it is older than
@@ -132,12 +173,14 @@ func testExpiry(t *testing.T, s delivery.LocationStore, c *Clock) {
 	wantLast(t, s, 4, delivery.Location{}, false)
 
 	stale := delivery.Location{CourierID: 6, Lat: 1, Lng: 1, Ts: c.Ms(-age - time.Second)}
-	if _, err := s.Put(t.Context(), stale); err != nil {
+	if _, _, err := s.Put(t.Context(), stale); err != nil {
 		t.Fatal(err)
 	}
 	wantLast(t, s, 6, delivery.Location{}, false)
-	// A fresh position after expired ones is stored as ever.
+	// A fresh position after expired ones is stored as ever, with no
+	// predecessor.
 	fresh := delivery.Location{CourierID: 6, Lat: 2, Lng: 2, Ts: c.Ms(0)}
-	put(t, s, fresh, true)
+	putAfter(t, s, fresh, nil)
 	wantLast(t, s, 6, fresh, true)
+	putAfter(t, s, delivery.Location{CourierID: 4, Lat: 3, Lng: 3, Ts: c.Ms(0)}, nil)
 }

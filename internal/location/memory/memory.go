@@ -38,7 +38,7 @@ func NewWithClock(now func() time.Time) *Store {
 
 // Put stores loc unless the courier's stored position is newer; the lock
 // makes the comparison and the write one step.
-func (s *Store) Put(_ context.Context, loc delivery.Location) (bool, error) {
+func (s *Store) Put(_ context.Context, loc delivery.Location) (*delivery.Location, bool, error) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -50,11 +50,15 @@ func (s *Store) Put(_ context.Context, loc delivery.Location) (bool, error) {
 		}
 		s.sweepAt = now.Add(sweepEvery)
 	}
-	if prev, ok := s.last[loc.CourierID]; ok && prev.Ts > loc.Ts {
-		return false, nil
+	prev, ok := s.last[loc.CourierID]
+	if ok && prev.Ts > loc.Ts {
+		return nil, false, nil
 	}
 	s.last[loc.CourierID] = clone(loc)
-	return true, nil
+	if !ok || expired(prev, now) {
+		return nil, true, nil
+	}
+	return &prev, true, nil
 }
 
 // Get returns the courier's last position unless it expired.

@@ -15,12 +15,12 @@ func TestForgetsCouriersWhoStopped(t *testing.T) {
 	c := locationtest.NewClock()
 	s := NewWithClock(c.Now)
 	for id := delivery.ID(1); id <= 100; id++ {
-		if _, err := s.Put(t.Context(), delivery.Location{CourierID: id, Ts: c.Ms(0)}); err != nil {
+		if _, _, err := s.Put(t.Context(), delivery.Location{CourierID: id, Ts: c.Ms(0)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	c.Advance(delivery.MaxLocationAge + time.Millisecond)
-	if _, err := s.Put(t.Context(), delivery.Location{CourierID: 101, Ts: c.Ms(0)}); err != nil {
+	if _, _, err := s.Put(t.Context(), delivery.Location{CourierID: 101, Ts: c.Ms(0)}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(s.last); n != 1 {

@@ -53,14 +53,15 @@ func New(c goredis.UniversalClient, opt Options) *Store {
 // ts values are milliseconds below 2^53, exact as Lua numbers. A
 // position already past its age gets a TTL of at most 0, which deletes
 // the key (the one it replaced was no newer, so expired too).
+// It answers {stored, the position replaced or false}.
 var put = goredis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 'ts')
-if cur and tonumber(cur) > tonumber(ARGV[1]) then
-  return 0
+local cur = redis.call('HMGET', KEYS[1], 'ts', 'loc')
+if cur[1] and tonumber(cur[1]) > tonumber(ARGV[1]) then
+  return {0, false}
 end
 redis.call('HSET', KEYS[1], 'ts', ARGV[1], 'loc', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
+return {1, cur[2]}
 `)
 
 func (s *Store) key(courierID delivery.ID) string {
@@ -68,18 +69,31 @@ func (s *Store) key(courierID delivery.ID) string {
 }
 
 // Put stores loc unless the courier's stored position has a later Ts.
-func (s *Store) Put(ctx context.Context, loc delivery.Location) (bool, error) {
+func (s *Store) Put(ctx context.Context, loc delivery.Location) (*delivery.Location, bool, error) {
 	b, err := json.Marshal(loc)
 	if err != nil {
-		return false, fmt.Errorf("location: encode: %w", err)
+		return nil, false, fmt.Errorf("location: encode: %w", err)
 	}
 	ttl := loc.Ts + delivery.MaxLocationAge.Milliseconds() - s.opt.Now().UnixMilli()
-	n, err := put.Run(ctx, s.c, []string{s.key(loc.CourierID)},
-		strconv.FormatInt(loc.Ts, 10), b, max(ttl, 0)).Int()
+	res, err := put.Run(ctx, s.c, []string{s.key(loc.CourierID)},
+		strconv.FormatInt(loc.Ts, 10), b, max(ttl, 0)).Slice()
 	if err != nil {
-		return false, fmt.Errorf("location: put: %w", err)
+		return nil, false, fmt.Errorf("location: put: %w", err)
 	}
-	return n == 1, nil
+	if len(res) != 2 {
+		return nil, false, fmt.Errorf("location: put: unexpected answer %v", res)
+	}
+	if n, _ := res[0].(int64); n != 1 {
+		return nil, false, nil
+	}
+	old, ok := res[1].(string)
+	if !ok {
+		return nil, true, nil
+	}
+	// loc is stored: one it replaced that does not decode (another
+	// version's) is no predecessor, not a failure of this Put.
+	prev, _ := s.decode([]byte(old))
+	return prev, true, nil
 }
 
 // Get returns the courier's last position unless it expired (by the
@@ -92,12 +106,22 @@ func (s *Store) Get(ctx context.Context, courierID delivery.ID) (delivery.Locati
 	if err != nil {
 		return delivery.Location{}, false, fmt.Errorf("location: get: %w", err)
 	}
+	loc, err := s.decode(b)
+	if err != nil || loc == nil {
+		return delivery.Location{}, false, err
+	}
+	return *loc, true, nil
+}
+
+// decode reads a stored position; one expired by the store's clock (Redis's
+// may differ) is nil.
+func (s *Store) decode(b []byte) (*delivery.Location, error) {
 	var loc delivery.Location
 	if err := json.Unmarshal(b, &loc); err != nil {
-		return delivery.Location{}, false, fmt.Errorf("location: decode: %w", err)
+		return nil, fmt.Errorf("location: decode: %w", err)
 	}
 	if time.UnixMilli(loc.Ts).Before(s.opt.Now().Add(-delivery.MaxLocationAge)) {
-		return delivery.Location{}, false, nil
+		return nil, nil
 	}
-	return loc, true, nil
+	return &loc, nil
 }

@@ -40,7 +40,7 @@ func TestExpires(t *testing.T) {
 	t.Cleanup(func() { _ = client.Close() })
 	s := locredis.New(client, locredis.Options{Prefix: "p:"})
 	now := time.Now().UnixMilli()
-	if ok, err := s.Put(t.Context(), delivery.Location{CourierID: 3, Lat: 1, Lng: 2, Ts: now - 1000}); !ok || err != nil {
+	if _, ok, err := s.Put(t.Context(), delivery.Location{CourierID: 3, Lat: 1, Lng: 2, Ts: now - 1000}); !ok || err != nil {
 		t.Fatalf("Put = %v, %v", ok, err)
 	}
 	if ttl := mr.TTL("p:loc:3"); ttl <= delivery.MaxLocationAge-time.Minute || ttl > delivery.MaxLocationAge {
@@ -50,7 +50,7 @@ func TestExpires(t *testing.T) {
 	if mr.Exists("p:loc:3") {
 		t.Fatal("key still in Redis after MaxLocationAge")
 	}
-	if _, err := s.Put(t.Context(), delivery.Location{CourierID: 4, Lat: 1, Lng: 2, Ts: now - delivery.MaxLocationAge.Milliseconds() - 1000}); err != nil {
+	if _, _, err := s.Put(t.Context(), delivery.Location{CourierID: 4, Lat: 1, Lng: 2, Ts: now - delivery.MaxLocationAge.Milliseconds() - 1000}); err != nil {
 		t.Fatal(err)
 	}
 	if mr.Exists("p:loc:4") {

@@ -165,24 +165,3 @@ func (s *Store) UnreadCounts(ctx context.Context, userID delivery.ID, orderIDs [
 	}
 	return counts, nil
 }
-
-// ActiveOrdersOfCourier uses orders_courier_idx; the status list must stay
-// the same as delivery.IsActiveDelivery.
-func (s *Store) ActiveOrdersOfCourier(ctx context.Context, courierID delivery.ID) ([]delivery.ActiveOrder, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, seq, COALESCE(assigned_at, 'epoch') FROM orders
-		WHERE courier_id = $1 AND status IN ('accepted', 'preparing', 'ready', 'picked_up')
-		ORDER BY id DESC LIMIT $2`, courierID, delivery.MaxActiveOrders)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: active orders: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (delivery.ActiveOrder, error) {
-		var o delivery.ActiveOrder
-		err := row.Scan(&o.ID, &o.Seq, &o.AssignedAt)
-		o.AssignedAt = o.AssignedAt.UTC()
-		return o, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: active orders: %w", err)
-	}
-	return ids, nil
-}

@@ -11,39 +11,6 @@ import (
 	"github.com/ordercast/ordercast/internal/store/sqlutil"
 )
 
-// ListRestaurants returns every restaurant in id order.
-func (s *Store) ListRestaurants(ctx context.Context) ([]delivery.Restaurant, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, name, created_at FROM restaurants ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list restaurants: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (delivery.Restaurant, error) {
-		var r delivery.Restaurant
-		err := row.Scan(&r.ID, &r.Name, &r.CreatedAt)
-		r.CreatedAt = r.CreatedAt.UTC()
-		return r, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list restaurants: %w", err)
-	}
-	return list, nil
-}
-
-// RestaurantByID returns the restaurant with id, or ENOTFOUND.
-func (s *Store) RestaurantByID(ctx context.Context, id delivery.ID) (delivery.Restaurant, error) {
-	var r delivery.Restaurant
-	err := s.pool.QueryRow(ctx, `SELECT id, name, created_at FROM restaurants WHERE id = $1`, id).
-		Scan(&r.ID, &r.Name, &r.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return delivery.Restaurant{}, delivery.Errorf(delivery.ENOTFOUND, "restaurant %s not found", id)
-	}
-	if err != nil {
-		return delivery.Restaurant{}, fmt.Errorf("postgres: load restaurant: %w", err)
-	}
-	r.CreatedAt = r.CreatedAt.UTC()
-	return r, nil
-}
-
 // ListMenu returns a page of a restaurant's menu items in id order; an
 // unknown restaurant has an empty menu.
 func (s *Store) ListMenu(ctx context.Context, restaurantID, afterID delivery.ID, limit int) ([]delivery.MenuItem, error) {

@@ -15,10 +15,15 @@ import (
 )
 
 // orderColumns are what scanOrder reads, in its order; the restaurant's
-// name comes along (by its primary key; FOR UPDATE locks only the order).
+// name and place come along (by its primary key; FOR UPDATE locks only
+// the order).
 const orderColumns = `id, status, seq, customer_id, restaurant_id,
-	(SELECT name FROM restaurants WHERE restaurants.id = orders.restaurant_id), courier_id, items, total_cents,
-	delivery_address, notes, reason, created_at, updated_at, finished_at, assigned_at`
+	(SELECT name FROM restaurants WHERE restaurants.id = orders.restaurant_id),
+	(SELECT lat FROM restaurants WHERE restaurants.id = orders.restaurant_id),
+	(SELECT lng FROM restaurants WHERE restaurants.id = orders.restaurant_id), courier_id, items, total_cents,
+	delivery_address, delivery_lat, delivery_lng, notes, reason, created_at, updated_at, finished_at, assigned_at, accepted_at,
+	pickup_from, pickup_last, pickup_arrived, dropoff_from, dropoff_last, dropoff_arrived,
+	eta_at, eta_pickup_at, eta_deliver_at, eta_basis`
 
 // rowTo adapts a scan function of single rows (QueryRow) to
 // pgx.CollectRows, so that one function scans a type either way.
@@ -30,17 +35,24 @@ func scanOrder(row pgx.Row) (delivery.Order, error) {
 	var o delivery.Order
 	var courier *int64
 	var items []byte
-	err := row.Scan(&o.ID, &o.Status, &o.Seq, &o.CustomerID, &o.RestaurantID, &o.RestaurantName, &courier, &items,
-		&o.TotalCents, &o.DeliveryAddress, &o.Notes, &o.Reason, &o.CreatedAt, &o.UpdatedAt, &o.FinishedAt, &o.AssignedAt)
+	var rlat, rlng *float64
+	var eta sqlutil.ETAColumns
+	err := row.Scan(&o.ID, &o.Status, &o.Seq, &o.CustomerID, &o.RestaurantID, &o.RestaurantName, &rlat, &rlng, &courier, &items,
+		&o.TotalCents, &o.DeliveryAddress, &o.DeliveryLat, &o.DeliveryLng, &o.Notes, &o.Reason, &o.CreatedAt, &o.UpdatedAt,
+		&o.FinishedAt, &o.AssignedAt, &o.AcceptedAt,
+		&o.PickupStay.From, &o.PickupStay.Last, &o.PickupStay.Arrived, &o.DropoffStay.From, &o.DropoffStay.Last, &o.DropoffStay.Arrived,
+		&eta.At, &eta.PickupAt, &eta.DeliverAt, &eta.Basis)
 	if err != nil {
 		return delivery.Order{}, err
 	}
+	o.RestaurantPlace = sqlutil.PlaceOf(rlat, rlng)
+	o.ETA = eta.ETA(o.ID)
 	if courier != nil {
 		id := delivery.ID(*courier)
 		o.CourierID = &id
 	}
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
-	for _, tp := range []**time.Time{&o.FinishedAt, &o.AssignedAt} {
+	for _, tp := range []**time.Time{&o.FinishedAt, &o.AssignedAt, &o.AcceptedAt} {
 		if *tp != nil {
 			t := (*tp).UTC()
 			*tp = &t
@@ -127,12 +139,12 @@ func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.
 		b := &pgx.Batch{}
 		b.Queue(`
 			INSERT INTO orders (status, seq, customer_id, restaurant_id, courier_id, items, total_cents,
-				delivery_address, notes, reason, idempotency_key, request_hash, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+				delivery_address, delivery_lat, delivery_lng, notes, reason, idempotency_key, request_hash, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 			ON CONFLICT (customer_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING id`,
 			o.Status, o.Seq, o.CustomerID, o.RestaurantID, courierArg(o.CourierID), string(items), o.TotalCents,
-			o.DeliveryAddress, o.Notes, o.Reason, idemKey, reqHash, o.CreatedAt, o.UpdatedAt).
+			o.DeliveryAddress, o.DeliveryLat, o.DeliveryLng, o.Notes, o.Reason, idemKey, reqHash, o.CreatedAt, o.UpdatedAt).
 			QueryRow(func(row pgx.Row) error {
 				err := row.Scan(&o.ID)
 				switch {
@@ -146,10 +158,12 @@ func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.
 				}
 				return nil
 			})
-		b.Queue(`SELECT name FROM restaurants WHERE id = $1`, o.RestaurantID).QueryRow(func(row pgx.Row) error {
-			if err := row.Scan(&o.RestaurantName); err != nil && !taken {
+		b.Queue(`SELECT name, lat, lng FROM restaurants WHERE id = $1`, o.RestaurantID).QueryRow(func(row pgx.Row) error {
+			var lat, lng *float64
+			if err := row.Scan(&o.RestaurantName, &lat, &lng); err != nil && !taken {
 				return fmt.Errorf("read restaurant name: %w", err)
 			}
+			o.RestaurantPlace = sqlutil.PlaceOf(lat, lng)
 			return nil
 		})
 		if err := tx.send(ctx, b); err != nil {
@@ -241,12 +255,19 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 			return err
 		}
 		b = &pgx.Batch{}
+		etaAt, etaPickup, etaDeliver, etaBasis := sqlutil.ETAArgs(o.ETA)
 		b.Queue(`
 			UPDATE orders SET status = $1, seq = $2, courier_id = $3, items = $4, total_cents = $5,
-				delivery_address = $6, notes = $7, reason = $8, updated_at = $9, finished_at = $10, assigned_at = $11
-			WHERE id = $12`,
+				delivery_address = $6, notes = $7, reason = $8, updated_at = $9, finished_at = $10, assigned_at = $11,
+				accepted_at = $12, pickup_from = $13, pickup_last = $14, pickup_arrived = $15,
+				dropoff_from = $16, dropoff_last = $17, dropoff_arrived = $18,
+				eta_at = $19, eta_pickup_at = $20, eta_deliver_at = $21, eta_basis = $22
+			WHERE id = $23`,
 			o.Status, o.Seq, courierArg(o.CourierID), string(items), o.TotalCents,
-			o.DeliveryAddress, o.Notes, o.Reason, o.UpdatedAt, o.FinishedAt, o.AssignedAt, o.ID).Fn = execFn(wrapErr("write order"))
+			o.DeliveryAddress, o.Notes, o.Reason, o.UpdatedAt, o.FinishedAt, o.AssignedAt,
+			o.AcceptedAt, o.PickupStay.From, o.PickupStay.Last, o.PickupStay.Arrived,
+			o.DropoffStay.From, o.DropoffStay.Last, o.DropoffStay.Arrived,
+			etaAt, etaPickup, etaDeliver, etaBasis, o.ID).Fn = execFn(wrapErr("write order"))
 		queueEvent(b, ev)
 		return tx.commit(ctx, b)
 	})

@@ -27,17 +27,18 @@ func scanUser(row pgx.Row) (delivery.User, error) {
 	return u, nil
 }
 
-// CreateUser inserts u, first creating its restaurant for role restaurant.
-func (s *Store) CreateUser(ctx context.Context, u delivery.User, restaurantName string) (delivery.User, error) {
+// CreateUser inserts u, first creating its restaurant r for role restaurant.
+func (s *Store) CreateUser(ctx context.Context, u delivery.User, r delivery.Restaurant) (delivery.User, error) {
 	u.Email = sqlutil.NormalizeEmail(u.Email)
 	u.CreatedAt = sqlutil.Now()
 	u.RestaurantID = 0
 	err := s.inTx(ctx, func(tx *txn) error {
 		var rid *int64
 		if u.Role == delivery.RoleRestaurant {
+			lat, lng := sqlutil.PlaceArgs(r.Place)
 			err := tx.QueryRow(ctx,
-				`INSERT INTO restaurants (name, created_at) VALUES ($1, $2) RETURNING id`,
-				restaurantName, u.CreatedAt).Scan(&rid)
+				`INSERT INTO restaurants (name, lat, lng, prep_minutes, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+				r.Name, lat, lng, sqlutil.PrepMinutes(r), u.CreatedAt).Scan(&rid)
 			if err != nil {
 				return fmt.Errorf("insert restaurant: %w", err)
 			}

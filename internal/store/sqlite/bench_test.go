@@ -31,7 +31,7 @@ func BenchmarkPlaceOrder(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { _ = s.Close() })
-			staff, err := s.CreateUser(ctx, delivery.User{Email: "kitchen@example.com", Name: "K", Role: delivery.RoleRestaurant, PasswordHash: "h"}, "Kitchen")
+			staff, err := s.CreateUser(ctx, delivery.User{Email: "kitchen@example.com", Name: "K", Role: delivery.RoleRestaurant, PasswordHash: "h"}, delivery.Restaurant{Name: "Kitchen"})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -39,7 +39,7 @@ func BenchmarkPlaceOrder(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			cust, err := s.CreateUser(ctx, delivery.User{Email: "c@example.com", Name: "C", Role: delivery.RoleCustomer, PasswordHash: "h"}, "")
+			cust, err := s.CreateUser(ctx, delivery.User{Email: "c@example.com", Name: "C", Role: delivery.RoleCustomer, PasswordHash: "h"}, delivery.Restaurant{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -83,7 +83,7 @@ func BenchmarkLocationReads(b *testing.B) {
 	s := sqlite.OpenTest(b)
 	ctx := context.Background()
 	user := func(email string, role delivery.Role, restaurant string) delivery.User {
-		u, err := s.CreateUser(ctx, delivery.User{Email: email, Name: email, Role: role, PasswordHash: "h"}, restaurant)
+		u, err := s.CreateUser(ctx, delivery.User{Email: email, Name: email, Role: role, PasswordHash: "h"}, delivery.Restaurant{Name: restaurant})
 		if err != nil {
 			b.Fatal(err)
 		}

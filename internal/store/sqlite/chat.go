@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/store/sqlutil"
@@ -152,31 +151,4 @@ func (s *Store) UnreadCounts(ctx context.Context, userID delivery.ID, orderIDs [
 		return nil, fmt.Errorf("sqlite: unread counts: %w", err)
 	}
 	return counts, nil
-}
-
-// activeOrdersQuery uses orders_courier_idx; the status list must stay the
-// same as delivery.IsActiveDelivery.
-const activeOrdersQuery = `SELECT id, seq, assigned_at FROM orders
-	WHERE courier_id = ? AND status IN ('accepted', 'preparing', 'ready', 'picked_up')
-	ORDER BY id DESC LIMIT ?`
-
-// ActiveOrdersOfCourier runs activeOrdersQuery, prepared (see prepareHot).
-func (s *Store) ActiveOrdersOfCourier(ctx context.Context, courierID delivery.ID) ([]delivery.ActiveOrder, error) {
-	rows, err := s.activeOrders.QueryContext(ctx, courierID, delivery.MaxActiveOrders)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: active orders: %w", err)
-	}
-	ids, err := sqlutil.Collect(rows, func(row sqlutil.Scanner) (delivery.ActiveOrder, error) {
-		var o delivery.ActiveOrder
-		var at *time.Time
-		err := row.Scan(&o.ID, &o.Seq, nullTimeCol{&at})
-		if err == nil && at != nil {
-			o.AssignedAt = *at
-		}
-		return o, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: active orders: %w", err)
-	}
-	return ids, nil
 }

@@ -29,7 +29,7 @@ func openAndWrite(t *testing.T, path string, opt Options) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateUser(context.Background(), delivery.User{Email: filepath.Base(t.TempDir()) + "@example.com", Name: "A", Role: delivery.RoleCustomer, PasswordHash: "h"}, ""); err != nil {
+	if _, err := s.CreateUser(context.Background(), delivery.User{Email: filepath.Base(t.TempDir()) + "@example.com", Name: "A", Role: delivery.RoleCustomer, PasswordHash: "h"}, delivery.Restaurant{}); err != nil {
 		t.Fatal(err)
 	}
 	return s

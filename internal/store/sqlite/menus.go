@@ -11,36 +11,6 @@ import (
 	"github.com/ordercast/ordercast/internal/store/sqlutil"
 )
 
-// ListRestaurants returns every restaurant in id order.
-func (s *Store) ListRestaurants(ctx context.Context) ([]delivery.Restaurant, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, name, created_at FROM restaurants ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list restaurants: %w", err)
-	}
-	list, err := sqlutil.Collect(rows, func(row sqlutil.Scanner) (delivery.Restaurant, error) {
-		var r delivery.Restaurant
-		return r, row.Scan(&r.ID, &r.Name, timeCol{&r.CreatedAt})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list restaurants: %w", err)
-	}
-	return list, nil
-}
-
-// RestaurantByID returns the restaurant with id, or ENOTFOUND.
-func (s *Store) RestaurantByID(ctx context.Context, id delivery.ID) (delivery.Restaurant, error) {
-	var r delivery.Restaurant
-	err := s.read.QueryRowContext(ctx, `SELECT id, name, created_at FROM restaurants WHERE id = ?`, id).
-		Scan(&r.ID, &r.Name, timeCol{&r.CreatedAt})
-	if errors.Is(err, sql.ErrNoRows) {
-		return delivery.Restaurant{}, delivery.Errorf(delivery.ENOTFOUND, "restaurant %s not found", id)
-	}
-	if err != nil {
-		return delivery.Restaurant{}, fmt.Errorf("sqlite: load restaurant: %w", err)
-	}
-	return r, nil
-}
-
 // ListMenu returns a page of a restaurant's menu items in id order; an
 // unknown restaurant has an empty menu.
 func (s *Store) ListMenu(ctx context.Context, restaurantID, afterID delivery.ID, limit int) ([]delivery.MenuItem, error) {

@@ -14,10 +14,14 @@ import (
 )
 
 // orderColumns are what scanOrder reads, in its order; the restaurant's
-// name comes along (by its primary key).
+// name and place come along (by its primary key).
 const orderColumns = `id, status, seq, customer_id, restaurant_id,
-	(SELECT name FROM restaurants WHERE restaurants.id = orders.restaurant_id), courier_id, items, total_cents,
-	delivery_address, notes, reason, created_at, updated_at, finished_at, assigned_at`
+	(SELECT name FROM restaurants WHERE restaurants.id = orders.restaurant_id),
+	(SELECT lat FROM restaurants WHERE restaurants.id = orders.restaurant_id),
+	(SELECT lng FROM restaurants WHERE restaurants.id = orders.restaurant_id), courier_id, items, total_cents,
+	delivery_address, delivery_lat, delivery_lng, notes, reason, created_at, updated_at, finished_at, assigned_at, accepted_at,
+	pickup_from, pickup_last, pickup_arrived, dropoff_from, dropoff_last, dropoff_arrived,
+	eta_at, eta_pickup_at, eta_deliver_at, eta_basis`
 
 // eventColumns are what scanEvent reads, in its order.
 const eventColumns = `order_id, seq, type, data, created_at`
@@ -34,12 +38,18 @@ func scanOrder(row sqlutil.Scanner) (delivery.Order, error) {
 	var o delivery.Order
 	var courier sql.NullInt64
 	var items []byte
-	err := row.Scan(&o.ID, &o.Status, &o.Seq, &o.CustomerID, &o.RestaurantID, &o.RestaurantName, &courier, &items,
-		&o.TotalCents, &o.DeliveryAddress, &o.Notes, &o.Reason, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt},
-		nullTimeCol{&o.FinishedAt}, nullTimeCol{&o.AssignedAt})
+	var rlat, rlng *float64
+	var eta sqlutil.ETAColumns
+	err := row.Scan(&o.ID, &o.Status, &o.Seq, &o.CustomerID, &o.RestaurantID, &o.RestaurantName, &rlat, &rlng, &courier, &items,
+		&o.TotalCents, &o.DeliveryAddress, &o.DeliveryLat, &o.DeliveryLng, &o.Notes, &o.Reason, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt},
+		nullTimeCol{&o.FinishedAt}, nullTimeCol{&o.AssignedAt}, nullTimeCol{&o.AcceptedAt},
+		&o.PickupStay.From, &o.PickupStay.Last, &o.PickupStay.Arrived, &o.DropoffStay.From, &o.DropoffStay.Last, &o.DropoffStay.Arrived,
+		&eta.At, &eta.PickupAt, &eta.DeliverAt, &eta.Basis)
 	if err != nil {
 		return delivery.Order{}, err
 	}
+	o.RestaurantPlace = sqlutil.PlaceOf(rlat, rlng)
+	o.ETA = eta.ETA(o.ID)
 	if courier.Valid {
 		id := delivery.ID(courier.Int64)
 		o.CourierID = &id
@@ -122,10 +132,10 @@ func insertOrder(ctx context.Context, tx *wtx, o *delivery.Order, key delivery.I
 	}
 	err = tx.QueryRowContext(ctx, `
 		INSERT INTO orders (status, seq, customer_id, restaurant_id, courier_id, items, total_cents,
-			delivery_address, notes, reason, idempotency_key, request_hash, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			delivery_address, delivery_lat, delivery_lng, notes, reason, idempotency_key, request_hash, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		o.Status, o.Seq, o.CustomerID, o.RestaurantID, courierArg(o.CourierID), string(items), o.TotalCents,
-		o.DeliveryAddress, o.Notes, o.Reason, idemKey, reqHash,
+		o.DeliveryAddress, o.DeliveryLat, o.DeliveryLng, o.Notes, o.Reason, idemKey, reqHash,
 		sqlutil.FormatTime(o.CreatedAt), sqlutil.FormatTime(o.UpdatedAt)).Scan(&o.ID)
 	if isForeignKey(err) {
 		return delivery.Errorf(delivery.ENOTFOUND, "customer, restaurant or courier not found")
@@ -133,9 +143,12 @@ func insertOrder(ctx context.Context, tx *wtx, o *delivery.Order, key delivery.I
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
-	if err := tx.QueryRowContext(ctx, `SELECT name FROM restaurants WHERE id = ?`, o.RestaurantID).Scan(&o.RestaurantName); err != nil {
+	var lat, lng *float64
+	if err := tx.QueryRowContext(ctx, `SELECT name, lat, lng FROM restaurants WHERE id = ?`, o.RestaurantID).
+		Scan(&o.RestaurantName, &lat, &lng); err != nil {
 		return fmt.Errorf("read restaurant name: %w", err)
 	}
+	o.RestaurantPlace = sqlutil.PlaceOf(lat, lng)
 	ev, err := delivery.CreatedEvent(*o)
 	if err != nil {
 		return err
@@ -214,7 +227,7 @@ func updateOrderSQL(old, o delivery.Order) (string, []any, error) {
 		}
 	}
 	col(o.Status != old.Status, "status", o.Status)
-	col(!sameID(o.CourierID, old.CourierID), "courier_id", courierArg(o.CourierID))
+	col(!sqlutil.SameID(o.CourierID, old.CourierID), "courier_id", courierArg(o.CourierID))
 	if !slices.Equal(o.Items, old.Items) {
 		items, err := sqlutil.MarshalItems(o.Items)
 		if err != nil {
@@ -228,10 +241,20 @@ func updateOrderSQL(old, o delivery.Order) (string, []any, error) {
 	col(o.Reason != old.Reason, "reason", o.Reason)
 	col(!sameTime(o.FinishedAt, old.FinishedAt), "finished_at", nullTimeArg(o.FinishedAt))
 	col(!sameTime(o.AssignedAt, old.AssignedAt), "assigned_at", nullTimeArg(o.AssignedAt))
+	col(!sameTime(o.AcceptedAt, old.AcceptedAt), "accepted_at", nullTimeArg(o.AcceptedAt))
+	stay := func(at delivery.Arrival, st, was delivery.Stay) {
+		from, last, arrived := sqlutil.StayColumns(at)
+		col(st.From != was.From, from, st.From)
+		col(st.Last != was.Last, last, st.Last)
+		col(st.Arrived != was.Arrived, arrived, st.Arrived)
+	}
+	stay(delivery.AtPickup, o.PickupStay, old.PickupStay)
+	stay(delivery.AtDropoff, o.DropoffStay, old.DropoffStay)
+	if o.ETA == nil && old.ETA != nil {
+		set = append(set, "eta_at = NULL, eta_pickup_at = NULL, eta_deliver_at = NULL, eta_basis = NULL")
+	}
 	return `UPDATE orders SET ` + strings.Join(set, ", ") + ` WHERE id = ?`, append(args, o.ID), nil
 }
-
-func sameID(a, b *delivery.ID) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
 
 func sameTime(a, b *time.Time) bool {
 	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)

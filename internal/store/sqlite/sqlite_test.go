@@ -27,7 +27,7 @@ func TestOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := s.CreateUser(ctx, delivery.User{Email: "a@example.com", Name: "A", Role: delivery.RoleCustomer, PasswordHash: "h"}, "")
+	u, err := s.CreateUser(ctx, delivery.User{Email: "a@example.com", Name: "A", Role: delivery.RoleCustomer, PasswordHash: "h"}, delivery.Restaurant{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestOpenMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateUser(ctx, delivery.User{Email: "a@example.com", Name: "A", Role: delivery.RoleCustomer, PasswordHash: "h"}, ""); err != nil {
+	if _, err := s.CreateUser(ctx, delivery.User{Email: "a@example.com", Name: "A", Role: delivery.RoleCustomer, PasswordHash: "h"}, delivery.Restaurant{}); err != nil {
 		t.Fatal(err)
 	}
 	if entries, _ := os.ReadDir(tmp); len(entries) != 1 {

@@ -21,17 +21,18 @@ func scanUser(row sqlutil.Scanner) (delivery.User, error) {
 	return u, err
 }
 
-// CreateUser inserts u, first creating its restaurant for role restaurant.
-func (s *Store) CreateUser(ctx context.Context, u delivery.User, restaurantName string) (delivery.User, error) {
+// CreateUser inserts u, first creating its restaurant r for role restaurant.
+func (s *Store) CreateUser(ctx context.Context, u delivery.User, r delivery.Restaurant) (delivery.User, error) {
 	u.Email = sqlutil.NormalizeEmail(u.Email)
 	u.CreatedAt = sqlutil.Now()
 	u.RestaurantID = 0
 	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
 		var rid sql.NullInt64
 		if u.Role == delivery.RoleRestaurant {
+			lat, lng := sqlutil.PlaceArgs(r.Place)
 			err := tx.QueryRowContext(ctx,
-				`INSERT INTO restaurants (name, created_at) VALUES (?, ?) RETURNING id`,
-				restaurantName, sqlutil.FormatTime(u.CreatedAt)).Scan(&rid)
+				`INSERT INTO restaurants (name, lat, lng, prep_minutes, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+				r.Name, lat, lng, sqlutil.PrepMinutes(r), sqlutil.FormatTime(u.CreatedAt)).Scan(&rid)
 			if err != nil {
 				return fmt.Errorf("insert restaurant: %w", err)
 			}

@@ -30,7 +30,7 @@ func holdWriter(t *testing.T, s *Store) (release func() error) {
 }
 
 func newUser(ctx context.Context, s *Store, email string) (delivery.User, error) {
-	return s.CreateUser(ctx, delivery.User{Email: email, Name: email, Role: delivery.RoleCustomer, PasswordHash: "h"}, "")
+	return s.CreateUser(ctx, delivery.User{Email: email, Name: email, Role: delivery.RoleCustomer, PasswordHash: "h"}, delivery.Restaurant{})
 }
 
 // TestWriterCancelQueued: a caller whose context ends while its write

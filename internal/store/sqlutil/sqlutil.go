@@ -67,14 +67,23 @@ func CloneOrder(o delivery.Order) delivery.Order {
 		id := *o.CourierID
 		o.CourierID = &id
 	}
-	if o.FinishedAt != nil {
-		t := *o.FinishedAt
-		o.FinishedAt = &t
+	for _, tp := range []**time.Time{&o.FinishedAt, &o.AssignedAt, &o.AcceptedAt} {
+		if *tp != nil {
+			t := **tp
+			*tp = &t
+		}
 	}
-	if o.AssignedAt != nil {
-		t := *o.AssignedAt
-		o.AssignedAt = &t
+	for _, fp := range []**float64{&o.DeliveryLat, &o.DeliveryLng} {
+		if *fp != nil {
+			f := **fp
+			*fp = &f
+		}
 	}
+	if o.RestaurantPlace != nil {
+		p := *o.RestaurantPlace
+		o.RestaurantPlace = &p
+	}
+	o.ETA = o.ETA.Clone()
 	return o
 }
 
@@ -106,9 +115,11 @@ func UnmarshalItems(b []byte) ([]delivery.OrderItem, error) {
 // row: it calls mutate on a deep copy and, if mutate succeeds, returns the
 // order to write (next seq, UpdatedAt now), the event to append and the
 // change itself (its MaxActive is the store's to check). The
-// identity of the order (id, customer, restaurant, creation time) is not
-// mutable and is restored from old, and so are the store's own times
-// (FinishedAt, AssignedAt). mutate's error comes back unwrapped.
+// identity of the order (id, customer, restaurant, creation time, drop-off
+// place) is not mutable and is restored from old, and so are the store's
+// own times (FinishedAt, AssignedAt, AcceptedAt) and its ETA (nil once
+// terminal). A change of courier clears the stays' runs (Stays). mutate's
+// error comes back unwrapped.
 func Mutate(old delivery.Order, mutate func(*delivery.Order) (delivery.Change, error), now time.Time) (delivery.Order, delivery.Event, delivery.Change, error) {
 	o := CloneOrder(old)
 	change, err := mutate(&o)
@@ -119,7 +130,8 @@ func Mutate(old delivery.Order, mutate func(*delivery.Order) (delivery.Change, e
 		return delivery.Order{}, delivery.Event{}, delivery.Change{}, errors.New("update order: mutate returned a change without an event type")
 	}
 	o.ID, o.CustomerID, o.RestaurantID, o.CreatedAt = old.ID, old.CustomerID, old.RestaurantID, old.CreatedAt
-	o.RestaurantName = old.RestaurantName
+	o.RestaurantName, o.RestaurantPlace = old.RestaurantName, old.RestaurantPlace
+	o.DeliveryLat, o.DeliveryLng = old.DeliveryLat, old.DeliveryLng
 	if o.Items == nil {
 		o.Items = []delivery.OrderItem{}
 	}
@@ -127,6 +139,14 @@ func Mutate(old delivery.Order, mutate func(*delivery.Order) (delivery.Change, e
 	o.UpdatedAt = now
 	o.FinishedAt = finishedAt(old, o.Status, now)
 	o.AssignedAt = assignedAt(old, o.CourierID, now)
+	o.AcceptedAt = acceptedAt(old, o.Status, now)
+	o.ETA = old.ETA
+	if o.Status.Terminal() {
+		o.ETA = nil
+	}
+	if !SameID(old.CourierID, o.CourierID) {
+		o.PickupStay, o.DropoffStay = newCourierStay(o.PickupStay), newCourierStay(o.DropoffStay)
+	}
 	var payload any = o
 	switch {
 	case change.Data != nil:
@@ -168,6 +188,29 @@ func assignedAt(old delivery.Order, courier *delivery.ID, now time.Time) *time.T
 	}
 	return &now
 }
+
+// acceptedAt returns AcceptedAt of an order moving from old to status at
+// now: the time it became accepted, kept afterwards.
+func acceptedAt(old delivery.Order, status delivery.Status, now time.Time) *time.Time {
+	switch {
+	case old.AcceptedAt != nil:
+		t := *old.AcceptedAt
+		return &t
+	case status == delivery.StatusAccepted && old.Status != delivery.StatusAccepted:
+		return &now
+	}
+	return nil
+}
+
+// SameID reports whether two optional ids (couriers) are the same.
+func SameID(a, b *delivery.ID) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
+// newCourierStay is a stay as another courier takes the order over: the
+// run of positions was the previous courier's; an arrival stays (once per
+// order and place).
+func newCourierStay(st delivery.Stay) delivery.Stay { return delivery.Stay{Arrived: st.Arrived} }
 
 // ActiveStatuses is the status list of delivery.IsActiveDelivery in SQL.
 const ActiveStatuses = `('accepted', 'preparing', 'ready', 'picked_up')`

@@ -284,7 +284,7 @@ func testActiveOrdersOfCourier(t *testing.T, s delivery.Store) {
 			if o.AssignedAt == nil {
 				t.Fatalf("order %s of courier %s has no assigned_at", o.ID, f.courier.ID)
 			}
-			want = append(want, delivery.ActiveOrder{ID: o.ID, Seq: o.Seq, AssignedAt: *o.AssignedAt})
+			want = append(want, delivery.ActiveOf(o, delivery.DefaultPrepMinutes))
 		}
 		f.set(t, f.createOrder(t, f.customer.ID, f.r).ID, st, ptr(f.courier2.ID))
 		f.set(t, f.createOrder(t, f.customer.ID, f.r).ID, st, nil)

@@ -63,6 +63,12 @@ func Run(t *testing.T, open func(t *testing.T) delivery.Store) {
 		{"CancelledWrite", testCancelledWrite},
 		{"CreateOrderConcurrentKeys", testCreateOrderConcurrentKeys},
 		{"OrderLogMixed", testOrderLogMixed},
+		{"RestaurantPlace", testRestaurantPlace},
+		{"OrderDropoff", testOrderDropoff},
+		{"AcceptedAt", testAcceptedAt},
+		{"RecordStay", testRecordStay},
+		{"StoreETA", testStoreETA},
+		{"StayAndETAConcurrent", testStayAndETAConcurrent},
 		{"Ping", func(t *testing.T, s delivery.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
@@ -129,7 +135,7 @@ func newFixture(t testing.TB, s delivery.Store) *fixture {
 
 func createUser(t testing.TB, s delivery.Store, email string, role delivery.Role, restaurant string) delivery.User {
 	t.Helper()
-	u, err := s.CreateUser(t.Context(), delivery.User{Email: email, Name: "Name of " + email, Role: role, PasswordHash: "hash:" + email}, restaurant)
+	u, err := s.CreateUser(t.Context(), delivery.User{Email: email, Name: "Name of " + email, Role: role, PasswordHash: "hash:" + email}, delivery.Restaurant{Name: restaurant})
 	if err != nil {
 		t.Fatalf("CreateUser(%s): %v", email, err)
 	}

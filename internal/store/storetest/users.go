@@ -13,7 +13,7 @@ import (
 
 func testUsers(t *testing.T, s delivery.Store) {
 	ctx := t.Context()
-	u, err := s.CreateUser(ctx, delivery.User{Email: "Alice@Example.COM", Name: "Alice", Role: delivery.RoleCustomer, PasswordHash: "h"}, "ignored")
+	u, err := s.CreateUser(ctx, delivery.User{Email: "Alice@Example.COM", Name: "Alice", Role: delivery.RoleCustomer, PasswordHash: "h"}, delivery.Restaurant{Name: "ignored"})
 	must(t, err)
 	if u.ID <= 0 || u.Email != "alice@example.com" || u.RestaurantID != 0 || u.PasswordHash != "h" {
 		t.Fatalf("CreateUser = %+v: want an id, the email lower-cased, no restaurant", u)
@@ -41,11 +41,11 @@ func testUserEmailTaken(t *testing.T, s delivery.Store) {
 	ctx := t.Context()
 	createUser(t, s, "dup@example.com", delivery.RoleCustomer, "")
 	for _, email := range []string{"dup@example.com", "DUP@example.com", "Dup@Example.Com"} {
-		_, err := s.CreateUser(ctx, delivery.User{Email: email, Name: "x", Role: delivery.RoleCourier, PasswordHash: "h"}, "")
+		_, err := s.CreateUser(ctx, delivery.User{Email: email, Name: "x", Role: delivery.RoleCourier, PasswordHash: "h"}, delivery.Restaurant{})
 		wantCode(t, err, delivery.EEMAILTAKEN)
 	}
 	// The restaurant is created in the user's transaction, so it goes too.
-	_, err := s.CreateUser(ctx, delivery.User{Email: "DUP@EXAMPLE.COM", Name: "x", Role: delivery.RoleRestaurant, PasswordHash: "h"}, "Ghost")
+	_, err := s.CreateUser(ctx, delivery.User{Email: "DUP@EXAMPLE.COM", Name: "x", Role: delivery.RoleRestaurant, PasswordHash: "h"}, delivery.Restaurant{Name: "Ghost"})
 	wantCode(t, err, delivery.EEMAILTAKEN)
 	list, err := s.ListRestaurants(ctx)
 	must(t, err)
