@@ -96,7 +96,7 @@ func main() {
 	flag.IntVar(&cfg.restaurants, "restaurants", 8, "soak: restaurants, one account each")
 	flag.IntVar(&cfg.staff, "staff", 4, "soak: staff sockets per restaurant (its orders shared among them)")
 	flag.IntVar(&cfg.maxActive, "max-active", 3, "soak: the instances' MAX_ACTIVE_PER_COURIER (the soak claims within it)")
-	flag.Func("faults", "soak: comma list of faults spread evenly over the run: redis (kill and start Redis), kill (SIGKILL A and start it), term (SIGTERM B and start it); none: no faults (default redis,kill,term)", func(v string) error {
+	flag.Func("faults", "soak: comma list of faults spread evenly over the run: redis (kill and start Redis), kill (SIGKILL A and start it), term (SIGTERM B and start it); none: no faults (default redis,term,kill)", func(v string) error {
 		cfg.faults = []string{}
 		for _, f := range strings.Split(v, ",") {
 			switch f = strings.TrimSpace(f); f {
@@ -244,7 +244,9 @@ func (cfg config) soakDefaults() (config, error) {
 	cfg.couriers = cmp0(cfg.couriers, 150)
 	cfg.workers = cmp0(cfg.workers, 300)
 	if cfg.faults == nil {
-		cfg.faults = []string{"redis", "kill", "term"}
+		// B's sockets move to A when B stops; A's are shared again when
+		// it is killed: both instances carry sockets after their restart.
+		cfg.faults = []string{"redis", "term", "kill"}
 	}
 	switch {
 	case cfg.target != "ordercast":

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -161,7 +162,13 @@ func (o *ordercast) register(ctx context.Context, role string, n int) (session, 
 	if role == "restaurant" {
 		body["restaurant_name"] = fmt.Sprintf("Load kitchen %x", o.run)
 	}
-	return s, o.do(ctx, "POST", "/api/v1/auth/register", "", body, &s, 201)
+	err := o.do(ctx, "POST", "/api/v1/auth/register", "", body, &s, 201)
+	var se *statusError
+	if errors.As(err, &se) && se.status == http.StatusConflict && se.tries > 1 {
+		// An attempt whose answer was lost made the account: sign in.
+		err = o.do(ctx, "POST", "/api/v1/auth/login", "", map[string]any{"email": body["email"], "password": body["password"]}, &s, 200)
+	}
+	return s, err
 }
 
 // registerMany registers n users of role, at most o.concurrency at once.
@@ -309,7 +316,7 @@ func handshakeError(resp *http.Response, err error) error {
 	case http.StatusTooManyRequests:
 		return fmt.Errorf("socket refused (429 too_many_connections): run the server with MAX_CONNS_PER_USER=0 (and RATE_LIMITS=off): %w", err)
 	case http.StatusServiceUnavailable:
-		return fmt.Errorf("socket refused (503): the instance is full, raise its MAX_CONNS: %w", err)
+		return fmt.Errorf("socket refused (503): the instance is shutting down, or full (raise its MAX_CONNS): %w", err)
 	}
 	return err
 }

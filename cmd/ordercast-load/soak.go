@@ -199,7 +199,9 @@ func (s *soak) run(ctx context.Context, setupStart time.Time) (*result, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.series = append(s.series, &instanceSeries{Name: in.name, Baseline: base, BaselineNote: "before the load", Peak: base})
+		ser := &instanceSeries{Name: in.name}
+		ser.start("before the load", base)
+		s.series = append(s.series, ser)
 	}
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	var sampler sync.WaitGroup

@@ -136,12 +136,14 @@ func TestPositionsMissing(t *testing.T) {
 
 // The tolerance an instance's figures are held to after the load.
 func TestSettleLimits(t *testing.T) {
-	ser := instanceSeries{Baseline: instanceSample{Goroutines: 30, FDs: 40}}
-	ser.Peak = ser.Baseline
+	var ser instanceSeries
+	ser.start("before the load", instanceSample{Goroutines: 500, FDs: 500})
+	ser.observe(instanceSample{Goroutines: 9000, FDs: 9000})
+	ser.start("after its restart", instanceSample{Goroutines: 30, FDs: 40}) // the limits are the last life's
 	ser.observe(instanceSample{Goroutines: 2030, FDs: 1040, RSS: 5})
 	ser.observe(instanceSample{Goroutines: 100, FDs: 2040, RSS: 3})
-	if ser.Peak != (instanceSample{Goroutines: 2030, FDs: 2040, RSS: 5}) || len(ser.Samples) != 2 {
-		t.Fatalf("peak %+v", ser.Peak)
+	if p := ser.last().Peak; p != (instanceSample{Goroutines: 2030, FDs: 2040, RSS: 5}) || len(ser.Samples) != 5 || ser.Lives[0].Peak.Goroutines != 9000 {
+		t.Fatalf("peaks %+v, %d samples", ser.Lives, len(ser.Samples))
 	}
 	if got := ser.limits(); got.Goroutines != 30+goroutineSlack+100 || got.FDs != 40+fdSlack+100 {
 		t.Fatalf("limits %+v", got)

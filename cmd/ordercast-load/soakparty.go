@@ -72,7 +72,7 @@ const (
 // as the restarted one comes back); failed attempts back off from
 // dialBackoff, doubling, to dialBackoffMax, with jitter.
 const (
-	reconnectSpread = 3 * time.Second
+	reconnectSpread = 5 * time.Second
 	dialBackoff     = 250 * time.Millisecond
 	dialBackoffMax  = 4 * time.Second
 	answerTimeout   = 10 * time.Second
@@ -519,7 +519,7 @@ func dialFailure(err error) string {
 	case strings.Contains(s, "connection refused"):
 		return "connection refused"
 	case strings.Contains(s, "503"):
-		return "503"
+		return "503 (shutting down, or full)"
 	case strings.Contains(s, "401"):
 		return "401"
 	}

@@ -132,14 +132,22 @@ func (st *soakStats) print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "instance\tbaseline\tRSS base / peak / after\tgoroutines base / peak / after (limit)\tfds base / peak / after (limit)\tback at baseline")
 	for _, in := range st.Instances {
-		back := "no"
-		if in.Settled {
-			back = "in " + in.SettledIn.Round(time.Second).String()
+		for i, l := range in.Lives {
+			b, pk := l.Baseline, l.Peak
+			if i < len(in.Lives)-1 { // an earlier process: no after
+				fmt.Fprintf(tw, "%s\t%s\t%s / %s / -\t%d / %d / -\t%d / %d / -\t-\n", in.Name, l.Note, mib(b.RSS), mib(pk.RSS),
+					b.Goroutines, pk.Goroutines, b.FDs, pk.FDs)
+				continue
+			}
+			back := "no"
+			if in.Settled {
+				back = "in " + in.SettledIn.Round(time.Second).String()
+			}
+			a := in.After
+			fmt.Fprintf(tw, "%s\t%s\t%s / %s / %s\t%d / %d / %d (%d)\t%d / %d / %d (%d)\t%s\n", in.Name, l.Note,
+				mib(b.RSS), mib(pk.RSS), mib(a.RSS), b.Goroutines, pk.Goroutines, a.Goroutines, in.Limits.Goroutines,
+				b.FDs, pk.FDs, a.FDs, in.Limits.FDs, back)
 		}
-		b, pk, a := in.Baseline, in.Peak, in.After
-		fmt.Fprintf(tw, "%s\t%s\t%s / %s / %s\t%d / %d / %d (%d)\t%d / %d / %d (%d)\t%s\n", in.Name, in.BaselineNote,
-			mib(b.RSS), mib(pk.RSS), mib(a.RSS), b.Goroutines, pk.Goroutines, a.Goroutines, in.Limits.Goroutines,
-			b.FDs, pk.FDs, a.FDs, in.Limits.FDs, back)
 	}
 	tw.Flush()
 	if len(st.Failures) == 0 {

@@ -25,13 +25,11 @@ type instanceSample struct {
 
 type instanceSeries struct {
 	Name string `json:"name"`
-	// Baseline is before the load, or for an instance restarted during
-	// the run the sample right after its restart, before the balancer
-	// sent it anything (BaselineNote says which).
-	Baseline     instanceSample `json:"baseline"`
-	BaselineNote string         `json:"baseline_note"`
-	// Peak is each figure's highest since the baseline.
-	Peak         instanceSample   `json:"peak"`
+	// Lives are the instance's processes, one per start: the first's
+	// baseline is before the load, a restarted one's the sample right
+	// after its restart, before the balancer sent it anything. The last
+	// is held to its baseline after the load.
+	Lives        []instanceLife   `json:"lives"`
 	After        instanceSample   `json:"after"`
 	Limits       instanceSample   `json:"limits"` // the tolerance After is held to (goroutines and fds)
 	Settled      bool             `json:"settled"`
@@ -40,19 +38,34 @@ type instanceSeries struct {
 	SampleErrors int              `json:"sample_errors,omitempty"`
 }
 
-// limits is the tolerance of goroutineSlack and fdSlack over the
-// baseline.
+type instanceLife struct {
+	Note     string         `json:"note"`
+	Baseline instanceSample `json:"baseline"`
+	Peak     instanceSample `json:"peak"` // each figure's highest in this life (At: the baseline's)
+}
+
+func (ser *instanceSeries) start(note string, base instanceSample) {
+	ser.Lives = append(ser.Lives, instanceLife{Note: note, Baseline: base, Peak: base})
+	ser.Samples = append(ser.Samples, base)
+}
+
+func (ser *instanceSeries) last() *instanceLife { return &ser.Lives[len(ser.Lives)-1] }
+
+// limits is the tolerance of goroutineSlack and fdSlack over the last
+// life's baseline.
 func (ser *instanceSeries) limits() instanceSample {
+	l := ser.last()
 	lim := func(base, peak, slack int) int { return base + slack + max(peak-base, 0)/20 }
-	return instanceSample{Goroutines: lim(ser.Baseline.Goroutines, ser.Peak.Goroutines, goroutineSlack),
-		FDs: lim(ser.Baseline.FDs, ser.Peak.FDs, fdSlack)}
+	return instanceSample{Goroutines: lim(l.Baseline.Goroutines, l.Peak.Goroutines, goroutineSlack),
+		FDs: lim(l.Baseline.FDs, l.Peak.FDs, fdSlack)}
 }
 
 func (ser *instanceSeries) observe(x instanceSample) {
 	ser.Samples = append(ser.Samples, x)
-	ser.Peak.RSS = max(ser.Peak.RSS, x.RSS)
-	ser.Peak.Goroutines = max(ser.Peak.Goroutines, x.Goroutines)
-	ser.Peak.FDs = max(ser.Peak.FDs, x.FDs)
+	p := &ser.last().Peak
+	p.RSS = max(p.RSS, x.RSS)
+	p.Goroutines = max(p.Goroutines, x.Goroutines)
+	p.FDs = max(p.FDs, x.FDs)
 }
 
 func (s *soak) sample(ctx context.Context, in *instance) (instanceSample, error) {
@@ -133,8 +146,6 @@ func (s *soak) rebase(ctx context.Context, i int, note string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ser := s.series[i]
-	ser.Baseline, ser.BaselineNote, ser.Peak = x, note, x
-	ser.Samples = append(ser.Samples, x)
+	s.series[i].start(note, x)
 	return nil
 }
