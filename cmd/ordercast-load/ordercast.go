@@ -141,7 +141,7 @@ func (o *ordercast) send(ctx context.Context, method, path string, body []byte, 
 		if err == nil && status != http.StatusServiceUnavailable || ctx.Err() != nil || time.Now().After(deadline) {
 			return status, answer, tries, err
 		}
-		o.balanced.rest.retries.Add(1)
+		o.balanced.rest.retried()
 		if err := sleepCtx(ctx, pause); err != nil {
 			return 0, nil, tries, err
 		}

@@ -66,8 +66,10 @@ type soak struct {
 	counts       soakCounts
 	eph          ephemeralCounts
 	lastDialErr  atomic.Value // string
+	otherDialErr atomic.Value // string: the last of no known kind
 	lastOrderErr atomic.Value // string
 	metrics      *http.Client
+	setupREST    restSummary // the set-up's requests: registrations wait for bcrypt (503 while shedding)
 
 	mu     sync.Mutex
 	orders []*soakOrder
@@ -226,6 +228,7 @@ func (s *soak) run(ctx context.Context, setupStart time.Time) (*result, error) {
 
 	progress("running %s: %.1f orders a second, faults %v…", cfg.duration, cfg.rate, cfg.faults)
 	s.start = time.Now()
+	s.setupREST = s.bal.rest.take()
 	trafficCtx, stopTraffic := context.WithTimeout(ctx, cfg.duration)
 	defer stopTraffic()
 	var faults, drivers sync.WaitGroup
@@ -247,7 +250,7 @@ func (s *soak) run(ctx context.Context, setupStart time.Time) (*result, error) {
 	stopSampling()
 	sampler.Wait()
 
-	st := s.judge()
+	st := s.judgeAll()
 	st.Behind = behind
 	progress("the load stopped; waiting up to %s for the instances to settle…", cfg.settle)
 	s.o.rest.CloseIdleConnections()
@@ -401,9 +404,9 @@ func (s *soak) drain(ctx context.Context) int {
 	}
 }
 
-// judge compares what each party applied with its orders' logs, and
+// judgeAll compares what each party applied with its orders' logs, and
 // estimates the ephemeral frames lost.
-func (s *soak) judge() *soakStats {
+func (s *soak) judgeAll() *soakStats {
 	st := &soakStats{}
 	acked := map[*party]*bitset{}
 	for _, c := range s.couriers {
@@ -470,7 +473,7 @@ func (s *soak) summarize(st *soakStats) {
 	st.Reconnects, st.DialFailures = c.reconnects.snapshot(), c.dialFailures.snapshot()
 	st.Refused, st.Strange = c.refused.snapshot(), c.strange.snapshot()
 	st.FeedEvents, st.Ephemeral = c.feedEvents.snapshot(), c.ephemeral.snapshot()
-	st.LastDialError, _ = s.lastDialErr.Load().(string)
+	st.OtherDialError, _ = s.otherDialErr.Load().(string)
 	st.LastOrderError, _ = s.lastOrderErr.Load().(string)
 	st.Typing.Sent, st.Typing.Expected, st.Typing.Failed = s.eph.typingSent.Load(), s.eph.typingExpected.Load(), s.eph.typingFailed.Load()
 	st.Positions.Sent = s.eph.positionsSent.Load()
@@ -479,15 +482,7 @@ func (s *soak) summarize(st *soakStats) {
 			st.Positions.Acked += uint64(bits.OnesCount64(w))
 		}
 	}
-	r := &s.bal.rest
-	st.REST.Requests, st.REST.Retries = r.requests.Load(), r.retries.Load()
-	r.mu.Lock()
-	st.REST.ByStatus = map[string]uint64{}
-	for code, n := range r.byStatus {
-		st.REST.ByStatus[strconv.Itoa(code)] = n
-	}
-	st.REST.NoAnswer = maps.Clone(r.transport)
-	r.mu.Unlock()
+	st.SetupREST, st.REST = s.setupREST, s.bal.rest.take()
 	s.mu.Lock()
 	st.Faults, st.Instances = s.faults, s.series
 	s.mu.Unlock()

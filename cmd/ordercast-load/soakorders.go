@@ -19,7 +19,6 @@ import (
 // order channel.
 
 type soakOrder struct {
-	n        int
 	id       string
 	customer *party
 	staff    *party
@@ -91,7 +90,7 @@ func (s *soak) drive(ctx context.Context, n int) {
 		return
 	}
 	s.counts.orders.add("placed")
-	ord := &soakOrder{n: n, id: id, customer: cust, staff: staff}
+	ord := &soakOrder{id: id, customer: cust, staff: staff}
 	s.mu.Lock()
 	s.orders = append(s.orders, ord)
 	s.mu.Unlock()

@@ -123,8 +123,12 @@ func (p *party) run(ctx context.Context, gate chan struct{}) {
 			return
 		}
 		if err != nil {
-			p.s.counts.dialFailures.add(dialFailure(err))
+			why := dialFailure(err)
+			p.s.counts.dialFailures.add(why)
 			p.s.lastDialErr.Store(err.Error())
+			if why == "other" {
+				p.s.otherDialErr.Store(err.Error())
+			}
 			failures++
 			pause := min(dialBackoff<<min(failures-1, 8), dialBackoffMax)
 			if sleepCtx(ctx, pause/2+rand.N(pause/2+1)) != nil {
@@ -522,6 +526,10 @@ func dialFailure(err error) string {
 		return "503 (shutting down, or full)"
 	case strings.Contains(s, "401"):
 		return "401"
+	case strings.Contains(s, "timeout") || strings.Contains(s, "deadline exceeded"):
+		return "timeout"
+	case strings.Contains(s, "EOF") || strings.Contains(s, "reset by peer"):
+		return "connection closed"
 	}
 	return "other"
 }

@@ -184,34 +184,52 @@ func (b *balancer) pick() *instance {
 	return up[rand.IntN(len(up))]
 }
 
-// restStats counts every REST answer of a balanced run by status, and
-// the requests that got none by the kind of transport error.
+// restStats counts every REST request of a balanced run: its answers by
+// status, and the requests that got none by the kind of transport error.
 type restStats struct {
-	requests atomic.Uint64
-	retries  atomic.Uint64
+	mu  sync.Mutex
+	now restSummary
+}
 
-	mu        sync.Mutex
-	byStatus  map[int]uint64
-	transport map[string]uint64
+type restSummary struct {
+	Requests uint64            `json:"requests"`
+	Retries  uint64            `json:"retries"`
+	ByStatus map[string]uint64 `json:"by_status"`
+	NoAnswer map[string]uint64 `json:"no_answer"`
 }
 
 func (r *restStats) count(status int, err error, cancelled bool) {
-	r.requests.Add(1)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.now.Requests++
 	switch {
 	case cancelled:
 	case err != nil:
-		if r.transport == nil {
-			r.transport = map[string]uint64{}
+		if r.now.NoAnswer == nil {
+			r.now.NoAnswer = map[string]uint64{}
 		}
-		r.transport[transportKind(err)]++
+		r.now.NoAnswer[transportKind(err)]++
 	default:
-		if r.byStatus == nil {
-			r.byStatus = map[int]uint64{}
+		if r.now.ByStatus == nil {
+			r.now.ByStatus = map[string]uint64{}
 		}
-		r.byStatus[status]++
+		r.now.ByStatus[strconv.Itoa(status)]++
 	}
+}
+
+func (r *restStats) retried() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.now.Retries++
+}
+
+// take returns the counts so far and starts again from zero.
+func (r *restStats) take() restSummary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.now
+	r.now = restSummary{}
+	return s
 }
 
 // transportKind names a failed request's cause in a few words.

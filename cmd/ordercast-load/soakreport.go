@@ -24,14 +24,14 @@ type soakStats struct {
 	Late           uint64 `json:"late"`
 	Gaps           uint64 `json:"gaps"`
 
-	Reconnects    map[string]uint64 `json:"reconnects"` // sockets lost, by cause
-	DialFailures  map[string]uint64 `json:"dial_failures"`
-	LastDialError string            `json:"last_dial_error,omitempty"`
-	Refused       map[string]uint64 `json:"refused,omitempty"` // error frames, by the frame's kind and code
-	Strange       map[string]uint64 `json:"strange,omitempty"` // frames the soak did not expect
-	FeedEvents    map[string]uint64 `json:"feed_events"`       // durable events on feeds (counted, not applied)
-	Ephemeral     map[string]uint64 `json:"ephemeral"`         // frames without seq, by event and channel kind
-	Typing        struct {
+	Reconnects     map[string]uint64 `json:"reconnects"` // sockets lost, by cause
+	DialFailures   map[string]uint64 `json:"dial_failures"`
+	OtherDialError string            `json:"other_dial_error,omitempty"` // the last failed handshake of no known kind
+	Refused        map[string]uint64 `json:"refused,omitempty"`          // error frames, by the frame's kind and code
+	Strange        map[string]uint64 `json:"strange,omitempty"`          // frames the soak did not expect
+	FeedEvents     map[string]uint64 `json:"feed_events"`                // durable events on feeds (counted, not applied)
+	Ephemeral      map[string]uint64 `json:"ephemeral"`                  // frames without seq, by event and channel kind
+	Typing         struct {
 		Sent, Expected, Received, Failed uint64
 	} `json:"typing"`
 	Positions struct {
@@ -40,12 +40,10 @@ type soakStats struct {
 		Expected, Lost uint64
 	} `json:"positions"`
 	Chat map[string]uint64 `json:"chat"`
-	REST struct {
-		Requests, Retries uint64
-		ByStatus          map[string]uint64 // answers
-		NoAnswer          map[string]uint64 // transport errors
-	} `json:"rest"`
-	LastOrderError string `json:"last_order_error,omitempty"`
+	// REST is from the traffic's start on; SetupREST before it.
+	REST           restSummary `json:"rest"`
+	SetupREST      restSummary `json:"setup_rest"`
+	LastOrderError string      `json:"last_order_error,omitempty"`
 
 	Faults    []faultRecord     `json:"faults"`
 	Instances []*instanceSeries `json:"instances"`
@@ -98,8 +96,8 @@ func (st *soakStats) print(w io.Writer) {
 	fmt.Fprintf(w, "  at the wire: %d duplicates dropped by the client, %d late (reordered, dropped), %d gaps; %d pairs behind when the drain ended\n",
 		st.WireDuplicates, st.Late, st.Gaps, st.Behind)
 	fmt.Fprintf(w, "reconnects: %d (%s); failed handshakes: %d (%s)\n", sum(st.Reconnects), counts(st.Reconnects), sum(st.DialFailures), counts(st.DialFailures))
-	if st.LastDialError != "" {
-		fmt.Fprintf(w, "  last failed handshake: %s\n", st.LastDialError)
+	if st.OtherDialError != "" {
+		fmt.Fprintf(w, "  the last of other: %s\n", st.OtherDialError)
 	}
 	fmt.Fprintf(w, "chat messages: %s\n", counts(st.Chat))
 	t, p := st.Typing, st.Positions
@@ -114,8 +112,13 @@ func (st *soakStats) print(w io.Writer) {
 	if len(st.Strange) > 0 {
 		fmt.Fprintf(w, "unexpected frames: %s\n", counts(st.Strange))
 	}
-	fmt.Fprintf(w, "REST: %d requests, %d retried (a 503 or no answer: sent again, to either instance, with the same Idempotency-Key or client_msg_id); answers %s; no answer: %s\n",
-		st.REST.Requests, st.REST.Retries, counts(st.REST.ByStatus), counts(st.REST.NoAnswer))
+	for _, r := range []struct {
+		name string
+		r    restSummary
+	}{{"REST from the traffic's start", st.REST}, {"REST of the set-up", st.SetupREST}} {
+		fmt.Fprintf(w, "%s: %d requests, %d retried; answers %s; no answer: %s\n", r.name, r.r.Requests, r.r.Retries, counts(r.r.ByStatus), counts(r.r.NoAnswer))
+	}
+	fmt.Fprintln(w, "  (retried: a 503 or no answer, sent again to either instance with the same Idempotency-Key or client_msg_id)")
 	if st.LastOrderError != "" {
 		fmt.Fprintf(w, "  last order error: %s\n", st.LastOrderError)
 	}
