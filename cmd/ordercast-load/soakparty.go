@@ -501,35 +501,3 @@ func (p *party) release() {
 	defer p.mu.Unlock()
 	p.inUse--
 }
-
-// closeCause names why a socket ended, for the reconnect counts.
-func closeCause(err error) string {
-	switch code := websocket.CloseStatus(err); code {
-	case -1:
-		return "connection lost (no close frame)"
-	case websocket.StatusServiceRestart:
-		return "1012 server restarting"
-	case websocket.StatusInternalError:
-		return "1011 gap not repaired"
-	default:
-		return fmt.Sprintf("close %d", code)
-	}
-}
-
-// dialFailure names why a handshake failed.
-func dialFailure(err error) string {
-	s := err.Error()
-	switch {
-	case strings.Contains(s, "connection refused"):
-		return "connection refused"
-	case strings.Contains(s, "503"):
-		return "503 (shutting down, or full)"
-	case strings.Contains(s, "401"):
-		return "401"
-	case strings.Contains(s, "timeout") || strings.Contains(s, "deadline exceeded"):
-		return "timeout"
-	case strings.Contains(s, "EOF") || strings.Contains(s, "reset by peer"):
-		return "connection closed"
-	}
-	return "other"
-}
