@@ -1,58 +1,49 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ordercast/ordercast/internal/bus/redis/redistest"
+	"github.com/ordercast/ordercast/internal/store/postgres"
 )
 
-// startServer builds cmd/ordercast and runs it on a fresh SQLite store
-// with the settings the tool needs; it returns its URL and pid. (The
-// server is a main package: a binary is the one way to run it whole.)
-func startServer(t *testing.T) (string, int) {
+// buildServer builds cmd/ordercast (a main package: a binary is the one
+// way to run it whole).
+func buildServer(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "ordercast")
+	bin := filepath.Join(t.TempDir(), "ordercast")
 	build := exec.Command("go", "build", "-o", bin, "../ordercast")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "HUB_ADDR=127.0.0.1:0", "DATABASE_URL=sqlite://"+filepath.Join(dir, "oc.db"),
-		"RATE_LIMITS=off", "MAX_CONNS_PER_USER=0", "HUB_API_KEY=load-test-key-0123", "LOG_FORMAT=json", "LOG_LEVEL=info")
-	out, err := cmd.StdoutPipe()
+	return bin
+}
+
+// startServer runs cmd/ordercast on a fresh SQLite store with the
+// settings the tool needs; it returns its URL and pid.
+func startServer(t *testing.T) (string, int) {
+	t.Helper()
+	bin, dir := buildServer(t), t.TempDir()
+	in, err := newInstance("server", bin, dir, false, map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(dir, "oc.db"),
+		"RATE_LIMITS": "off", "MAX_CONNS_PER_USER": "0", "HUB_API_KEY": "load-test-key-0123", "LOG_FORMAT": "json", "LOG_LEVEL": "info"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	if err := in.start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	})
-	addr := make(chan string, 1)
-	go func() { // reads the log until the server exits, so that it never blocks on it
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			var line struct{ Message, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Message == "serving" {
-				addr <- line.Addr
-			}
+		if err := in.stop(syscall.SIGTERM, time.Minute); err != nil {
+			t.Error(err)
 		}
-	}()
-	select {
-	case a := <-addr:
-		return "http://" + a, cmd.Process.Pid
-	case <-time.After(60 * time.Second):
-		t.Fatal("the server did not say it was serving within 60 s")
-	}
-	return "", 0
+	})
+	return in.url, in.pid()
 }
 
 func TestScenariosAgainstTheServer(t *testing.T) {
@@ -138,4 +129,61 @@ func TestScenariosAgainstTheServer(t *testing.T) {
 		}
 		check(t, res, 6)
 	})
+}
+
+// A short soak over its own Redis, schema and two instances, with one
+// fault of each kind: every party applies every durable event of its
+// orders exactly once and in order, the sockets come back after the
+// instances' stops, and both instances settle back at their baseline.
+func TestSoakWithOneFaultOfEachKind(t *testing.T) {
+	dbURL := postgres.TestURL(t)
+	redisServer := redistest.ServerBinary(t)
+	cfg := config{target: "ordercast", scenario: "soak", binary: buildServer(t), databaseURL: dbURL, redisServer: redisServer,
+		serverLogLevel: "warn", duration: 30 * time.Second, conns: 80, users: 4, restaurants: 2, staff: 2, couriers: 8, maxActive: 3,
+		rate: 4, workers: 100, cancelShare: 0.2, drain: 30 * time.Second, settle: 30 * time.Second, sampleEvery: time.Second,
+		redisDown: time.Second, setupConcurrency: 4, dialConcurrency: 16}
+	res, err := run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	res.print(&out)
+	t.Log("\n" + out.String())
+	st := res.Soak
+	if len(st.Failures) != 0 {
+		t.Fatalf("failures: %q", st.Failures)
+	}
+	if d := st.Durable; d.Expected == 0 || d.Applied != d.Expected || d.Lost != 0 || d.Duplicates != 0 || st.Committed == 0 || res.Connections != 80 {
+		t.Fatalf("durable %+v, committed %d, %d sockets", d, st.Committed, res.Connections)
+	}
+	if st.Orders["delivered"] == 0 || st.Orders["cancelled"] == 0 || st.Chat["over the websocket"] == 0 || st.Chat["over REST"] == 0 ||
+		st.Typing.Sent == 0 || st.Positions.Acked == 0 {
+		t.Fatalf("orders %v, chat %v, typing %+v, positions %+v", st.Orders, st.Chat, st.Typing, st.Positions)
+	}
+	var kinds []string
+	for _, f := range st.Faults {
+		kinds = append(kinds, f.Kind)
+		if f.Err != "" {
+			t.Errorf("fault %+v", f)
+		}
+	}
+	if !slices.Equal(kinds, []string{"redis", "term", "kill"}) {
+		t.Fatalf("faults %v", kinds)
+	}
+	// SIGKILL drops A's sockets without a close frame; SIGTERM closes B's
+	// with 1012.
+	if st.Reconnects["connection lost (no close frame)"] == 0 || st.Reconnects["1012 server restarting"] == 0 {
+		t.Fatalf("reconnects %v", st.Reconnects)
+	}
+	for _, in := range st.Instances {
+		// Each restarted mid-run, and carried sockets in both lives.
+		if !in.Settled || len(in.Lives) != 2 || !strings.HasPrefix(in.Lives[1].Note, "after its restart") {
+			t.Fatalf("instance %s: settled %v, lives %+v", in.Name, in.Settled, in.Lives)
+		}
+		for _, l := range in.Lives {
+			if l.Peak.Goroutines <= l.Baseline.Goroutines || l.Peak.FDs <= l.Baseline.FDs {
+				t.Fatalf("instance %s: no load in %+v", in.Name, l)
+			}
+		}
+	}
 }

@@ -54,7 +54,7 @@ func runLocation(ctx context.Context, cfg config, o *ordercast, procs []process)
 	for i, cour := range couriers {
 		g.Go(func() error {
 			cust := p.customers[i%len(p.customers)]
-			id, err := o.placeOrder(gctx, p, cust, fmt.Sprintf("courier-%d", i))
+			id, err := o.placeOrder(gctx, p.kitchen, cust, fmt.Sprintf("courier-%d", i))
 			if err != nil {
 				return err
 			}

@@ -205,7 +205,7 @@ type change struct {
 // order takes one order through its life and accounts its events.
 func (lc *lifecycle) order(ctx context.Context, conn *websocket.Conn, frames <-chan lcFrame, next *time.Time, cust, cour session, key string, wait time.Duration) error {
 	o, rest := lc.o, lc.p.restaurant.AccessToken
-	id, err := o.placeOrder(ctx, lc.p, cust, key)
+	id, err := o.placeOrder(ctx, lc.p.kitchen, cust, key)
 	if err != nil {
 		return err
 	}

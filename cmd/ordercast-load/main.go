@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ordercast/ordercast/internal/redisproc"
 )
 
 type config struct {
@@ -52,11 +54,19 @@ type config struct {
 	metricsURL []string
 	json       bool
 
+	// soak
+	binary, databaseURL, redisServer, serverLogLevel string
+	restaurants, staff, maxActive                    int
+	faults                                           []string
+	cancelShare                                      float64
+	settle, sampleEvery, redisDown                   time.Duration
+	keep                                             bool
+
 	centrifugoSecret string
 	centrifugoAPIKey string
 }
 
-const scenarios = "idle, orders, broadcast, location, lifecycle, cluster"
+const scenarios = "idle, orders, broadcast, location, lifecycle, cluster, soak"
 
 func main() {
 	var cfg config
@@ -65,20 +75,45 @@ func main() {
 	flag.StringVar(&cfg.url, "url", "http://127.0.0.1:8080", "the instance the sockets connect to (and the REST API)")
 	flag.StringVar(&cfg.publishURL, "publish-url", "", "the instance publishes go to (default -url; scenario cluster: another instance)")
 	flag.StringVar(&cfg.apiKey, "api-key", os.Getenv("HUB_API_KEY"), "the server's HUB_API_KEY, for publishes (default $HUB_API_KEY)")
-	flag.DurationVar(&cfg.duration, "duration", 20*time.Second, "measured time")
+	flag.DurationVar(&cfg.duration, "duration", 0, "measured time (default 20s; soak: the traffic's, 10m)")
 	flag.DurationVar(&cfg.warmUp, "warmup", 3*time.Second, "load before the measured time")
-	flag.DurationVar(&cfg.drain, "drain", 5*time.Second, "longest wait after the last publish for deliveries still on their way")
-	flag.IntVar(&cfg.users, "users", 16, "users registered and shared by the sockets (each registration costs the server ~0.25 s CPU)")
+	flag.DurationVar(&cfg.drain, "drain", 0, "longest wait after the last publish for deliveries still on their way (default 5s; soak: for every party to catch up with the logs, 1m)")
+	flag.IntVar(&cfg.users, "users", 0, "users registered and shared by the sockets (each registration costs the server ~0.25 s CPU; default 16; soak: customers, 100)")
 	flag.IntVar(&cfg.setupConcurrency, "setup-concurrency", 16, "REST requests at once while setting up")
 	flag.IntVar(&cfg.dialConcurrency, "dial-concurrency", 64, "sockets opened at once")
-	flag.IntVar(&cfg.conns, "conns", 1000, "idle: sockets, each on its user feed and one order channel")
+	flag.IntVar(&cfg.conns, "conns", 0, "idle: sockets, each on its user feed and one order channel (default 1000); soak: every socket, customers' the rest (default 3000)")
 	flag.IntVar(&cfg.channels, "channels", 0, "idle, orders, cluster: order channels (default: idle min(conns, 1000), orders 1000)")
 	flag.IntVar(&cfg.subscribers, "subscribers", 0, "orders, cluster: sockets per channel (default 3); broadcast: sockets on the channel (default 1000)")
-	flag.Float64Var(&cfg.rate, "rate", 1000, "orders, cluster: publishes a second over all channels")
+	flag.Float64Var(&cfg.rate, "rate", 0, "orders, cluster: publishes a second over all channels (default 1000); soak: orders placed a second (default 8)")
 	flag.BoolVar(&cfg.durable, "durable", false, "orders, cluster: durable publishes (appended to the order's log, with seq)")
 	flag.IntVar(&cfg.inflight, "inflight", 0, "publish requests at once (default: orders 64; broadcast 1, each until all subscribers have it)")
-	flag.IntVar(&cfg.couriers, "couriers", 200, "location: couriers, each on an active order watched by two sockets, at 1 position a second")
-	flag.IntVar(&cfg.workers, "workers", 8, "lifecycle: orders driven through their lifecycle at once")
+	flag.IntVar(&cfg.couriers, "couriers", 0, "location: couriers, each on an active order watched by two sockets, at 1 position a second (default 200); soak: courier sockets, one account each (default 150)")
+	flag.IntVar(&cfg.workers, "workers", 0, "lifecycle: orders driven through their lifecycle at once (default 8); soak: at most (default 300)")
+	flag.StringVar(&cfg.binary, "binary", "", "soak: the ordercast binary to run (go build -o … ./cmd/ordercast)")
+	flag.StringVar(&cfg.databaseURL, "database-url", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "soak: PostgreSQL, where the run makes a schema of its own (dropped after a run that passed)")
+	flag.StringVar(&cfg.redisServer, "redis-server", "", "soak: the redis-server binary (default: the one on the PATH)")
+	flag.StringVar(&cfg.serverLogLevel, "server-log-level", "warn", "soak: the instances' LOG_LEVEL (their logs are kept after a run that failed)")
+	flag.IntVar(&cfg.restaurants, "restaurants", 8, "soak: restaurants, one account each")
+	flag.IntVar(&cfg.staff, "staff", 4, "soak: staff sockets per restaurant (its orders shared among them)")
+	flag.IntVar(&cfg.maxActive, "max-active", 3, "soak: the instances' MAX_ACTIVE_PER_COURIER (the soak claims within it)")
+	flag.Func("faults", "soak: comma list of faults spread evenly over the run: redis (kill and start Redis), kill (SIGKILL A and start it), term (SIGTERM B and start it); none: no faults (default redis,term,kill)", func(v string) error {
+		cfg.faults = []string{}
+		for _, f := range strings.Split(v, ",") {
+			switch f = strings.TrimSpace(f); f {
+			case "redis", "kill", "term":
+				cfg.faults = append(cfg.faults, f)
+			case "", "none":
+			default:
+				return fmt.Errorf("unknown fault %q (redis, kill, term)", f)
+			}
+		}
+		return nil
+	})
+	flag.Float64Var(&cfg.cancelShare, "cancel", 0.1, "soak: share of the orders cancelled (half by the customer, half by the restaurant)")
+	flag.DurationVar(&cfg.settle, "settle", time.Minute, "soak: longest wait after the load for goroutines and open files to come back to their baseline")
+	flag.DurationVar(&cfg.sampleEvery, "sample-every", 5*time.Second, "soak: how often RSS, goroutines and open files are sampled")
+	flag.DurationVar(&cfg.redisDown, "redis-down", 2*time.Second, "soak: how long Redis stays down")
+	flag.BoolVar(&cfg.keep, "keep", false, "soak: keep the schema and the logs after a run that passed too")
 	flag.Func("pid", "a server process to measure from /proc (repeatable: instances A and B, Redis)", func(s string) error {
 		pid, err := strconv.Atoi(s)
 		cfg.pids = append(cfg.pids, pid)
@@ -104,12 +139,25 @@ func main() {
 		b, _ := json.Marshal(res)
 		fmt.Println(string(b))
 	}
+	if res.failed() {
+		os.Exit(1)
+	}
 }
 
 // withDefaults fills the settings whose default depends on the scenario
 // and checks the combination.
 func (cfg config) withDefaults() (config, error) {
 	cfg.url = strings.TrimSuffix(cfg.url, "/")
+	if cfg.scenario == "soak" {
+		return cfg.soakDefaults()
+	}
+	cfg.duration = cmpDur(cfg.duration, 20*time.Second)
+	cfg.drain = cmpDur(cfg.drain, 5*time.Second)
+	cfg.users = cmp0(cfg.users, 16)
+	cfg.conns = cmp0(cfg.conns, 1000)
+	cfg.rate = cmp0(cfg.rate, 1000)
+	cfg.couriers = cmp0(cfg.couriers, 200)
+	cfg.workers = cmp0(cfg.workers, 8)
 	if cfg.publishURL == "" {
 		if cfg.scenario == "cluster" {
 			return cfg, errors.New("scenario cluster: give -publish-url, another instance than -url")
@@ -171,11 +219,61 @@ func (cfg config) withDefaults() (config, error) {
 	return cfg, nil
 }
 
-func cmp0(v, def int) int {
+// cmp0 is v, or def when v was not given.
+func cmp0[T int | float64](v, def T) T {
 	if v == 0 {
 		return def
 	}
 	return v
+}
+
+func cmpDur(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// soakDefaults fills the soak's settings and checks them.
+func (cfg config) soakDefaults() (config, error) {
+	cfg.duration = cmpDur(cfg.duration, 10*time.Minute)
+	cfg.drain = cmpDur(cfg.drain, time.Minute)
+	cfg.users = cmp0(cfg.users, 100)
+	cfg.conns = cmp0(cfg.conns, 3000)
+	cfg.rate = cmp0(cfg.rate, 8)
+	cfg.couriers = cmp0(cfg.couriers, 150)
+	cfg.workers = cmp0(cfg.workers, 300)
+	if cfg.faults == nil {
+		// B's sockets move to A when B stops; A's are shared again when
+		// it is killed: both instances carry sockets after their restart.
+		cfg.faults = []string{"redis", "term", "kill"}
+	}
+	switch {
+	case cfg.target != "ordercast":
+		return cfg, errors.New("scenario soak is ordercast's only")
+	case cfg.binary == "":
+		return cfg, errors.New("scenario soak runs its own instances: give -binary, an ordercast binary (go build -o /tmp/soak/ordercast ./cmd/ordercast)")
+	case cfg.duration > maxSoak:
+		return cfg, fmt.Errorf("-duration: at most %s (the run's tokens are not refreshed)", maxSoak)
+	case cfg.restaurants < 1 || cfg.staff < 1 || cfg.couriers < 1 || cfg.users < 1:
+		return cfg, errors.New("-restaurants, -staff, -couriers, -users: at least 1 each")
+	case cfg.conns < cfg.restaurants*cfg.staff+cfg.couriers+1:
+		return cfg, fmt.Errorf("-conns %d: the restaurants' %d staff sockets and %d couriers leave no customer socket", cfg.conns, cfg.restaurants*cfg.staff, cfg.couriers)
+	case cfg.rate <= 0 || cfg.cancelShare < 0 || cfg.cancelShare > 1:
+		return cfg, errors.New("-rate above 0, -cancel from 0 to 1")
+	case cfg.sampleEvery <= 0:
+		return cfg, errors.New("-sample-every above 0")
+	}
+	if _, err := os.Stat(cfg.binary); err != nil {
+		return cfg, fmt.Errorf("-binary: %w", err)
+	}
+	if cfg.redisServer == "" {
+		var err error
+		if cfg.redisServer, err = redisproc.Binary(); err != nil {
+			return cfg, fmt.Errorf("%w: give -redis-server", err)
+		}
+	}
+	return cfg, nil
 }
 
 func run(ctx context.Context, cfg config) (*result, error) {
@@ -186,6 +284,9 @@ func run(ctx context.Context, cfg config) (*result, error) {
 	var t target = newOrdercast(cfg)
 	if cfg.target == "centrifugo" {
 		t = newCentrifugo(cfg)
+	}
+	if cfg.scenario == "soak" {
+		return runSoak(ctx, cfg)
 	}
 	procs := cfg.processes()
 	switch {

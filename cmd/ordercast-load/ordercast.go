@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -28,6 +29,10 @@ type ordercast struct {
 	concurrency int
 	rest        *http.Client
 	run         uint64 // tells this run's accounts from earlier runs' on the same store
+	// balanced, when set, picks the instance of each REST request and
+	// counts every answer (the soak, whose instances stop and start):
+	// transport errors are then retried on another instance too.
+	balanced *balancer
 
 	poolOnce sync.Once
 	pool     pool
@@ -37,9 +42,14 @@ type ordercast struct {
 // pool is the accounts a run shares: one restaurant with one dish, and
 // customers ordering it.
 type pool struct {
+	kitchen
+	customers []session
+}
+
+// kitchen is a restaurant's staff account and the one dish on its menu.
+type kitchen struct {
 	restaurant session
 	item       string
-	customers  []session
 }
 
 type session struct {
@@ -62,7 +72,7 @@ func newOrdercast(cfg config) *ordercast {
 func (o *ordercast) name() string { return "ordercast" }
 
 // do sends body as JSON and decodes the answer into out unless it is not
-// the status wanted.
+// the status wanted (a *statusError).
 func (o *ordercast) do(ctx context.Context, method, path, token string, body, out any, want int, headers ...string) error {
 	var b []byte
 	if body != nil {
@@ -78,33 +88,70 @@ func (o *ordercast) do(ctx context.Context, method, path, token string, body, ou
 	for i := 0; i+1 < len(headers); i += 2 {
 		h.Set(headers[i], headers[i+1])
 	}
-	var status int
-	var answer []byte
-	// 503 is the server shedding (registrations wait for one of its few
-	// bcrypt slots): not served, so safe to send again after a pause.
-	for try := 0; ; try++ {
-		var err error
-		if status, answer, err = httpDo(ctx, o.rest, method, o.base+path, b, h); err != nil {
-			return err
-		}
-		if status != http.StatusServiceUnavailable || try == 20 {
-			break
-		}
-		if err := sleepCtx(ctx, time.Second); err != nil {
-			return err
-		}
+	status, answer, tries, err := o.send(ctx, method, path, b, h)
+	if err != nil {
+		return err
 	}
 	if status == http.StatusTooManyRequests {
 		return fmt.Errorf("%s %s: 429 %s: run the server with RATE_LIMITS=off MAX_CONNS_PER_USER=0", method, path, answer)
 	}
 	if status != want {
-		return fmt.Errorf("%s %s: %d %s", method, path, status, answer)
+		return &statusError{what: method + " " + path, status: status, body: bytes.TrimSpace(answer), tries: tries}
 	}
 	if out != nil {
 		return json.Unmarshal(answer, out)
 	}
 	return nil
 }
+
+// statusError is an answer other than the one wanted; tries says how
+// many times the request was sent, since an answer to a retry may be
+// about the first attempt's effect (a 409 after a change that committed).
+type statusError struct {
+	what   string
+	status int
+	body   []byte
+	tries  int
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("%s: %d %s", e.what, e.status, e.body) }
+
+// send sends a request until it is served. 503 is the server shedding
+// (registrations wait for one of its few bcrypt slots) or going away: not
+// served, so safe to send again after a pause. Balanced, a transport error
+// (an instance killed, or stopping) is retried on another instance too,
+// with the same body and headers: placements keep their Idempotency-Key,
+// chat messages their client_msg_id, so a retry of one that did commit
+// stores nothing twice.
+func (o *ordercast) send(ctx context.Context, method, path string, body []byte, h http.Header) (status int, answer []byte, tries int, err error) {
+	if o.balanced == nil {
+		for tries = 1; ; tries++ {
+			if status, answer, err = httpDo(ctx, o.rest, method, o.base+path, body, h); err != nil || status != http.StatusServiceUnavailable || tries > 20 {
+				return status, answer, tries, err
+			}
+			if err := sleepCtx(ctx, time.Second); err != nil {
+				return 0, nil, tries, err
+			}
+		}
+	}
+	pause, deadline := 100*time.Millisecond, time.Now().Add(balancedRetryBudget)
+	for tries = 1; ; tries++ {
+		status, answer, err = httpDo(ctx, o.rest, method, o.balanced.pick().url+path, body, h)
+		o.balanced.rest.count(status, err, ctx.Err() != nil)
+		if err == nil && status != http.StatusServiceUnavailable || ctx.Err() != nil || time.Now().After(deadline) {
+			return status, answer, tries, err
+		}
+		o.balanced.rest.retried()
+		if err := sleepCtx(ctx, pause); err != nil {
+			return 0, nil, tries, err
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
+// balancedRetryBudget bounds the retries of one balanced request: longer
+// than an instance takes to stop and start again.
+const balancedRetryBudget = 90 * time.Second
 
 func (o *ordercast) register(ctx context.Context, role string, n int) (session, error) {
 	var s session
@@ -115,7 +162,13 @@ func (o *ordercast) register(ctx context.Context, role string, n int) (session, 
 	if role == "restaurant" {
 		body["restaurant_name"] = fmt.Sprintf("Load kitchen %x", o.run)
 	}
-	return s, o.do(ctx, "POST", "/api/v1/auth/register", "", body, &s, 201)
+	err := o.do(ctx, "POST", "/api/v1/auth/register", "", body, &s, 201)
+	var se *statusError
+	if errors.As(err, &se) && se.status == http.StatusConflict && se.tries > 1 {
+		// An attempt whose answer was lost made the account: sign in.
+		err = o.do(ctx, "POST", "/api/v1/auth/login", "", map[string]any{"email": body["email"], "password": body["password"]}, &s, 200)
+	}
+	return s, err
 }
 
 // registerMany registers n users of role, at most o.concurrency at once.
@@ -144,29 +197,38 @@ func (o *ordercast) accounts(ctx context.Context) (pool, error) {
 func (o *ordercast) registerPool(ctx context.Context) (pool, error) {
 	var p pool
 	var err error
-	if p.restaurant, err = o.register(ctx, "restaurant", 0); err != nil {
+	if p.kitchen, err = o.openKitchen(ctx, 0); err != nil {
 		return p, err
 	}
-	var item struct {
-		ID string `json:"id"`
-	}
-	if err := o.do(ctx, "POST", "/api/v1/restaurants/"+p.restaurant.User.RestaurantID+"/menu", p.restaurant.AccessToken,
-		map[string]any{"name": "Pizza", "price_cents": 1000}, &item, 201); err != nil {
-		return p, err
-	}
-	p.item = item.ID
 	p.customers, err = o.registerMany(ctx, "customer", o.users)
 	return p, err
 }
 
-// placeOrder places an order of the pool's dish as customer; key makes
+// openKitchen registers restaurant n of the run and puts one dish on its
+// menu.
+func (o *ordercast) openKitchen(ctx context.Context, n int) (kitchen, error) {
+	var k kitchen
+	var err error
+	if k.restaurant, err = o.register(ctx, "restaurant", n); err != nil {
+		return k, err
+	}
+	var item struct {
+		ID string `json:"id"`
+	}
+	err = o.do(ctx, "POST", "/api/v1/restaurants/"+k.restaurant.User.RestaurantID+"/menu", k.restaurant.AccessToken,
+		map[string]any{"name": "Pizza", "price_cents": 1000}, &item, 201)
+	k.item = item.ID
+	return k, err
+}
+
+// placeOrder places an order of the kitchen's dish as customer; key makes
 // the placement idempotent.
-func (o *ordercast) placeOrder(ctx context.Context, p pool, customer session, key string) (string, error) {
+func (o *ordercast) placeOrder(ctx context.Context, k kitchen, customer session, key string) (string, error) {
 	var ord struct {
 		ID string `json:"id"`
 	}
 	err := o.do(ctx, "POST", "/api/v1/orders", customer.AccessToken, map[string]any{
-		"restaurant_id": p.restaurant.User.RestaurantID, "items": []map[string]any{{"menu_item_id": p.item, "quantity": 1}},
+		"restaurant_id": k.restaurant.User.RestaurantID, "items": []map[string]any{{"menu_item_id": k.item, "quantity": 1}},
 		"delivery_address": "1 Main St",
 	}, &ord, 201, "Idempotency-Key", fmt.Sprintf("load-%x-%s", o.run, key))
 	return ord.ID, err
@@ -185,7 +247,7 @@ func (o *ordercast) orderChannels(ctx context.Context, n int) ([]channel, error)
 	for c := range chs {
 		g.Go(func() error {
 			cust := p.customers[c%len(p.customers)]
-			id, err := o.placeOrder(gctx, p, cust, "channel-"+strconv.Itoa(c))
+			id, err := o.placeOrder(gctx, p.kitchen, cust, "channel-"+strconv.Itoa(c))
 			chs[c] = channel{name: "order:" + id, users: []identity{cust.identity()}}
 			return err
 		})
@@ -206,10 +268,17 @@ func (o *ordercast) broadcastChannel(ctx context.Context) (channel, error) {
 // dial opens a socket (subscribed to its user feed before the handshake
 // completes) and, with channel, subscribes and waits for the ack.
 func (o *ordercast) dial(ctx context.Context, id identity, channel string) (*websocket.Conn, error) {
+	return o.dialAt(ctx, o.base, id, channel)
+}
+
+// dialAt is dial to the instance at base.
+func (o *ordercast) dialAt(ctx context.Context, base string, id identity, channel string) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	u := "ws" + strings.TrimPrefix(o.base, "http") + "/ws?access_token=" + id.token
-	conn, resp, err := websocket.Dial(ctx, u, nil)
+	// The token in a header, as non-browser clients send it: an error
+	// naming the URL then holds no secret.
+	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + id.token}}})
 	if err != nil {
 		return nil, handshakeError(resp, err)
 	}
@@ -247,7 +316,7 @@ func handshakeError(resp *http.Response, err error) error {
 	case http.StatusTooManyRequests:
 		return fmt.Errorf("socket refused (429 too_many_connections): run the server with MAX_CONNS_PER_USER=0 (and RATE_LIMITS=off): %w", err)
 	case http.StatusServiceUnavailable:
-		return fmt.Errorf("socket refused (503): the instance is full, raise its MAX_CONNS: %w", err)
+		return fmt.Errorf("socket refused (503): the instance is shutting down, or full (raise its MAX_CONNS): %w", err)
 	}
 	return err
 }

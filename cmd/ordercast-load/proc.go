@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -119,37 +120,37 @@ func metricsProcess(client *http.Client, base string) process {
 // parseMetrics reads process_cpu_seconds_total and
 // process_resident_memory_bytes from a Prometheus text exposition.
 func parseMetrics(r io.Reader, where string) (usage, error) {
-	var u usage
-	var haveCPU, haveRSS bool
+	const cpuName, rssName = "process_cpu_seconds_total", "process_resident_memory_bytes"
+	v, err := metricValues(r, cpuName, rssName)
+	if err != nil {
+		return usage{}, fmt.Errorf("%s: %w", where, err)
+	}
+	cpu, haveCPU := v[cpuName]
+	rss, haveRSS := v[rssName]
+	if !haveCPU || !haveRSS {
+		return usage{}, fmt.Errorf("%s has no %s or %s (METRICS_ADDR elsewhere? give -metrics-url or -pid)", where, cpuName, rssName)
+	}
+	return usage{cpu: time.Duration(cpu * float64(time.Second)), rss: int64(rss)}, nil
+}
+
+// metricValues reads the samples without labels of the named metrics
+// from a Prometheus text exposition; a name absent is absent from the map.
+func metricValues(r io.Reader, names ...string) (map[string]float64, error) {
+	out := make(map[string]float64, len(names))
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
+		if !ok || !slices.Contains(names, name) {
 			continue
 		}
-		switch name {
-		case "process_cpu_seconds_total":
-			v, err := strconv.ParseFloat(value, 64)
-			if err != nil {
-				return u, fmt.Errorf("%s: %s: %w", where, name, err)
-			}
-			u.cpu, haveCPU = time.Duration(v*float64(time.Second)), true
-		case "process_resident_memory_bytes":
-			v, err := strconv.ParseFloat(value, 64)
-			if err != nil {
-				return u, fmt.Errorf("%s: %s: %w", where, name, err)
-			}
-			u.rss, haveRSS = int64(v), true
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		out[name] = v
 	}
-	if err := sc.Err(); err != nil {
-		return u, err
-	}
-	if !haveCPU || !haveRSS {
-		return u, fmt.Errorf("%s has no process_cpu_seconds_total or process_resident_memory_bytes (METRICS_ADDR elsewhere? give -metrics-url or -pid)", where)
-	}
-	return u, nil
+	return out, sc.Err()
 }
 
 // processUsage is what a run reports of one process.

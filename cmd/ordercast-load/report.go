@@ -21,6 +21,7 @@ type result struct {
 	Publishes  *publishStats   `json:"publishes,omitempty"`
 	Deliveries *deliveryStats  `json:"deliveries,omitempty"`
 	Lifecycle  *lifecycleStats `json:"lifecycle,omitempty"`
+	Soak       *soakStats      `json:"soak,omitempty"`
 
 	Processes []processUsage `json:"processes"`
 	// CPUPer100k is the processes' CPU seconds over the window per 100k
@@ -118,6 +119,9 @@ func (r *result) print(w io.Writer) {
 	if l := r.Lifecycle; l != nil {
 		l.print(w)
 	}
+	if st := r.Soak; st != nil {
+		st.print(w)
+	}
 	for _, p := range r.Processes {
 		fmt.Fprintf(w, "process %s: CPU %.2f s (%.3f cores), RSS %s (from %s)\n", p.Name, p.CPU.Seconds(), p.CPU.Seconds()/r.Window.Seconds(), mib(p.RSS), mib(p.RSSBase))
 	}
@@ -127,7 +131,7 @@ func (r *result) print(w io.Writer) {
 	switch {
 	case r.RSSPerConn > 0:
 		fmt.Fprintf(w, "RSS per connection: %.1f KiB\n", r.RSSPerConn/1024)
-	case r.Connections > 0: // the runtime gave back memory of an earlier run
+	case r.Connections > 0 && len(r.Processes) > 0: // the runtime gave back memory of an earlier run
 		fmt.Fprintln(w, "RSS per connection: n/a (RSS fell; measure on a fresh server)")
 	}
 	if r.Scenario == "idle" && r.Connections > 0 {

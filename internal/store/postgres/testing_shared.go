@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"hash/fnv"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 )
@@ -42,16 +40,9 @@ func SharedTestURL(t testing.TB) string {
 	t.Helper()
 	s := openTest(t, 1) // migrates now, so the programs find nothing pending
 	schema := s.pool.Config().ConnConfig.RuntimeParams["search_path"]
-	raw := TestURL(t)
-	if !strings.HasPrefix(raw, "postgres://") && !strings.HasPrefix(raw, "postgresql://") {
-		return raw + " search_path=" + schema // a key=value connection string
-	}
-	u, err := url.Parse(raw)
+	u, err := WithSearchPath(TestURL(t), schema)
 	if err != nil {
 		t.Fatalf("postgres.SharedTestURL: %s: %v", TestDatabaseURLEnv, err)
 	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return u
 }

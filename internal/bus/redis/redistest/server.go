@@ -2,19 +2,16 @@ package redistest
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ordercast/ordercast/internal/testenv"
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/ordercast/ordercast/internal/redisproc"
 )
 
 // Server is a redis-server process of one test, on a free port in a
@@ -22,20 +19,16 @@ import (
 type Server struct {
 	t    testing.TB
 	Addr string
-	dir  string
-	args []string
-
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	proc *redisproc.Server
 }
 
-// redisServer is the binary; tests that need it skip without it unless
-// CI=true.
-func redisServer(t testing.TB) string {
+// ServerBinary returns the path of redis-server; without it the test is
+// skipped, or fails when CI=true.
+func ServerBinary(t testing.TB) string {
 	t.Helper()
-	path, err := exec.LookPath("redis-server")
+	path, err := redisproc.Binary()
 	if err != nil {
-		testenv.Missing(t, "redis-server not on the PATH")
+		testenv.Missing(t, err.Error())
 	}
 	return path
 }
@@ -44,13 +37,8 @@ func redisServer(t testing.TB) string {
 // ("--cluster-enabled", "yes", …) and waits until it answers.
 func StartServer(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	port := FreePort(t)
-	dir := t.TempDir()
-	s := &Server{t: t, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir}
-	s.args = append([]string{
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--save", "", "--appendonly", "no", "--protected-mode", "no",
-	}, extra...)
+	proc := redisproc.New(ServerBinary(t), t.TempDir(), FreePort(t), extra...)
+	s := &Server{t: t, Addr: proc.Addr, proc: proc}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
@@ -59,65 +47,30 @@ func StartServer(t testing.TB, extra ...string) *Server {
 // Start starts the process (again, after Stop) and waits until it answers.
 func (s *Server) Start() {
 	s.t.Helper()
-	cmd := exec.Command(redisServer(s.t), s.args...)
-	logf, err := os.Create(filepath.Join(s.dir, fmt.Sprintf("redis-%d.log", time.Now().UnixNano())))
-	if err != nil {
+	if err := s.proc.Start(context.Background()); err != nil {
 		s.t.Fatal(err)
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		s.t.Fatalf("start redis-server: %v", err)
-	}
-	logf.Close() // the child holds its own descriptor
-	s.mu.Lock()
-	s.cmd = cmd
-	s.mu.Unlock()
-	WaitPing(s.t, s.Addr)
 }
 
 // Stop kills the process (a crash, not a shutdown) and waits for it.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	cmd := s.cmd
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-}
+func (s *Server) Stop() { s.proc.Stop() }
 
 // WaitPing waits until Redis at addr answers PING, for up to 10 s.
 func WaitPing(t testing.TB, addr string) {
 	t.Helper()
-	c := goredis.NewClient(&goredis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis at %s does not answer: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval of a bounded wait
+	if err := redisproc.WaitPing(context.Background(), addr, 10*time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // FreePort returns a TCP port nobody listens on right now.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := redisproc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // StartCluster starts n redis-server nodes in cluster mode, joins them
@@ -128,7 +81,7 @@ func StartCluster(t testing.TB, n int) []string {
 	t.Helper()
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
-		redisServer(t) // same skip or failure
+		ServerBinary(t) // same skip or failure
 		t.Skip("redis-cli not installed")
 	}
 	addrs := make([]string, n)
