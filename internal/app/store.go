@@ -211,3 +211,18 @@ func (s *timedStore) Ping(ctx context.Context) error {
 
 // Close is no query: it passes through untimed.
 func (s *timedStore) Close() error { return s.next.Close() }
+
+func (s *timedStore) SavePushSubscription(ctx context.Context, sub delivery.PushSubscription, maxPerUser int) (delivery.PushSubscription, error) {
+	defer s.observe("SavePushSubscription", time.Now())
+	return s.next.SavePushSubscription(ctx, sub, maxPerUser)
+}
+
+func (s *timedStore) DeletePushSubscription(ctx context.Context, userID delivery.ID, endpoint string) error {
+	defer s.observe("DeletePushSubscription", time.Now())
+	return s.next.DeletePushSubscription(ctx, userID, endpoint)
+}
+
+func (s *timedStore) PushSubscriptions(ctx context.Context, a delivery.PushAudience) ([]delivery.PushSubscription, error) {
+	defer s.observe("PushSubscriptions", time.Now())
+	return s.next.PushSubscriptions(ctx, a)
+}

@@ -1,5 +1,7 @@
 package delivery
 
+import "slices"
+
 // Status is a state of the order lifecycle (API.md, "Order lifecycle").
 type Status string
 
@@ -145,4 +147,26 @@ func CheckUnassign(o Order, a Actor) error {
 		return nil
 	}
 	return Errorf(EINVALIDTRANSITION, "cannot unassign the courier of an order in status %s", o.Status)
+}
+
+// StatusSetter returns the role of the party that moved o to its status,
+// as far as the order alone tells it (the transition table): ok is false
+// for placed, and for a cancel with a reason, which either party may give
+// (a restaurant must; a customer may). A cancel without one is the
+// customer's.
+func StatusSetter(o Order) (role Role, ok bool) {
+	roles := map[mover]Role{byCustomer: RoleCustomer, byRestaurant: RoleRestaurant, byCourier: RoleCourier}
+	var movers []mover
+	for _, t := range transitions {
+		if t.to == o.Status && !slices.Contains(movers, t.by) {
+			movers = append(movers, t.by)
+		}
+	}
+	switch {
+	case len(movers) == 1:
+		return roles[movers[0]], true
+	case o.Status == StatusCancelled && o.Reason == "":
+		return RoleCustomer, true
+	}
+	return "", false
 }

@@ -160,3 +160,30 @@ func TestVisibility(t *testing.T) {
 		t.Fatal("a user id match with the wrong role is no party")
 	}
 }
+
+// TestStatusSetter: the party that set each status, as the order tells it;
+// a cancel with a reason may be either party's.
+func TestStatusSetter(t *testing.T) {
+	tests := []struct {
+		status delivery.Status
+		reason string
+		want   delivery.Role
+		ok     bool
+	}{
+		{delivery.StatusPlaced, "", "", false},
+		{delivery.StatusAccepted, "", delivery.RoleRestaurant, true},
+		{delivery.StatusRejected, "closed", delivery.RoleRestaurant, true},
+		{delivery.StatusPreparing, "", delivery.RoleRestaurant, true},
+		{delivery.StatusReady, "", delivery.RoleRestaurant, true},
+		{delivery.StatusPickedUp, "", delivery.RoleCourier, true},
+		{delivery.StatusDelivered, "", delivery.RoleCourier, true},
+		{delivery.StatusCancelled, "", delivery.RoleCustomer, true},
+		{delivery.StatusCancelled, "out of dough", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := delivery.StatusSetter(delivery.Order{Status: tt.status, Reason: tt.reason})
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("StatusSetter(%s, reason %q) = %q, %v; want %q, %v", tt.status, tt.reason, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 // an internal failure. Times come back in UTC with microsecond precision.
 type Store interface {
 	ChatStore
+	PushStore
 	// CreateUser inserts u (ID and CreatedAt are set by the store). For
 	// role restaurant it first creates the restaurant r (its Name, Place
 	// and PrepMinutes, 0 meaning DefaultPrepMinutes; other roles ignore

@@ -69,6 +69,9 @@ func Run(t *testing.T, open func(t *testing.T) delivery.Store) {
 		{"RecordStay", testRecordStay},
 		{"StoreETA", testStoreETA},
 		{"StayAndETAConcurrent", testStayAndETAConcurrent},
+		{"PushSubscriptions", testPushSubscriptions},
+		{"PushSubscriptionCap", testPushSubscriptionCap},
+		{"PushAudience", testPushAudience},
 		{"Ping", func(t *testing.T, s delivery.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
