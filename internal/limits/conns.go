@@ -29,7 +29,10 @@ type ConnsConfig struct {
 	// Shared, when not nil, counts each user's sockets across instances;
 	// without it the count is this instance's.
 	Shared *Shared
-	Log    zerolog.Logger
+	// Presence keeps the counts in Shared even without a per-user cap, so
+	// that Present answers for every instance (Web Push asks it).
+	Presence bool
+	Log      zerolog.Logger
 }
 
 // Conns counts open sockets per user and on this instance, refusing a
@@ -93,9 +96,11 @@ func NewConns(cfg ConnsConfig) *Conns {
 	return c
 }
 
-// shared reports whether counts go to Redis: only a per-user cap needs
-// them.
-func (c *Conns) shared() bool { return c.cfg.Shared != nil && c.cfg.PerUser > 0 }
+// shared reports whether counts go to Redis: a per-user cap needs them,
+// and so does Present with Presence.
+func (c *Conns) shared() bool {
+	return c.cfg.Shared != nil && (c.cfg.PerUser > 0 || c.cfg.Presence)
+}
 
 // Acquire counts a socket of user, or refuses it: 503 unavailable when
 // the instance is full, 429 too_many_connections when the user has
@@ -192,6 +197,38 @@ func (l *Lease) Release() {
 		return
 	}
 	l.once.Do(func() { l.c.release(l.user) })
+}
+
+// Present returns the set of those of users that have a socket or stream
+// open, on this instance or, with Shared, on another live one (the
+// counts of an instance that died last until its deadline, TTL after its
+// last heartbeat). With Redis away it returns what this instance knows,
+// and the error. A nil *Conns knows of none.
+func (c *Conns) Present(ctx context.Context, users []delivery.ID) (map[delivery.ID]bool, error) {
+	present := make(map[delivery.ID]bool)
+	if c == nil {
+		return present, nil
+	}
+	var elsewhere []delivery.ID
+	c.mu.Lock()
+	for _, user := range users {
+		if u := c.users[user]; u != nil && u.n > 0 {
+			present[user] = true
+		} else {
+			elsewhere = append(elsewhere, user)
+		}
+	}
+	c.mu.Unlock()
+	if !c.shared() || len(elsewhere) == 0 {
+		return present, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	others, err := c.cfg.Shared.present(ctx, elsewhere)
+	for _, user := range others {
+		present[user] = true
+	}
+	return present, err
 }
 
 // Open is the number of sockets counted on this instance.

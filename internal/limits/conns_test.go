@@ -212,3 +212,65 @@ func TestSharedCountOnACluster(t *testing.T) {
 		t.Fatalf("heartbeat on the cluster: %v", err)
 	}
 }
+
+func TestPresentOnThisInstance(t *testing.T) {
+	c := NewConns(ConnsConfig{})
+	defer c.Close()
+	ctx := context.Background()
+	l := mustAcquire(t, c, 7)
+	if got, err := c.Present(ctx, []delivery.ID{7, 8}); err != nil || !got[7] || got[8] || len(got) != 1 {
+		t.Fatalf("Present = %v, %v; want user 7 only", got, err)
+	}
+	l.Release()
+	if got, err := c.Present(ctx, []delivery.ID{7}); err != nil || len(got) != 0 {
+		t.Fatalf("Present after the release = %v, %v; want none", got, err)
+	}
+}
+
+// With Presence, counts go to Redis without a per-user cap, and another
+// instance sees them until they are released, or until the deadline of
+// an instance that died.
+func TestPresentAcrossInstances(t *testing.T) {
+	url := redistest.URL(t)
+	rdb, prefix := redistest.Client(t, url), redistest.Prefix(t)
+	clkA, clkB := newClock(), newClock()
+	a := NewConns(ConnsConfig{Presence: true, Shared: NewShared(rdb, SharedOptions{Prefix: prefix, Instance: "a", Now: clkA.Now})})
+	b := NewConns(ConnsConfig{Presence: true, Shared: NewShared(rdb, SharedOptions{Prefix: prefix, Instance: "b", Now: clkB.Now})})
+	t.Cleanup(a.Close)
+	t.Cleanup(b.Close)
+	ctx := context.Background()
+	presentOnB := func(user delivery.ID) bool {
+		t.Helper()
+		got, err := b.Present(ctx, []delivery.ID{user})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got[user]
+	}
+
+	l := mustAcquire(t, a, 7)
+	if !presentOnB(7) {
+		t.Fatal("b does not see a's socket of user 7")
+	}
+	if presentOnB(8) {
+		t.Fatal("b sees user 8, who has no socket")
+	}
+	l.Release() // a's writer writes the zero soon
+	deadline := time.Now().Add(5 * time.Second)
+	for presentOnB(7) {
+		if time.Now().After(deadline) {
+			t.Fatal("user 7 still present on b 5 s after a released the socket")
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval of a bounded wait
+	}
+
+	mustAcquire(t, a, 9)
+	a.Close() // a dies: its writer stops without writing the count
+	if !presentOnB(9) {
+		t.Fatal("b does not see user 9 before a's deadline")
+	}
+	clkB.Add(DefaultConnTTL)
+	if presentOnB(9) {
+		t.Fatal("user 9 still present on b past the deadline of a's count")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -157,4 +158,47 @@ func (s *Shared) putAll(ctx context.Context, counts []sharedCount) ([]sharedCoun
 		}
 	}
 	return written, nil
+}
+
+// present returns those of users that another live instance counts a
+// socket of; this instance's own field is left to its own counts, which
+// are ahead of Redis.
+func (s *Shared) present(ctx context.Context, users []delivery.ID) ([]delivery.ID, error) {
+	now := s.opt.Now().UnixMilli()
+	var out []delivery.ID
+	for len(users) > 0 {
+		batch := users[:min(putBatch, len(users))]
+		users = users[len(batch):]
+		cmds := make([]*goredis.MapStringStringCmd, len(batch))
+		_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, user := range batch {
+				cmds[i] = p.HGetAll(ctx, s.key(user))
+			}
+			return nil
+		})
+		if err != nil {
+			return out, fmt.Errorf("presence: %w", err)
+		}
+		for i, cmd := range cmds {
+			for inst, value := range cmd.Val() {
+				if inst != s.opt.Instance && liveCount(value, now) {
+					out = append(out, batch[i])
+					break
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// liveCount reports whether a field "count:seq:deadline" counts a socket
+// and its deadline has not passed.
+func liveCount(value string, now int64) bool {
+	parts := strings.Split(value, ":")
+	if len(parts) != 3 {
+		return false
+	}
+	n, err1 := strconv.Atoi(parts[0])
+	deadline, err2 := strconv.ParseInt(parts[2], 10, 64)
+	return err1 == nil && err2 == nil && n > 0 && deadline > now
 }
