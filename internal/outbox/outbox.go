@@ -69,7 +69,11 @@ type Config struct {
 	// BusUp, when set, tells whether the bus reaches the other instances;
 	// relay rounds wait while it does not.
 	BusUp func() bool
-	Log   zerolog.Logger
+	// Published, when set, gets each event once the bus took its
+	// publications, with them: from its committer, or from the relay that
+	// published it instead (Web Push sends from it). It must not block.
+	Published func(ev delivery.Event, pubs []delivery.Publication)
+	Log       zerolog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -132,6 +136,7 @@ func (o *Outbox) Committed(ctx context.Context, ev delivery.Event, pubs []delive
 		o.stats.publishFailed.Add(1) // the relay retries it after Grace
 		return
 	}
+	o.published(ev, pubs)
 	select {
 	case o.marks <- delivery.Event{OrderID: ev.OrderID, Seq: ev.Seq}:
 	default:
@@ -295,8 +300,15 @@ func (o *Outbox) relay(ctx context.Context, ev delivery.Event, round *relayRound
 	if err := o.cfg.Publisher.Publish(ctx, pubs...); err != nil {
 		return err
 	}
+	o.published(ev, pubs)
 	round.saw(ev, len(pubs))
 	return nil
+}
+
+func (o *Outbox) published(ev delivery.Event, pubs []delivery.Publication) {
+	if o.cfg.Published != nil {
+		o.cfg.Published(ev, pubs)
+	}
 }
 
 // saw counts ev, relayed with pubs publications.

@@ -401,3 +401,53 @@ func TestARelayRoundThatRelayedLogsOneLine(t *testing.T) {
 		}
 	})
 }
+
+// Published hears of each event the bus took, from its committer or from
+// the relay, and of none the bus refused.
+func TestPublishedHearsOfWhatTheBusTook(t *testing.T) {
+	engines(t, func(t *testing.T, open func(t *testing.T) store) {
+		s := open(t)
+		o := newOrder(t, s, 2)
+		var mu sync.Mutex
+		var heard []int64
+		published := func(ev delivery.Event, pubs []delivery.Publication) {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(pubs) != 1 || pubs[0].Seq != ev.Seq {
+				t.Errorf("event %d heard with publications %+v", ev.Seq, pubs)
+			}
+			heard = append(heard, ev.Seq)
+		}
+		heardSeqs := func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return fmt.Sprint(heard)
+		}
+		pub := &recorder{fail: errors.New("redis down")}
+		ob := outbox.New(outbox.Config{Store: s, Publisher: pub, Route: route, Grace: time.Second, Published: published})
+		ctx := context.Background()
+		events, err := s.EventsAfter(ctx, o.ID, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubs, _ := route(ctx, events[0])
+		ob.Committed(ctx, events[0], pubs) // refused by the bus
+		if got := heardSeqs(); got != "[]" {
+			t.Fatalf("heard %s of a publish the bus refused", got)
+		}
+		pub.mu.Lock()
+		pub.fail = nil
+		pub.mu.Unlock()
+		pubs, _ = route(ctx, events[1])
+		ob.Committed(ctx, events[1], pubs)
+		if got := heardSeqs(); got != "[2]" {
+			t.Fatalf("after the committed publish: heard %s, want [2]", got)
+		}
+		if n, err := ob.RelayOnce(ctx, time.Now().Add(time.Minute)); err != nil || n != 2 {
+			t.Fatalf("relayed %d, %v", n, err) // the mark of 2 was never flushed: no Start
+		}
+		if got := heardSeqs(); got != "[2 1 2]" {
+			t.Fatalf("after the relay: heard %s, want [2 1 2]", got)
+		}
+	})
+}
