@@ -66,6 +66,7 @@ func (s *Server) routes() {
 	api.Get("/orders/:id/location", s.requireAuth, s.handleLastLocation)
 	api.Post("/couriers/me/location", s.requireAuth, s.handleUpdateLocation)
 	s.mountAdmin(api)
+	s.mountPush(api)
 
 	s.mountRealtime()
 	s.mountWeb()

@@ -19,6 +19,7 @@ import (
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/limits"
 	"github.com/ordercast/ordercast/internal/orders"
+	"github.com/ordercast/ordercast/internal/push"
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
@@ -60,6 +61,9 @@ type Config struct {
 	Limits *limits.Limits
 	// Conns caps the sockets per user and per instance; nil caps nothing.
 	Conns *limits.Conns
+	// Push serves the Web Push key and subscriptions (/push/...); nil
+	// serves none.
+	Push *push.Service
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
 	// client address (TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix

@@ -44,6 +44,7 @@ type config struct {
 	// or "normal" (SQLITE_SYNCHRONOUS; see sqlite.Options).
 	SQLiteSynchronous string
 	Limits            limitsConfig
+	Push              pushConfig
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -124,6 +125,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return cfg, fmt.Errorf("SQLITE_SYNCHRONOUS: want full or normal, got %q", getenv("SQLITE_SYNCHRONOUS"))
 	}
 	if cfg.Limits, err = loadLimits(getenv); err != nil {
+		return cfg, err
+	}
+	if cfg.Push, err = loadPush(getenv); err != nil {
 		return cfg, err
 	}
 	if _, ok := sqlitePath(cfg.DatabaseURL); !ok && !isPostgresURL(cfg.DatabaseURL) {

@@ -70,9 +70,10 @@ func newRateLimits(lc limitsConfig) *limits.Limits {
 }
 
 // newConns returns the socket caps, counted across instances in Redis
-// when rdb is not nil.
+// when rdb is not nil, with or without a per-user cap: Web Push asks
+// them who is present.
 func newConns(lc limitsConfig, rdb goredis.UniversalClient, log zerolog.Logger) *limits.Conns {
-	cfg := limits.ConnsConfig{PerUser: lc.MaxConnsPerUser, Max: lc.MaxConns, Log: log}
+	cfg := limits.ConnsConfig{PerUser: lc.MaxConnsPerUser, Max: lc.MaxConns, Presence: true, Log: log}
 	if rdb != nil {
 		cfg.Shared = limits.NewShared(rdb, limits.SharedOptions{})
 	}

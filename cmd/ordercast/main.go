@@ -124,6 +124,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 		return err
 	}
 	defer ad.close() // after the instance closed, before the store
+	pushCfg, err := newPush(cfg, ad.redis)
+	if err != nil {
+		return err
+	}
 	inst, err := app.New(app.Config{
 		Store:               store,
 		Bus:                 ad.bus,
@@ -137,6 +141,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 		Ops: ops.Config{
 			ID: cfg.InstanceID, Version: version, Heartbeats: ad.heartbeats, Redis: ad.redisPing, Errors: errs,
 		},
+		Push: pushCfg,
 		Server: server.Config{
 			Registry:         registry,
 			MetricsElsewhere: cfg.MetricsAddr != "",

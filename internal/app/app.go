@@ -21,6 +21,7 @@ import (
 	"github.com/ordercast/ordercast/internal/ops"
 	"github.com/ordercast/ordercast/internal/orders"
 	"github.com/ordercast/ordercast/internal/outbox"
+	"github.com/ordercast/ordercast/internal/push"
 	"github.com/ordercast/ordercast/internal/sessions"
 	"github.com/ordercast/ordercast/internal/wire"
 	"github.com/ordercast/ordercast/server"
@@ -52,9 +53,14 @@ type Config struct {
 	MaxActivePerCourier int
 	// HubLimits bound each connection; zero fields take defaults.
 	HubLimits hub.Limits
-	// Outbox tunes the relay: Grace, Interval, BusUp (Store, Publisher and
-	// Route are set here).
+	// Outbox tunes the relay: Grace, Interval, BusUp (Store, Publisher,
+	// Route and Published are set here).
 	Outbox outbox.Config
+	// Push sends Web Push notifications of the events the outbox
+	// published (nil: none). Its Store and Presence are set here: the
+	// store, and Conns, whose socket counts tell who is present (a count
+	// of this instance alone when Conns is nil).
+	Push *push.Config
 	// Clock is the clock of the services, the hub's typing and the
 	// throttle of positions (time.Now when nil): tests move it.
 	Clock func() time.Time
@@ -78,6 +84,7 @@ type App struct {
 	Publisher *hub.Publisher
 	Hub       *hub.Hub
 	Outbox    *outbox.Outbox
+	Push      *push.Service // nil without Config.Push
 	Server    *server.Server
 	Ops       *ops.Monitor
 }
@@ -103,8 +110,25 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	conns := cfg.Conns
+	var pusher *push.Service
+	if cfg.Push != nil {
+		if conns == nil {
+			conns = limits.NewConns(limits.ConnsConfig{}) // no cap; counts for presence
+		}
+		pc := *cfg.Push
+		pc.Store, pc.Presence, pc.Log = store, conns, cfg.Log
+		var err error
+		if pusher, err = push.New(pc); err != nil {
+			pub.Close()
+			return nil, err
+		}
+	}
 	oc := cfg.Outbox
 	oc.Store, oc.Publisher, oc.Log = store, pub, cfg.Log
+	if pusher != nil {
+		oc.Published = pusher.Published
+	}
 	oc.Route = func(ctx context.Context, ev delivery.Event) ([]delivery.Publication, error) {
 		return orders.RouteStored(ctx, store, ev)
 	}
@@ -119,6 +143,9 @@ func New(cfg Config) (*App, error) {
 		Observers: hubObservers(reg), Log: cfg.Log,
 	})
 	if err != nil {
+		if pusher != nil {
+			pusher.Close()
+		}
 		pub.Close()
 		return nil, err
 	}
@@ -132,16 +159,19 @@ func New(cfg Config) (*App, error) {
 	acc.SetHashGate(gate)
 	registerHubMetrics(reg, h)
 	registerOutboxMetrics(reg, ob)
-	registerLimitMetrics(reg, cfg.Limits, gate, cfg.Conns, h)
+	registerLimitMetrics(reg, cfg.Limits, gate, conns, h)
+	if pusher != nil {
+		registerPushMetrics(reg, pusher)
+	}
 	mc := cfg.Ops
 	mc.Store, mc.Hub, mc.Log = store, h, cfg.Log
 	mon := ops.New(mc)
 	sc.Store, sc.Orders, sc.Accounts, sc.Tokens = store, svc, acc, cfg.Tokens
-	sc.Hub, sc.Publisher, sc.Limits, sc.Conns, sc.Log = h, pub, cfg.Limits, cfg.Conns, cfg.Log
+	sc.Hub, sc.Publisher, sc.Limits, sc.Conns, sc.Push, sc.Log = h, pub, cfg.Limits, conns, pusher, cfg.Log
 	sc.Ops = mon
 	srv := server.New(sc)
 	mon.Start(sample(h, srv))
-	return &App{Orders: svc, Accounts: acc, Publisher: pub, Hub: h, Outbox: ob, Server: srv, Ops: mon}, nil
+	return &App{Orders: svc, Accounts: acc, Publisher: pub, Hub: h, Outbox: ob, Push: pusher, Server: srv, Ops: mon}, nil
 }
 
 // sample reads the instance's counters for its heartbeat.
@@ -186,10 +216,14 @@ func shutdownInTurn(first, second shutdowner, firstBudget, secondBudget time.Dur
 	return errors.Join(firstErr, second.Shutdown(ctx))
 }
 
-// Close stops the outbox (marking what is queued) and the publisher,
-// after Shutdown; the caller then closes the bus, Redis and the store.
+// Close stops the outbox (marking what is queued), Web Push (after the
+// outbox, which hands it events) and the publisher, after Shutdown; the
+// caller then closes the bus, Redis and the store.
 func (a *App) Close() {
 	a.Ops.Close() // done by Shutdown, unless it was skipped
 	a.Outbox.Close()
+	if a.Push != nil {
+		a.Push.Close()
+	}
 	a.Publisher.Close()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/ordercast/ordercast/internal/limits"
 	"github.com/ordercast/ordercast/internal/metrics"
 	"github.com/ordercast/ordercast/internal/outbox"
+	"github.com/ordercast/ordercast/internal/push"
 )
 
 // hubObservers are the histograms of the hub's replays, registered on
@@ -146,5 +147,23 @@ func registerLimitMetrics(reg prometheus.Registerer, l *limits.Limits, gate *lim
 		counter("conns_per_user", func() uint64 { return conns.Stats().RefusedPerUser }),
 		counter("conns_instance", func() uint64 { return conns.Stats().RefusedInstance }),
 		counter("frames", func() uint64 { return h.Stats().RateLimited }),
+	)
+}
+
+func registerPushMetrics(reg prometheus.Registerer, p *push.Service) {
+	m := metrics.Stats[push.Stats]{Prefix: "ordercast_push_", Read: p.Stats}
+	reg.MustRegister(
+		m.Counter("events_total", "Events queued to be pushed.", func(s push.Stats) uint64 { return s.Events }),
+		m.Counter("events_dropped_total", "Events dropped on a full push queue.", func(s push.Stats) uint64 { return s.EventsDropped }),
+		m.Counter("resolved_total", "Events whose push messages were worked out.", func(s push.Stats) uint64 { return s.Resolved }),
+		m.Counter("queued_total", "Push messages handed to the senders, retries included.", func(s push.Stats) uint64 { return s.Queued }),
+		m.Counter("sends_dropped_total", "Push messages dropped on a full send queue, lane or retry schedule.", func(s push.Stats) uint64 { return s.SendsDropped }),
+		m.Counter("duplicates_total", "Events already claimed by another instance or an earlier copy.", func(s push.Stats) uint64 { return s.Duplicates }),
+		m.Counter("skipped_present_total", "Push messages not sent: their user had a socket or stream open.", func(s push.Stats) uint64 { return s.SkippedPresent }),
+		m.Counter("sent_total", "Push messages the push services took.", func(s push.Stats) uint64 { return s.Sent }),
+		m.Counter("gone_total", "Subscriptions deleted on 404 or 410.", func(s push.Stats) uint64 { return s.Gone }),
+		m.Counter("retried_total", "Posts scheduled again after 429, 5xx or a network failure.", func(s push.Stats) uint64 { return s.Retried }),
+		m.Counter("failed_total", "Push messages given up, and events that could not be read.", func(s push.Stats) uint64 { return s.Failed }),
+		m.Counter("refused_total", "Posts refused: the endpoint resolved to an address that is not public.", func(s push.Stats) uint64 { return s.Refused }),
 	)
 }
