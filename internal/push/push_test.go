@@ -3,8 +3,11 @@ package push
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -254,5 +257,13 @@ func TestNoticeAudiences(t *testing.T) {
 		if ns, err := notices(context.Background(), orders, event(typ, o), nil); err != nil || len(ns) != 0 {
 			t.Errorf("%s: %v, %v; want nothing", typ, ns, err)
 		}
+	}
+}
+
+// A post's error is logged without the endpoint, a capability.
+func TestDescribeLeavesTheEndpointOut(t *testing.T) {
+	err := &url.Error{Op: "Post", URL: "https://push.example/send/SECRET-TOKEN", Err: errors.New("dial tcp: i/o timeout")}
+	if got := describe(fmt.Errorf("push: %w", err)); strings.Contains(got, "SECRET") || !strings.Contains(got, "i/o timeout") {
+		t.Errorf("describe = %q", got)
 	}
 }

@@ -58,7 +58,7 @@ func (s *Service) send(job *sendJob) {
 			s.stats.refused.Add(1)
 			s.log.Warn().Str("host", host).Msg("push endpoint resolves to an address that is not public; not sent")
 		default:
-			s.retryLater(job, 0, host, err.Error())
+			s.retryLater(job, 0, host, describe(err))
 		}
 		return
 	}
@@ -83,8 +83,12 @@ func (s *Service) post(job *sendJob) (*http.Response, error) {
 	if err != nil {
 		return nil, err // plain strings: cannot happen
 	}
+	u, err := url.Parse(job.sub.Endpoint)
+	if err != nil {
+		return nil, err
+	}
 	client := s.https
-	if strings.HasPrefix(job.sub.Endpoint, "http:") {
+	if u.Scheme == "http" {
 		if s.http == nil {
 			return nil, errRefusedAddress // registered with PUSH_ALLOW_INSECURE, which is off now
 		}
@@ -175,6 +179,16 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
+}
+
+// describe is a post's error without the URL that *url.Error quotes: an
+// endpoint is a capability, kept out of logs.
+func describe(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	return err.Error()
 }
 
 func endpointHost(endpoint string) string {
