@@ -12,6 +12,11 @@
 // a fixed number, post one message each with a deadline; 404 and 410
 // delete the subscription, 429 and 5xx are retried later (Retry-After, or
 // a backoff) from a bounded schedule that no sender waits on.
+//
+// The messages of one order to one subscription are posted in the order
+// of their events, one after the other (a lane), retries included: with
+// Topic, a push service keeps the last it was given, which must be the
+// latest. The events of one order go to one resolver for the same reason.
 package push
 
 import (
@@ -130,11 +135,15 @@ const resolvers = 2
 type Service struct {
 	cfg    Config
 	log    zerolog.Logger
-	https  *http.Client // public addresses (and loopback with AllowInsecure)
-	http   *http.Client // loopback only; nil without AllowInsecure
-	events chan eventJob
+	https  *http.Client    // public addresses (and loopback with AllowInsecure)
+	http   *http.Client    // loopback only; nil without AllowInsecure
+	events []chan eventJob // by order, one per resolver
 	sends  chan *sendJob
 	retry  retrySchedule
+	// lanes holds, for each subscription and order with a message on its
+	// way (queued, posting, or waiting for a retry), the messages after it.
+	lanesMu sync.Mutex
+	lanes   map[laneKey][]*sendJob
 	// ctx ends every store call and post in flight at Close.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -168,11 +177,14 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("push: %w", err)
 	}
 	s := &Service{
-		cfg:    cfg,
-		log:    cfg.Log.With().Str("component", "push").Logger(),
-		events: make(chan eventJob, cfg.Queue),
-		sends:  make(chan *sendJob, cfg.SendQueue),
-		stop:   make(chan struct{}),
+		cfg:   cfg,
+		log:   cfg.Log.With().Str("component", "push").Logger(),
+		sends: make(chan *sendJob, cfg.SendQueue),
+		lanes: make(map[laneKey][]*sendJob),
+		stop:  make(chan struct{}),
+	}
+	for range resolvers {
+		s.events = append(s.events, make(chan eventJob, max(cfg.Queue/resolvers, 1)))
 	}
 	s.retry.init(cfg.SendQueue)
 	s.https = s.client(addressPolicy{allowLoopback: cfg.AllowInsecure})
@@ -181,8 +193,8 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(resolvers + cfg.Senders + 1)
-	for range resolvers {
-		go s.resolveLoop()
+	for _, events := range s.events {
+		go s.resolveLoop(events)
 	}
 	for range cfg.Senders {
 		go s.sendLoop()
@@ -317,20 +329,20 @@ func (s *Service) Published(ev delivery.Event, pubs []delivery.Publication) {
 	}
 	select {
 	case <-s.stop:
-	case s.events <- eventJob{ev: ev, offer: offer}:
+	case s.events[uint64(ev.OrderID)%resolvers] <- eventJob{ev: ev, offer: offer}:
 		s.stats.events.Add(1)
 	default:
 		s.stats.eventsDropped.Add(1)
 	}
 }
 
-func (s *Service) resolveLoop() {
+func (s *Service) resolveLoop(events <-chan eventJob) {
 	defer s.wg.Done()
 	for {
 		select {
 		case <-s.stop:
 			return
-		case job := <-s.events:
+		case job := <-events:
 			s.resolve(job)
 		}
 	}
@@ -394,7 +406,7 @@ func (s *Service) resolve(job eventJob) {
 				s.stats.skippedPresent.Add(1)
 				continue
 			}
-			s.queue(&sendJob{sub: sub, msg: t.n.msg, urgent: t.n.urgent})
+			s.dispatch(&sendJob{sub: sub, msg: t.n.msg, urgent: t.n.urgent})
 		}
 	}
 }
@@ -407,15 +419,65 @@ func (s *Service) resolveFailed(ctx context.Context, ev delivery.Event, what str
 	s.log.Warn().Err(err).Str("order_id", ev.OrderID.String()).Int64("seq", ev.Seq).Str("event", ev.Type).Msg("push: " + what)
 }
 
-// queue hands a message to the senders, or drops it when they are that
-// far behind.
-func (s *Service) queue(job *sendJob) {
+// laneKey names a lane: one subscription's messages of one order.
+type laneKey struct {
+	endpoint string
+	order    string
+}
+
+func (j *sendJob) lane() laneKey { return laneKey{j.sub.Endpoint, j.msg.OrderID} }
+
+// maxLanePending bounds the messages waiting behind one in their lane;
+// beyond it they are dropped (the push service would keep the latest
+// only anyway, for a device that is offline).
+const maxLanePending = 16
+
+// dispatch starts a new message, or puts it behind the one of its lane on
+// its way.
+func (s *Service) dispatch(job *sendJob) {
+	k := job.lane()
+	s.lanesMu.Lock()
+	if pending, busy := s.lanes[k]; busy {
+		if len(pending) >= maxLanePending {
+			s.lanesMu.Unlock()
+			s.stats.sendsDropped.Add(1)
+			return
+		}
+		s.lanes[k] = append(pending, job)
+		s.lanesMu.Unlock()
+		return
+	}
+	s.lanes[k] = nil // busy, nothing behind
+	s.lanesMu.Unlock()
+	s.start(job)
+}
+
+// start hands the head of a lane to the senders; when they are that far
+// behind it is dropped and the lane moves on.
+func (s *Service) start(job *sendJob) {
 	select {
 	case s.sends <- job:
 		s.stats.queued.Add(1)
 	default:
 		s.stats.sendsDropped.Add(1)
+		s.next(job)
 	}
+}
+
+// next ends job's turn in its lane: the message behind it starts.
+func (s *Service) next(job *sendJob) {
+	k := job.lane()
+	s.lanesMu.Lock()
+	pending := s.lanes[k]
+	if len(pending) == 0 {
+		delete(s.lanes, k)
+		s.lanesMu.Unlock()
+		return
+	}
+	following := pending[0]
+	s.lanes[k] = pending[1:]
+	s.lanesMu.Unlock()
+	s.start(following)
 }
 
 type counters struct {

@@ -45,22 +45,29 @@ func (s *Service) sendLoop() {
 
 // send posts job's message once and acts on the answer: done, the
 // subscription deleted (404, 410), a retry scheduled (429, 5xx, a network
-// failure), or given up.
+// failure), or given up. Unless a retry is scheduled, the next message of
+// its lane starts.
 func (s *Service) send(job *sendJob) {
+	if !s.attempt(job) {
+		s.next(job)
+	}
+}
+
+// attempt posts once and reports whether a retry was scheduled.
+func (s *Service) attempt(job *sendJob) (retrying bool) {
 	job.attempts++
 	host := endpointHost(job.sub.Endpoint) // logs name the push service, never the endpoint (a capability)
 	resp, err := s.post(job)
 	if err != nil {
 		switch {
 		case s.ctx.Err() != nil:
-			return // closing
+			return false // closing
 		case errors.Is(err, errRefusedAddress):
 			s.stats.refused.Add(1)
 			s.log.Warn().Str("host", host).Msg("push endpoint resolves to an address that is not public; not sent")
-		default:
-			s.retryLater(job, 0, host, describe(err))
+			return false
 		}
-		return
+		return s.retryLater(job, 0, host, describe(err))
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
@@ -71,11 +78,12 @@ func (s *Service) send(job *sendJob) {
 		s.forget(job.sub, host, code)
 	case code == http.StatusTooManyRequests || code >= 500:
 		after, _ := retryAfter(resp.Header.Get("Retry-After"), time.Now())
-		s.retryLater(job, after, host, resp.Status)
+		return s.retryLater(job, after, host, resp.Status)
 	default:
 		s.stats.failed.Add(1)
 		s.log.Warn().Str("host", host).Int("status", code).Msg("push refused; not retried")
 	}
+	return false
 }
 
 func (s *Service) post(job *sendJob) (*http.Response, error) {
@@ -148,22 +156,24 @@ func (s *Service) forget(sub delivery.PushSubscription, host string, code int) {
 	s.log.Info().Str("host", host).Int("status", code).Str("user_id", sub.UserID.String()).Msg("push subscription gone; deleted")
 }
 
-// retryLater schedules job again after after (a backoff when 0), or gives
-// it up when it had its attempts or the wait is too long.
-func (s *Service) retryLater(job *sendJob, after time.Duration, host, why string) {
+// retryLater schedules job again after after (a backoff when 0), keeping
+// its lane, and reports whether it did: it gives up when job had its
+// attempts, the wait is too long or the schedule is full.
+func (s *Service) retryLater(job *sendJob, after time.Duration, host, why string) bool {
 	if after <= 0 {
 		after = s.cfg.Backoff << (job.attempts - 1)
 	}
 	if job.attempts >= s.cfg.MaxAttempts || after > maxRetryDelay {
 		s.stats.failed.Add(1)
 		s.log.Warn().Str("host", host).Int("attempts", job.attempts).Str("error", why).Msg("push given up")
-		return
+		return false
 	}
 	if !s.retry.add(job, time.Now().Add(after)) {
 		s.stats.sendsDropped.Add(1)
-		return
+		return false
 	}
 	s.stats.retried.Add(1)
+	return true
 }
 
 // retryAfter reads a Retry-After header: seconds, or an HTTP date.
@@ -216,7 +226,7 @@ func (s *Service) retryLoop() {
 		case <-timer.C:
 		}
 		for _, job := range s.retry.due(time.Now()) {
-			s.queue(job)
+			s.start(job) // it kept its lane
 		}
 	}
 }
