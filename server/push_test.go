@@ -350,3 +350,46 @@ func TestPushRefusesAnInternalAddressAtSend(t *testing.T) {
 		t.Errorf("stats %+v, %d connections accepted; want the send refused before connecting, not retried", st, accepted.Load())
 	}
 }
+
+// The courier's arrival at the restaurant is pushed to the customer and
+// the restaurant, not to the courier who arrived.
+func TestPushOfTheCouriersArrival(t *testing.T) {
+	e := newPushEnv(t, sqlite.OpenTest(t))
+	w := e.newWorld()
+	restaurant := delivery.Place{Lat: 52.52, Lng: 13.405}
+	o := e.placedOrder(w, restaurant, north(restaurant, 3000), 20)
+	e.setStatus(http.StatusOK, o, w.Restaurant, delivery.StatusAccepted, "")
+	e.must(http.StatusOK, "POST", orderPath(o.ID)+"/claim", w.Courier.Token, nil)
+	// Subscribed once the accept was worked out (with no subscription):
+	// the arrival is the only push.
+	waitStats(t, "the accept resolved", e.App.Push, func(s push.Stats) bool { return s.Resolved == 1 })
+	e.subscribe(w.Customer, "customer")
+	e.subscribe(w.Restaurant, "kitchen")
+	e.subscribe(w.Courier, "courier")
+
+	// The courier stays within 50 m for 5 s by its positions' ts.
+	at := time.Now().UnixMilli()
+	for _, p := range []struct {
+		m  float64
+		dt int64
+	}{{-30, 0}, {-10, 2000}, {5, 5000}} {
+		pos := north(restaurant, p.m)
+		e.must(http.StatusAccepted, "POST", "/api/v1/couriers/me/location", w.Courier.Token,
+			map[string]any{"lat": pos.Lat, "lng": pos.Lng, "speed": 4, "ts": at + p.dt})
+	}
+	st := waitStats(t, "the arrival resolved", e.App.Push, func(s push.Stats) bool { return s.Resolved == 2 })
+	if st.Queued != 2 {
+		t.Fatalf("the arrival queued %d messages, want 2 (customer, restaurant): %+v", st.Queued, st)
+	}
+	got := bySubscription(e.push.WaitMessages(2, waitTimeout))
+	want := pushtest.Payload{OrderID: o.ID.String(), Event: "courier.arrived",
+		Title: "Order " + o.ID.String() + ": the courier is at the restaurant", Body: restaurantName(t, e.testEnv, w), URL: "/#/orders/" + o.ID.String()}
+	for _, sub := range []string{"customer", "kitchen"} {
+		if len(got[sub]) != 1 || got[sub][0].Payload != want || got[sub][0].Urgency != "normal" {
+			t.Errorf("%s's pushes %+v, want one %+v", sub, got[sub], want)
+		}
+	}
+	if len(got["courier"]) != 0 {
+		t.Errorf("the courier was pushed its own arrival: %+v", got["courier"])
+	}
+}

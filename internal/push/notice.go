@@ -11,10 +11,6 @@ import (
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
-// Event types pushed besides the order's own (order.status,
-// chat.message): the arrival of the courier, durable on the order's log.
-const eventCourierArrived = "courier.arrived"
-
 // Message is the payload of a push (API.md: {order_id, event, title,
 // body, url}), encrypted to the subscription's keys end to end.
 type Message struct {
@@ -45,7 +41,7 @@ const maxChatPreview = 120
 // pushedEvent reports whether events of type t are pushed to the order's
 // parties.
 func pushedEvent(t string) bool {
-	return t == delivery.EventOrderStatus || t == delivery.EventChatMessage || t == eventCourierArrived
+	return t == delivery.EventOrderStatus || t == delivery.EventChatMessage || t == delivery.EventCourierArrived
 }
 
 // offerOf returns the offer view an event's publications offer couriers
@@ -125,10 +121,8 @@ func partyNotice(ctx context.Context, orders orderReader, ev delivery.Event) (no
 		actor = m.AuthorRole
 		title = fmt.Sprintf("Message about order %s", o.ID)
 		body = roleWord(m.AuthorRole) + ": " + shorten(m.Text, maxChatPreview)
-	case eventCourierArrived:
-		var a struct {
-			At string `json:"at"`
-		}
+	case delivery.EventCourierArrived:
+		var a delivery.Arrived
 		if err := json.Unmarshal(ev.Data, &a); err != nil {
 			return notice{}, fmt.Errorf("decode %s of order %s: %w", ev.Type, ev.OrderID, err)
 		}
@@ -138,7 +132,7 @@ func partyNotice(ctx context.Context, orders orderReader, ev delivery.Event) (no
 		}
 		actor = delivery.RoleCourier
 		place := "the drop-off"
-		if a.At == "pickup" {
+		if a.At == delivery.AtPickup {
 			place = "the restaurant"
 		}
 		title = fmt.Sprintf("Order %s: the courier is at %s", o.ID, place)

@@ -233,7 +233,7 @@ func TestNoticeAudiences(t *testing.T) {
 			[]delivery.ID{10}, 2, "Message about order 42", "Courier: " + strings.Repeat("é", maxChatPreview-1) + "…"},
 		{"chat by the restaurant", event(delivery.EventChatMessage, delivery.Message{OrderID: 42, AuthorID: 20, AuthorRole: delivery.RoleRestaurant, Text: "ready soon"}),
 			[]delivery.ID{10, 30}, 0, "Message about order 42", "Restaurant: ready soon"},
-		{"arrived at the drop-off", event(eventCourierArrived, map[string]any{"order_id": "42", "courier_id": "30", "at": "dropoff"}),
+		{"arrived at the drop-off", event(delivery.EventCourierArrived, delivery.Arrived{OrderID: 42, CourierID: 30, At: delivery.AtDropoff}),
 			[]delivery.ID{10}, 2, "Order 42: the courier is at the drop-off", "Pizza"},
 	}
 	for _, tt := range tests {
