@@ -5,7 +5,10 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/ordercast ./cmd/ordercast \
+# The release the operator page and the "serving" line name; .git is not in
+# the build context, so the build cannot read it: docker build --build-arg VERSION=v1.4.0 .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/ordercast ./cmd/ordercast \
  && mkdir -p -m 0700 /out/data
 
 # Run: no shell, no package manager, non-root.
