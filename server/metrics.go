@@ -59,7 +59,9 @@ func (m *httpMetrics) refused(transport string, err error) error {
 // refusalReason names why a handshake was refused, from a bounded set:
 // closing (the instance shuts down: 503), unavailable (the instance is
 // full: 503), unauthorized (401), origin (403), too_many_connections
-// (429), bad_request (400), internal (anything else).
+// (429), bad_request (400), internal (anything else). A websocket
+// handshake that fails in the library, after these checks passed, is
+// handshake_failed (counted where the hub reports it).
 func refusalReason(err error) string {
 	if errors.Is(err, errRestarting) {
 		return "closing"

@@ -74,6 +74,7 @@ func (s *Server) upgradeWS(c *fiber.Ctx) error {
 	hub, log, id := s.cfg.Hub, requestLogger(c), requestIDOf(c)
 	handOver(c, held, func(conn net.Conn) {
 		if err := hub.Serve(conn, req, claims, id); err != nil {
+			s.metrics.refusals.WithLabelValues("websocket", "handshake_failed").Inc()
 			log.Warn().Err(err).Str("user_id", claims.UserID.String()).Msg("websocket handshake")
 		}
 	})

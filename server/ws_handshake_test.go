@@ -110,3 +110,18 @@ func TestWSAllowedOrigins(t *testing.T) {
 		t.Errorf("origin with *: %d", status)
 	}
 }
+
+// A request that passes the server's checks but not the websocket
+// handshake itself (no Sec-WebSocket-Key) is refused by the library after
+// the hand-over, and still counted.
+func TestWSHandshakeFailingAfterTheChecksIsCounted(t *testing.T) {
+	e := newRealtimeEnv(t)
+	p := e.register(delivery.RoleCustomer)
+	r := e.do("GET", "/ws?access_token="+p.Token, "", nil,
+		"Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13")
+	if r.Status != http.StatusBadRequest {
+		t.Errorf("upgrade without a key: %d %s, want 400", r.Status, r.Body)
+	}
+	e.waitMetric(1, refusals, "transport", "websocket", "reason", "handshake_failed")
+	e.expectMetric(0, connsOpened, "transport", "websocket")
+}
