@@ -59,8 +59,8 @@ func TestClusterFeedGetsARelayedEventOnce(t *testing.T) {
 	a.barrier(cust, rest)
 	all := seqRange(1, 5)
 	expectSeqs(t, cust, order, all)
-	expectSeqs(t, cust, customerFeed, all)
-	expectSeqs(t, rest, restaurantFeed, all)
+	expectFeedSeqs(t, cust, customerFeed, all)
+	expectFeedSeqs(t, rest, restaurantFeed, all)
 	if store.refused.Load() == 0 {
 		t.Fatal("B marked its events: nothing was relayed twice")
 	}

@@ -59,12 +59,12 @@ func TestClusterEveryPartySeesEveryEventOnceInOrder(t *testing.T) {
 	for _, cl := range []*wsClient{cust, cust2, rest, cour} {
 		expectSeqs(t, cl, order, all)
 	}
-	expectSeqs(t, cust, customerFeed, all)
-	expectSeqs(t, cust2, customerFeed, all)
+	expectFeedSeqs(t, cust, customerFeed, all)
+	expectFeedSeqs(t, cust2, customerFeed, all)
 	// The restaurant's feed has creation, status changes and the claim.
-	expectSeqs(t, rest, wire.RestaurantChannel(rid), all)
+	expectFeedSeqs(t, rest, wire.RestaurantChannel(rid), all)
 	// The courier's own feed starts with the assignment.
-	expectSeqs(t, cour, wire.UserChannel(w.Courier.User.ID), seqRange(3, 7))
+	expectFeedSeqs(t, cour, wire.UserChannel(w.Courier.User.ID), seqRange(3, 7))
 	var offered, claimed int
 	for _, f := range cour.events(wire.DispatchChannel) {
 		switch f.Event {

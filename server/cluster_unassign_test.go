@@ -55,5 +55,5 @@ func TestClusterUnassignEndsSubscriptionsOnEveryInstance(t *testing.T) {
 	if got := seqs(cust.named(ch, delivery.EventOrderAssigned)); !slices.Equal(got, []int64{7}) {
 		t.Errorf("customer on %s: assignments %v", ch, got)
 	}
-	expectSeqs(t, cust, wire.UserChannel(w.Customer.User.ID), []int64{4, 5, 6, 7})
+	expectFeedSeqs(t, cust, wire.UserChannel(w.Customer.User.ID), []int64{4, 5, 6, 7})
 }
