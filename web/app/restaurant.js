@@ -145,7 +145,6 @@ async function board(ctx) {
     if (etas.event(f.event, f.data)) {
       const o = orders.get(String(f.data.order_id));
       if (o && cards.has(o.id)) drawEta(cards.get(o.id), o);
-      if (o && f.event === "courier.arrived" && f.data.at === "pickup") announce(`${orderLabel(o.id)}: the courier is waiting`);
       return;
     }
     if (!f.data || !f.data.id) return;
