@@ -51,8 +51,8 @@ const standInSubscribe = `((endpoint) => {
 // cannot be turned on (permission denied, no push service, no key on the
 // server) and registers the service worker at the site's root; with a
 // push service, the subscription reaches the server, which pushes the
-// next offer to it once the courier's tab is closed, and turning it off
-// deletes it there. The service worker shows a push's title and body,
+// next offer to it once the courier's tab is closed, and turning it off,
+// or signing out, deletes it there. The service worker shows a push's title and body,
 // one per order, and never links off the site.
 func TestWebPushOptIn(t *testing.T) {
 	posts := make(chan pushPost, 16)
@@ -123,14 +123,28 @@ func TestWebPushOptIn(t *testing.T) {
 	courier.WaitText("Notifications are on for this browser")
 	courier.Click("button", "Turn off notifications")
 	courier.WaitText("Notifications are off.")
-	if code := browsertest.Eval[string](courier, apiJS("DELETE", "/push/subscriptions", fmt.Sprintf(`JSON.stringify({endpoint: %q})`, endpoint))+
-		`.then((b) => b ? b.error.code : "deleted")`); code != "not_found" {
+	deleteAgain := func() string {
+		return browsertest.Eval[string](courier, apiJS("DELETE", "/push/subscriptions", fmt.Sprintf(`JSON.stringify({endpoint: %q})`, endpoint))+
+			`.then((b) => b ? b.error.code : "deleted")`)
+	}
+	if code := deleteAgain(); code != "not_found" {
 		t.Errorf("deleting the subscription again: %s, want not_found (the opt-out deleted it)", code)
+	}
+	// Signing out takes it back too: the next person at this browser
+	// hears nothing of this one's orders.
+	courier.Click("button", "Turn on notifications")
+	courier.WaitText("Notifications are on for this browser")
+	courier.Click("button", "Sign out")
+	courier.WaitRole("heading", "Sign in")
+	signIn(courier, base, "bo@example.com", "Deliveries")
+	courier.WaitRole("button", "Turn on notifications")
+	if code := deleteAgain(); code != "not_found" {
+		t.Errorf("deleting the subscription after the sign-out: %s, want not_found (the sign-out deleted it)", code)
 	}
 	courier.Click("button", "Turn on notifications")
 	courier.WaitText("Notifications are on for this browser")
-	if n := browsertest.Eval[int](courier, `window.standInCalls`); n != 2 {
-		t.Errorf("subscribe called %d times, want 2 (each turn on after an off)", n)
+	if n := browsertest.Eval[int](courier, `window.standInCalls`); n != 3 {
+		t.Errorf("subscribe called %d times, want 3 (each turn on after an off or a sign-out)", n)
 	}
 
 	// The service worker shows a push, and keeps a click on the site.
