@@ -100,10 +100,30 @@ func (s *Server) handleLastLocation(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"location": loc})
 }
 
-// listedOrder is an order of GET /orders with the caller's unread count.
+// listedOrder is an order of GET /orders with the caller's unread count
+// and the places its current courier has arrived at.
 type listedOrder struct {
 	delivery.Order
-	Unread int `json:"unread"`
+	Unread  int                        `json:"unread"`
+	Arrived map[delivery.Arrival]int64 `json:"arrived,omitempty"`
+}
+
+// arrivedOf gives, by place, the ts of the courier.arrived of the order's
+// current courier: what a page loaded after the event shows ("the
+// courier is here") without replaying the order's log. A stay whose
+// arrival was another courier's has no Last (the store starts a new
+// courier's record afresh, keeping only the flag), so it is left out.
+func arrivedOf(o delivery.Order) map[delivery.Arrival]int64 {
+	var out map[delivery.Arrival]int64
+	for _, at := range []delivery.Arrival{delivery.AtPickup, delivery.AtDropoff} {
+		if st := o.StayAt(at); st.Arrived && st.Last > 0 {
+			if out == nil {
+				out = map[delivery.Arrival]int64{}
+			}
+			out[at] = st.Last
+		}
+	}
+	return out
 }
 
 // withUnread adds the caller's unread counts to a page of orders, with
@@ -120,7 +140,7 @@ func (s *Server) withUnread(c *fiber.Ctx, list []delivery.Order) ([]any, error) 
 		if delivery.SeesOffer(o, a) {
 			out[i] = delivery.Offer(o)
 		} else {
-			out[i] = listedOrder{Order: o, Unread: unread[o.ID]}
+			out[i] = listedOrder{Order: o, Unread: unread[o.ID], Arrived: arrivedOf(o)}
 		}
 	}
 	return out, nil

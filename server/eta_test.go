@@ -134,4 +134,31 @@ func TestWSArrivalAndETA(t *testing.T) {
 	if n := len(log.Events); n != 4 || log.Events[3].Type != delivery.EventCourierArrived || string(log.Events[3].Data) != want {
 		t.Fatalf("event log %+v, want the arrival as seq 4", log.Events)
 	}
+
+	// The order as REST shows it carries the arrival of its courier, for
+	// a page loaded after the event; once that courier is taken off the
+	// order, the arrival is no longer its courier's and is left out.
+	arrivedIn := func(who string, path string, token string) string {
+		var one struct {
+			Arrived map[string]int64 `json:"arrived"`
+		}
+		var list struct {
+			Orders []struct {
+				Arrived map[string]int64 `json:"arrived"`
+			} `json:"orders"`
+		}
+		e.must(http.StatusOK, "GET", path, token, nil).decode(t, &one)
+		e.must(http.StatusOK, "GET", "/api/v1/orders", token, nil).decode(t, &list)
+		if len(list.Orders) != 1 || fmt.Sprint(list.Orders[0].Arrived) != fmt.Sprint(one.Arrived) {
+			t.Errorf("%s: GET /orders shows arrived %+v, GET %s %v", who, list.Orders, path, one.Arrived)
+		}
+		return fmt.Sprint(one.Arrived)
+	}
+	if got, want := arrivedIn("customer", orderPath(o.ID), w.Customer.Token), fmt.Sprintf("map[pickup:%d]", at+5000); got != want {
+		t.Errorf("order's arrived %s, want %s", got, want)
+	}
+	e.must(http.StatusOK, "POST", orderPath(o.ID)+"/unassign", w.Restaurant.Token, map[string]any{"reason": "flat tyre"})
+	if got := arrivedIn("restaurant", orderPath(o.ID), w.Restaurant.Token); got != "map[]" {
+		t.Errorf("order's arrived after the unassign %s, want none", got)
+	}
 }

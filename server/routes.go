@@ -75,8 +75,9 @@ func (s *Server) routes() {
 }
 
 // mountWeb serves the embedded web app: the app's shell at /, the
-// operator page at /ops (to anyone: its data is an admin's only), their
-// modules and styles under /app/ and the browser client under /client/.
+// operator page at /ops (to anyone: its data is an admin's only), the
+// service worker at /sw.js, their modules and styles under /app/ and the
+// browser client under /client/.
 func (s *Server) mountWeb() {
 	files, err := loadStatic(web.FS)
 	if err != nil {
@@ -84,6 +85,9 @@ func (s *Server) mountWeb() {
 	}
 	s.app.Get("/", serveStatic(files, "/index.html"))
 	s.app.Get("/ops", serveStatic(files, "/ops.html"))
+	// The service worker's scope is the folder it is served from: at the
+	// root, it is the whole app.
+	s.app.Get("/sw.js", serveStatic(files, "/sw.js"))
 	assets := serveStatic(files, "")
 	s.app.Get("/app/*", assets)
 	s.app.Get("/client/*", assets)

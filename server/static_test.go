@@ -16,6 +16,7 @@ func TestWebAppFilesAreServedWithTagsAndPolicy(t *testing.T) {
 		"/client/ordercast.js": "text/javascript; charset=utf-8",
 		"/app/app.js":          "text/javascript; charset=utf-8",
 		"/app/ops.js":          "text/javascript; charset=utf-8",
+		"/sw.js":               "text/javascript; charset=utf-8", // a service worker must be served as JavaScript
 	} {
 		r := e.must(http.StatusOK, "GET", path, "", nil)
 		if got := r.Header.Get("Content-Type"); got != wantType {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,11 +21,13 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/serviceworker"
 	"github.com/chromedp/chromedp"
 	"github.com/ordercast/ordercast/internal/testenv"
 )
@@ -82,9 +85,10 @@ func New(t testing.TB) *Browser {
 // Tab is a page in a browser context of its own: its own cookies and
 // sessionStorage, as another person's browser would have.
 type Tab struct {
-	t    testing.TB
-	name string
-	ctx  context.Context
+	t      testing.TB
+	name   string
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu       sync.Mutex
 	problems []string
@@ -99,7 +103,7 @@ type Tab struct {
 func (b *Browser) NewTab(t testing.TB, name string) *Tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
-	tab := &Tab{t: t, name: name, ctx: ctx, urls: map[network.RequestID]string{}, marks: map[string]chan struct{}{}}
+	tab := &Tab{t: t, name: name, ctx: ctx, cancel: cancel, urls: map[network.RequestID]string{}, marks: map[string]chan struct{}{}}
 	if err := chromedp.Do(ctx); err != nil {
 		cancel()
 		t.Fatalf("%s: open tab: %v", name, err)
@@ -309,6 +313,67 @@ func (tab *Tab) pageText() string {
 func (tab *Tab) Navigate(url string) {
 	tab.t.Helper()
 	tab.do("navigate "+redact(url), chromedp.Navigate(url))
+}
+
+// Close closes the tab and its browser context, as a person closing the
+// window: its sockets end. The tab takes no more steps.
+func (tab *Tab) Close() { tab.cancel() }
+
+// SetPermission answers, for the tab's browser context and origin, the
+// browser's prompt for a permission ("notifications", "push") with setting,
+// as the person at it would: headless Chromium shows no prompt.
+func (tab *Tab) SetPermission(origin, name string, setting browser.PermissionSetting) {
+	tab.t.Helper()
+	c := chromedp.FromContext(tab.ctx)
+	ctx, cancel := context.WithTimeout(tab.ctx, Timeout)
+	defer cancel()
+	perm := &browser.PermissionDescriptor{Name: name, UserVisibleOnly: name == "push"}
+	if _, err := cdp.Call(ctx, c.Browser, browser.SetPermission, browser.SetPermissionParams{
+		Permission: perm, Setting: setting, Origin: origin, BrowserContextID: c.BrowserContextID,
+	}); err != nil {
+		tab.fail("set permission %s to %s: %v", name, setting, err)
+	}
+}
+
+// DeliverPush hands data to the service worker registered for scope (an
+// absolute URL) as a push message, the way the browser does with what its
+// push service brings: the worker's push event runs with data as its
+// payload. A test has no push service to send through (see the Push
+// API's limits in headless Chromium, docs/push.md).
+func (tab *Tab) DeliverPush(scope, data string) {
+	tab.t.Helper()
+	ctx, cancel := context.WithTimeout(tab.ctx, Timeout)
+	defer cancel()
+	u, err := url.Parse(scope)
+	if err != nil {
+		tab.fail("deliver push: scope %q: %v", scope, err)
+	}
+	err = chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		// Subscribed before Enable, which reports every registration.
+		updates := cdp.Events(ctx, t, serviceworker.WorkerRegistrationUpdated)
+		if _, err := cdp.Call(ctx, t, serviceworker.Enable, cdp.Empty{}); err != nil {
+			return err
+		}
+		// Disabled again, so that the next Enable reports them anew.
+		defer cdp.Call(ctx, t, serviceworker.Disable, cdp.Empty{}) //nolint:errcheck // the push is delivered or not by then
+		for ev, err := range updates {
+			if err != nil {
+				return err
+			}
+			for _, r := range ev.Registrations {
+				if r.ScopeURL == scope && !r.IsDeleted {
+					_, err := cdp.Call(ctx, t, serviceworker.DeliverPushMessage, serviceworker.DeliverPushMessageParams{
+						Origin: u.Scheme + "://" + u.Host, RegistrationID: r.RegistrationID, Data: data,
+					})
+					return err
+				}
+			}
+		}
+		return ctx.Err()
+	}))
+	if err != nil {
+		tab.fail("deliver push to %s: %v", scope, err)
+	}
 }
 
 // SetViewport sets the page's size in CSS pixels (360 wide for a phone).

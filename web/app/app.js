@@ -6,6 +6,7 @@ import { Realtime } from "/client/ordercast.js";
 import { h, replace, announce } from "./dom.js";
 import * as auth from "./auth.js";
 import { showConnection } from "./banner.js";
+import { forgetPush, followNotificationClicks } from "./notify.js";
 import * as customer from "./customer.js";
 import * as restaurant from "./restaurant.js";
 import * as courier from "./courier.js";
@@ -144,6 +145,7 @@ function isCurrent(href, path) {
 
 async function signOut() {
   signingOut = true;
+  await forgetPush(session);
   try {
     await session.logout();
   } catch (err) {
@@ -186,5 +188,6 @@ document.getElementById("skip").addEventListener("click", (e) => {
 });
 window.addEventListener("hashchange", () => { focusOnRender = true; render(); });
 session.addEventListener("change", onSessionChange);
+followNotificationClicks();
 if (session.signedIn) startRealtime();
 render();

@@ -8,6 +8,7 @@ import { explain } from "./errors.js";
 import { FINAL, merge, applyEvent, statusBadge, unreadBadge, restaurantName } from "./order.js";
 import { orderActions } from "./actions.js";
 import { mountOrderView } from "./orderview.js";
+import { notifyPanel } from "./notify.js";
 
 export const routes = [
   { path: "/", view: home },
@@ -34,7 +35,9 @@ async function home(ctx) {
       h("div", {},
         h("section", { class: "card", "aria-labelledby": "mine-h" }, h("h2", { id: "mine-h", text: "My deliveries" }), mineList, noMine),
         h("section", { class: "card", "aria-labelledby": "offers-h" }, h("h2", { id: "offers-h", text: "Offers" }), offerList, noOffers)),
-      locationPanel(ctx)));
+      h("div", {}, locationPanel(ctx),
+        h("section", { class: "card", "aria-labelledby": "notify-h" }, h("h2", { id: "notify-h", text: "Notifications" }),
+          notifyPanel(session, "Get a notification of new offers and of your deliveries while the app is closed.")))));
   ctx.focus(heading);
 
   const orders = new Map();

@@ -6,12 +6,14 @@ import { explain } from "./errors.js";
 import { newUUID } from "/client/ordercast.js";
 import { merge, applyEvent, statusBadge, unreadBadge, restaurantByID, restaurantName } from "./order.js";
 import { mountOrderView } from "./orderview.js";
+import { createEtaPanel } from "./eta.js";
+import { notifyPanel } from "./notify.js";
 
 export const routes = [
   { path: "/", view: restaurants },
   { path: "/restaurants/:id", view: menu },
   { path: "/orders", view: myOrders },
-  { path: "/orders/:id", view: (ctx) => mountOrderView(ctx) },
+  { path: "/orders/:id", view: orderPage },
 ];
 
 export const nav = [
@@ -183,6 +185,15 @@ async function menu(ctx) {
       h("section", { class: "card cart", "aria-labelledby": "cart-h" }, cartHeading, cartBox)));
   drawCart();
   ctx.focus(heading);
+}
+
+// orderPage is the live order page with the estimate and the opt-in to
+// notifications of it.
+function orderPage(ctx) {
+  return mountOrderView(ctx, {
+    panel: createEtaPanel(),
+    extra: () => notifyPanel(ctx.session, "Get a notification when your order moves or someone writes to you, while the app is closed."),
+  });
 }
 
 async function myOrders(ctx) {

@@ -17,8 +17,10 @@ const CHAT_OPEN_AFTER_END_MS = 60 * 60 * 1000;
 
 // mountOrderView renders order params.id into ctx.main. extra(order) may
 // return an element shown under the actions (the courier's location
-// sharing).
-export async function mountOrderView(ctx, { extra } = {}) {
+// sharing); panel ({el, order(o), event(name, data)}, the customer's
+// estimate and arrival) is shown under the status and follows the order
+// and its events.
+export async function mountOrderView(ctx, { extra, panel } = {}) {
   const { session, rt, main } = ctx;
   const id = ctx.params.id;
   const me = session.user;
@@ -54,7 +56,7 @@ export async function mountOrderView(ctx, { extra } = {}) {
     h("div", { class: "order-grid" },
       h("div", { class: "order-main" },
         h("section", { class: "card", "aria-labelledby": "status-h" },
-          h("h2", { id: "status-h", text: "Status" }), current, actionSlot, extra ? extra(order) : null),
+          h("h2", { id: "status-h", text: "Status" }), current, panel ? panel.el : null, actionSlot, extra ? extra(order) : null),
         h("section", { class: "card", "aria-labelledby": "items-h" }, h("h2", { id: "items-h", text: "The order" }), summary),
         party ? h("section", { class: "card", "aria-labelledby": "timeline-h" }, h("h2", { id: "timeline-h", text: "Timeline" }), timeline) : null,
         party ? h("section", { class: "card", "aria-labelledby": "map-h" }, h("h2", { id: "map-h", text: "Courier on the map" }), map.el) : null),
@@ -71,6 +73,7 @@ export async function mountOrderView(ctx, { extra } = {}) {
 
   function draw(live) {
     const o = orders.get(order.id);
+    if (panel) panel.order(o);
     replace(current,
       h("p", { class: "current-status" }, statusBadge(o.status), o.reason ? h("span", { class: "muted", text: ` ${o.reason}` }) : null),
       h("p", { class: "muted", text: nextStep(o) }));
@@ -134,7 +137,8 @@ export async function mountOrderView(ctx, { extra } = {}) {
       case "chat.typing": chat && chat.typing(data); return;
       case "chat.read": chat && chat.read(data); return;
       case "courier.location": map.addPosition(data); return;
-      case "order.eta": return;
+      case "order.eta": if (panel) panel.event(event, data); return;
+      case "courier.arrived": if (panel) panel.event(event, data); break;
     }
     const text = timelineText(event, data);
     if (text) {

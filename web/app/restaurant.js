@@ -6,6 +6,7 @@ import { explain } from "./errors.js";
 import { FINAL, merge, applyEvent, snapshotOf, courierText, itemsSummary, unreadBadge } from "./order.js";
 import { setActions } from "./actions.js";
 import { mountOrderView } from "./orderview.js";
+import { createEtaState, boardWords } from "./eta.js";
 
 export const routes = [
   { path: "/", view: board },
@@ -38,6 +39,7 @@ async function board(ctx) {
   const orders = new Map();
   const cards = new Map(); // id → {li, seq}
   const watched = new Map(); // id → subscription of order:{id}
+  const etas = createEtaState(); // the courier's way and arrival, from the feed
   const heading = h("h1", { tabindex: -1, text: "Orders" });
   const muteButton = h("button", { type: "button", class: "toggle", "aria-pressed": String(isMuted()), text: "Mute sound" });
   muteButton.addEventListener("click", () => {
@@ -78,7 +80,17 @@ async function board(ctx) {
   function newCard(o) {
     const body = h("div");
     const actions = h("div");
-    return { li: h("li", { class: "card order-card", "data-order": o.id }, body, actions), body, actions, seq: -1 };
+    // Kept across redraws of the card, so that its live region speaks
+    // only when its words change.
+    const eta = h("p", { class: "eta-line", "aria-live": "polite" });
+    return { li: h("li", { class: "card order-card", "data-order": o.id }, body, eta, actions), body, eta, etaText: "", actions, seq: -1 };
+  }
+
+  function drawEta(entry, o) {
+    const words = h("span", {}, boardWords(etas, o));
+    if (words.textContent === entry.etaText) return;
+    entry.etaText = words.textContent;
+    replace(entry.eta, words.textContent ? words : null);
   }
 
   // draw puts every order in its column, rebuilding only the cards whose
@@ -100,6 +112,7 @@ async function board(ctx) {
           // A kept reason form keeps its focus; a rebuilt part gives it back.
           if (hadFocus && !entry.li.contains(document.activeElement) && !focused) focused = o.id;
         }
+        drawEta(entry, o);
         entry.li.classList.toggle("fresh", o.status === "placed");
       }
       setChildren(c.list, shown.map((o) => cards.get(o.id).li));
@@ -129,6 +142,11 @@ async function board(ctx) {
   ctx.onCleanup(() => { for (const sub of watched.values()) if (sub) sub.unsubscribe(); });
 
   function onFeedEvent(f) {
+    if (etas.event(f.event, f.data)) {
+      const o = orders.get(String(f.data.order_id));
+      if (o && cards.has(o.id)) drawEta(cards.get(o.id), o);
+      return;
+    }
     if (!f.data || !f.data.id) return;
     const o = snapshotOf(f.event, f.data);
     if (!merge(orders, o)) return;
@@ -145,7 +163,7 @@ async function board(ctx) {
     onEvent: onFeedEvent,
     onResync: (list) => {
       const before = new Set(orders.keys());
-      for (const o of list) merge(orders, o);
+      for (const o of list) { merge(orders, o); etas.order(o); }
       if (list.some((o) => o.status === "placed" && !before.has(o.id))) beep();
       draw();
     },
@@ -155,7 +173,7 @@ async function board(ctx) {
   try {
     const { orders: list } = await session.api("GET", "/orders?limit=100");
     if (!ctx.alive()) return;
-    for (const o of list) merge(orders, o);
+    for (const o of list) { merge(orders, o); etas.order(o); }
     draw();
   } catch (err) {
     if (ctx.alive()) error.textContent = explain(err);

@@ -1,0 +1,154 @@
+package main
+
+// The estimate and the courier's arrival in the web app: the customer's
+// order page and the restaurant's board, live and after a reload, with the
+// courier's positions sent through the API as its device would send them.
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ordercast/ordercast/internal/browsertest"
+)
+
+// The restaurant's place and the drop-off, 3 km north of it.
+const (
+	etaRestLat, etaRestLng = 52.52, 13.405
+	etaDropLat, etaDropLng = 52.547, 13.405
+)
+
+// apiJS is a script for a tab: fetch of the API with the tab's own access
+// token, answering the decoded body (or the error's code).
+func apiJS(method, path, body string) string {
+	return fmt.Sprintf(`fetch("/api/v1%s", {method: %q, headers: {"Content-Type": "application/json",
+		"Idempotency-Key": crypto.randomUUID(),
+		Authorization: "Bearer " + JSON.parse(sessionStorage.getItem("ordercast.session")).accessToken},
+		body: %s}).then((r) => r.status === 204 ? null : r.json())`, path, method, body)
+}
+
+// startDevice makes the courier's tab send its position every second, as
+// a phone sharing it does, from wherever window.device says it is.
+func startDevice(courier *browsertest.Tab, lat, lng float64) {
+	browsertest.Eval[bool](courier, fmt.Sprintf(`(() => {
+		window.device = {lat: %v, lng: %v};
+		const send = () => %s;
+		send();
+		window.deviceTimer = setInterval(send, 1000);
+		return true;
+	})()`, lat, lng, apiJS("POST", "/couriers/me/location", `JSON.stringify({lat: device.lat, lng: device.lng, ts: Date.now()})`)))
+}
+
+func moveDevice(courier *browsertest.Tab, lat, lng float64) {
+	browsertest.Eval[bool](courier, fmt.Sprintf(`(window.device = {lat: %v, lng: %v}, true)`, lat, lng))
+}
+
+// reloadAndWait reloads the tab and waits until the new page meets cond.
+func reloadAndWait(tab *browsertest.Tab, cond string) {
+	browsertest.Eval[bool](tab, `(window.beforeReload = true, location.reload(), true)`)
+	tab.WaitJSFor(`!window.beforeReload && (`+cond+`)`, 30*time.Second)
+}
+
+// etaShown is a script: the time the customer's page gives, as an ISO time.
+const etaShown = `(document.querySelector(".eta-time time") || {}).dateTime`
+
+// TestWebETAAndArrival: the customer's page says when the food is ready
+// once the restaurant accepts, and when it arrives once the courier is on
+// its way (the times the API gives); the courier staying at the
+// restaurant is "at the restaurant" on that page and "Courier waiting" on
+// the board, and staying at the drop-off is "Your courier is here", each
+// still shown after a reload. The lines are polite live regions, and the
+// pages pass the accessibility checks.
+func TestWebETAAndArrival(t *testing.T) {
+	b := browsertest.New(t)
+	// Tokens outlive the test: the device's positions use the token read
+	// from the tab, not the app's refreshing session.
+	base := startWebProgram(t, "ACCESS_TOKEN_TTL", "10m")
+	rest := openTab(t, b, "restaurant")
+	cust := openTab(t, b, "customer")
+	courier := openTab(t, b, "courier")
+
+	signUp(rest, base, "restaurant", "Luigi", "luigi@example.com", "Luigi's", "Orders")
+	rest.Click("link", "Menu")
+	rest.Fill("Item name", "Margherita")
+	rest.Fill("Price", "12.50")
+	rest.Click("button", "Add item")
+	rest.WaitRole("button", "Mark unavailable: Margherita")
+	rid := browsertest.Eval[string](rest, `JSON.parse(sessionStorage.getItem("ordercast.session")).user.restaurant_id`)
+	browsertest.Eval[map[string]any](rest, apiJS("PATCH", "/restaurants/"+rid,
+		fmt.Sprintf(`JSON.stringify({lat: %v, lng: %v, prep_minutes: 20})`, etaRestLat, etaRestLng)))
+	item := browsertest.Eval[string](rest, apiJS("GET", "/restaurants/"+rid+"/menu", "undefined")+`.then((b) => b.items[0].id)`)
+	rest.Click("link", "Orders")
+	rest.WaitRole("heading", "New (0)")
+	signUp(courier, base, "courier", "Bo", "bo@example.com", "", "Deliveries")
+	signUp(cust, base, "customer", "Ann", "ann@example.com", "", "Restaurants")
+
+	// The app's form has no map to pick the drop-off on: the order with
+	// its place is placed through the API, then followed in the app.
+	id := browsertest.Eval[string](cust, apiJS("POST", "/orders", fmt.Sprintf(
+		`JSON.stringify({restaurant_id: %q, items: [{menu_item_id: %q, quantity: 1}], delivery_address: "1 Main Street", delivery_lat: %v, delivery_lng: %v})`,
+		rid, item, etaDropLat, etaDropLng))+`.then((o) => o.id)`)
+	cust.Navigate(base + "/#/orders/" + id)
+	cust.WaitRole("heading", "Order #"+id)
+	cust.WaitText("Waiting for the restaurant to accept.")
+	if cust.HasText("around") {
+		t.Errorf("the page shows an estimate before the accept")
+	}
+	if live := browsertest.Eval[string](cust, `document.querySelector(".eta").getAttribute("aria-live")`); live != "polite" {
+		t.Errorf("the estimate's region is aria-live=%q, want polite", live)
+	}
+
+	// Accepted: the kitchen's time.
+	rest.Click("button", "Accept order #"+id)
+	cust.WaitText("Ready around")
+	apiETA := func(field string) string {
+		return browsertest.Eval[string](cust, apiJS("GET", "/orders/"+id, "undefined")+
+			`.then((o) => o.eta && o.eta.basis + " " + new Date(o.eta.`+field+`).toISOString())`)
+	}
+	if got, want := "prep "+browsertest.Eval[string](cust, etaShown), apiETA("pickup_at"); got != want {
+		t.Errorf("after the accept the page shows %q, the API's estimate is %q", got, want)
+	}
+	rest.WaitText("Pickup around")
+
+	// The courier claims it and heads for the restaurant from 1 km south:
+	// the estimate moves onto its way (at most every 10 s), and the
+	// customer is told when it arrives.
+	courier.Click("button", "Claim order #"+id)
+	courier.WaitRole("heading", "Order #"+id)
+	startDevice(courier, etaRestLat-0.009, etaRestLng)
+	cust.WaitJSFor(`document.querySelector(".eta-time").textContent.startsWith("Arriving around")`, 30*time.Second)
+	if got, want := "to_pickup "+browsertest.Eval[string](cust, etaShown), apiETA("deliver_at"); got != want {
+		t.Errorf("on the courier's way the page shows %q, the API's estimate is %q", got, want)
+	}
+	shot(t, cust, "customer-order-eta")
+
+	moveDevice(courier, etaRestLat+0.00005, etaRestLng)
+	cust.WaitJSFor(`document.querySelector(".eta-arrival").textContent === "Your courier is at the restaurant"`, 30*time.Second)
+	rest.WaitText("Courier waiting")
+	shot(t, rest, "restaurant-board-courier-waiting")
+	reloadAndWait(cust, `document.querySelector(".eta-arrival") && document.querySelector(".eta-arrival").textContent === "Your courier is at the restaurant"`)
+	reloadAndWait(rest, `document.querySelector(".eta-line") && document.querySelector(".eta-line").textContent === "Courier waiting"`)
+
+	// Picked up: the courier rides to the drop-off and stays there.
+	rest.Click("button", "Start preparing order #"+id)
+	rest.Click("button", "Mark ready order #"+id)
+	courier.Click("button", "Picked up order #"+id)
+	cust.WaitText("Picked up by the courier")
+	cust.WaitJS(`document.querySelector(".eta-arrival").textContent === ""`)
+	rest.WaitJS(`![...document.querySelectorAll(".eta-line")].some((p) => p.textContent)`)
+	moveDevice(courier, etaDropLat-0.00003, etaDropLng)
+	cust.WaitJSFor(`document.querySelector(".eta-arrival").textContent === "Your courier is here"`, 30*time.Second)
+	if cust.HasText("Your courier is at the restaurant") {
+		t.Errorf("the page still says the courier is at the restaurant")
+	}
+	shot(t, cust, "customer-order-courier-here")
+	reloadAndWait(cust, `document.querySelector(".eta-arrival") && document.querySelector(".eta-arrival").textContent === "Your courier is here"`)
+	browsertest.Eval[bool](courier, `(clearInterval(window.deviceTimer), true)`)
+
+	courier.Click("button", "Delivered order #"+id)
+	cust.WaitText("Delivered")
+	cust.WaitJS(`document.querySelector(".eta-arrival").textContent === "" && document.querySelector(".eta-time").textContent === ""`)
+	for _, tab := range []*browsertest.Tab{rest, cust, courier} {
+		tab.CheckClean()
+	}
+}
