@@ -121,6 +121,10 @@ func TestWebPushOptIn(t *testing.T) {
 	browsertest.Eval[bool](courier, fmt.Sprintf(`%s(%q)`, standInSubscribe, endpoint))
 	courier.Click("button", "Turn on notifications")
 	courier.WaitText("Notifications are on for this browser")
+	// The press leaves the keyboard's focus on the button (now "Turn off").
+	if focused := browsertest.Eval[string](courier, `document.activeElement.textContent`); focused != "Turn off notifications" {
+		t.Errorf("after turning notifications on the focus is on %q, want the button", focused)
+	}
 	courier.Click("button", "Turn off notifications")
 	courier.WaitText("Notifications are off.")
 	deleteAgain := func() string {
