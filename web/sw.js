@@ -38,7 +38,12 @@ self.addEventListener("notificationclick", (event) => {
   const url = sameOrigin(event.notification.data && event.notification.data.url);
   event.waitUntil((async () => {
     const tabs = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-    const tab = tabs.find((c) => new URL(c.url).origin === self.location.origin);
+    // A tab of the app itself (its shell is at /): not the operator page
+    // or a tracking page, which have no order pages to move to.
+    const tab = tabs.find((c) => {
+      const u = new URL(c.url);
+      return u.origin === self.location.origin && u.pathname === "/";
+    });
     if (!tab) return self.clients.openWindow(url);
     // The app moves to the order itself (notify.js): navigating the tab
     // would reload it and its socket.

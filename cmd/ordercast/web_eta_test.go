@@ -6,10 +6,12 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ordercast/ordercast/internal/browsertest"
+	"github.com/ordercast/ordercast/internal/testnet"
 )
 
 // The restaurant's place and the drop-off, 3 km north of it.
@@ -52,23 +54,30 @@ func reloadAndWait(tab *browsertest.Tab, cond string) {
 // etaShown is a script: the time the customer's page gives, as an ISO time.
 const etaShown = `(document.querySelector(".eta-time time") || {}).dateTime`
 
+// boardShown is a script: the pickup time the board's card gives.
+const boardShown = `(document.querySelector(".eta-line time") || {}).dateTime`
+
 // TestWebETAAndArrival: the customer's page says when the food is ready
 // once the restaurant accepts, and when it arrives once the courier is on
 // its way (the times the API gives); the courier staying at the
 // restaurant is "at the restaurant" on that page and "Courier waiting" on
 // the board, and staying at the drop-off is "Your courier is here", each
-// still shown after a reload. The lines are polite live regions, and the
-// pages pass the accessibility checks.
+// still shown after a reload. A board cut off while the pickup time moves
+// shows the new time once it is back. The lines are polite live regions,
+// and the pages pass the accessibility checks.
 func TestWebETAAndArrival(t *testing.T) {
 	b := browsertest.New(t)
 	// Tokens outlive the test: the device's positions use the token read
 	// from the tab, not the app's refreshing session.
 	base := startWebProgram(t, "ACCESS_TOKEN_TTL", "10m")
+	// The restaurant reaches the server through a proxy the test can cut.
+	proxy := testnet.StartProxy(t, strings.TrimPrefix(base, "http://"))
+	restBase := "http://" + proxy.Addr
 	rest := openTab(t, b, "restaurant")
 	cust := openTab(t, b, "customer")
 	courier := openTab(t, b, "courier")
 
-	signUp(rest, base, "restaurant", "Luigi", "luigi@example.com", "Luigi's", "Orders")
+	signUp(rest, restBase, "restaurant", "Luigi", "luigi@example.com", "Luigi's", "Orders")
 	rest.Click("link", "Menu")
 	rest.Fill("Item name", "Margherita")
 	rest.Fill("Price", "12.50")
@@ -121,6 +130,22 @@ func TestWebETAAndArrival(t *testing.T) {
 		t.Errorf("on the courier's way the page shows %q, the API's estimate is %q", got, want)
 	}
 	shot(t, cust, "customer-order-eta")
+
+	// The board's network goes while the courier turns back 6 km south
+	// (24 minutes at 15 km/h, later than the food): the pickup time the
+	// board missed is the one it shows after the reconnect.
+	endCut := rest.ExpectNetworkErrors()
+	proxy.Cut()
+	rest.WaitText("Connection lost")
+	before := browsertest.Eval[string](cust, etaShown)
+	moveDevice(courier, etaRestLat-0.054, etaRestLng)
+	cust.WaitJSFor(fmt.Sprintf(`(%s) !== %q`, etaShown, before), 30*time.Second)
+	proxy.Resume()
+	// The next attempt may be a whole backoff away (at most 15 s).
+	rest.WaitJSFor(`document.getElementById("banner").hidden`, 30*time.Second)
+	endCut()
+	pickupAt := apiETA("pickup_at")
+	rest.WaitJSFor(fmt.Sprintf(`"to_pickup " + (%s) === %q`, boardShown, pickupAt), 10*time.Second)
 
 	moveDevice(courier, etaRestLat+0.00005, etaRestLng)
 	cust.WaitJSFor(`document.querySelector(".eta-arrival").textContent === "Your courier is at the restaurant"`, 30*time.Second)

@@ -53,7 +53,8 @@ const standInSubscribe = `((endpoint) => {
 // push service, the subscription reaches the server, which pushes the
 // next offer to it once the courier's tab is closed, and turning it off,
 // or signing out, deletes it there. The service worker shows a push's title and body,
-// one per order, and never links off the site.
+// one per order, and never links off the site. The customer's order page
+// registers its subscription the same way.
 func TestWebPushOptIn(t *testing.T) {
 	posts := make(chan pushPost, 16)
 	pushService := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -121,6 +122,10 @@ func TestWebPushOptIn(t *testing.T) {
 	browsertest.Eval[bool](courier, fmt.Sprintf(`%s(%q)`, standInSubscribe, endpoint))
 	courier.Click("button", "Turn on notifications")
 	courier.WaitText("Notifications are on for this browser")
+	// The press leaves the keyboard's focus on the button (now "Turn off").
+	if focused := browsertest.Eval[string](courier, `document.activeElement.textContent`); focused != "Turn off notifications" {
+		t.Errorf("after turning notifications on the focus is on %q, want the button", focused)
+	}
 	courier.Click("button", "Turn off notifications")
 	courier.WaitText("Notifications are off.")
 	deleteAgain := func() string {
@@ -186,6 +191,22 @@ func TestWebPushOptIn(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no push of order #%s's offer reached the courier's subscription within 30 s", id)
+	}
+
+	// The customer's order page has the opt-in too, and its subscription
+	// reaches the server (deleting it there finds it).
+	cust.WaitRole("heading", "Order #"+id)
+	custEndpoint := pushService.URL + "/sub/ann"
+	browsertest.Eval[bool](cust, fmt.Sprintf(`%s(%q)`, standInSubscribe, custEndpoint))
+	cust.SetPermission(base, "notifications", browser.PermissionSettingGranted)
+	cust.Click("button", "Turn on notifications")
+	cust.WaitText("Notifications are on for this browser")
+	for _, p := range cust.AccessibilityProblems() {
+		t.Errorf("order page with the opt-in: %s", p)
+	}
+	if got := browsertest.Eval[string](cust, apiJS("DELETE", "/push/subscriptions", fmt.Sprintf(`JSON.stringify({endpoint: %q})`, custEndpoint))+
+		`.then((b) => b ? b.error.code : "deleted")`); got != "deleted" {
+		t.Errorf("deleting the customer's subscription: %s, want deleted (the order page's opt-in registered it)", got)
 	}
 	for _, tab := range []*browsertest.Tab{rest, cust} {
 		tab.CheckClean()

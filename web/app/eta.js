@@ -29,9 +29,12 @@ export function createEtaState() {
 
   return {
     // order takes what an order from REST says: its arrived places are
-    // its current courier's.
+    // its current courier's, and its eta is the latest at the listing (a
+    // board listing its orders again after a reconnect missed the
+    // order.eta frames in between).
     order(o) {
       for (const at of Object.keys(o.arrived || {})) if (o.courier_id) arrived(o.id, at, o.courier_id);
+      if (o.eta) etas.set(String(o.id), o.eta);
     },
     // event takes an order.eta or courier.arrived; reports whether it was one.
     event(event, data) {
@@ -90,7 +93,9 @@ export function createEtaPanel() {
     el,
     // order is the order as now shown (from REST or an event).
     order(o) {
-      if (o.arrived) state.order(o);
+      // Taken once per order from REST (the page's first draw): later
+      // draws of the same snapshot must not undo the order.eta since.
+      if (o.arrived && o !== last) state.order(o);
       last = o;
       draw();
     },

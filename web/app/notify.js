@@ -5,7 +5,7 @@
 // /push/subscriptions); turning it off, or signing out, takes it back
 // (DELETE). Whatever the browser or server cannot do is said in words,
 // and the rest of the page works as before.
-import { h, announce } from "./dom.js";
+import { h } from "./dom.js";
 import { explain } from "./errors.js";
 
 const SW_URL = "/sw.js";
@@ -100,14 +100,17 @@ export function notifyPanel(session, about) {
   button.addEventListener("click", async () => {
     if (busy) return;
     busy = true;
-    button.disabled = true;
+    // aria-disabled, not disabled: a disabled button drops the keyboard's
+    // focus to the page's body; busy keeps a second press out.
+    button.setAttribute("aria-disabled", "true");
     status.textContent = on ? "Turning notifications off…" : "Turning notifications on…";
+    // The status line is a live region (role=status): it says the
+    // outcome itself, and nothing else announces it a second time.
     try {
       await (on ? turnOff() : turnOn());
-      announce(status.textContent);
     } finally {
       busy = false;
-      button.disabled = false;
+      button.removeAttribute("aria-disabled");
     }
   });
 
