@@ -65,6 +65,7 @@ func (s *Server) routes() {
 	api.Post("/orders/:id/read", s.requireAuth, s.handleMarkRead)
 	api.Get("/orders/:id/location", s.requireAuth, s.handleLastLocation)
 	api.Post("/couriers/me/location", s.requireAuth, s.handleUpdateLocation)
+	s.mountTrack(api)
 	s.mountAdmin(api)
 	s.mountPush(api)
 
@@ -75,7 +76,9 @@ func (s *Server) routes() {
 }
 
 // mountWeb serves the embedded web app: the app's shell at /, the
-// operator page at /ops (to anyone: its data is an admin's only), their
+// operator page at /ops (to anyone: its data is an admin's only), the
+// tracking page at /t/{token} (to anyone: the token is checked by the
+// API it calls), their
 // modules and styles under /app/ and the browser client under /client/.
 func (s *Server) mountWeb() {
 	files, err := loadStatic(web.FS)
@@ -84,6 +87,7 @@ func (s *Server) mountWeb() {
 	}
 	s.app.Get("/", serveStatic(files, "/index.html"))
 	s.app.Get("/ops", serveStatic(files, "/ops.html"))
+	s.app.Get(trackPagePrefix+":token", serveStatic(files, "/track.html")) // the token is the page's to read
 	assets := serveStatic(files, "")
 	s.app.Get("/app/*", assets)
 	s.app.Get("/client/*", assets)

@@ -1,5 +1,6 @@
 // Package web is the browser app, embedded in the binary: index.html (the
-// app shell), ops.html (the operator page's shell), app/ (the screens) and
+// app shell), ops.html (the operator page's shell), track.html (the
+// tracking page's, /t/{token}), app/ (the screens) and
 // client/ (the browser client library, an ES module other front ends may
 // copy).
 package web
@@ -9,7 +10,7 @@ import (
 	"io/fs"
 )
 
-//go:embed index.html ops.html app client
+//go:embed index.html ops.html track.html app client
 var files embed.FS
 
 // FS holds the app's files, rooted at this folder.

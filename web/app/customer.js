@@ -6,12 +6,13 @@ import { explain } from "./errors.js";
 import { newUUID } from "/client/ordercast.js";
 import { merge, applyEvent, statusBadge, unreadBadge, restaurantByID, restaurantName } from "./order.js";
 import { mountOrderView } from "./orderview.js";
+import { shareBox } from "./share.js";
 
 export const routes = [
   { path: "/", view: restaurants },
   { path: "/restaurants/:id", view: menu },
   { path: "/orders", view: myOrders },
-  { path: "/orders/:id", view: (ctx) => mountOrderView(ctx) },
+  { path: "/orders/:id", view: (ctx) => mountOrderView(ctx, { extra: (order) => shareBox(ctx.session, order) }) },
 ];
 
 export const nav = [
