@@ -191,11 +191,6 @@ var publicRoutes = map[string]bool{
 	"GET /api/v1/track/:token": true,
 }
 
-// viewerTransports carry the viewer's one channel: they accept its token,
-// and what they let it do is TestViewerSocket's and TestViewerStream's
-// (a stream opened here would never end).
-var viewerTransports = map[string]bool{"GET /ws": true, "GET /sse": true}
-
 // Every route of the app, with a viewer's token, is 401 but the public
 // ones and the tracking view (push subscriptions among them: a viewer
 // registers none).

@@ -56,7 +56,9 @@ function draw() {
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/ws?access_token=${encodeURIComponent(token)}`);
+  let opened = false;
   ws.addEventListener("open", () => {
+    opened = true;
     retries = 0;
     connEl.textContent = "Live.";
     ws.send(JSON.stringify({ type: "subscribe", id: "track", channel: `track:${view.id}` }));
@@ -70,12 +72,26 @@ function connect() {
     }
     if (f.type === "event") onEvent(f);
   });
-  ws.addEventListener("close", (e) => {
+  ws.addEventListener("close", async (e) => {
     if (e.code === LINK_GONE) return gone();
+    // A handshake refused with 401 (the link removed while the page was
+    // away) looks to the page like any failed connection: ask the API.
+    if (!opened && (await linkGone())) return gone();
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** retries++) * (0.5 + Math.random() / 2);
     connEl.textContent = "Reconnecting…";
     setTimeout(connect, delay);
   });
+}
+
+// linkGone reports whether the link answers 404 now; a server that
+// cannot be reached says nothing of it.
+async function linkGone() {
+  try {
+    const r = await fetch(`/api/v1/track/${encodeURIComponent(token)}`, { headers: { Accept: "application/json" } });
+    return r.status === 404;
+  } catch {
+    return false;
+  }
 }
 
 function onEvent(f) {
