@@ -124,6 +124,9 @@ func (h *Hub) sendLatest(s *subscription) {
 	}
 	cn := s.ch
 	for _, p := range pubs {
+		if p.Expires != 0 {
+			s.c.expireBy(p.Expires) // the order ended before it was subscribed
+		}
 		frame := encodeEvent(cn.name, p.Event, 0, p.Data, p.Ts)
 		cn.mu.Lock()
 		event := []byte(p.Event)

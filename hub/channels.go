@@ -310,6 +310,9 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 				if latest != nil {
 					s.gotLatest.add(latest)
 				}
+				if msg.Expires != 0 {
+					s.c.expireBy(msg.Expires)
+				}
 				s.c.enqueue(msg.Frame, msg.Seq == 0) // a feed's durable events have their seq
 			}
 		}

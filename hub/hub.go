@@ -242,6 +242,9 @@ func (h *Hub) newClient(conn net.Conn, claims auth.Claims, requestID string) (*c
 		_ = conn.Close()
 		return nil, ErrClosed
 	}
+	if c.actor.Role == delivery.RoleViewer {
+		return c, nil // no user, no feed: its one channel is subscribed by the client
+	}
 	user := wire.Channel{Kind: wire.KindUser, ID: c.actor.UserID}
 	feed, err := h.subscribe(c, user.String(), user, 0, nil)
 	if err != nil {

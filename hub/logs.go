@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
@@ -39,12 +40,16 @@ const (
 // close went out.
 var reasonWriteFailed = wire.CloseReason{Code: closeAbnormal, Name: endWriteFailed}
 
-// log starts a line about the connection at level.
+// log starts a line about the connection at level; a viewer's names no
+// user (it has none).
 func (c *client) log(level zerolog.Level) *zerolog.Event {
-	return c.hub.log.WithLevel(level).
+	ev := c.hub.log.WithLevel(level).
 		Str("conn_id", c.connID()).
-		Str("request_id", c.requestID).
-		Str("user_id", c.actor.UserID.String())
+		Str("request_id", c.requestID)
+	if c.actor.Role == delivery.RoleViewer {
+		return ev
+	}
+	return ev.Str("user_id", c.actor.UserID.String())
 }
 
 // connID is the connection's id as logged: 16 hex digits, random, so that

@@ -146,7 +146,7 @@ func (p *Publisher) message(pub *delivery.Publication) delivery.BusMessage {
 	}
 	return delivery.BusMessage{
 		Channel: pub.Channel, Seq: pub.Seq, Frame: encodeFeedEvent(pub.Channel, pub.Event, pub.Order, pub.Seq, pub.Data, pub.Ts),
-		Except: pub.Except, AsOf: pub.AsOf, Revoke: pub.Revoke, Courier: pub.Courier,
+		Except: pub.Except, AsOf: pub.AsOf, Revoke: pub.Revoke, Courier: pub.Courier, Expires: pub.Expires,
 	}
 }
 

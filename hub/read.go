@@ -80,6 +80,10 @@ func (c *client) handle(msg []byte, text bool) {
 		c.sendError(f.ID, err)
 		return
 	}
+	if err := c.viewerMay(f.Type); err != nil {
+		c.sendError(f.ID, err)
+		return
+	}
 	switch f.Type {
 	case wire.TypeSubscribe:
 		err = c.subscribe(f) // acks itself, before any event of the channel
@@ -101,6 +105,17 @@ func (c *client) handle(msg []byte, text bool) {
 			c.closeWith(ca.reason)
 		}
 	}
+}
+
+// viewerMay refuses a viewer (a tracking link's holder) every frame but
+// subscribe and unsubscribe: it has no user to chat, type, read, send
+// positions or change its token as. Which channels it may subscribe to
+// is Orders' to decide (its own track channel only).
+func (c *client) viewerMay(t string) error {
+	if c.actor.Role != delivery.RoleViewer || t == wire.TypeSubscribe || t == wire.TypeUnsubscribe {
+		return nil
+	}
+	return delivery.Errorf(wire.CodeForbidden, "a tracking link may only subscribe to its order's track channel")
 }
 
 // closeAfter is an error answered with an error frame, after which the
@@ -173,9 +188,13 @@ func (c *client) join(ch wire.Channel, since *int64, id []byte) (*subscription, 
 
 // goLive replays what an order subscription missed and makes it live,
 // then sends the courier's last known position; other channels are live
-// from their registration. Replay runs inline: the next frame of this
+// from their registration, a track channel's subscriber given the
+// tracking view's current state first. Replay runs inline: the next frame of this
 // client waits, which bounds the store work one client can start at once.
 func (c *client) goLive(s *subscription) {
+	if s.ch.kind == wire.KindTrack {
+		c.hub.sendLatest(s) // the tracking view's current state
+	}
 	if s.ch.kind != wire.KindOrder {
 		return
 	}

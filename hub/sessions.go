@@ -1,15 +1,24 @@
 package hub
 
 import (
+	"math"
+	"time"
+
 	"github.com/ordercast/ordercast/internal/auth"
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
 // setClaims keeps what the connection needs of a verified token, at the
 // handshake and on every auth frame: when it expires, and its session,
-// which may change with a token of another session of the same user.
+// which may change with a token of another session of the same user. A
+// token with no expiry (a viewer's while its order is active) expires
+// when an event of its channel says so (expireBy).
 func (c *client) setClaims(claims auth.Claims) {
-	c.exp.Store(claims.ExpiresAt.UnixNano())
+	exp := int64(math.MaxInt64)
+	if !claims.ExpiresAt.IsZero() {
+		exp = claims.ExpiresAt.UnixNano()
+	}
+	c.exp.Store(exp)
 	sid := claims.SessionID
 	c.sid.Store(&sid)
 }
@@ -47,4 +56,17 @@ func (h *Hub) closeEnded(c *client) bool {
 	h.stats.expired.Add(1)
 	c.closeWith(wire.ReasonSessionEnded)
 	return true
+}
+
+// expireBy brings the connection's expiry forward to at (Unix ms), never
+// back: a tracked order ended, and its links expire then. The sweeper
+// closes the connection with 4001 once it passed.
+func (c *client) expireBy(at int64) {
+	at *= int64(time.Millisecond)
+	for {
+		cur := c.exp.Load()
+		if cur <= at || c.exp.CompareAndSwap(cur, at) {
+			return
+		}
+	}
 }

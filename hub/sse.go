@@ -66,9 +66,12 @@ func (h *Hub) ServeSSE(conn net.Conn, claims auth.Claims, st wire.Stream, header
 			c.send(wire.AppendUnsubscribed(nil, ch.String(), wire.FrameCode(delivery.ErrorCode(err))))
 			continue
 		}
-		if s != nil && ch.Kind == wire.KindOrder {
+		switch {
+		case s != nil && ch.Kind == wire.KindOrder:
 			t.track(s.ch.name, s.position())
 			pending = append(pending, s)
+		case s != nil && ch.Kind == wire.KindTrack:
+			pending = append(pending, s) // goLive gives it the current state
 		}
 	}
 	if err := t.writeHead(echoRequestID(header, requestID)); err != nil {

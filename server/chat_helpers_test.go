@@ -66,7 +66,7 @@ func (r *recorder) record(msg delivery.BusMessage) error {
 		var m delivery.ReadMark
 		err = json.Unmarshal(f.Data, &m)
 		r.reads = append(r.reads, m)
-	case f.Event == delivery.EventCourierLocation:
+	case f.Event == delivery.EventCourierLocation && ch.Kind == wire.KindOrder: // the track copies are routed alike (orders' routing tests)
 		var loc delivery.Location
 		err = json.Unmarshal(f.Data, &loc)
 		if n := len(r.locations); n > 0 && r.locations[n-1].Loc.Ts == loc.Ts && r.locations[n-1].Loc.CourierID == loc.CourierID {

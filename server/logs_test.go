@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/ordercast/ordercast/internal/delivery"
+	"github.com/ordercast/ordercast/internal/wire"
 )
 
 // logLine is a line of the instance's JSON log, the fields the tests
@@ -77,7 +78,8 @@ func (e *testEnv) closedLine(requestID string) logLine {
 				e.t.Fatalf("request %s: %d request lines and %d closed lines, want one each", requestID, len(request), len(closed))
 			}
 			c := closed[0]
-			if c.UserID != request[0].UserID || c.UserID == "" || len(c.ConnID) != 16 || c.Level != "info" ||
+			// A viewer (a tracking link's) has no user: neither line names one.
+			if c.UserID != request[0].UserID || (c.UserID == "") != (c.Role == string(delivery.RoleViewer)) || len(c.ConnID) != 16 || c.Level != "info" ||
 				c.FramesIn == nil || c.FramesOut == nil || c.Duration == nil || *c.Duration <= 0 {
 				e.t.Fatalf("closed line %+v of request line %+v", c, request[0])
 			}
@@ -142,6 +144,34 @@ func TestEveryConnectionEndsWithOneClosedLine(t *testing.T) {
 			t.Fatalf("closed %d, want 4001", code)
 		}
 		checkClosed(t, "logout", e.closedLine(ws.requestID), "ws", delivery.RoleCustomer, 4001, "session_ended", 0, len(ws.received()))
+	})
+
+	t.Run("tracking link deleted", func(t *testing.T) {
+		w := e.newWorld()
+		o := e.claimed(w)
+		l := e.share(o, w)
+		ws := e.dialViewer(l)
+		ws.subscribe(wire.TrackChannel(o.ID))
+		e.track(l.Token)
+		e.do("GET", "/t/"+l.Token, "", nil)
+		e.do("GET", "/api/v1/track/"+l.Token+"/more", "", nil) // no route: logged all the same
+		e.unshare(o, w, l)
+		if code := ws.closeCode(); code != 4001 {
+			t.Fatalf("closed %d, want 4001", code)
+		}
+		checkClosed(t, "tracking link deleted", e.closedLine(ws.requestID), "ws", delivery.RoleViewer, 4001, "session_ended", 1, len(ws.received()))
+		var paths []string
+		for _, line := range e.logLines() {
+			if line.Message == "request" && (strings.HasPrefix(line.Path, "/t/") || strings.HasPrefix(line.Path, "/api/v1/track/")) {
+				paths = append(paths, line.Path)
+			}
+		}
+		if want := []string{"/api/v1/track/{token}", "/t/{token}", "/api/v1/track/{token}"}; !slices.Equal(paths, want) {
+			t.Errorf("request lines of the token's paths name %q, want %q", paths, want)
+		}
+		if strings.Contains(e.logs.String(), l.Token) {
+			t.Error("a tracking token is in the log")
+		}
 	})
 
 	t.Run("stream logout", func(t *testing.T) {

@@ -42,7 +42,8 @@ func requestIDOf(c *fiber.Ctx) string {
 }
 
 // logRequests writes one line per request. Only the path is logged, never
-// the query string (browsers put access tokens there) nor any header.
+// the query string (browsers put access tokens there) nor any header, and
+// of a path that carries a tracking token only its pattern (loggedPath).
 func (s *Server) logRequests(c *fiber.Ctx) error {
 	start := time.Now()
 	s.metrics.inFlight.Inc()
@@ -76,7 +77,7 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 		ev = ev.Str("user_id", claims.UserID.String())
 	}
 	ev.Str("method", c.Method()).
-		Str("path", c.Path()).
+		Str("path", loggedPath(c.Path())).
 		Int("status", status).
 		Dur("latency_ms", time.Since(start)).
 		Msg("request")

@@ -55,6 +55,10 @@ func (s *Server) handlePublish(c *fiber.Ctx) error {
 		// Each instance tells its own operators its figures there.
 		return delivery.Errorf(delivery.EUNPROCESSABLE, "channel: ops carries the instances' own figures only")
 	}
+	if ch.Kind == wire.KindTrack {
+		// Viewers hold no account: they get the tracking view, nothing more.
+		return delivery.Errorf(delivery.EUNPROCESSABLE, "channel: track carries the tracking view only")
+	}
 	if err := checkEventName(req.Event); err != nil {
 		return err
 	}

@@ -65,6 +65,7 @@ func (s *Server) routes() {
 	api.Post("/orders/:id/read", s.requireAuth, s.handleMarkRead)
 	api.Get("/orders/:id/location", s.requireAuth, s.handleLastLocation)
 	api.Post("/couriers/me/location", s.requireAuth, s.handleUpdateLocation)
+	s.mountTrack(api)
 	s.mountAdmin(api)
 	s.mountPush(api)
 
@@ -76,8 +77,9 @@ func (s *Server) routes() {
 
 // mountWeb serves the embedded web app: the app's shell at /, the
 // operator page at /ops (to anyone: its data is an admin's only), the
-// service worker at /sw.js, their modules and styles under /app/ and the
-// browser client under /client/.
+// tracking page at /t/{token} (to anyone: the token is checked by the
+// API it calls), the service worker at /sw.js, their modules and styles
+// under /app/ and the browser client under /client/.
 func (s *Server) mountWeb() {
 	files, err := loadStatic(web.FS)
 	if err != nil {
@@ -85,6 +87,7 @@ func (s *Server) mountWeb() {
 	}
 	s.app.Get("/", serveStatic(files, "/index.html"))
 	s.app.Get("/ops", serveStatic(files, "/ops.html"))
+	s.app.Get(trackPagePrefix+":token", serveStatic(files, "/track.html")) // the token is the page's to read
 	// The service worker's scope is the folder it is served from: at the
 	// root, it is the whole app.
 	s.app.Get("/sw.js", serveStatic(files, "/sw.js"))

@@ -39,7 +39,7 @@ func (s *Server) startSSE(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	held, err := s.holdSocket(c, claims.UserID) // the connection caps
+	held, err := s.holdSocket(c, connOwner(claims)) // the connection caps
 	if err != nil {
 		return err
 	}

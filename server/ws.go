@@ -61,7 +61,7 @@ func (s *Server) upgradeWS(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	held, err := s.holdSocket(c, claims.UserID) // the connection caps
+	held, err := s.holdSocket(c, connOwner(claims)) // the connection caps
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,8 @@ func handOver(c *fiber.Ctx, held *socketLease, serve func(net.Conn)) {
 }
 
 // realtimeClaims verifies the token of a socket or stream, from the
-// Authorization header or, for browsers, the access_token parameter.
+// Authorization header or, for browsers, the access_token parameter: an
+// access token, or a tracking link's (a viewer).
 func (s *Server) realtimeClaims(c *fiber.Ctx) (auth.Claims, error) {
 	token, ok := bearerToken(c.Get(fiber.HeaderAuthorization))
 	if !ok {
@@ -110,6 +111,11 @@ func (s *Server) realtimeClaims(c *fiber.Ctx) (auth.Claims, error) {
 	}
 	if token == "" {
 		return auth.Claims{}, delivery.Errorf(delivery.EUNAUTHORIZED, "missing access token (Authorization: Bearer or access_token)")
+	}
+	if auth.LooksLikeTrackToken(token) {
+		// A viewer: no user, so not kept as the request's claims (the
+		// request line names no user).
+		return s.viewerClaims(c, token)
 	}
 	claims, err := s.cfg.Tokens.Verify(token)
 	if err != nil {

@@ -135,7 +135,7 @@ func New(cfg Config) (*App, error) {
 	ob := outbox.New(oc)
 	svc := orders.New(orders.Config{
 		Store: store, Outbox: ob, Publisher: pub, Locations: cfg.Locations, Limits: cfg.Limits,
-		MaxActivePerCourier: cfg.MaxActivePerCourier, Now: cfg.Clock, Log: cfg.Log,
+		MaxActivePerCourier: cfg.MaxActivePerCourier, Sessions: cfg.Sessions, Now: cfg.Clock, Log: cfg.Log,
 	})
 	h, err := hub.New(hub.Config{
 		Events: store, Orders: svc, Bus: bus, Publisher: pub, Tokens: cfg.Tokens,
@@ -183,7 +183,7 @@ func sample(h *hub.Hub, srv *server.Server) func() ops.Sample {
 			Connections: s.Connections,
 			Subscriptions: ops.Subscriptions{
 				Order: k[wire.KindOrder], User: k[wire.KindUser], Restaurant: k[wire.KindRestaurant],
-				Dispatch: k[wire.KindDispatch], Ops: k[wire.KindOps],
+				Dispatch: k[wire.KindDispatch], Track: k[wire.KindTrack], Ops: k[wire.KindOps],
 			},
 			FramesIn: s.Received, FramesOut: s.Written,
 			Events: s.Published, EventsDelivered: s.Delivered,

@@ -226,3 +226,18 @@ func (s *timedStore) PushSubscriptions(ctx context.Context, a delivery.PushAudie
 	defer s.observe("PushSubscriptions", time.Now())
 	return s.next.PushSubscriptions(ctx, a)
 }
+
+func (s *timedStore) CreateTrackLink(ctx context.Context, orderID delivery.ID, hash string, max int) (delivery.TrackLink, error) {
+	defer s.observe("CreateTrackLink", time.Now())
+	return s.next.CreateTrackLink(ctx, orderID, hash, max)
+}
+
+func (s *timedStore) TrackLinkByHash(ctx context.Context, hash string) (delivery.TrackLink, error) {
+	defer s.observe("TrackLinkByHash", time.Now())
+	return s.next.TrackLinkByHash(ctx, hash)
+}
+
+func (s *timedStore) DeleteTrackLink(ctx context.Context, orderID, linkID delivery.ID, now time.Time) error {
+	defer s.observe("DeleteTrackLink", time.Now())
+	return s.next.DeleteTrackLink(ctx, orderID, linkID, now)
+}

@@ -224,11 +224,16 @@ type Claims struct {
 	ExpiresAt    time.Time
 	TokenID      string // jti
 	SessionID    string // sid: the session (refresh-token family) it belongs to
+	// Order is set for a viewer only (Role delivery.RoleViewer, no
+	// UserID): the order of its tracking link, whose session is
+	// delivery.TrackSession. A viewer's ExpiresAt is zero while the order
+	// is active: its link expires only after the order ended.
+	Order delivery.ID
 }
 
 // Actor returns the bearer as the caller of an operation.
 func (c Claims) Actor() delivery.Actor {
-	return delivery.Actor{UserID: c.UserID, Role: c.Role, RestaurantID: c.RestaurantID}
+	return delivery.Actor{UserID: c.UserID, Role: c.Role, RestaurantID: c.RestaurantID, Order: c.Order}
 }
 
 // randomString returns n random bytes, base64url without padding.

@@ -29,6 +29,9 @@ type BusMessage struct {
 	// that are couriers only that one gets it: another courier may
 	// still hold the channel, waiting for the event that removed it.
 	Courier ID
+	// Expires is the Publication's: when the subscribers' connections
+	// expire at the latest (Unix ms), 0 for no change.
+	Expires int64
 }
 
 // BusHandler receives what a Bus delivers. The hub implements it.

@@ -15,9 +15,13 @@ const (
 	RoleRestaurant Role = "restaurant"
 	RoleCourier    Role = "courier"
 	RoleAdmin      Role = "admin"
+	// RoleViewer holds a tracking link: no account, no token of ours, one
+	// order's tracking view. It is no user's role, so Valid refuses it: no
+	// access token can carry it.
+	RoleViewer Role = "viewer"
 )
 
-// Valid reports whether r is one of the known roles.
+// Valid reports whether r is one of the roles of users.
 func (r Role) Valid() bool {
 	switch r {
 	case RoleCustomer, RoleRestaurant, RoleCourier, RoleAdmin:
@@ -27,11 +31,14 @@ func (r Role) Valid() bool {
 }
 
 // Actor is the authenticated caller of an operation, taken from a verified
-// access token. RestaurantID is set only for restaurant staff.
+// access token. RestaurantID is set only for restaurant staff. A viewer
+// (a tracking link's holder, RoleViewer) has no user: its UserID is 0 and
+// Order is the order its link shows.
 type Actor struct {
 	UserID       ID
 	Role         Role
 	RestaurantID ID
+	Order        ID
 }
 
 // User is an account. PasswordHash never leaves the service.

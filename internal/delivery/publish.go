@@ -37,6 +37,11 @@ type Publication struct {
 	// most one per interval per channel and Courier, the newest, and holds
 	// back the others.
 	Latest bool
+	// Expires, on a track channel: when (Unix ms) its viewers' access
+	// ends, the order having ended (its links expire TrackGrace later).
+	// Each receiving hub brings its subscribers' connections' expiry
+	// forward to it; 0: no change.
+	Expires int64
 }
 
 // Publisher hands publications to every instance's subscribers. The hub's

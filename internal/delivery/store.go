@@ -15,6 +15,7 @@ import (
 type Store interface {
 	ChatStore
 	PushStore
+	TrackStore
 	// CreateUser inserts u (ID and CreatedAt are set by the store). For
 	// role restaurant it first creates the restaurant r (its Name, Place
 	// and PrepMinutes, 0 meaning DefaultPrepMinutes; other roles ignore

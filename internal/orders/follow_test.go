@@ -121,7 +121,8 @@ func (e *env) wantArrival(o delivery.Order, at delivery.Arrival, seq int64, ts t
 		e.t.Fatalf("arrival %s/%d %s, want seq %d %s", c.ev.Type, c.ev.Seq, c.ev.Data, seq, want)
 	}
 	chans := channels(c.pubs)
-	wantChans := []string{wire.OrderChannel(o.ID), wire.UserChannel(e.w.customer.UserID), wire.UserChannel(e.w.courier.UserID), wire.RestaurantChannel(e.w.r)}
+	wantChans := []string{wire.OrderChannel(o.ID), wire.UserChannel(e.w.customer.UserID), wire.UserChannel(e.w.courier.UserID), wire.RestaurantChannel(e.w.r),
+		wire.TrackChannel(o.ID)}
 	if fmt.Sprint(chans) != fmt.Sprint(wantChans) {
 		e.t.Fatalf("arrival routed to %v, want %v", chans, wantChans)
 	}
@@ -249,6 +250,8 @@ func (e *env) etas(o delivery.Order, courier bool) []delivery.ETA {
 			out = append(out, eta)
 		case wire.UserChannel(e.w.customer.UserID), wire.RestaurantChannel(e.w.r), wire.UserChannel(e.w.courier.UserID):
 			feeds++
+		case wire.TrackChannel(o.ID):
+			// The viewers' copy, checked with the routing (TestRouteETA).
 		default:
 			e.t.Fatalf("an ETA on %s", p.Channel)
 		}

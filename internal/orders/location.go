@@ -90,22 +90,35 @@ func (s *Service) lastLocation(ctx context.Context, o delivery.Order) (delivery.
 }
 
 // Latest returns the latest-value events a new subscriber of channel
-// gets after its replay: on an order channel, the courier's last
+// gets after its replay: on a track channel first the order's status as
+// the tracking view; on it and on an order channel, the courier's last
 // position while the order is an active delivery, and the order's ETA
 // while it has one; each AsOf the order's seq when it was read (a
 // subscriber already given a later event, which may have ended the
 // delivery, does not get it). Other channels have none.
 func (s *Service) Latest(ctx context.Context, a delivery.Actor, channel string) ([]delivery.Publication, error) {
 	ch, err := wire.ParseChannel(channel)
-	if err != nil || ch.Kind != wire.KindOrder {
+	if err != nil || (ch.Kind != wire.KindOrder && ch.Kind != wire.KindTrack) {
 		return nil, err
 	}
-	o, err := s.partyOrder(ctx, a, ch.ID)
-	if err != nil {
-		return nil, err
-	}
+	var o delivery.Order
 	var pubs []delivery.Publication
 	now := s.now()
+	if ch.Kind == wire.KindTrack {
+		if o, err = s.viewerOrder(ctx, a, ch); err != nil {
+			return nil, err
+		}
+		// The tracking view's current state comes first: its status (and,
+		// once the order ended, when the links expire).
+		data, expires, err := trackStatus(o)
+		if err != nil {
+			return nil, err
+		}
+		pubs = append(pubs, delivery.Publication{Channel: channel, Event: delivery.EventOrderStatus, Data: data,
+			Ts: now.UnixMilli(), AsOf: o.Seq, Expires: expires})
+	} else if o, err = s.partyOrder(ctx, a, ch.ID); err != nil {
+		return nil, err
+	}
 	loc, ok, err := s.lastLocation(ctx, o)
 	if err != nil {
 		return nil, err
@@ -115,14 +128,14 @@ func (s *Service) Latest(ctx context.Context, a delivery.Actor, channel string) 
 		if err != nil {
 			return nil, err // plain numbers: cannot happen
 		}
-		pubs = append(pubs, locationPub(o.ID, o.Seq, loc, data, now))
+		pubs = append(pubs, locationPub(channel, o.Seq, loc, data, now))
 	}
 	if o.ETA != nil {
 		data, err := json.Marshal(o.ETA)
 		if err != nil {
 			return nil, err // plain fields: cannot happen
 		}
-		pubs = append(pubs, etaPub(o.ID, o.Seq, data, now.UnixMilli()))
+		pubs = append(pubs, etaPub(channel, o.Seq, data, now.UnixMilli()))
 	}
 	return pubs, nil
 }

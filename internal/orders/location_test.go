@@ -67,7 +67,8 @@ func TestUpdateLocationPublishes(t *testing.T) {
 	data, err := json.Marshal(loc)
 	must(t, err)
 	// a moved on after its claim: each order gets its own seq.
-	asOf := map[string]int64{wire.OrderChannel(a.ID): a.Seq, wire.OrderChannel(b.ID): b.Seq}
+	asOf := map[string]int64{wire.OrderChannel(a.ID): a.Seq, wire.OrderChannel(b.ID): b.Seq,
+		wire.TrackChannel(a.ID): a.Seq, wire.TrackChannel(b.ID): b.Seq}
 	pubs := e.pub.take()
 	if len(pubs) != len(asOf) {
 		t.Fatalf("published to %q, want %v (not to delivered %s)", channels(pubs), asOf, done.ID)
@@ -110,8 +111,8 @@ func TestUpdateLocationBeforeAssignment(t *testing.T) {
 	}
 
 	e.locate(e.w.courier, before.Add(time.Millisecond))
-	if got := channels(e.pub.take()); !slices.Equal(got, []string{wire.OrderChannel(o.ID)}) {
-		t.Fatalf("published to %q, want the order's channel", got)
+	if got := channels(e.pub.take()); !slices.Equal(got, []string{wire.OrderChannel(o.ID), wire.TrackChannel(o.ID)}) {
+		t.Fatalf("published to %q, want the order's and its track channel", got)
 	}
 }
 

@@ -56,6 +56,9 @@ type Config struct {
 	// to delivery.MaxActiveOrders; MAX_ACTIVE_PER_COURIER): one claim more
 	// is ETOOMANYACTIVE. 0: delivery.DefaultMaxActivePerCourier.
 	MaxActivePerCourier int
+	// Sessions is told of the deleted tracking links' sessions; nil:
+	// their sockets close when the instances read the store.
+	Sessions Revoker
 	// Now decides when a chat closes and whether a position's ts lies in
 	// the future (time.Now when nil): tests move it instead of sleeping.
 	Now func() time.Time
@@ -71,6 +74,7 @@ type Service struct {
 	limits    *limits.Limits
 	now       func() time.Time
 	maxActive int // active orders a courier may hold
+	revoker   Revoker
 	log       zerolog.Logger
 }
 
@@ -78,7 +82,7 @@ type Service struct {
 func New(cfg Config) *Service {
 	s := &Service{
 		store: cfg.Store, outbox: cfg.Outbox, pub: cfg.Publisher, locations: cfg.Locations, limits: cfg.Limits,
-		now: cfg.Now, maxActive: cfg.MaxActivePerCourier, log: cfg.Log.With().Str("component", "orders").Logger(),
+		now: cfg.Now, maxActive: cfg.MaxActivePerCourier, revoker: cfg.Sessions, log: cfg.Log.With().Str("component", "orders").Logger(),
 	}
 	if s.now == nil {
 		s.now = time.Now

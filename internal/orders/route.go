@@ -14,12 +14,14 @@ import (
 // "Channels" says. It is the only place that knows; the hub fans out by
 // channel name and the outbox relays what Route returns.
 //
-// The tracking channel track:{order_id} (to build) is one more channel of
-// an order, for viewers: it will get order.status as the tracking view
+// The tracking channel track:{order_id} is one more channel of an order,
+// for viewers (tracking links): it gets order.status as the tracking view
 // (no names, address or notes), and courier.arrived, order.eta and
 // courier.location as they are, since their payloads hold ids, places
-// and times only. Each is routed by one function here (Route,
-// routeETA, routeLocation), where that channel is to be added.
+// and times only; positions by the same rules as on the order channel
+// (routeLocation decides for both). Each carries AsOf, the order's seq,
+// so that the current state a new viewer is given (Latest) never follows
+// a newer live event of its kind.
 
 // feedEvent reports whether events of type t are copied into the user
 // feeds ("every event of the user's orders"). Other durable types are
@@ -80,6 +82,12 @@ func Route(o delivery.Order, ev delivery.Event) ([]delivery.Publication, error) 
 	if restaurantEvent(ev.Type) {
 		pubs = append(pubs, feed(wire.RestaurantChannel(o.RestaurantID)))
 	}
+	if track, ok, err := trackPub(o, ev); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		pubs = append(pubs, track)
+	}
 	switch {
 	case becameOffered(o, ev):
 		// Couriers see an offered order they are no party of as its offer
@@ -95,6 +103,39 @@ func Route(o delivery.Order, ev delivery.Event) ([]delivery.Publication, error) 
 		pubs = append(pubs, delivery.Publication{Channel: wire.DispatchChannel, Event: wire.EventOrderClaimed, Data: data, Ts: ts})
 	}
 	return pubs, nil
+}
+
+// trackPub is ev on the order's track channel, when it goes there: a
+// status change as the tracking view, the end of the order telling the
+// viewers' hubs when the links expire (Expires); an arrival as it is.
+func trackPub(o delivery.Order, ev delivery.Event) (delivery.Publication, bool, error) {
+	pub := delivery.Publication{
+		Channel: wire.TrackChannel(o.ID), Event: ev.Type, Data: ev.Data, Seq: ev.Seq, Order: o.ID,
+		Ts: ev.CreatedAt.UnixMilli(), AsOf: ev.Seq,
+	}
+	switch ev.Type {
+	case delivery.EventCourierArrived:
+		return pub, true, nil
+	case delivery.EventOrderStatus:
+		var err error
+		pub.Data, pub.Expires, err = trackStatus(o)
+		return pub, err == nil, err
+	}
+	return delivery.Publication{}, false, nil
+}
+
+// trackStatus is the data of order.status on a track channel, and when
+// the order's links expire (Unix ms; 0 while it is active).
+func trackStatus(o delivery.Order) ([]byte, int64, error) {
+	data, err := json.Marshal(delivery.Track(o))
+	if err != nil {
+		return nil, 0, err // plain fields: cannot happen
+	}
+	var expires int64
+	if exp := delivery.TrackExpiry(o); !exp.IsZero() {
+		expires = exp.UnixMilli()
+	}
+	return data, expires, nil
 }
 
 // becameOffered reports whether ev made o claimable (delivery.IsOffered
@@ -132,9 +173,9 @@ func routeRead(o delivery.Order, r delivery.ReadMark, ts int64) ([]delivery.Publ
 }
 
 // routeLocation is where an accepted position goes, as the ephemeral,
-// latest-value courier.location: the order channel of each active order
-// of its courier that may show it (taken after the assignment), and
-// nowhere else (a feed would duplicate it for clients holding both, with
+// latest-value courier.location: the order and track channels of each
+// active order of its courier that may show it (taken after the
+// assignment), and nowhere else (a feed would duplicate it for clients holding both, with
 // no seq to drop the copy). AsOf is the order's seq when it was read, so
 // that no subscriber given a later event (the delivery, say) gets it.
 func routeLocation(loc delivery.Location, active []delivery.ActiveOrder, now time.Time) ([]delivery.Publication, error) {
@@ -150,13 +191,14 @@ func routeLocation(loc delivery.Location, active []delivery.ActiveOrder, now tim
 				return nil, err // plain numbers: cannot happen
 			}
 		}
-		pubs = append(pubs, locationPub(o.ID, o.Seq, loc, data, now))
+		pubs = append(pubs, locationPub(wire.OrderChannel(o.ID), o.Seq, loc, data, now),
+			locationPub(wire.TrackChannel(o.ID), o.Seq, loc, data, now))
 	}
 	return pubs, nil
 }
 
 // routeETA is where an estimate goes, as the ephemeral order.eta: the
-// order's channel, AsOf the order's seq when it was read (an estimate made
+// order's channel and its track channel, AsOf the order's seq when it was read (an estimate made
 // before the event that ended the delivery does not follow it), and the
 // feeds of its parties (the customer's, the courier's, the restaurant's),
 // whose order lists and boards show it: one estimate an order at most
@@ -167,7 +209,7 @@ func routeETA(o delivery.ActiveOrder, eta delivery.ETA, now time.Time) ([]delive
 		return nil, err // plain fields: cannot happen
 	}
 	ts := now.UnixMilli()
-	pubs := []delivery.Publication{etaPub(o.ID, o.Seq, data, ts)}
+	pubs := []delivery.Publication{etaPub(wire.OrderChannel(o.ID), o.Seq, data, ts), etaPub(wire.TrackChannel(o.ID), o.Seq, data, ts)}
 	feed := func(channel string) delivery.Publication {
 		return delivery.Publication{Channel: channel, Event: delivery.EventOrderETA, Data: data, Ts: ts}
 	}
@@ -178,14 +220,16 @@ func routeETA(o delivery.ActiveOrder, eta delivery.ETA, now time.Time) ([]delive
 	return append(pubs, feed(wire.RestaurantChannel(o.RestaurantID))), nil
 }
 
-// etaPub is order.eta on the order's channel, as of seq asOf.
-func etaPub(orderID delivery.ID, asOf int64, data []byte, ts int64) delivery.Publication {
-	return delivery.Publication{Channel: wire.OrderChannel(orderID), Event: delivery.EventOrderETA, Data: data, Ts: ts, AsOf: asOf}
+// etaPub is order.eta on one of the order's channels (order, track), as
+// of seq asOf.
+func etaPub(channel string, asOf int64, data []byte, ts int64) delivery.Publication {
+	return delivery.Publication{Channel: channel, Event: delivery.EventOrderETA, Data: data, Ts: ts, AsOf: asOf}
 }
 
-func locationPub(orderID delivery.ID, asOf int64, loc delivery.Location, data []byte, now time.Time) delivery.Publication {
+// locationPub is courier.location on one of the order's channels.
+func locationPub(channel string, asOf int64, loc delivery.Location, data []byte, now time.Time) delivery.Publication {
 	return delivery.Publication{
-		Channel: wire.OrderChannel(orderID), Event: delivery.EventCourierLocation, Data: data, Ts: now.UnixMilli(),
+		Channel: channel, Event: delivery.EventCourierLocation, Data: data, Ts: now.UnixMilli(),
 		AsOf: asOf, Courier: loc.CourierID, Latest: true,
 	}
 }

@@ -40,8 +40,9 @@ func TestRouteTable(t *testing.T) {
 	rows := []row{
 		{delivery.EventOrderCreated, false, every(noCourier)},
 		// Accepted without a courier: offered to every courier.
-		{delivery.EventOrderStatus, false, with(every(noCourier), delivery.StatusAccepted, noCourier+" dispatch+offered")},
-		{delivery.EventOrderStatus, true, every(all)},
+		// Status changes also go to the track channel (as the tracking view).
+		{delivery.EventOrderStatus, false, with(every(noCourier+" track:1"), delivery.StatusAccepted, noCourier+" track:1 dispatch+offered")},
+		{delivery.EventOrderStatus, true, every(all + " track:1")},
 		{delivery.EventOrderAssigned, true, every(all + " dispatch+claimed")},
 		// The removed courier gets the unassign on its feed, and nothing
 		// later; an order still claimable is offered again.
@@ -56,8 +57,8 @@ func TestRouteTable(t *testing.T) {
 		{delivery.EventChatMessage, false, every("order:1 user:10")},
 		{delivery.EventChatMessage, true, every("order:1 user:10 user:30")},
 		// Arrivals go to every party's feed, the restaurant's too (its
-		// board shows who is at the counter).
-		{delivery.EventCourierArrived, true, every(all)},
+		// board shows who is at the counter), and to the viewers.
+		{delivery.EventCourierArrived, true, every(all + " track:1")},
 		// The publish API's durable events: their order channel only.
 		{"driver.note", false, every("order:1")},
 		{"driver.note", true, every("order:1")},
@@ -67,6 +68,10 @@ func TestRouteTable(t *testing.T) {
 			name := fmt.Sprintf("%s/%s/courier=%v", r.event, st, r.courier)
 			o := delivery.Order{ID: 1, Status: st, Seq: 7, CustomerID: customer, RestaurantID: restaurant, RestaurantName: "Luigi's",
 				DeliveryAddress: "1 Main St", Notes: "door code 1234"}
+			if st.Terminal() {
+				finished := time.UnixMilli(1_700_000_000_000)
+				o.FinishedAt = &finished
+			}
 			if r.courier {
 				c := delivery.ID(courier)
 				o.CourierID = &c
@@ -129,6 +134,10 @@ func checkPublication(t *testing.T, name string, o delivery.Order, ev delivery.E
 		}
 		return
 	}
+	if p.Channel == wire.TrackChannel(o.ID) {
+		checkTrackPublication(t, name, o, ev, p)
+		return
+	}
 	if p.Event != ev.Type || p.Seq != ev.Seq || string(p.Data) != string(ev.Data) {
 		t.Errorf("%s: %s got %s/%d %s, want the event", name, p.Channel, p.Event, p.Seq, p.Data)
 	}
@@ -144,6 +153,33 @@ func checkPublication(t *testing.T, name string, o delivery.Order, ev delivery.E
 	}
 	if p.Revoke != wantRevoke || p.AsOf != 0 || p.Except != 0 || p.Courier != 0 || p.Latest {
 		t.Errorf("%s: %s conditions %+v, want revoke %s only", name, p.Channel, p, wantRevoke)
+	}
+}
+
+// checkTrackPublication: on the track channel a status change is the
+// tracking view (no person, address or notes), an arrival the event; both
+// name the order with its seq, as of that seq; the end of the order says
+// when the links expire.
+func checkTrackPublication(t *testing.T, name string, o delivery.Order, ev delivery.Event, p delivery.Publication) {
+	t.Helper()
+	want := string(ev.Data)
+	var wantExpires int64
+	if ev.Type == delivery.EventOrderStatus {
+		want = string(mustJSON(t, delivery.Track(o)))
+		if exp := delivery.TrackExpiry(o); !exp.IsZero() {
+			wantExpires = exp.UnixMilli()
+		}
+	}
+	if p.Event != ev.Type || p.Seq != ev.Seq || p.Order != o.ID || string(p.Data) != want {
+		t.Errorf("%s: track got %s/%d order %s %s, want %s", name, p.Event, p.Seq, p.Order, p.Data, want)
+	}
+	if p.AsOf != ev.Seq || p.Expires != wantExpires || p.Revoke != 0 || p.Except != 0 || p.Courier != 0 || p.Latest {
+		t.Errorf("%s: track conditions %+v, want as of %d, expires %d", name, p, ev.Seq, wantExpires)
+	}
+	for _, secret := range []string{"customer_id", "courier_id", "delivery_address", "notes", "door code", "1 Main St"} {
+		if ev.Type == delivery.EventOrderStatus && strings.Contains(string(p.Data), secret) {
+			t.Errorf("%s: track %s shows %s: %s", name, p.Event, secret, p.Data)
+		}
 	}
 }
 
@@ -177,12 +213,15 @@ func TestRouteEphemeral(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Order 4 was assigned after the position was taken: not shown there.
-	if got := describe(pubs); got != "order:5" {
-		t.Fatalf("position routed to %q, want order:5 only", got)
+	// Order 4 was assigned after the position was taken: not shown there,
+	// nor to its viewers.
+	if got := describe(pubs); got != "order:5 track:5" {
+		t.Fatalf("position routed to %q, want order:5 and track:5 only", got)
 	}
-	if p := pubs[0]; p.AsOf != 9 || p.Courier != 30 || !p.Latest || p.Seq != 0 || p.Event != delivery.EventCourierLocation {
-		t.Errorf("position publication %+v", p)
+	for _, p := range pubs {
+		if p.AsOf != 9 || p.Courier != 30 || !p.Latest || p.Seq != 0 || p.Event != delivery.EventCourierLocation {
+			t.Errorf("position publication %+v", p)
+		}
 	}
 	stale := loc
 	stale.Ts = now.Add(-delivery.MaxLocationAge - time.Second).UnixMilli()
@@ -191,7 +230,7 @@ func TestRouteEphemeral(t *testing.T) {
 	}
 }
 
-// An estimate goes to the order's channel as of the seq it was made at,
+// An estimate goes to the order's and track channels as of the seq it was made at,
 // and, plain, to the feeds of the customer, the courier (once there is
 // one) and the restaurant.
 func TestRouteETA(t *testing.T) {
@@ -202,7 +241,7 @@ func TestRouteETA(t *testing.T) {
 	for _, tc := range []struct {
 		courier delivery.ID
 		want    string
-	}{{30, "order:1 restaurant:20 user:10 user:30"}, {0, "order:1 restaurant:20 user:10"}} {
+	}{{30, "order:1 restaurant:20 track:1 user:10 user:30"}, {0, "order:1 restaurant:20 track:1 user:10"}} {
 		pubs, err := routeETA(delivery.ActiveOrder{ID: 1, Seq: 7, CustomerID: 10, RestaurantID: 20, CourierID: tc.courier}, eta, now)
 		if err != nil {
 			t.Fatal(err)
@@ -212,7 +251,7 @@ func TestRouteETA(t *testing.T) {
 		}
 		for _, p := range pubs {
 			wantAsOf := int64(0)
-			if p.Channel == "order:1" {
+			if p.Channel == "order:1" || p.Channel == "track:1" {
 				wantAsOf = 7
 			}
 			if p.Event != delivery.EventOrderETA || string(p.Data) != data || p.Seq != 0 || p.Order != 0 || p.Ts != now.UnixMilli() ||

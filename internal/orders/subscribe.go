@@ -17,6 +17,12 @@ func (s *Service) MaySubscribe(ctx context.Context, a delivery.Actor, channel st
 	if err != nil {
 		return 0, err
 	}
+	if a.Role == delivery.RoleViewer || ch.Kind == wire.KindTrack {
+		// A tracking link opens its order's track channel, and a track
+		// channel nobody else.
+		_, err := s.viewerOrder(ctx, a, ch)
+		return 0, err
+	}
 	admin := a.Role == delivery.RoleAdmin
 	switch ch.Kind {
 	case wire.KindOrder:
@@ -46,6 +52,23 @@ func (s *Service) MaySubscribe(ctx context.Context, a delivery.Actor, channel st
 		}
 	}
 	return 0, forbiddenChannel(ch)
+}
+
+// viewerOrder reads the order of track channel ch for the viewer a of
+// it; any other actor or channel is EFORBIDDEN, and so is an order whose
+// links expired meanwhile.
+func (s *Service) viewerOrder(ctx context.Context, a delivery.Actor, ch wire.Channel) (delivery.Order, error) {
+	if a.Role != delivery.RoleViewer || ch.Kind != wire.KindTrack || a.Order != ch.ID {
+		return delivery.Order{}, forbiddenChannel(ch)
+	}
+	o, err := s.store.OrderByID(ctx, ch.ID)
+	if err != nil {
+		return delivery.Order{}, err
+	}
+	if exp := delivery.TrackExpiry(o); !exp.IsZero() && !s.now().Before(exp) {
+		return delivery.Order{}, forbiddenChannel(ch)
+	}
+	return o, nil
 }
 
 func forbiddenChannel(ch wire.Channel) error {

@@ -14,6 +14,7 @@ func TestMaySubscribe(t *testing.T) {
 	assigned := e.assigned() // w.courier's
 	offered := e.accepted()
 	ok, no := "", delivery.EFORBIDDEN
+	viewer := delivery.Actor{Role: delivery.RoleViewer, Order: assigned.ID}
 	tests := []struct {
 		channel string
 		who     string
@@ -54,6 +55,20 @@ func TestMaySubscribe(t *testing.T) {
 		{wire.OpsChannel, "customer", w.customer, no, 0},
 		{wire.OpsChannel, "staff", w.staff, no, 0},
 		{wire.OpsChannel, "courier", w.courier, no, 0},
+
+		// A track channel is its order's viewers' only; a viewer holds
+		// no other channel, its order's included.
+		{wire.TrackChannel(assigned.ID), "viewer", viewer, ok, 0},
+		{wire.TrackChannel(offered.ID), "viewer of another order", viewer, no, 0},
+		{wire.TrackChannel(assigned.ID), "customer", w.customer, no, 0},
+		{wire.TrackChannel(assigned.ID), "staff", w.staff, no, 0},
+		{wire.TrackChannel(assigned.ID), "courier", w.courier, no, 0},
+		{wire.TrackChannel(assigned.ID), "admin", w.admin, no, 0},
+		{wire.OrderChannel(assigned.ID), "viewer", viewer, no, 0},
+		{wire.UserChannel(w.customer.UserID), "viewer", viewer, no, 0},
+		{wire.RestaurantChannel(w.r), "viewer", viewer, no, 0},
+		{wire.DispatchChannel, "viewer", viewer, no, 0},
+		{wire.OpsChannel, "viewer", viewer, no, 0},
 
 		{wire.OrderChannel(1 << 40), "customer", w.customer, delivery.ENOTFOUND, 0},
 		{wire.OrderChannel(1 << 40), "admin", w.admin, delivery.ENOTFOUND, 0},

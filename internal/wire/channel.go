@@ -16,15 +16,16 @@ const (
 	KindRestaurant                 // restaurant:{id}, one restaurant's staff
 	KindDispatch                   // dispatch, every courier
 	KindOps                        // ops, the operators: each instance's own figures
+	KindTrack                      // track:{order_id}, the viewers of one order's tracking links
 )
 
 // NumKinds bounds the Kind values, for arrays indexed by Kind.
-const NumKinds = int(KindOps) + 1
+const NumKinds = int(KindTrack) + 1
 
 // kindNames are the names of the kinds, as channel names start.
 var kindNames = [NumKinds]string{
 	KindOrder: "order", KindUser: "user", KindRestaurant: "restaurant",
-	KindDispatch: "dispatch", KindOps: "ops",
+	KindDispatch: "dispatch", KindOps: "ops", KindTrack: "track",
 }
 
 // String returns the kind's name ("order", "dispatch", ...).
@@ -58,6 +59,7 @@ const MaxChannelLen = 32
 func OrderChannel(id delivery.ID) string      { return "order:" + id.String() }
 func UserChannel(id delivery.ID) string       { return "user:" + id.String() }
 func RestaurantChannel(id delivery.ID) string { return "restaurant:" + id.String() }
+func TrackChannel(id delivery.ID) string      { return "track:" + id.String() }
 
 // ParseChannel parses one of the channel names of API.md. Anything else,
 // including ids with signs, leading zeros or spaces, is EINVALID, so that
@@ -81,6 +83,8 @@ func ParseChannel(s string) (Channel, error) {
 		k = KindUser
 	case "restaurant":
 		k = KindRestaurant
+	case "track":
+		k = KindTrack
 	default:
 		return Channel{}, invalidChannel(s)
 	}
@@ -95,7 +99,7 @@ func invalidChannel(s string) error {
 	if len(s) > MaxChannelLen {
 		s = s[:MaxChannelLen] + "…"
 	}
-	return delivery.Errorf(CodeInvalid, "channel: unknown channel %q (order:{id}, user:{id}, restaurant:{id}, dispatch or ops)", s)
+	return delivery.Errorf(CodeInvalid, "channel: unknown channel %q (order:{id}, user:{id}, restaurant:{id}, track:{order_id}, dispatch or ops)", s)
 }
 
 // String returns the channel's name.
@@ -111,6 +115,8 @@ func (c Channel) String() string {
 		return DispatchChannel
 	case KindOps:
 		return OpsChannel
+	case KindTrack:
+		return TrackChannel(c.ID)
 	}
 	return ""
 }

@@ -8,6 +8,7 @@ import { merge, applyEvent, statusBadge, unreadBadge, restaurantByID, restaurant
 import { mountOrderView } from "./orderview.js";
 import { createEtaPanel } from "./eta.js";
 import { notifyPanel } from "./notify.js";
+import { shareBox } from "./share.js";
 
 export const routes = [
   { path: "/", view: restaurants },
@@ -192,7 +193,10 @@ async function menu(ctx) {
 function orderPage(ctx) {
   return mountOrderView(ctx, {
     panel: createEtaPanel(),
-    extra: () => notifyPanel(ctx.session, "Get a notification when your order moves or someone writes to you, while the app is closed."),
+    extra: (order) => [
+      shareBox(ctx.session, order),
+      notifyPanel(ctx.session, "Get a notification when your order moves or someone writes to you, while the app is closed."),
+    ],
   });
 }
 

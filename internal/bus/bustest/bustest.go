@@ -182,7 +182,7 @@ func testResubscribe(t *testing.T, factory Factory) {
 	}
 }
 
-// testConditions: Except, AsOf, Revoke and Courier reach every instance
+// testConditions: Except, AsOf, Revoke, Courier and Expires reach every instance
 // as they were published, and messages without them stay without.
 func testConditions(t *testing.T, factory Factory) {
 	ctx := context.Background()
@@ -196,6 +196,7 @@ func testConditions(t *testing.T, factory Factory) {
 		{Channel: "order:8", Frame: []byte("position"), AsOf: 1<<61 + 2},
 		{Channel: "order:8", Frame: []byte("courier position"), AsOf: 3, Courier: 1<<60 + 5},
 		{Channel: "order:8", Frame: []byte("unassigned"), Seq: 9, Revoke: 1<<59 + 7},
+		{Channel: "order:8", Frame: []byte("order ended"), Seq: 10, AsOf: 10, Expires: 1<<58 + 11},
 		{Channel: "order:8", Frame: []byte("plain")},
 	}
 	for _, m := range want {
@@ -205,7 +206,8 @@ func testConditions(t *testing.T, factory Factory) {
 		got := r.WaitCount(t, "order:8", len(want))
 		for i := range want {
 			if i >= len(got) || string(got[i].Frame) != string(want[i].Frame) || got[i].Except != want[i].Except || got[i].AsOf != want[i].AsOf ||
-				got[i].Revoke != want[i].Revoke || got[i].Courier != want[i].Courier || got[i].Seq != want[i].Seq {
+				got[i].Revoke != want[i].Revoke || got[i].Courier != want[i].Courier || got[i].Seq != want[i].Seq ||
+				got[i].Expires != want[i].Expires {
 				t.Errorf("%s: got %+v, want %+v", name, got, want)
 				break
 			}

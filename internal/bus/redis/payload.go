@@ -13,26 +13,32 @@ import (
 //	version 1 (1 byte) | origin instance (8 bytes) | seq (8 bytes, big endian) | frame
 //	version 2 (1 byte) | origin | seq | except (8 bytes) | as-of (8 bytes) | frame
 //	version 3 (1 byte) | origin | seq | except | as-of | revoke (8 bytes) | courier (8 bytes) | frame
+//	version 4 (1 byte) | origin | seq | except | as-of | revoke | courier | expires (8 bytes) | frame
 //
 // The frame travels as it is, encoded once by the publishing hub. Versions
 // 2 and 3 carry the conditions of a message (delivery.BusMessage Except,
-// AsOf; Revoke, Courier) and are written only when it has some, so that
-// during a rolling upgrade older instances miss only those (typing,
-// positions, unassigns; a missed unassign reaches their subscribers from
-// the Store with the order's next event).
+// AsOf; Revoke, Courier; Expires) and are written only when it has some,
+// so that during a rolling upgrade older instances miss only those
+// (typing, positions, unassigns, the end of a tracked order; a missed
+// unassign reaches their subscribers from the Store with the order's next
+// event).
 const (
 	payloadVersion = 1
 	payloadCond    = 2
 	payloadCond3   = 3
+	payloadCond4   = 4
 	originLen      = 8
 	headerLen      = 1 + originLen + 8
 	condLen        = 16
 	cond3Len       = 32
+	cond4Len       = 40
 )
 
 func appendPayload(dst []byte, origin [originLen]byte, msg delivery.BusMessage) []byte {
 	version := byte(payloadVersion)
 	switch {
+	case msg.Expires != 0:
+		version = payloadCond4
 	case msg.Revoke != 0 || msg.Courier != 0:
 		version = payloadCond3
 	case msg.Except != 0 || msg.AsOf != 0:
@@ -45,9 +51,12 @@ func appendPayload(dst []byte, origin [originLen]byte, msg delivery.BusMessage) 
 		dst = binary.BigEndian.AppendUint64(dst, uint64(msg.Except))
 		dst = binary.BigEndian.AppendUint64(dst, uint64(msg.AsOf))
 	}
-	if version == payloadCond3 {
+	if version >= payloadCond3 {
 		dst = binary.BigEndian.AppendUint64(dst, uint64(msg.Revoke))
 		dst = binary.BigEndian.AppendUint64(dst, uint64(msg.Courier))
+	}
+	if version == payloadCond4 {
+		dst = binary.BigEndian.AppendUint64(dst, uint64(msg.Expires))
 	}
 	return append(dst, msg.Frame...)
 }
@@ -61,11 +70,12 @@ type parsed struct {
 	asOf    int64
 	revoke  delivery.ID
 	courier delivery.ID
+	expires int64
 	frame   string
 }
 
 func parsePayload(p string) (parsed, bool) {
-	if len(p) < headerLen || p[0] < payloadVersion || p[0] > payloadCond3 {
+	if len(p) < headerLen || p[0] < payloadVersion || p[0] > payloadCond4 {
 		return parsed{}, false
 	}
 	out := parsed{origin: p[1 : 1+originLen], seq: int64(beUint64(p[1+originLen : headerLen])), frame: p[headerLen:]}
@@ -77,13 +87,20 @@ func parsePayload(p string) (parsed, bool) {
 		out.asOf = int64(beUint64(p[headerLen+8 : headerLen+condLen]))
 		out.frame = p[headerLen+condLen:]
 	}
-	if p[0] == payloadCond3 {
+	if p[0] >= payloadCond3 {
 		if len(p) < headerLen+cond3Len {
 			return parsed{}, false
 		}
 		out.revoke = delivery.ID(beUint64(p[headerLen+condLen : headerLen+condLen+8]))
 		out.courier = delivery.ID(beUint64(p[headerLen+condLen+8 : headerLen+cond3Len]))
 		out.frame = p[headerLen+cond3Len:]
+	}
+	if p[0] == payloadCond4 {
+		if len(p) < headerLen+cond4Len {
+			return parsed{}, false
+		}
+		out.expires = int64(beUint64(p[headerLen+cond3Len : headerLen+cond4Len]))
+		out.frame = p[headerLen+cond4Len:]
 	}
 	return out, true
 }
@@ -99,7 +116,7 @@ func beUint64(s string) uint64 {
 // so the string's immutability is kept, and the fan-out path allocates
 // nothing of its own per message.
 func busMessage(channel string, p parsed) delivery.BusMessage {
-	return delivery.BusMessage{Channel: channel, Seq: p.seq, Except: p.except, AsOf: p.asOf, Revoke: p.revoke, Courier: p.courier,
+	return delivery.BusMessage{Channel: channel, Seq: p.seq, Except: p.except, AsOf: p.asOf, Revoke: p.revoke, Courier: p.courier, Expires: p.expires,
 		Frame: unsafe.Slice(unsafe.StringData(p.frame), len(p.frame))}
 }
 

@@ -72,6 +72,8 @@ func Run(t *testing.T, open func(t *testing.T) delivery.Store) {
 		{"PushSubscriptions", testPushSubscriptions},
 		{"PushSubscriptionCap", testPushSubscriptionCap},
 		{"PushAudience", testPushAudience},
+		{"TrackLinks", testTrackLinks},
+		{"TrackLinkCap", testTrackLinkCap},
 		{"Ping", func(t *testing.T, s delivery.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
