@@ -90,7 +90,8 @@ type rawWriter struct {
 	mu        sync.Mutex
 	raw       net.Conn
 	timeout   time.Duration
-	closeSent bool // a close frame went out: no data frame may follow
+	deadline  int64 // the write deadline set last, Unix ns
+	closeSent bool  // a close frame went out: no data frame may follow
 }
 
 // Write is the library's: the handshake response, then control frames.
@@ -103,9 +104,18 @@ func (w *rawWriter) Write(p []byte) (int, error) {
 	return w.writeLocked(p)
 }
 
+// writeLocked writes p with at least three quarters of the timeout ahead:
+// moving the deadline updates a runtime timer, so one set less than a
+// quarter of the timeout ago is kept (a socket that gets a frame a second
+// moves it once in three writes, not every time).
 func (w *rawWriter) writeLocked(p []byte) (int, error) {
-	if err := w.raw.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
-		return 0, err
+	now := time.Now()
+	if w.deadline-now.UnixNano() < int64(w.timeout-w.timeout/4) {
+		d := now.Add(w.timeout)
+		if err := w.raw.SetWriteDeadline(d); err != nil {
+			return 0, err
+		}
+		w.deadline = d.UnixNano()
 	}
 	return w.raw.Write(p)
 }

@@ -50,8 +50,9 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 	defer s.metrics.inFlight.Dec()
 	id := requestID(c)
 	c.Set(fiber.HeaderXRequestID, id)
-	l := s.cfg.Log.With().Str(localRequestID, id).Logger()
-	c.Locals(localLogger, &l)
+	// The request's logger is made only when something logs (requestLogger):
+	// at LOG_LEVEL=warn most requests log nothing.
+	c.Locals(localLogger, &s.cfg.Log)
 	c.Locals(localRequestID, id)
 	// Store and service calls of the request end with it, at the latest.
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.cfg.RequestTimeout)
@@ -61,7 +62,7 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 	if err != nil {
 		// Answer now so that the line below logs the real status.
 		if werr := writeError(c, err); werr != nil {
-			l.Error().Err(werr).Msg("write error response")
+			requestLogger(c).Error().Err(werr).Msg("write error response")
 		}
 	}
 	s.metrics.observe(c, start)
@@ -69,10 +70,11 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 	if status == fiber.StatusTooManyRequests {
 		s.rateLimited.Add(1)
 	}
-	ev := l.Info()
+	ev := s.cfg.Log.Info()
 	if status >= 500 {
-		ev = l.Error()
+		ev = s.cfg.Log.Error()
 	}
+	ev = ev.Str(localRequestID, id)
 	if claims, ok := c.Locals(localClaims).(auth.Claims); ok {
 		ev = ev.Str("user_id", claims.UserID.String())
 	}
@@ -84,10 +86,11 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 	return nil
 }
 
-// requestLogger is the request's logger (with its request id).
+// requestLogger is a logger of the request's lines (with its request id).
 func requestLogger(c *fiber.Ctx) *zerolog.Logger {
-	if l, ok := c.Locals(localLogger).(*zerolog.Logger); ok {
-		return l
+	if base, ok := c.Locals(localLogger).(*zerolog.Logger); ok {
+		l := base.With().Str(localRequestID, requestIDOf(c)).Logger()
+		return &l
 	}
 	l := zerolog.Nop()
 	return &l
