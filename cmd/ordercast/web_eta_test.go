@@ -77,7 +77,8 @@ func waitAgree(t *testing.T, tab *browsertest.Tab, what, shown, api string) {
 // the board, and staying at the drop-off is "Your courier is here", each
 // still shown after a reload. A board cut off while the pickup time moves
 // shows the new time once it is back. The lines are polite live regions,
-// and the pages pass the accessibility checks.
+// the customer's rewritten only when its words change, with the arrival it
+// says not announced a second time; the pages pass the accessibility checks.
 func TestWebETAAndArrival(t *testing.T) {
 	b := browsertest.New(t)
 	// Tokens outlive the test: the device's positions use the token read
@@ -112,6 +113,16 @@ func TestWebETAAndArrival(t *testing.T) {
 	if live := browsertest.Eval[string](cust, `document.querySelector(".eta").getAttribute("aria-live")`); live != "polite" {
 		t.Errorf("the estimate's region is aria-live=%q, want polite", live)
 	}
+	// What the region and the page's announcer say, until the reload.
+	browsertest.Eval[bool](cust, `(() => {
+		const region = document.querySelector(".eta"), announcer = document.getElementById("announcer");
+		window.etaSaid = [];
+		window.announced = [];
+		const opts = {subtree: true, childList: true, characterData: true};
+		new MutationObserver(() => etaSaid.push(region.textContent)).observe(region, opts);
+		new MutationObserver(() => announcer.textContent && announced.push(announcer.textContent)).observe(announcer, opts);
+		return true;
+	})()`)
 
 	// Accepted: the kitchen's time.
 	rest.Click("button", "Accept order #"+id)
@@ -148,6 +159,27 @@ func TestWebETAAndArrival(t *testing.T) {
 	cust.WaitJSFor(`document.querySelector(".eta-arrival").textContent === "Your courier is at the restaurant"`, 30*time.Second)
 	rest.WaitText("Courier waiting")
 	shot(t, rest, "restaurant-board-courier-waiting")
+	// The region was rewritten only when its words changed (not for the
+	// claim, a status or an unchanged estimate), and the arrival it said
+	// is not announced again: a timer set now runs after any announce
+	// the arrival set off (50 ms after it).
+	said := browsertest.Eval[struct {
+		ETA       []string
+		Announced []string
+	}](cust, `new Promise((r) => setTimeout(() => r({eta: etaSaid, announced}), 100))`)
+	for i := 1; i < len(said.ETA); i++ {
+		if said.ETA[i] == said.ETA[i-1] {
+			t.Errorf("the estimate's region was rewritten with the same words %q: %q", said.ETA[i], said.ETA)
+		}
+	}
+	if len(said.ETA) == 0 || !strings.HasSuffix(said.ETA[len(said.ETA)-1], "Your courier is at the restaurant") {
+		t.Errorf("the estimate's region said %q, want the arrival last", said.ETA)
+	}
+	for _, a := range said.Announced {
+		if strings.Contains(a, "Courier arrived") {
+			t.Errorf("the arrival was announced again: %q (the region says it)", said.Announced)
+		}
+	}
 	reloadAndWait(cust, `document.querySelector(".eta-arrival") && document.querySelector(".eta-arrival").textContent === "Your courier is at the restaurant"`)
 	reloadAndWait(rest, `document.querySelector(".eta-line") && document.querySelector(".eta-line").textContent === "Courier waiting"`)
 
