@@ -1,7 +1,7 @@
 package main
 
 // Helpers of the web app's browser tests (web_browser_test.go,
-// web_couriers_test.go): the whole program on SQLite, tabs that sign up
+// web_couriers_test.go, web_eta_test.go, web_push_test.go): the whole program on SQLite, tabs that sign up
 // and order through the app's own forms, and screenshots at phone and
 // desktop width with checks that no layout scrolls sideways and that
 // every screen names its controls and keeps its text readable.
@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ordercast/ordercast/internal/browsertest"
 )
@@ -80,6 +81,34 @@ func signIn(tab *browsertest.Tab, base, email, home string) {
 	tab.Fill("Password", webPassword)
 	tab.Click("button", "Sign in")
 	tab.WaitRole("heading", home)
+}
+
+// openLuigis signs up the restaurant Luigi's at base with one Margherita
+// on its menu and waits for its empty board.
+func openLuigis(rest *browsertest.Tab, base string) {
+	signUp(rest, base, "restaurant", "Luigi", "luigi@example.com", "Luigi's", "Orders")
+	rest.Click("link", "Menu")
+	rest.Fill("Item name", "Margherita")
+	rest.Fill("Price", "12.50")
+	rest.Click("button", "Add item")
+	rest.WaitRole("button", "Mark unavailable: Margherita")
+	rest.Click("link", "Orders")
+	rest.WaitRole("heading", "New (0)")
+}
+
+// apiJS is a script for a tab: fetch of the API with the tab's own access
+// token, answering the decoded body (or the error's code).
+func apiJS(method, path, body string) string {
+	return fmt.Sprintf(`fetch("/api/v1%s", {method: %q, headers: {"Content-Type": "application/json",
+		"Idempotency-Key": crypto.randomUUID(),
+		Authorization: "Bearer " + JSON.parse(sessionStorage.getItem("ordercast.session")).accessToken},
+		body: %s}).then((r) => r.status === 204 ? null : r.json())`, path, method, body)
+}
+
+// reloadAndWait reloads the tab and waits until the new page meets cond.
+func reloadAndWait(tab *browsertest.Tab, cond string) {
+	browsertest.Eval[bool](tab, `(window.beforeReload = true, location.reload(), true)`)
+	tab.WaitJSFor(`!window.beforeReload && (`+cond+`)`, 30*time.Second)
 }
 
 // placeOrder orders one Margherita from Luigi's to address through the

@@ -52,7 +52,9 @@ const standInSubscribe = `((endpoint) => {
 // server) and registers the service worker at the site's root; with a
 // push service, the subscription reaches the server, which pushes the
 // next offer to it once the courier's tab is closed, and turning it off,
-// or signing out, deletes it there. The service worker shows a push's title and body,
+// or signing out, deletes it there; the next user signed in at the browser
+// after a session that ended without the sign-out is not opted in with the
+// subscription it left. The service worker shows a push's title and body,
 // one per order, and never links off the site. The customer's order page
 // registers its subscription the same way.
 func TestWebPushOptIn(t *testing.T) {
@@ -99,11 +101,13 @@ func TestWebPushOptIn(t *testing.T) {
 	if sw := browsertest.Eval[string](courier, `navigator.serviceWorker.ready.then((r) => r.scope + " " + r.active.scriptURL)`); sw != base+"/ "+base+"/sw.js" {
 		t.Errorf("service worker %q, want %s/sw.js with the scope %s/", sw, base, base)
 	}
-	for _, p := range courier.Problems() {
+	problems := courier.Problems()
+	for _, p := range problems {
 		if !strings.Contains(p, "does not support the Push API in incognito mode") {
 			t.Errorf("courier: %s", p)
 		}
 	}
+	seen := len(problems) // the courier's tab's problems checked so far
 
 	// A server that has no key says so (its answer, as a server without
 	// Web Push gives it, is made in the page).
@@ -135,6 +139,7 @@ func TestWebPushOptIn(t *testing.T) {
 	if code := deleteAgain(); code != "not_found" {
 		t.Errorf("deleting the subscription again: %s, want not_found (the opt-out deleted it)", code)
 	}
+	seen = expectOnlyFailureAfter(t, courier, seen, "404", "/api/v1/push/subscriptions")
 	// Signing out takes it back too: the next person at this browser
 	// hears nothing of this one's orders.
 	courier.Click("button", "Turn on notifications")
@@ -146,6 +151,8 @@ func TestWebPushOptIn(t *testing.T) {
 	if code := deleteAgain(); code != "not_found" {
 		t.Errorf("deleting the subscription after the sign-out: %s, want not_found (the sign-out deleted it)", code)
 	}
+	// The sign-out and the sign-in again went without a problem.
+	seen = expectOnlyFailureAfter(t, courier, seen, "404", "/api/v1/push/subscriptions")
 	courier.Click("button", "Turn on notifications")
 	courier.WaitText("Notifications are on for this browser")
 	if n := browsertest.Eval[int](courier, `window.standInCalls`); n != 3 {
@@ -156,31 +163,40 @@ func TestWebPushOptIn(t *testing.T) {
 	scope := base + "/"
 	courier.DeliverPush(scope, `{"order_id":"7","event":"order.offered","title":"Order 7 is up for delivery","body":"Luigi's, 1 item","url":"/#/orders/7"}`)
 	courier.DeliverPush(scope, `{"order_id":"8","event":"order.status","title":"Order 8","body":"x","url":"https://elsewhere.example/phish"}`)
-	shown := browsertest.Eval[string](courier, `(async () => {
-		const reg = await navigator.serviceWorker.ready;
-		for (const end = Date.now() + 10000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
-			const list = await reg.getNotifications();
-			if (list.length >= 2) return list.map((n) => [n.title, n.body, n.tag, n.data.url].join("|")).sort().join("\n");
-		}
-		return "not shown";
-	})()`)
+	// Each poll reads the notifications again; the last read is kept.
+	courier.WaitJSFor(`(navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((list) => {
+		window.shown = list.map((n) => [n.title, n.body, n.tag, n.data.url].join("|")).sort().join("\n");
+	}), window.shown !== undefined && window.shown.split("\n").length >= 2)`, 10*time.Second)
+	shown := browsertest.Eval[string](courier, `window.shown`)
 	want := "Order 7 is up for delivery|Luigi's, 1 item|order-7|" + base + "/#/orders/7\nOrder 8|x|order-8|" + base + "/"
 	if shown != want {
 		t.Errorf("notifications shown:\n%s\nwant:\n%s", shown, want)
 	}
+
+	// Bo's session ends without the sign-out (ended through the API, as
+	// an expired or revoked one does): the subscription stays in the
+	// browser, and is Bo's on the server. Cy, signed in next at this
+	// browser, is not opted in with it on opening the page.
+	browsertest.Eval[any](courier, apiJS("POST", "/auth/logout", "undefined"))
+	courier.WaitJSFor(`document.body.textContent.includes("Your session has ended")`, 40*time.Second)
+	seen = expectOnlyFailureAfter(t, courier, seen, "401", "/api/v1/auth/refresh")
+	signUp(courier, base, "courier", "Cy", "cy@example.com", "", "Deliveries")
+	courier.WaitText("Notifications are off.")
+	courier.WaitRole("button", "Turn on notifications")
+	if code := deleteAgain(); code != "not_found" {
+		t.Errorf("Cy deleting Bo's subscription: %s, want not_found (the page did not move it to Cy)", code)
+	}
+	if n := browsertest.Eval[int](courier, `window.standInCalls`); n != 3 {
+		t.Errorf("subscribe called %d times, want still 3 (Cy did not turn notifications on)", n)
+	}
+	expectOnlyFailureAfter(t, courier, seen, "404", "/api/v1/push/subscriptions")
 
 	// The courier closes the app (no socket: pushed instead); an order is
 	// accepted, and its offer is pushed to the courier's subscription.
 	courier.Close()
 	rest := openTab(t, b, "restaurant")
 	cust := openTab(t, b, "customer")
-	signUp(rest, base, "restaurant", "Luigi", "luigi@example.com", "Luigi's", "Orders")
-	rest.Click("link", "Menu")
-	rest.Fill("Item name", "Margherita")
-	rest.Fill("Price", "12.50")
-	rest.Click("button", "Add item")
-	rest.WaitRole("button", "Mark unavailable: Margherita")
-	rest.Click("link", "Orders")
+	openLuigis(rest, base)
 	signUp(cust, base, "customer", "Ann", "ann@example.com", "", "Restaurants")
 	id := placeOrder(cust, base, "1 Main Street")
 	rest.Click("button", "Accept order #"+id)

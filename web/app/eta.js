@@ -29,12 +29,16 @@ export function createEtaState() {
 
   return {
     // order takes what an order from REST says: its arrived places are
-    // its current courier's, and its eta is the latest at the listing (a
-    // board listing its orders again after a reconnect missed the
-    // order.eta frames in between).
+    // its current courier's, and its eta (or none) is the latest as of
+    // the read, over an order.eta heard before it (a board listing its
+    // orders again after a reconnect missed the frames in between). Not
+    // for the orders of durable events: theirs is the eta when the event
+    // was stored, which may come after a newer order.eta.
     order(o) {
-      for (const at of Object.keys(o.arrived || {})) if (o.courier_id) arrived(o.id, at, o.courier_id);
-      if (o.eta) etas.set(String(o.id), o.eta);
+      const id = String(o.id);
+      for (const at of Object.keys(o.arrived || {})) if (o.courier_id) arrived(id, at, o.courier_id);
+      if (o.eta) etas.set(id, o.eta);
+      else etas.delete(id);
     },
     // event takes an order.eta or courier.arrived; reports whether it was one.
     event(event, data) {
@@ -47,7 +51,7 @@ export function createEtaState() {
     // eta is the order's latest estimate, or null (none yet, or it ended).
     eta(o) {
       if (FINAL.has(o.status)) return null;
-      return etas.get(String(o.id)) || o.eta || null;
+      return etas.get(String(o.id)) || null;
     },
     // arrival is the place where the order's courier is now ("pickup",
     // "dropoff"), or null: an arrival counts while the order heads there
@@ -74,33 +78,48 @@ function customerWords(o, eta) {
 const CUSTOMER_ARRIVAL = { pickup: "Your courier is at the restaurant", dropoff: "Your courier is here" };
 
 // createEtaPanel is the customer's line of the estimate and the arrival,
-// in a polite live region: a screen reader says each change once.
+// in a polite live region: a screen reader says each change once, so
+// the lines are rewritten only when their words change.
 export function createEtaPanel() {
   const state = createEtaState();
   const etaLine = h("p", { class: "eta-time" });
   const arrivalLine = h("p", { class: "eta-arrival" });
   const el = h("div", { class: "eta", "aria-live": "polite" }, etaLine, arrivalLine);
   let last = null;
+  // draw reports whether the region's words changed (it will speak).
   function draw() {
-    if (!last) return;
+    if (!last) return false;
     const eta = state.eta(last);
-    const words = eta ? customerWords(last, eta) : null;
-    replace(etaLine, words);
+    const words = h("span", {}, eta ? customerWords(last, eta) : null);
     const at = state.arrival(last);
-    arrivalLine.textContent = at ? CUSTOMER_ARRIVAL[at] : "";
+    const arrival = at ? CUSTOMER_ARRIVAL[at] : "";
+    let changed = false;
+    if (words.textContent !== etaLine.textContent) {
+      replace(etaLine, words.textContent ? words : null);
+      changed = true;
+    }
+    if (arrival !== arrivalLine.textContent) {
+      arrivalLine.textContent = arrival;
+      changed = true;
+    }
+    return changed;
   }
   return {
     el,
+    // listed takes the order as REST gives it (the page's load, an
+    // action's answer): its estimate and arrivals as of now.
+    listed(o) {
+      state.order(o);
+    },
     // order is the order as now shown (from REST or an event).
     order(o) {
-      // Taken once per order from REST (the page's first draw): later
-      // draws of the same snapshot must not undo the order.eta since.
-      if (o.arrived && o !== last) state.order(o);
       last = o;
       draw();
     },
+    // event takes an order.eta or courier.arrived; reports whether the
+    // region says something new.
     event(event, data) {
-      if (state.event(event, data)) draw();
+      return state.event(event, data) && draw();
     },
   };
 }

@@ -10,6 +10,10 @@ import { explain } from "./errors.js";
 
 const SW_URL = "/sw.js";
 const SCOPE = "/";
+// The id of the user who turned notifications on in this browser: the
+// browser's subscription outlives a session that ended without a sign-out,
+// and is registered again on page open only for that user.
+const OWNER_KEY = "ordercast.push.user";
 
 const WORDS = {
   unsupported: "This browser cannot show notifications from a web page.",
@@ -56,6 +60,8 @@ export function notifyPanel(session, about) {
     status.textContent = text;
   }
 
+  // turnOn runs under one deadline: a browser may never answer the
+  // service worker's start or its push service.
   async function turnOn() {
     let key;
     try {
@@ -70,11 +76,7 @@ export function notifyPanel(session, about) {
     if (permission !== "granted") return show(false, WORDS.dismissed);
     let sub;
     try {
-      const reg = await navigator.serviceWorker.register(SW_URL, { scope: SCOPE, type: "classic" });
-      await navigator.serviceWorker.ready;
-      sub = await reg.pushManager.getSubscription();
-      if (sub && !sameKey(sub, key)) { await sub.unsubscribe(); sub = null; } // made with a key the server no longer has
-      sub = sub || await withDeadline(reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) }));
+      sub = await withDeadline(subscribe(key));
     } catch (err) {
       console.warn("push subscribe", err.name, err.message);
       return show(false, WORDS.pushFailed);
@@ -85,6 +87,7 @@ export function notifyPanel(session, about) {
       await sub.unsubscribe().catch(() => {}); // the server will not push to it: nothing is on
       return show(false, explain(err));
     }
+    localStorage.setItem(OWNER_KEY, String(session.user.id));
     show(true, WORDS.on);
   }
 
@@ -115,8 +118,11 @@ export function notifyPanel(session, about) {
   });
 
   // Where things stand when the page opens. A subscription the browser
-  // still holds is registered again: the server keeps it fresh, and it
-  // moves to whoever is signed in (an endpoint belongs to one user).
+  // still holds is registered again (the server keeps it fresh) only if
+  // this user turned it on: registering moves an endpoint to whoever is
+  // signed in, and another user's, left by a session that ended without a
+  // sign-out, is not this one's to take. It stays as it is: that user may
+  // still be signed in in another tab.
   const why = unsupported();
   if (why) {
     button.hidden = true;
@@ -125,7 +131,8 @@ export function notifyPanel(session, about) {
     status.textContent = WORDS.denied;
   } else {
     currentSubscription().then(async (sub) => {
-      if (!sub || busy) return;
+      if (busy) return;
+      if (!sub || !ownedBy(session)) return show(false, WORDS.off);
       await session.api("POST", "/push/subscriptions", sub.toJSON());
       if (!busy) show(true, WORDS.on);
     }).catch((err) => console.warn("push state", err.name, err.message));
@@ -133,8 +140,25 @@ export function notifyPanel(session, about) {
   return el;
 }
 
-// A browser whose push service cannot be reached may not answer
-// subscribe() at all: after this long the person is told so.
+// subscribe registers the service worker and gives its subscription with
+// the server's key (base64url), the one the browser holds if it has it.
+async function subscribe(key) {
+  const reg = await navigator.serviceWorker.register(SW_URL, { scope: SCOPE, type: "classic" });
+  await navigator.serviceWorker.ready;
+  const sub = await reg.pushManager.getSubscription();
+  if (sub && sameKey(sub, key)) return sub;
+  if (sub) await sub.unsubscribe(); // made with a key the server no longer has
+  return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
+}
+
+// ownedBy: did the user signed in turn on the browser's subscription?
+function ownedBy(session) {
+  return localStorage.getItem(OWNER_KEY) === String(session.user.id);
+}
+
+// A browser whose service worker does not start, or whose push service
+// cannot be reached, may not answer at all: after this long the person is
+// told so.
 const SUBSCRIBE_DEADLINE_MS = 20_000;
 
 function withDeadline(p) {
@@ -160,6 +184,7 @@ function sameKey(sub, key) {
 async function forgetSubscription(session, strict) {
   const sub = await currentSubscription();
   if (!sub) return;
+  localStorage.removeItem(OWNER_KEY);
   try {
     await session.api("DELETE", "/push/subscriptions", { endpoint: sub.endpoint });
   } catch (err) {
@@ -170,9 +195,10 @@ async function forgetSubscription(session, strict) {
 }
 
 // forgetPush is for the sign-out: the next person at this browser gets
-// none of this one's notifications.
+// none of this one's notifications. Another user's subscription is left
+// alone (it is not this one's to delete on the server).
 export async function forgetPush(session) {
-  if (unsupported()) return;
+  if (unsupported() || !ownedBy(session)) return;
   await forgetSubscription(session, false).catch((err) => console.warn("push forget", err.name, err.message));
 }
 

@@ -17,9 +17,10 @@ const CHAT_OPEN_AFTER_END_MS = 60 * 60 * 1000;
 
 // mountOrderView renders order params.id into ctx.main. extra(order) may
 // return an element shown under the actions (the courier's location
-// sharing); panel ({el, order(o), event(name, data)}, the customer's
-// estimate and arrival) is shown under the status and follows the order
-// and its events.
+// sharing); panel ({el, listed(o), order(o), event(name, data)}, the
+// customer's estimate and arrival) is shown under the status and follows
+// the order as REST gives it (listed), as shown (order), and its events
+// (event reports whether the panel's live region says it).
 export async function mountOrderView(ctx, { extra, panel } = {}) {
   const { session, rt, main } = ctx;
   const id = ctx.params.id;
@@ -39,6 +40,7 @@ export async function mountOrderView(ctx, { extra, panel } = {}) {
   if (!ctx.alive()) return;
   const orders = new Map();
   merge(orders, order);
+  if (panel) panel.listed(order);
   const party = isParty(me, order);
 
   const summary = h("div", { class: "order-summary" });
@@ -80,7 +82,7 @@ export async function mountOrderView(ctx, { extra, panel } = {}) {
     // A step taken from here replaces its own button: the focus goes to
     // the next step, or to the status, instead of being lost.
     const hadFocus = actionSlot.contains(document.activeElement);
-    if (setActions(actionSlot, session, o, { onChange: (u) => update(u, true) }) && hadFocus) {
+    if (setActions(actionSlot, session, o, { onChange: (u) => { if (panel) panel.listed(u); update(u, true); } }) && hadFocus) {
       (actionSlot.querySelector("button") || current).focus();
     }
     replace(summary,
@@ -138,12 +140,13 @@ export async function mountOrderView(ctx, { extra, panel } = {}) {
       case "chat.read": chat && chat.read(data); return;
       case "courier.location": map.addPosition(data); return;
       case "order.eta": if (panel) panel.event(event, data); return;
-      case "courier.arrived": if (panel) panel.event(event, data); break;
     }
+    // An arrival the panel's live region says is not announced again.
+    const said = event === "courier.arrived" && panel && panel.event(event, data);
     const text = timelineText(event, data);
     if (text) {
       timeline.append(h("li", { "data-seq": seq || "" }, timeEl(at), " ", h("span", { text })));
-      if (live) announce(`${orderLabel(id)}: ${text}`);
+      if (live && !said) announce(`${orderLabel(id)}: ${text}`);
     }
     if (event.startsWith("order.") && data && data.id) update(snapshotOf(event, data), live);
   }

@@ -760,9 +760,7 @@ export class Realtime extends EventTarget {
   #feedEvent(sub, f) {
     if (sub.resyncing) return void sub.held.push(f);
     const order = f.data?.order_id ?? f.data?.id;
-    // Ephemeral frames (order.eta, chat.read) have no seq to tell a
-    // duplicate by: each is the latest, and passes.
-    if (order == null || !f.seq || sub.firstSight(String(order), f.seq)) sub.call("onEvent", f);
+    if (order == null || sub.firstSight(String(order), f.seq)) sub.call("onEvent", f);
   }
 
   // A feed has no replay: once its subscription is live (on the first
