@@ -155,6 +155,11 @@ func TestEveryConnectionEndsWithOneClosedLine(t *testing.T) {
 		e.track(l.Token)
 		e.do("GET", "/t/"+l.Token, "", nil)
 		e.do("GET", "/api/v1/track/"+l.Token+"/more", "", nil) // no route: logged all the same
+		// Routing ignores case; unmatched paths are logged as well.
+		e.do("GET", "/T/"+l.Token, "", nil)
+		e.do("GET", "/API/V1/Track/"+l.Token, "", nil)
+		e.do("GET", "//t/"+l.Token, "", nil)
+		e.do("GET", "/a%70i/v1/track/"+l.Token, "", nil)
 		e.unshare(o, w, l)
 		if code := ws.closeCode(); code != 4001 {
 			t.Fatalf("closed %d, want 4001", code)
@@ -162,11 +167,11 @@ func TestEveryConnectionEndsWithOneClosedLine(t *testing.T) {
 		checkClosed(t, "tracking link deleted", e.closedLine(ws.requestID), "ws", delivery.RoleViewer, 4001, "session_ended", 1, len(ws.received()))
 		var paths []string
 		for _, line := range e.logLines() {
-			if line.Message == "request" && (strings.HasPrefix(line.Path, "/t/") || strings.HasPrefix(line.Path, "/api/v1/track/")) {
+			if line.Message == "request" && strings.HasSuffix(line.Path, "{token}") {
 				paths = append(paths, line.Path)
 			}
 		}
-		if want := []string{"/api/v1/track/{token}", "/t/{token}", "/api/v1/track/{token}"}; !slices.Equal(paths, want) {
+		if want := []string{"/api/v1/track/{token}", "/t/{token}", "/api/v1/track/{token}", "/t/{token}", "/api/v1/track/{token}", "/t/{token}", "/api/v1/track/{token}"}; !slices.Equal(paths, want) {
 			t.Errorf("request lines of the token's paths name %q, want %q", paths, want)
 		}
 		if strings.Contains(e.logs.String(), l.Token) {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -102,11 +103,21 @@ func connOwner(claims auth.Claims) delivery.ID {
 
 // loggedPath is the path a request line names: the route's pattern for
 // the paths that carry a tracking token, the path itself for the others.
+// Routing ignores case, and a path that matches no route is logged too,
+// so the prefixes are looked for in the path as a client may spell it:
+// any case, escaped, with repeated slashes.
 func loggedPath(path string) string {
+	norm := strings.ToLower(path)
+	if unescaped, err := url.PathUnescape(norm); err == nil {
+		norm = unescaped
+	}
+	for strings.Contains(norm, "//") {
+		norm = strings.ReplaceAll(norm, "//", "/")
+	}
 	switch {
-	case strings.HasPrefix(path, trackAPIPrefix):
+	case strings.HasPrefix(norm, trackAPIPrefix):
 		return trackAPIPrefix + "{token}"
-	case strings.HasPrefix(path, trackPagePrefix):
+	case strings.HasPrefix(norm, trackPagePrefix):
 		return trackPagePrefix + "{token}"
 	}
 	return path

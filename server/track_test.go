@@ -186,7 +186,7 @@ var publicRoutes = map[string]bool{
 	"GET /healthz": true, "GET /readyz": true, "GET /metrics": true,
 	"POST /api/v1/auth/register": true, "POST /api/v1/auth/login": true, "POST /api/v1/auth/refresh": true,
 	"GET /api/v1/restaurants": true, "GET /api/v1/restaurants/:id/menu": true, "GET /api/v1/push/key": true,
-	"GET /": true, "GET /ops": true, "GET /app/*": true, "GET /client/*": true, "GET /t/:token": true,
+	"GET /": true, "GET /ops": true, "GET /sw.js": true, "GET /app/*": true, "GET /client/*": true, "GET /t/:token": true,
 	// The viewer's own: the tracking view.
 	"GET /api/v1/track/:token": true,
 }

@@ -49,6 +49,13 @@ func testTrackLinks(t *testing.T, s delivery.Store) {
 	if !found {
 		t.Fatalf("revocations %+v: want %s of the customer %s", revs, delivery.TrackSession(link.ID), f.customer.ID)
 	}
+	// The deleted link was the newest: its id, which names an ended
+	// session, is not given again.
+	next, err := s.CreateTrackLink(ctx, o.ID, "hash-c", 10)
+	must(t, err)
+	if next.ID <= link.ID {
+		t.Errorf("a link after the deletion of the newest got id %s, want one above %s", next.ID, link.ID)
+	}
 }
 
 // testTrackLinkCap: an order holds at most max links, also when they are

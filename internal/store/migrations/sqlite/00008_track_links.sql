@@ -3,7 +3,9 @@
 
 -- +goose Up
 CREATE TABLE track_links (
-    id         INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: an id is never given again, since a deleted link's
+    -- id names its ended session (link:<id>) for an hour and more.
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     order_id   INTEGER NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
     token_hash TEXT    NOT NULL UNIQUE,
     created_at TEXT    NOT NULL
