@@ -3,6 +3,7 @@ package server
 import (
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -23,6 +24,7 @@ const (
 
 func (s *Server) mountTrack(api fiber.Router) {
 	api.Post("/orders/:id/track-links", s.requireAuth, s.handleCreateTrackLink)
+	api.Get("/orders/:id/track-links", s.requireAuth, s.handleListTrackLinks)
 	api.Delete("/orders/:id/track-links/:link_id", s.requireAuth, s.handleDeleteTrackLink)
 	api.Get("/track/:token", s.handleTrack)
 }
@@ -36,14 +38,40 @@ func (s *Server) handleCreateTrackLink(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var expires *string
-	if !made.ExpiresAt.IsZero() {
-		t := made.ExpiresAt.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
-		expires = &t
-	}
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{
-		"id": made.Link.ID, "token": made.Token, "url": c.BaseURL() + trackPagePrefix + made.Token, "expires_at": expires,
+		"id": made.Link.ID, "token": made.Token, "url": c.BaseURL() + trackPagePrefix + made.Token, "expires_at": expiresAt(made.ExpiresAt),
 	})
+}
+
+// expiresAt is a link's expires_at: null while its order is active.
+func expiresAt(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
+	return &s
+}
+
+type listedTrackLink struct {
+	ID        delivery.ID `json:"id"`
+	CreatedAt time.Time   `json:"created_at"`
+	ExpiresAt *string     `json:"expires_at"`
+}
+
+func (s *Server) handleListTrackLinks(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	links, exp, err := s.cfg.Orders.TrackLinks(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	out := make([]listedTrackLink, len(links))
+	for i, l := range links {
+		out[i] = listedTrackLink{ID: l.ID, CreatedAt: l.CreatedAt, ExpiresAt: expiresAt(exp)}
+	}
+	return c.JSON(fiber.Map{"links": out})
 }
 
 func (s *Server) handleDeleteTrackLink(c *fiber.Ctx) error {

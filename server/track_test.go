@@ -35,6 +35,27 @@ func (e *testEnv) share(o delivery.Order, w world) trackLink {
 	return l
 }
 
+// listLinks is GET /orders/{id}/track-links as token's holder, each link's
+// fields as raw JSON (strings).
+func (e *testEnv) listLinks(o delivery.Order, token string) []map[string]string {
+	e.t.Helper()
+	var body struct {
+		Links []map[string]json.RawMessage `json:"links"`
+	}
+	e.must(http.StatusOK, "GET", trackLinksPath(o), token, nil).decode(e.t, &body)
+	if body.Links == nil {
+		e.t.Fatal("no links list")
+	}
+	out := make([]map[string]string, len(body.Links))
+	for i, l := range body.Links {
+		out[i] = map[string]string{}
+		for k, v := range l {
+			out[i][k] = string(v)
+		}
+	}
+	return out
+}
+
 // unshare deletes the link as o's customer.
 func (e *testEnv) unshare(o delivery.Order, w world, l trackLink) {
 	e.t.Helper()
@@ -113,7 +134,23 @@ func TestTrackLinks(t *testing.T) {
 	if r := e.do("DELETE", trackLinksPath(second)+"/"+l.ID.String(), w.Customer.Token, nil); r.Status != http.StatusNotFound {
 		t.Errorf("the link under another order: %d, want 404", r.Status)
 	}
+	// The customer lists them (to stop sharing from another page), with no token.
+	if got := e.listLinks(o, w.Customer.Token); len(got) != 1 || got[0]["id"] != `"`+l.ID.String()+`"` ||
+		got[0]["expires_at"] != "null" || got[0]["created_at"] == "" || got[0]["token"] != "" || got[0]["url"] != "" {
+		t.Errorf("the customer's list %v, want the one link without its token", got)
+	}
+	if got := e.listLinks(second, w.Customer.Token); len(got) != 0 {
+		t.Errorf("links of an order not shared: %v", got)
+	}
+	for name, token := range map[string]string{"restaurant": w.Restaurant.Token, "courier": w.Courier.Token, "other customer": other.Token} {
+		if r := e.do("GET", trackLinksPath(o), token, nil); r.Status != http.StatusForbidden {
+			t.Errorf("%s lists the links: %d, want 403", name, r.Status)
+		}
+	}
 	e.unshare(o, w, l)
+	if got := e.listLinks(o, w.Customer.Token); len(got) != 0 {
+		t.Errorf("after the deletion the list is %v, want none", got)
+	}
 	for _, token := range []string{l.Token, "x", strings.Repeat("A", 43)} {
 		if r := e.do("GET", "/api/v1/track/"+token, "", nil); r.Status != http.StatusNotFound || r.errorCode(t) != delivery.ENOTFOUND {
 			t.Errorf("GET /track of a deleted or unknown token: %d %s, want 404", r.Status, r.Body)

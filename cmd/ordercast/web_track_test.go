@@ -58,6 +58,8 @@ func TestWebTrackingLink(t *testing.T) {
 	}
 	shot(t, viewer, "tracking")
 
+	// From a later visit of the order page the customer still stops it.
+	reloadAndWait(cust, `document.body.innerText.includes("Shared earlier")`)
 	cust.Click("button", "Stop sharing")
 	cust.WaitText("The link no longer works.")
 	viewer.WaitText("This tracking link is no longer valid")

@@ -232,6 +232,11 @@ func (s *timedStore) CreateTrackLink(ctx context.Context, orderID delivery.ID, h
 	return s.next.CreateTrackLink(ctx, orderID, hash, max)
 }
 
+func (s *timedStore) TrackLinks(ctx context.Context, orderID delivery.ID) ([]delivery.TrackLink, error) {
+	defer s.observe("TrackLinks", time.Now())
+	return s.next.TrackLinks(ctx, orderID)
+}
+
 func (s *timedStore) TrackLinkByHash(ctx context.Context, hash string) (delivery.TrackLink, error) {
 	defer s.observe("TrackLinkByHash", time.Now())
 	return s.next.TrackLinkByHash(ctx, hash)

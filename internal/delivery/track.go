@@ -64,6 +64,9 @@ type TrackStore interface {
 	// EUNPROCESSABLE, also under concurrent creations. An unknown order
 	// is ENOTFOUND. ID and CreatedAt are the store's.
 	CreateTrackLink(ctx context.Context, orderID ID, hash string, max int) (TrackLink, error)
+	// TrackLinks returns the links of the order orderID, oldest first
+	// (none is an empty list).
+	TrackLinks(ctx context.Context, orderID ID) ([]TrackLink, error)
 	// TrackLinkByHash returns the link whose token has the hash hash;
 	// none is ENOTFOUND.
 	TrackLinkByHash(ctx context.Context, hash string) (TrackLink, error)

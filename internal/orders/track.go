@@ -47,6 +47,22 @@ func (s *Service) CreateTrackLink(ctx context.Context, a delivery.Actor, orderID
 	return NewTrackLink{Link: link, Token: token, ExpiresAt: exp}, nil
 }
 
+// TrackLinks lists the tracking links of the order for its customer
+// (GET /orders/{id}/track-links), oldest first, with when they expire
+// (zero while the order is active). Their tokens are not kept: a link is
+// listed to be deleted, not shared again.
+func (s *Service) TrackLinks(ctx context.Context, a delivery.Actor, orderID delivery.ID) ([]delivery.TrackLink, time.Time, error) {
+	o, err := s.customerOrder(ctx, a, orderID)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	links, err := s.store.TrackLinks(ctx, o.ID)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return links, delivery.TrackExpiry(o), nil
+}
+
 // DeleteTrackLink deletes a tracking link of the order for its customer
 // (DELETE /orders/{id}/track-links/{link_id}) and ends its session: its
 // sockets and streams close with 4001 on every instance. A link of

@@ -1,8 +1,10 @@
 // "Share tracking link" on the customer's order page: creates a link
 // (POST /orders/{id}/track-links) and offers it through the system's share
 // sheet where there is one, else by copying it; the URL is shown in a
-// field either way, to copy by hand. "Stop sharing" deletes the link: its
-// open pages are told at once that it is no longer valid.
+// field either way, to copy by hand. "Stop sharing" deletes the order's
+// links, also those shared from an earlier visit of the page (GET
+// /orders/{id}/track-links): their open pages are told at once that they
+// are no longer valid.
 import { h } from "./dom.js";
 import { explain } from "./errors.js";
 
@@ -12,12 +14,21 @@ export function shareBox(session, order) {
   const stop = h("button", { type: "button", class: "secondary", text: "Stop sharing", hidden: true });
   const field = h("input", { type: "text", class: "share-url", readonly: true, "aria-label": "Tracking link", hidden: true });
   const note = h("p", { class: "muted", role: "status" });
-  let link = null;
+  let ids = []; // the order's links, shared now or earlier
+
+  session.api("GET", `/orders/${order.id}/track-links`).then(({ links }) => {
+    ids = [...new Set([...links.map((l) => l.id), ...ids])];
+    if (ids.length) {
+      stop.hidden = false;
+      say(`Shared earlier: ${ids.length === 1 ? "a link works" : `${ids.length} links work`} until you stop sharing.`);
+    }
+  }).catch((err) => say(explain(err)));
 
   share.addEventListener("click", async () => {
     share.disabled = true;
     try {
-      link = await session.api("POST", `/orders/${order.id}/track-links`);
+      const link = await session.api("POST", `/orders/${order.id}/track-links`);
+      ids.push(link.id);
       field.value = link.url;
       field.hidden = stop.hidden = false;
       field.select();
@@ -29,11 +40,14 @@ export function shareBox(session, order) {
     }
   });
   stop.addEventListener("click", async () => {
-    if (!link) return;
     stop.disabled = true;
     try {
-      await session.api("DELETE", `/orders/${order.id}/track-links/${link.id}`);
-      link = null;
+      while (ids.length) {
+        await session.api("DELETE", `/orders/${order.id}/track-links/${ids[0]}`).catch((err) => {
+          if (err.status !== 404) throw err; // gone already: as good as deleted
+        });
+        ids.shift();
+      }
       field.value = "";
       field.hidden = stop.hidden = true;
       say("The link no longer works.");

@@ -44,6 +44,24 @@ func (s *Store) CreateTrackLink(ctx context.Context, orderID delivery.ID, hash s
 	return link, nil
 }
 
+// TrackLinks returns the links of orderID, oldest first.
+func (s *Store) TrackLinks(ctx context.Context, orderID delivery.ID) ([]delivery.TrackLink, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, created_at FROM track_links WHERE order_id = $1 ORDER BY id`, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: track links: %w", err)
+	}
+	links, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (delivery.TrackLink, error) {
+		link := delivery.TrackLink{OrderID: orderID}
+		err := row.Scan(&link.ID, &link.CreatedAt)
+		link.CreatedAt = link.CreatedAt.UTC()
+		return link, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: track links: %w", err)
+	}
+	return links, nil
+}
+
 // TrackLinkByHash returns the link of the token hash.
 func (s *Store) TrackLinkByHash(ctx context.Context, hash string) (delivery.TrackLink, error) {
 	link := delivery.TrackLink{Hash: hash}

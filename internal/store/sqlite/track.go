@@ -38,6 +38,27 @@ func (s *Store) CreateTrackLink(ctx context.Context, orderID delivery.ID, hash s
 	return link, nil
 }
 
+// TrackLinks returns the links of orderID, oldest first.
+func (s *Store) TrackLinks(ctx context.Context, orderID delivery.ID) ([]delivery.TrackLink, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id, created_at FROM track_links WHERE order_id = ? ORDER BY id`, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: track links: %w", err)
+	}
+	defer rows.Close()
+	links := []delivery.TrackLink{}
+	for rows.Next() {
+		link := delivery.TrackLink{OrderID: orderID}
+		if err := rows.Scan(&link.ID, timeCol{&link.CreatedAt}); err != nil {
+			return nil, fmt.Errorf("sqlite: track links: %w", err)
+		}
+		links = append(links, link)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: track links: %w", err)
+	}
+	return links, nil
+}
+
 // TrackLinkByHash returns the link of the token hash.
 func (s *Store) TrackLinkByHash(ctx context.Context, hash string) (delivery.TrackLink, error) {
 	link := delivery.TrackLink{Hash: hash}

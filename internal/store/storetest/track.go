@@ -31,6 +31,15 @@ func testTrackLinks(t *testing.T, s delivery.Store) {
 	_, err = s.CreateTrackLink(ctx, 9999, "hash-x", 10)
 	wantCode(t, err, delivery.ENOTFOUND)
 
+	links, err := s.TrackLinks(ctx, o.ID)
+	must(t, err)
+	deepEqual(t, "links of the order", links, []delivery.TrackLink{{ID: link.ID, OrderID: o.ID, CreatedAt: link.CreatedAt}})
+	links, err = s.TrackLinks(ctx, other.ID)
+	must(t, err)
+	if links == nil || len(links) != 0 {
+		t.Errorf("links of an order with none: %#v, want an empty list", links)
+	}
+
 	// Another order's id with this link's is no such link.
 	now := time.Now()
 	wantCode(t, s.DeleteTrackLink(ctx, other.ID, link.ID, now), delivery.ENOTFOUND)
