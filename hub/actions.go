@@ -133,6 +133,9 @@ func (h *Hub) sendLatest(s *subscription) {
 		if !s.removed && !s.ended && !s.gotLatest.has(event) && s.lastSeq <= p.AsOf {
 			s.gotLatest.add(event)
 			s.c.sendEphemeral(frame)
+			if cn.kind == wire.KindTrack {
+				s.lastSeq = p.AsOf // the state it was given is as of this seq
+			}
 		}
 		cn.mu.Unlock()
 	}

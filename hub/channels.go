@@ -69,7 +69,10 @@ type subscription struct {
 	// newer one means one is missing (published out of order, or lost by
 	// the bus), and the Store fills the gap. While not live (replaying),
 	// live events are only noted in maxSeen, and the replay reads the
-	// Store until it has passed maxSeen.
+	// Store until it has passed maxSeen. On a track channel, which carries
+	// one order's events with no replay, lastSeq is only the highest seq
+	// given (or read with the latest state on subscribe): a latest-value
+	// frame checked before it (AsOf) is stale.
 	lastSeq int64
 	maxSeen int64
 	live    bool
@@ -312,6 +315,9 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 				}
 				if msg.Expires != 0 {
 					s.c.expireBy(msg.Expires)
+				}
+				if cn.kind == wire.KindTrack {
+					s.lastSeq = max(s.lastSeq, msg.Seq)
 				}
 				s.c.enqueue(msg.Frame, msg.Seq == 0) // a feed's durable events have their seq
 			}

@@ -39,6 +39,10 @@ func TestWSLocation(t *testing.T) {
 	}{{courier, chA}, {cust, chA}, {cust, chB}, {cust, chDone}, {staff, chA}, {staff, chB}, {staff, chDone}, {courier2, wire.DispatchChannel}, {otherCust, chTheirs}} {
 		sub.c.subscribeSettled(sub.ch)
 	}
+	// A tracking link's holder of order a, whose channel has no replay.
+	trackA := wire.TrackChannel(a.ID)
+	viewer := e.dialViewer(e.share(a, w))
+	viewer.subscribeSettled(trackA)
 	stranger.mustFail(delivery.EFORBIDDEN, map[string]any{"type": "subscribe", "channel": chA})
 	courier2.mustFail(delivery.EFORBIDDEN, map[string]any{"type": "subscribe", "channel": chA})
 	everyone := []*wsClient{courier, cust, staff, courier2, otherCust, stranger}
@@ -104,11 +108,14 @@ func TestWSLocation(t *testing.T) {
 	stale := e.Hub.Stats().LocationsStale
 	clock.Advance(time.Second)
 	staff.waitNamed(chB, delivery.EventCourierLocation, 4)
-	waitFor(t, "the held position for the delivered order dropped", func() bool { return e.Hub.Stats().LocationsStale > stale })
+	// Dropped for each of order a's subscribers: the courier, the
+	// customer, the staff on order:a, and the viewer on track:a.
+	waitFor(t, "the held position for the delivered order dropped", func() bool { return e.Hub.Stats().LocationsStale >= stale+4 })
 	e.barrier(everyone...)
 	expect(cust, chA, 1, 3, 4)
 	expect(staff, chB, 1, 3, 4, 5)
 	noPositionAfterDelivery(t, cust, chA)
+	noPositionAfterDelivery(t, viewer, trackA)
 
 	// Once delivered, the order is not one of the courier's active ones.
 	clock.Advance(time.Second)
