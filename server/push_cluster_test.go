@@ -62,7 +62,7 @@ func TestPushPresenceAcrossInstances(t *testing.T) {
 
 	b.setStatus(http.StatusOK, o, w.Restaurant, delivery.StatusAccepted, "")
 	st := waitStats(t, "B resolved the accept", b.App.Push, func(s push.Stats) bool { return s.Resolved == 1 })
-	if st.SkippedPresent != 1 || st.Queued != 0 {
+	if st.OnlineNotSent != 1 || st.Queued != 0 {
 		t.Fatalf("B with the customer's socket on A: %+v, want 1 skipped, none queued", st)
 	}
 

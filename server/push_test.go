@@ -99,7 +99,7 @@ func TestPushSkipsAUserWithASocketOpen(t *testing.T) {
 
 	e.setStatus(http.StatusOK, o, w.Restaurant, delivery.StatusAccepted, "")
 	st := waitStats(t, "the accept resolved", e.App.Push, func(s push.Stats) bool { return s.Resolved == 1 })
-	if st.SkippedPresent != 1 || st.Queued != 0 {
+	if st.OnlineNotSent != 1 || st.Queued != 0 {
 		t.Fatalf("with a socket open: %+v, want 1 skipped, none queued", st)
 	}
 

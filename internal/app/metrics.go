@@ -159,7 +159,7 @@ func registerPushMetrics(reg prometheus.Registerer, p *push.Service) {
 		m.Counter("queued_total", "Push messages handed to the senders, retries included.", func(s push.Stats) uint64 { return s.Queued }),
 		m.Counter("sends_dropped_total", "Push messages dropped on a full send queue, lane or retry schedule.", func(s push.Stats) uint64 { return s.SendsDropped }),
 		m.Counter("duplicates_total", "Events already claimed by another instance or an earlier copy.", func(s push.Stats) uint64 { return s.Duplicates }),
-		m.Counter("skipped_present_total", "Push messages not sent: their user had a socket or stream open.", func(s push.Stats) uint64 { return s.SkippedPresent }),
+		m.Counter("skipped_present_total", "Push messages not sent: their user had a socket or stream open.", func(s push.Stats) uint64 { return s.OnlineNotSent }),
 		m.Counter("sent_total", "Push messages the push services took.", func(s push.Stats) uint64 { return s.Sent }),
 		m.Counter("gone_total", "Subscriptions deleted on 404 or 410.", func(s push.Stats) uint64 { return s.Gone }),
 		m.Counter("retried_total", "Posts scheduled again after 429, 5xx or a network failure.", func(s push.Stats) uint64 { return s.Retried }),

@@ -403,7 +403,7 @@ func (s *Service) resolve(job eventJob) {
 	for _, t := range targets {
 		for _, sub := range t.subs {
 			if present[sub.UserID] {
-				s.stats.skippedPresent.Add(1)
+				s.stats.onlineNotSent.Add(1)
 				continue
 			}
 			s.dispatch(&sendJob{sub: sub, msg: t.n.msg, urgent: t.n.urgent})
@@ -481,24 +481,24 @@ func (s *Service) next(job *sendJob) {
 }
 
 type counters struct {
-	events, eventsDropped, resolved, queued, sendsDropped, duplicates, skippedPresent atomic.Uint64
-	sent, gone, retried, failed, refused                                              atomic.Uint64
+	events, eventsDropped, resolved, queued, sendsDropped, duplicates, onlineNotSent atomic.Uint64
+	sent, gone, retried, failed, refused                                             atomic.Uint64
 }
 
 // Stats is a snapshot of the service's counters.
 type Stats struct {
-	Events         uint64 // events queued to be pushed
-	EventsDropped  uint64 // events dropped on a full queue
-	Resolved       uint64 // events whose messages were worked out (queued, skipped, or none)
-	Queued         uint64 // messages handed to the senders (retries again)
-	SendsDropped   uint64 // messages dropped on a full send queue or retry schedule
-	Duplicates     uint64 // events another instance (or an earlier copy) had claimed
-	SkippedPresent uint64 // messages not sent: their user had a socket or stream open
-	Sent           uint64 // messages the push service took
-	Gone           uint64 // subscriptions deleted on 404 or 410
-	Retried        uint64 // posts scheduled again (429, 5xx, network)
-	Failed         uint64 // messages given up, and events that could not be read
-	Refused        uint64 // posts refused: the endpoint resolved to an address not public
+	Events        uint64 // events queued to be pushed
+	EventsDropped uint64 // events dropped on a full queue
+	Resolved      uint64 // events whose messages were worked out (queued, skipped, or none)
+	Queued        uint64 // messages handed to the senders (retries again)
+	SendsDropped  uint64 // messages dropped on a full send queue or retry schedule
+	Duplicates    uint64 // events another instance (or an earlier copy) had claimed
+	OnlineNotSent uint64 // messages not sent: their user had a socket or stream open
+	Sent          uint64 // messages the push service took
+	Gone          uint64 // subscriptions deleted on 404 or 410
+	Retried       uint64 // posts scheduled again (429, 5xx, network)
+	Failed        uint64 // messages given up, and events that could not be read
+	Refused       uint64 // posts refused: the endpoint resolved to an address not public
 }
 
 // Stats returns the current counters.
@@ -507,7 +507,7 @@ func (s *Service) Stats() Stats {
 	return Stats{
 		Events: c.events.Load(), EventsDropped: c.eventsDropped.Load(), Resolved: c.resolved.Load(), Queued: c.queued.Load(),
 		SendsDropped: c.sendsDropped.Load(),
-		Duplicates:   c.duplicates.Load(), SkippedPresent: c.skippedPresent.Load(), Sent: c.sent.Load(),
+		Duplicates:   c.duplicates.Load(), OnlineNotSent: c.onlineNotSent.Load(), Sent: c.sent.Load(),
 		Gone: c.gone.Load(), Retried: c.retried.Load(), Failed: c.failed.Load(), Refused: c.refused.Load(),
 	}
 }
