@@ -161,12 +161,29 @@ func TestWebPushOptIn(t *testing.T) {
 
 	// The service worker shows a push, and keeps a click on the site.
 	scope := base + "/"
-	courier.DeliverPush(scope, `{"order_id":"7","event":"order.offered","title":"Order 7 is up for delivery","body":"Luigi's, 1 item","url":"/#/orders/7"}`)
-	courier.DeliverPush(scope, `{"order_id":"8","event":"order.status","title":"Order 8","body":"x","url":"https://elsewhere.example/phish"}`)
 	// Each poll reads the notifications again; the last read is kept.
-	courier.WaitJSFor(`(navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((list) => {
+	showing := func(n int) string {
+		return fmt.Sprintf(`(navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((list) => {
 		window.shown = list.map((n) => [n.title, n.body, n.tag, n.data.url].join("|")).sort().join("\n");
-	}), window.shown !== undefined && window.shown.split("\n").length >= 2)`, 10*time.Second)
+	}), window.shown !== undefined && window.shown.split("\n").length >= %d)`, n)
+	}
+	// DevTools' push delivery does not always reach the worker (about one
+	// run in three here): a push that shows nothing is delivered again, and
+	// a worker that shows none of three fails.
+	for i, push := range []string{
+		`{"order_id":"7","event":"order.offered","title":"Order 7 is up for delivery","body":"Luigi's, 1 item","url":"/#/orders/7"}`,
+		`{"order_id":"8","event":"order.status","title":"Order 8","body":"x","url":"https://elsewhere.example/phish"}`,
+	} {
+		for try := 1; ; try++ {
+			courier.DeliverPush(scope, push)
+			if courier.JSWithin(showing(i+1), 3*time.Second) {
+				break
+			}
+			if try == 3 {
+				t.Fatalf("push %d delivered three times, shown %q", i+1, browsertest.Eval[string](courier, `window.shown || ""`))
+			}
+		}
+	}
 	shown := browsertest.Eval[string](courier, `window.shown`)
 	want := "Order 7 is up for delivery|Luigi's, 1 item|order-7|" + base + "/#/orders/7\nOrder 8|x|order-8|" + base + "/"
 	if shown != want {

@@ -500,18 +500,30 @@ func (tab *Tab) WaitJS(js string) {
 // WaitJSFor is WaitJS with its own deadline.
 func (tab *Tab) WaitJSFor(js string, timeout time.Duration) {
 	tab.t.Helper()
+	if err := tab.waitJS(js, timeout); err != nil {
+		tab.fail("waited %s for %s: %v", timeout, js, err)
+	}
+}
+
+// JSWithin reports whether js became true within timeout, for a caller
+// that acts again when it did not.
+func (tab *Tab) JSWithin(js string, timeout time.Duration) bool {
+	return tab.waitJS(js, timeout) == nil
+}
+
+func (tab *Tab) waitJS(js string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	var last error
+	last := context.DeadlineExceeded
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(tab.ctx, min(time.Second, time.Until(deadline)))
 		_, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+js+")", chromedp.WithPollingTimeout(time.Second)))
 		cancel()
 		if err == nil {
-			return
+			return nil
 		}
 		last = err
 	}
-	tab.fail("waited %s for %s: %v", timeout, js, last)
+	return last
 }
 
 // Eval evaluates js in the tab, awaiting a promise, and decodes its value.
