@@ -303,6 +303,9 @@ func TestSSECappedAndClosed1012OnShutdown(t *testing.T) {
 	})
 	w := e.newWorld()
 	s := e.openSSE(w.Customer, "")
+	// The answer's headers go out before the hub holds the stream: a
+	// shutdown in between closes it as one it never opened.
+	e.waitStat("the stream held", func(st hub.Stats) bool { return st.Connections == 1 })
 	r := e.do("GET", "/sse", w.Customer.Token, nil)
 	expectRefused(t, "2nd stream", r, http.StatusTooManyRequests, "too_many_connections", "5")
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
