@@ -78,9 +78,9 @@ func TestClusterEveryPartySeesEveryEventOnceInOrder(t *testing.T) {
 		t.Errorf("dispatch: %d order.offered and %d order.claimed, want one each", offered, claimed)
 	}
 	// Each instance subscribed in Redis only what its own sockets hold,
-	// and the channel of ended sessions.
-	if n := b.Bus.Stats().Channels; n != 4 { // user:restaurant, restaurant:rid, order, ops.revoke
-		t.Errorf("instance b subscribes %d channels, want 4", n)
+	// and the channels of ended sessions and of couriers' orders.
+	if n := b.Bus.Stats().Channels; n != 5 { // user:restaurant, restaurant:rid, order, ops.revoke, ops.couriers
+		t.Errorf("instance b subscribes %d channels, want 5", n)
 	}
 }
 

@@ -105,7 +105,8 @@ func New(cfg Config) (*App, error) {
 	}
 	reg := sc.Registry
 	store := newTimedStore(cfg.Store, reg)
-	bus := cfg.Sessions.Bus(cfg.Bus)
+	active := orders.NewActiveCache(cfg.Clock, cfg.Log)
+	bus := active.Bus(cfg.Sessions.Bus(cfg.Bus))
 	pub, err := hub.NewPublisher(hub.PublisherConfig{Bus: bus, Now: cfg.Clock, Log: cfg.Log})
 	if err != nil {
 		return nil, err
@@ -134,7 +135,7 @@ func New(cfg Config) (*App, error) {
 	}
 	ob := outbox.New(oc)
 	svc := orders.New(orders.Config{
-		Store: store, Outbox: ob, Publisher: pub, Locations: cfg.Locations, Limits: cfg.Limits,
+		Store: store, Outbox: ob, Publisher: pub, Locations: cfg.Locations, Active: active, Limits: cfg.Limits,
 		MaxActivePerCourier: cfg.MaxActivePerCourier, Sessions: cfg.Sessions, Now: cfg.Clock, Log: cfg.Log,
 	})
 	h, err := hub.New(hub.Config{

@@ -32,7 +32,21 @@ func (s *Service) follow(ctx context.Context, loc delivery.Location, prev *deliv
 		if !delivery.ShowsLocationOf(o, loc, now) {
 			continue // taken before the assignment: not this delivery's
 		}
-		seq, err := s.stay(ctx, o, loc, pos, prevTs)
+		seq, stale, err := s.stay(ctx, o, loc, pos, prevTs)
+		if stale {
+			// This instance's copy of the order was behind the store's
+			// (another instance's position wrote the stay): once more from
+			// the store's, as a position that read it would have.
+			fresh, ok, rerr := s.reread(ctx, loc.CourierID, o.ID)
+			if rerr != nil {
+				s.log.Warn().Err(rerr).Str("order_id", o.ID.String()).Msg("read the courier's active orders")
+			}
+			if !ok {
+				continue // no longer active, or not read
+			}
+			o = fresh
+			seq, _, err = s.stay(ctx, o, loc, pos, prevTs)
+		}
 		if err != nil {
 			s.log.Warn().Err(err).Str("order_id", o.ID.String()).Msg("record the courier's stay")
 		}
@@ -43,21 +57,31 @@ func (s *Service) follow(ctx context.Context, loc delivery.Location, prev *deliv
 
 // stay records what the position does to the order's stay at the place it
 // heads for, if it has one, and appends courier.arrived when that stay
-// completes. It returns the order's seq afterwards.
-func (s *Service) stay(ctx context.Context, o delivery.ActiveOrder, loc delivery.Location, pos delivery.Place, prevTs int64) (int64, error) {
+// completes. It returns the order's seq afterwards, and stale when the
+// stay in the store was not o's: nothing was written, and the courier's
+// cached orders are forgotten.
+func (s *Service) stay(ctx context.Context, o delivery.ActiveOrder, loc delivery.Location, pos delivery.Place, prevTs int64) (int64, bool, error) {
 	at, ok := delivery.ArrivalOf(o.Status)
 	place := o.Place(at)
 	if !ok || place == nil {
-		return o.Seq, nil
+		return o.Seq, false, nil
 	}
 	was := o.Stay(at)
 	step := geo.Step(was, *place, pos, loc.Ts, prevTs)
 	switch {
 	case !step.Write:
-		return o.Seq, nil
+		return o.Seq, false, nil
 	case !step.Arrived:
-		_, err := s.store.RecordStay(ctx, o.ID, loc.CourierID, at, was, step.Next)
-		return o.Seq, err // not written: another position came first, the next one goes on from there
+		wrote, err := s.store.RecordStay(ctx, o.ID, loc.CourierID, at, was, step.Next)
+		switch {
+		case err != nil:
+			return o.Seq, false, err
+		case !wrote:
+			s.active.forget(loc.CourierID)
+			return o.Seq, true, nil
+		}
+		s.active.stayRecorded(loc.CourierID, o.ID, at, step.Next)
+		return o.Seq, false, nil
 	}
 	after, err := s.update(ctx, o.ID, func(cur *delivery.Order) (delivery.Change, error) {
 		// The arrival is decided over the stay as read: if another
@@ -74,11 +98,28 @@ func (s *Service) stay(ctx context.Context, o delivery.ActiveOrder, loc delivery
 	})
 	switch {
 	case errors.Is(err, errStayMoved):
-		return o.Seq, nil
+		s.active.forget(loc.CourierID)
+		return o.Seq, true, nil
 	case err != nil:
-		return o.Seq, err
+		return o.Seq, false, err
 	}
-	return after.Seq, nil
+	return after.Seq, false, nil
+}
+
+// reread reads the courier's active orders from the store again (the
+// cache forgot them) and returns the one of them with id; ok=false when it
+// is no longer among them.
+func (s *Service) reread(ctx context.Context, courier, id delivery.ID) (delivery.ActiveOrder, bool, error) {
+	active, err := s.active.get(ctx, courier, s.store.ActiveOrdersOfCourier)
+	if err != nil {
+		return delivery.ActiveOrder{}, false, err
+	}
+	for _, o := range active {
+		if o.ID == id {
+			return o, true, nil
+		}
+	}
+	return delivery.ActiveOrder{}, false, nil
 }
 
 // errStayMoved refuses an arrival whose stay changed since it was read.
@@ -102,8 +143,10 @@ func (s *Service) estimate(ctx context.Context, o delivery.ActiveOrder, trip geo
 		return nil
 	}
 	if !stored {
-		return nil // another instance's estimate is the order's
+		s.active.forget(o.CourierID) // another instance's estimate is the order's
+		return nil
 	}
+	s.active.etaStored(o.CourierID, o.ID, eta)
 	pubs, err := routeETA(o, eta, now)
 	if err != nil {
 		s.log.Error().Err(err).Str("order_id", o.ID.String()).Msg("route the ETA")

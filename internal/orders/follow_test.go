@@ -29,10 +29,17 @@ var (
 	dropoffPlace    = north(restaurantPlace, 3000)
 )
 
-// writes counts the store writes that following a delivery may make.
+// writes counts the store writes that following a delivery may make,
+// and the reads of couriers' active orders that positions make.
 type writes struct {
 	delivery.Store
 	stays, etas, updates atomic.Int64
+	activeReads          atomic.Int64
+}
+
+func (w *writes) ActiveOrdersOfCourier(ctx context.Context, courier delivery.ID) ([]delivery.ActiveOrder, error) {
+	w.activeReads.Add(1)
+	return w.Store.ActiveOrdersOfCourier(ctx, courier)
 }
 
 func (w *writes) RecordStay(ctx context.Context, orderID, courierID delivery.ID, at delivery.Arrival, was, next delivery.Stay) (bool, error) {
@@ -52,12 +59,16 @@ func (w *writes) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*d
 
 func (w *writes) total() int64 { return w.stays.Load() + w.etas.Load() + w.updates.Load() }
 
-// newCountedEnv is an env whose service writes through a counting store.
-func newCountedEnv(t *testing.T) (*env, *writes) {
+// newCountedEnv is an env whose service writes through a counting store;
+// edit, if given, changes its Config further.
+func newCountedEnv(t *testing.T, edit ...func(*orders.Config)) (*env, *writes) {
 	w := &writes{}
 	e := newEnvWith(t, func(cfg *orders.Config, _ *clock) {
 		w.Store = cfg.Store
 		cfg.Store = w
+		for _, fn := range edit {
+			fn(cfg)
+		}
 	})
 	return e, w
 }
@@ -150,7 +161,7 @@ func TestArrival(t *testing.T) {
 	e.clock.Add(time.Second)
 	step := func(d time.Duration) { e.clock.Add(d) }
 
-	before := w.total()
+	before, reads := w.total(), w.activeReads.Load()
 	for _, m := range []float64{-2000, -1500, -1000, -500, -51} {
 		e.locateAt(e.w.courier, north(restaurantPlace, m), 0)
 		step(time.Second)
@@ -175,6 +186,11 @@ func TestArrival(t *testing.T) {
 	e.clock.Set(first.Add(5 * time.Second))
 	e.locateAt(e.w.courier, north(restaurantPlace, 20), 0)
 	e.wantArrival(o, delivery.AtPickup, o.Seq+1, e.clock.Now())
+	// The stays were kept in the courier's cached orders as they were
+	// written: one read for the approach.
+	if n := w.activeReads.Load() - reads; n != 1 {
+		t.Fatalf("the courier's orders were read %d times up to the arrival, want 1", n)
+	}
 
 	// Once per place: staying, leaving and coming back write nothing.
 	before = w.stays.Load() + w.updates.Load()

@@ -14,9 +14,9 @@ import (
 // (delivery.CheckLocation, at the service's clock), keeps it as the
 // courier's last position unless that is newer (then EINVALID naming ts),
 // and publishes it to the channels of the courier's active orders that
-// may show it (routeLocation), then follows those deliveries (follow:
-// arrivals and ETAs). A courier without an active order publishes
-// nowhere.
+// may show it (routeLocation; the orders as ActiveCache keeps them), then
+// follows those deliveries (follow: arrivals and ETAs). A courier without
+// an active order publishes nowhere.
 func (s *Service) UpdateLocation(ctx context.Context, a delivery.Actor, u delivery.LocationUpdate) (delivery.Location, error) {
 	if a.Role != delivery.RoleCourier {
 		return delivery.Location{}, delivery.Errorf(delivery.EFORBIDDEN, "only couriers send their position")
@@ -36,7 +36,7 @@ func (s *Service) UpdateLocation(ctx context.Context, a delivery.Actor, u delive
 	if !stored {
 		return delivery.Location{}, delivery.Errorf(delivery.EINVALID, "ts: older than the last accepted position")
 	}
-	active, err := s.store.ActiveOrdersOfCourier(ctx, a.UserID)
+	active, err := s.active.get(ctx, a.UserID, s.store.ActiveOrdersOfCourier)
 	if err != nil {
 		return delivery.Location{}, err
 	}

@@ -61,7 +61,13 @@ func (s *Service) UpdateRestaurant(ctx context.Context, a delivery.Actor, id del
 		}
 		p.PrepMinutes = in.PrepMinutes
 	}
-	return s.store.UpdateRestaurant(ctx, id, p)
+	r, err := s.store.UpdateRestaurant(ctx, id, p)
+	if err == nil && (p.Place != nil || p.PrepMinutes != nil) {
+		// The active orders of couriers hold the restaurant's place and
+		// preparation time; which couriers is not worth a read.
+		s.active.changedAll(ctx)
+	}
+	return r, err
 }
 
 // MenuRequest pages GET /restaurants/{id}/menu: Limit items (0: the

@@ -56,6 +56,10 @@ type Config struct {
 	// to delivery.MaxActiveOrders; MAX_ACTIVE_PER_COURIER): one claim more
 	// is ETOOMANYACTIVE. 0: delivery.DefaultMaxActivePerCourier.
 	MaxActivePerCourier int
+	// Active keeps the couriers' active orders for their positions; give
+	// the hub the bus its Bus returns, so that the instances forget alike.
+	// nil: a cache of this instance's own.
+	Active *ActiveCache
 	// Sessions is told of the deleted tracking links' sessions; nil:
 	// their sockets close when the instances read the store.
 	Sessions Revoker
@@ -71,6 +75,7 @@ type Service struct {
 	outbox    Outbox
 	pub       delivery.Publisher
 	locations delivery.LocationStore
+	active    *ActiveCache
 	limits    *limits.Limits
 	now       func() time.Time
 	maxActive int // active orders a courier may hold
@@ -81,7 +86,7 @@ type Service struct {
 // New returns the service of cfg.
 func New(cfg Config) *Service {
 	s := &Service{
-		store: cfg.Store, outbox: cfg.Outbox, pub: cfg.Publisher, locations: cfg.Locations, limits: cfg.Limits,
+		store: cfg.Store, outbox: cfg.Outbox, pub: cfg.Publisher, locations: cfg.Locations, active: cfg.Active, limits: cfg.Limits,
 		now: cfg.Now, maxActive: cfg.MaxActivePerCourier, revoker: cfg.Sessions, log: cfg.Log.With().Str("component", "orders").Logger(),
 	}
 	if s.now == nil {
@@ -90,21 +95,35 @@ func New(cfg Config) *Service {
 	if s.maxActive == 0 {
 		s.maxActive = delivery.DefaultMaxActivePerCourier
 	}
+	if s.active == nil {
+		s.active = NewActiveCache(s.now, cfg.Log)
+	}
 	return s
 }
 
-// publish routes a committed event and hands it to the outbox.
+// publish routes a committed event and hands it to the outbox. The
+// order's courier, and the one an unassign removed, are forgotten by
+// every instance's ActiveCache: the event moved the order's seq, and may
+// have changed what their positions do.
 func (s *Service) publish(ctx context.Context, o delivery.Order, ev delivery.Event) {
-	if s.outbox == nil {
-		return
-	}
 	pubs, err := Route(o, ev)
 	if err != nil {
 		// The service wrote the payload: cannot happen. The relay retries.
 		s.log.Error().Err(err).Str("order_id", o.ID.String()).Int64("seq", ev.Seq).Msg("route event")
+		s.active.changedAll(ctx) // which courier it concerns is not known
 		return
 	}
-	s.outbox.Committed(ctx, ev, pubs)
+	var couriers []delivery.ID
+	if o.CourierID != nil {
+		couriers = append(couriers, *o.CourierID)
+	}
+	if removed := pubs[0].Revoke; removed != 0 {
+		couriers = append(couriers, removed)
+	}
+	s.active.changed(ctx, couriers...)
+	if s.outbox != nil {
+		s.outbox.Committed(ctx, ev, pubs)
+	}
 }
 
 // publishEphemeral hands ephemeral publications to the publisher; a

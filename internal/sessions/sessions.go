@@ -159,15 +159,15 @@ func (l *List) Announce(ctx context.Context, sids ...string) {
 // Push publishes ended sessions on b's ControlChannel, for processes
 // that keep no list themselves (ordercast admin revoke).
 func Push(ctx context.Context, b delivery.Bus, sids ...string) error {
-	frame, err := json.Marshal(control{Ended: sids})
+	frame, err := json.Marshal(ended{Ended: sids})
 	if err != nil {
 		return err
 	}
 	return b.Publish(ctx, delivery.BusMessage{Channel: ControlChannel, Frame: frame})
 }
 
-// control is a message of the ControlChannel.
-type control struct {
+// ended is a message of the ControlChannel.
+type ended struct {
 	Ended []string `json:"ended"`
 }
 
@@ -254,7 +254,7 @@ func (l *List) refresh(ctx context.Context) error {
 
 // received takes a message of the ControlChannel.
 func (l *List) received(frame []byte) {
-	var m control
+	var m ended
 	if err := json.Unmarshal(frame, &m); err != nil {
 		l.log.Warn().Err(err).Msg("malformed message on " + ControlChannel)
 		return

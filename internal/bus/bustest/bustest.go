@@ -67,6 +67,13 @@ func (r *Recorder) HandleGap() {
 	r.mu.Unlock()
 }
 
+// Gaps returns how many gap notices arrived.
+func (r *Recorder) Gaps() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gaps
+}
+
 // On returns the messages received on channel, in arrival order.
 func (r *Recorder) On(channel string) []delivery.BusMessage {
 	r.mu.Lock()
