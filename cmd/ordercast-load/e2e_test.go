@@ -29,8 +29,28 @@ func buildServer(t *testing.T) string {
 // settings the tool needs; it returns its URL and pid.
 func startServer(t *testing.T) (string, int) {
 	t.Helper()
-	bin, dir := buildServer(t), t.TempDir()
-	in, err := newInstance("server", bin, dir, false, map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(dir, "oc.db"),
+	srv := startServerOn(t, buildServer(t), "")
+	return srv.url, srv.pid
+}
+
+// testServer is a running cmd/ordercast: where it listens, its pid, its
+// store and its data folder (which holds its JWT key).
+type testServer struct {
+	url         string
+	pid         int
+	databaseURL string
+	dataDir     string
+}
+
+// startServerOn runs bin, a cmd/ordercast, on databaseURL ("": a fresh
+// SQLite store) with the settings the tool needs.
+func startServerOn(t *testing.T, bin, databaseURL string) testServer {
+	t.Helper()
+	dir := t.TempDir()
+	if databaseURL == "" {
+		databaseURL = "sqlite://" + filepath.Join(dir, "oc.db")
+	}
+	in, err := newInstance("server", bin, dir, false, map[string]string{"DATABASE_URL": databaseURL,
 		"RATE_LIMITS": "off", "MAX_CONNS_PER_USER": "0", "HUB_API_KEY": "load-test-key-0123", "LOG_FORMAT": "json", "LOG_LEVEL": "info"})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +63,7 @@ func startServer(t *testing.T) (string, int) {
 			t.Error(err)
 		}
 	})
-	return in.url, in.pid()
+	return testServer{url: in.url, pid: in.pid(), databaseURL: databaseURL, dataDir: filepath.Join(dir, "data-server")}
 }
 
 func TestScenariosAgainstTheServer(t *testing.T) {

@@ -39,7 +39,11 @@ func runLocation(ctx context.Context, cfg config, o *ordercast, procs []process)
 	r := newSocketRun(ctx, cfg, o, procs, map[string]any{"couriers": cfg.couriers, "users": cfg.users})
 	r.subs.parse = parseLocation
 	defer r.end()
-	progress("registering %d couriers (about %.0f s of server CPU) and placing their orders…", cfg.couriers, float64(cfg.couriers)*0.25)
+	if o.seed != nil {
+		progress("seeding %d couriers and placing their orders…", cfg.couriers)
+	} else {
+		progress("registering %d couriers (about %.0f s of server CPU) and placing their orders…", cfg.couriers, float64(cfg.couriers)*0.25)
+	}
 	p, err := o.accounts(ctx)
 	if err != nil {
 		return nil, err

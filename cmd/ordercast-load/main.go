@@ -8,7 +8,8 @@
 //
 // The server must run with RATE_LIMITS=off MAX_CONNS_PER_USER=0: the tool
 // registers a small pool of users (each registration costs a bcrypt
-// hash) and opens many sockets per user. Usage and scenarios are in
+// hash; -seed makes them in the server's store instead) and opens many
+// sockets per user. Usage and scenarios are in
 // docs/performance.md ("The load tool"):
 //
 //	go run ./cmd/ordercast-load -url http://127.0.0.1:8080 -scenario orders -api-key $HUB_API_KEY -channels 500 -subscribers 3 -rate 2000
@@ -64,6 +65,9 @@ type config struct {
 
 	centrifugoSecret string
 	centrifugoAPIKey string
+
+	// -seed: the server's store, and its JWT_SECRET or else DATA_DIR
+	seed, seedSecret, seedDataDir string
 }
 
 const scenarios = "idle, orders, broadcast, location, lifecycle, cluster, soak"
@@ -123,6 +127,9 @@ func main() {
 		cfg.metricsURL = append(cfg.metricsURL, s)
 		return nil
 	})
+	flag.StringVar(&cfg.seed, "seed", "", "make the accounts in the server's store, its DATABASE_URL (sqlite:///path or postgres://…), instead of registering them (a bcrypt hash each): needs the server's JWT_SECRET in the environment or -seed-data-dir")
+	flag.StringVar(&cfg.seedDataDir, "seed-data-dir", "", "-seed: the server's DATA_DIR, whose jwt_secret signs the seeded accounts' tokens (unless JWT_SECRET is set)")
+	cfg.seedSecret = os.Getenv("JWT_SECRET")
 	flag.BoolVar(&cfg.json, "json", false, "also print the result as one JSON line")
 	flag.StringVar(&cfg.centrifugoSecret, "centrifugo-secret", "", "centrifugo: client.token.hmac_secret_key, to sign connection tokens")
 	flag.StringVar(&cfg.centrifugoAPIKey, "centrifugo-api-key", "", "centrifugo: http_api.key")
@@ -148,6 +155,9 @@ func main() {
 // and checks the combination.
 func (cfg config) withDefaults() (config, error) {
 	cfg.url = strings.TrimSuffix(cfg.url, "/")
+	if cfg.seed != "" && (cfg.scenario == "soak" || cfg.target != "ordercast") {
+		return cfg, errors.New("-seed: for ordercast's scenarios but the soak, which makes its own store")
+	}
 	if cfg.scenario == "soak" {
 		return cfg.soakDefaults()
 	}
@@ -281,7 +291,14 @@ func run(ctx context.Context, cfg config) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var t target = newOrdercast(cfg)
+	o := newOrdercast(cfg)
+	if cfg.seed != "" {
+		if o.seed, err = openSeeder(ctx, cfg.seed, cfg.seedSecret, cfg.seedDataDir); err != nil {
+			return nil, err
+		}
+		defer o.seed.close()
+	}
+	var t target = o
 	if cfg.target == "centrifugo" {
 		t = newCentrifugo(cfg)
 	}

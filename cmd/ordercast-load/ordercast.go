@@ -15,13 +15,16 @@ import (
 
 	"github.com/coder/websocket"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/ordercast/ordercast/internal/accounts"
+	"github.com/ordercast/ordercast/internal/delivery"
 )
 
-// ordercast is the target the tool is for. Setup goes through the REST API
-// only: a small pool of users (each registration costs the server a
-// bcrypt hash, about 0.25 s of CPU), as many orders as channels are
-// needed, and many sockets per user, which needs the server to run with
-// RATE_LIMITS=off MAX_CONNS_PER_USER=0.
+// ordercast is the target the tool is for. Setup goes through the REST API:
+// a small pool of users (each registration costs the server a bcrypt hash,
+// about 0.25 s of CPU; with -seed they are made in its store instead), as
+// many orders as channels are needed, and many sockets per user, which
+// needs the server to run with RATE_LIMITS=off MAX_CONNS_PER_USER=0.
 type ordercast struct {
 	base        string
 	apiKey      string
@@ -33,6 +36,8 @@ type ordercast struct {
 	// counts every answer (the soak, whose instances stop and start):
 	// transport errors are then retried on another instance too.
 	balanced *balancer
+	// seed, when set, makes the accounts in the server's store (-seed).
+	seed *seeder
 
 	poolOnce sync.Once
 	pool     pool
@@ -153,20 +158,25 @@ func (o *ordercast) send(ctx context.Context, method, path string, body []byte, 
 // than an instance takes to stop and start again.
 const balancedRetryBudget = 90 * time.Second
 
+// register signs up user n of role: over REST, or seeded in the store
+// (-seed), where the same request makes the same account and session.
 func (o *ordercast) register(ctx context.Context, role string, n int) (session, error) {
+	req := accounts.RegisterRequest{
+		Email: fmt.Sprintf("load-%x-%s-%d@example.com", o.run, role, n), Password: loadPassword,
+		Name: fmt.Sprintf("%s %d", role, n), Role: delivery.Role(role),
+	}
+	if req.Role == delivery.RoleRestaurant {
+		req.RestaurantName = fmt.Sprintf("Load kitchen %x", o.run)
+	}
+	if o.seed != nil {
+		return o.seed.register(ctx, req)
+	}
 	var s session
-	body := map[string]any{
-		"email": fmt.Sprintf("load-%x-%s-%d@example.com", o.run, role, n), "password": "load-test-password",
-		"name": fmt.Sprintf("%s %d", role, n), "role": role,
-	}
-	if role == "restaurant" {
-		body["restaurant_name"] = fmt.Sprintf("Load kitchen %x", o.run)
-	}
-	err := o.do(ctx, "POST", "/api/v1/auth/register", "", body, &s, 201)
+	err := o.do(ctx, "POST", "/api/v1/auth/register", "", req, &s, 201)
 	var se *statusError
 	if errors.As(err, &se) && se.status == http.StatusConflict && se.tries > 1 {
 		// An attempt whose answer was lost made the account: sign in.
-		err = o.do(ctx, "POST", "/api/v1/auth/login", "", map[string]any{"email": body["email"], "password": body["password"]}, &s, 200)
+		err = o.do(ctx, "POST", "/api/v1/auth/login", "", map[string]any{"email": req.Email, "password": req.Password}, &s, 200)
 	}
 	return s, err
 }

@@ -38,12 +38,6 @@ const (
 	httpShutdownTimeout = 20 * time.Second
 )
 
-// Token claims iss and aud; a token of another service is refused.
-const (
-	tokenIssuer   = "ordercast"
-	tokenAudience = "ordercast-api"
-)
-
 const usage = `usage:
   ordercast              serve the API, the websocket hub and the web app (configured by environment)
   ordercast demo         seed demo accounts and a menu (once), print how to sign in, then serve
@@ -112,7 +106,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, list
 	if err != nil {
 		return err
 	}
-	tokens := auth.NewTokens(secret, tokenIssuer, tokenAudience, cfg.AccessTokenTTL)
+	tokens := auth.NewTokens(secret, auth.Issuer, auth.Audience, cfg.AccessTokenTTL)
 	ended, err := startSessions(ctx, store, tokens, log)
 	if err != nil {
 		return err

@@ -91,56 +91,86 @@ type RegisterRequest struct {
 // Register creates a user (and, for role restaurant, its restaurant) and
 // signs it in. Admins cannot register themselves.
 func (s *Service) Register(ctx context.Context, req RegisterRequest) (Session, error) {
-	email, err := normalizeEmail(req.Email)
+	u, restaurant, err := newAccount(req, true)
 	if err != nil {
 		return Session{}, err
 	}
-	if err := checkPassword(req.Password); err != nil {
-		return Session{}, err
-	}
-	name, err := delivery.CheckText("name", req.Name, nameRule)
-	if err != nil {
-		return Session{}, err
-	}
-	restaurantName, err := delivery.CheckText("restaurant_name", req.RestaurantName, delivery.TextRule{Max: delivery.MaxRestaurantNameLen})
-	if err != nil {
-		return Session{}, err
-	}
-	restaurant := delivery.Restaurant{Name: restaurantName}
-	switch req.Role {
-	case delivery.RoleCustomer, delivery.RoleCourier:
-		if restaurantName != "" {
-			return Session{}, delivery.Errorf(delivery.EINVALID, "restaurant_name: only for role restaurant")
-		}
-		if field := req.placeField(); field != "" {
-			return Session{}, delivery.Errorf(delivery.EINVALID, "%s: only for role restaurant", field)
-		}
-	case delivery.RoleRestaurant:
-		if restaurantName == "" {
-			return Session{}, delivery.Errorf(delivery.EINVALID, "restaurant_name: required for role restaurant")
-		}
-		if restaurant.Place, err = delivery.CheckPlace("restaurant_lat", "restaurant_lng", req.RestaurantLat, req.RestaurantLng); err != nil {
-			return Session{}, err
-		}
-		if req.PrepMinutes != nil {
-			if err := delivery.CheckPrepMinutes("prep_minutes", *req.PrepMinutes); err != nil {
-				return Session{}, err
-			}
-			restaurant.PrepMinutes = *req.PrepMinutes
-		}
-	case delivery.RoleAdmin:
-		return Session{}, delivery.Errorf(delivery.EFORBIDDEN, "role: admin accounts cannot self-register")
-	default:
-		return Session{}, delivery.Errorf(delivery.EINVALID, "role: must be customer, restaurant or courier")
-	}
-	var hash string
-	if gerr := s.hashing.Do(ctx, func() { hash, err = auth.HashPassword(req.Password) }); gerr != nil {
+	if gerr := s.hashing.Do(ctx, func() { u.PasswordHash, err = auth.HashPassword(req.Password) }); gerr != nil {
 		return Session{}, gerr
 	}
 	if err != nil {
 		return Session{}, err
 	}
-	u, err := s.store.CreateUser(ctx, delivery.User{Email: email, Name: name, Role: req.Role, PasswordHash: hash}, restaurant)
+	return s.create(ctx, u, restaurant)
+}
+
+// RegisterHashed registers as Register does, but the account's password
+// is the one passwordHash (from auth.HashPassword) was made of, and
+// req.Password is not read: a load tool that seeds thousands of accounts
+// with one password (cmd/ordercast-load -seed) hashes it once, not once
+// per account.
+func (s *Service) RegisterHashed(ctx context.Context, req RegisterRequest, passwordHash string) (Session, error) {
+	u, restaurant, err := newAccount(req, false)
+	if err != nil {
+		return Session{}, err
+	}
+	u.PasswordHash = passwordHash
+	return s.create(ctx, u, restaurant)
+}
+
+// newAccount checks a registration (its password too, with password) and
+// returns the user and restaurant to create, without the password hash.
+func newAccount(req RegisterRequest, password bool) (delivery.User, delivery.Restaurant, error) {
+	var restaurant delivery.Restaurant
+	fail := func(err error) (delivery.User, delivery.Restaurant, error) { return delivery.User{}, restaurant, err }
+	email, err := normalizeEmail(req.Email)
+	if err != nil {
+		return fail(err)
+	}
+	if password {
+		if err := checkPassword(req.Password); err != nil {
+			return fail(err)
+		}
+	}
+	name, err := delivery.CheckText("name", req.Name, nameRule)
+	if err != nil {
+		return fail(err)
+	}
+	if restaurant.Name, err = delivery.CheckText("restaurant_name", req.RestaurantName, delivery.TextRule{Max: delivery.MaxRestaurantNameLen}); err != nil {
+		return fail(err)
+	}
+	switch req.Role {
+	case delivery.RoleCustomer, delivery.RoleCourier:
+		if restaurant.Name != "" {
+			return fail(delivery.Errorf(delivery.EINVALID, "restaurant_name: only for role restaurant"))
+		}
+		if field := req.placeField(); field != "" {
+			return fail(delivery.Errorf(delivery.EINVALID, "%s: only for role restaurant", field))
+		}
+	case delivery.RoleRestaurant:
+		if restaurant.Name == "" {
+			return fail(delivery.Errorf(delivery.EINVALID, "restaurant_name: required for role restaurant"))
+		}
+		if restaurant.Place, err = delivery.CheckPlace("restaurant_lat", "restaurant_lng", req.RestaurantLat, req.RestaurantLng); err != nil {
+			return fail(err)
+		}
+		if req.PrepMinutes != nil {
+			if err := delivery.CheckPrepMinutes("prep_minutes", *req.PrepMinutes); err != nil {
+				return fail(err)
+			}
+			restaurant.PrepMinutes = *req.PrepMinutes
+		}
+	case delivery.RoleAdmin:
+		return fail(delivery.Errorf(delivery.EFORBIDDEN, "role: admin accounts cannot self-register"))
+	default:
+		return fail(delivery.Errorf(delivery.EINVALID, "role: must be customer, restaurant or courier"))
+	}
+	return delivery.User{Email: email, Name: name, Role: req.Role}, restaurant, nil
+}
+
+// create stores the new account and signs it in.
+func (s *Service) create(ctx context.Context, u delivery.User, restaurant delivery.Restaurant) (Session, error) {
+	u, err := s.store.CreateUser(ctx, u, restaurant)
 	if err != nil {
 		return Session{}, err
 	}

@@ -249,3 +249,41 @@ func TestRegisterEmailTaken(t *testing.T) {
 	}
 	e.login(first.User)
 }
+
+// RegisterHashed makes accounts as Register does, with the hash given: one
+// hash shared by many accounts, each of which signs in with its password
+// and gets a session of its own; the other rules of registration hold.
+func TestRegisterHashedSharesOneHash(t *testing.T) {
+	e := newEnv(t)
+	hash, err := auth.HashPassword(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sids := map[string]bool{}
+	for _, role := range []delivery.Role{delivery.RoleCustomer, delivery.RoleRestaurant, delivery.RoleCourier} {
+		req := accounts.RegisterRequest{Email: " Seeded-" + string(role) + "@Example.com", Name: "Seeded", Role: role}
+		if role == delivery.RoleRestaurant {
+			req.RestaurantName = "Seeded kitchen"
+		}
+		s, err := e.svc.RegisterHashed(t.Context(), req, hash)
+		if err != nil {
+			t.Fatalf("%s: %v", role, err)
+		}
+		if s.User.Email != "seeded-"+string(role)+"@example.com" || s.User.Role != role || (role == delivery.RoleRestaurant) != (s.User.RestaurantID != 0) {
+			t.Fatalf("%s: user %+v", role, s.User)
+		}
+		sid := e.sid(s)
+		if sids[sid] {
+			t.Fatalf("%s: session %s shared", role, sid)
+		}
+		sids[sid] = true
+		if stored, err := e.store.UserByID(t.Context(), s.User.ID); err != nil || stored.PasswordHash != hash {
+			t.Fatalf("%s: stored %q, %v; want the hash given", role, stored.PasswordHash, err)
+		}
+		e.login(s.User)
+	}
+	_, err = e.svc.RegisterHashed(t.Context(), accounts.RegisterRequest{Email: "boss@example.com", Name: "Boss", Role: delivery.RoleAdmin}, hash)
+	wantError(t, "admin", err, delivery.EFORBIDDEN, "role")
+	_, err = e.svc.RegisterHashed(t.Context(), accounts.RegisterRequest{Email: "seeded-customer@example.com", Name: "Again", Role: delivery.RoleCustomer}, hash)
+	wantError(t, "email taken", err, delivery.EEMAILTAKEN, "")
+}

@@ -21,13 +21,29 @@ const secretFile = "jwt_secret"
 // JWT_SECRET verbatim to give several instances the same key. Surrounding
 // whitespace in the file is ignored, so an editor's newline does no harm.
 func LoadOrCreateSecret(envSecret, dir string) ([]byte, error) {
+	return loadSecret(envSecret, func() ([]byte, error) {
+		return keyfile.LoadOrCreate(dir, secretFile, newSecret, checkSecret)
+	})
+}
+
+// LoadSecret returns the key LoadOrCreateSecret(envSecret, dir) returns,
+// but never generates one: without JWT_SECRET and dir/jwt_secret it is an
+// error, for a process that signs tokens another one (the server) must
+// accept.
+func LoadSecret(envSecret, dir string) ([]byte, error) {
+	return loadSecret(envSecret, func() ([]byte, error) {
+		return keyfile.Load(dir, secretFile, checkSecret)
+	})
+}
+
+func loadSecret(envSecret string, fromFile func() ([]byte, error)) ([]byte, error) {
 	if envSecret != "" {
 		if len(envSecret) < MinSecretLen {
 			return nil, fmt.Errorf("auth: JWT_SECRET must be at least %d bytes, got %d", MinSecretLen, len(envSecret))
 		}
 		return []byte(envSecret), nil
 	}
-	secret, err := keyfile.LoadOrCreate(dir, secretFile, newSecret, checkSecret)
+	secret, err := fromFile()
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}

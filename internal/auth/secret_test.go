@@ -2,6 +2,8 @@ package auth_test
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -119,5 +121,31 @@ func TestSecretConcurrentCreate(t *testing.T) {
 		if !bytes.Equal(got[i], got[0]) {
 			t.Fatalf("call %d got a different secret", i)
 		}
+	}
+}
+
+// LoadSecret reads the server's key and never makes one up: a tool
+// signing with a key the server does not have would only get 401s.
+func TestLoadSecretNeverGenerates(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := auth.LoadSecret("", dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("no file: err %v, want fs.ErrNotExist", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("dir holds %d entries, want none", len(entries))
+	}
+	want, err := auth.LoadOrCreateSecret("", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := auth.LoadSecret("", dir); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("got %q, %v; want the server's key", got, err)
+	}
+	env := strings.Repeat("e", 40)
+	if got, err := auth.LoadSecret(env, dir); err != nil || string(got) != env {
+		t.Fatalf("JWT_SECRET: got %q, %v", got, err)
+	}
+	if _, err := auth.LoadSecret("short", dir); err == nil {
+		t.Fatal("short JWT_SECRET accepted")
 	}
 }

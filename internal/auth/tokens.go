@@ -30,6 +30,14 @@ const MaxTTL = time.Hour
 // remembered that long, and no longer.
 const RevocationHorizon = MaxTTL + time.Minute
 
+// Issuer and Audience are the iss and aud of the server's access tokens:
+// a token of another service is refused. A tool that signs tokens the
+// server must accept (cmd/ordercast-load -seed) uses them too.
+const (
+	Issuer   = "ordercast"
+	Audience = "ordercast-api"
+)
+
 // MinSecretLen is the shortest HS256 key accepted: RFC 7518 §3.2 requires a
 // key at least as long as the hash output (256 bits).
 const MinSecretLen = 32

@@ -27,6 +27,14 @@ func LoadOrCreate(dir, name string, generate func() ([]byte, error), check func(
 	return create(dir, path, generate, check)
 }
 
+// Load returns the contents of dir/name as LoadOrCreate does, but never
+// creates the file: for a process that must use the secret of another
+// (a load tool signing the server's tokens), a missing file is an error
+// (fs.ErrNotExist) rather than a new secret nobody else knows.
+func Load(dir, name string, check func([]byte) error) ([]byte, error) {
+	return read(filepath.Join(dir, name), check)
+}
+
 func read(path string, check func([]byte) error) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
