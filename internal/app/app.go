@@ -87,6 +87,7 @@ type App struct {
 	Push      *push.Service // nil without Config.Push
 	Server    *server.Server
 	Ops       *ops.Monitor
+	active    *orders.ActiveCache // announces on the bus until Close
 }
 
 // New builds and starts an instance; serve it with Server.Serve and stop
@@ -109,6 +110,7 @@ func New(cfg Config) (*App, error) {
 	bus := active.Bus(cfg.Sessions.Bus(cfg.Bus))
 	pub, err := hub.NewPublisher(hub.PublisherConfig{Bus: bus, Now: cfg.Clock, Log: cfg.Log})
 	if err != nil {
+		active.Close()
 		return nil, err
 	}
 	conns := cfg.Conns
@@ -122,6 +124,7 @@ func New(cfg Config) (*App, error) {
 		var err error
 		if pusher, err = push.New(pc); err != nil {
 			pub.Close()
+			active.Close()
 			return nil, err
 		}
 	}
@@ -148,6 +151,7 @@ func New(cfg Config) (*App, error) {
 			pusher.Close()
 		}
 		pub.Close()
+		active.Close()
 		return nil, err
 	}
 	cfg.Sessions.OnEnd(func(sid string) { h.CloseSession(sid) })
@@ -172,7 +176,7 @@ func New(cfg Config) (*App, error) {
 	sc.Ops = mon
 	srv := server.New(sc)
 	mon.Start(sample(h, srv))
-	return &App{Orders: svc, Accounts: acc, Publisher: pub, Hub: h, Outbox: ob, Push: pusher, Server: srv, Ops: mon}, nil
+	return &App{Orders: svc, Accounts: acc, Publisher: pub, Hub: h, Outbox: ob, Push: pusher, Server: srv, Ops: mon, active: active}, nil
 }
 
 // sample reads the instance's counters for its heartbeat.
@@ -217,12 +221,14 @@ func shutdownInTurn(first, second shutdowner, firstBudget, secondBudget time.Dur
 	return errors.Join(firstErr, second.Shutdown(ctx))
 }
 
-// Close stops the outbox (marking what is queued), Web Push (after the
-// outbox, which hands it events) and the publisher, after Shutdown; the
-// caller then closes the bus, Redis and the store.
+// Close stops the outbox (marking what is queued), the announcements of
+// couriers' changed orders and Web Push (after the outbox, which hands
+// them events) and the publisher, after Shutdown; the caller then closes
+// the bus, Redis and the store.
 func (a *App) Close() {
 	a.Ops.Close() // done by Shutdown, unless it was skipped
 	a.Outbox.Close()
+	a.active.Close()
 	if a.Push != nil {
 		a.Push.Close()
 	}

@@ -22,6 +22,13 @@ const CourierChannel = "ops.couriers"
 // announced; it covers an announcement the bus lost without a gap.
 const activeTTL = 15 * time.Second
 
+// maxPending bounds the couriers waiting to be announced; past it the
+// announcement is of every courier. announceTimeout bounds one.
+const (
+	maxPending      = 4096
+	announceTimeout = 5 * time.Second
+)
+
 // ActiveCache keeps each courier's active orders as the store last gave
 // them, so that a position (one a second per courier) reads no store:
 // routing it needs the orders' seqs, stays and ETAs, which only change
@@ -38,8 +45,17 @@ type ActiveCache struct {
 
 	mu    sync.Mutex
 	m     map[delivery.ID]*activeEntry
-	added int          // entries made since the last sweep
-	bus   delivery.Bus // where changes are announced; nil: this instance only
+	added int // entries made since the last sweep
+
+	// What this instance changed, announced to the others by one loop
+	// (announceLoop) so that no request waits for the bus: the couriers,
+	// or all of them. Guarded by annMu.
+	annMu      sync.Mutex
+	bus        delivery.Bus // nil: this instance only
+	pending    map[delivery.ID]struct{}
+	pendingAll bool
+	wake       chan struct{} // cap 1: something is pending
+	stop, done chan struct{} // of announceLoop
 }
 
 type activeEntry struct {
@@ -57,17 +73,70 @@ func NewActiveCache(now func() time.Time, log zerolog.Logger) *ActiveCache {
 	if now == nil {
 		now = time.Now
 	}
-	return &ActiveCache{now: now, log: log.With().Str("component", "orders").Logger(), m: make(map[delivery.ID]*activeEntry)}
+	return &ActiveCache{
+		now: now, log: log.With().Str("component", "orders").Logger(), m: make(map[delivery.ID]*activeEntry),
+		pending: make(map[delivery.ID]struct{}), wake: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
 }
 
 // Bus returns b with CourierChannel taken out of it, its announcements
-// handed to the cache; the cache then announces on b. After a gap it
-// forgets everything.
+// handed to the cache, and starts announcing on b until Close. After a
+// gap in b the cache forgets everything.
 func (c *ActiveCache) Bus(b delivery.Bus) delivery.Bus {
-	c.mu.Lock()
+	c.annMu.Lock()
 	c.bus = b
-	c.mu.Unlock()
-	return control.Bus(b, control.Listener{Channel: CourierChannel, Message: c.received, Gap: c.forgetAll}, c.log)
+	c.annMu.Unlock()
+	go c.announceLoop()
+	return control.Bus(b, control.Listener{Channel: CourierChannel, Message: c.received, Gap: c.forgetAll, Done: c.stop}, c.log)
+}
+
+// Close stops announcing, after what is pending; call it once, after
+// the last change, if Bus was called.
+func (c *ActiveCache) Close() {
+	close(c.stop)
+	<-c.done
+}
+
+// announceLoop publishes what is pending whenever there is some, until
+// Close (then once more, for the last changes).
+func (c *ActiveCache) announceLoop() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.stop:
+			c.announcePending()
+			return
+		case <-c.wake:
+			c.announcePending()
+		}
+	}
+}
+
+func (c *ActiveCache) announcePending() {
+	c.annMu.Lock()
+	m := couriersChanged{All: c.pendingAll}
+	if !m.All {
+		for id := range c.pending {
+			m.Couriers = append(m.Couriers, id)
+		}
+	}
+	clear(c.pending)
+	c.pendingAll = false
+	b := c.bus
+	c.annMu.Unlock()
+	if !m.All && len(m.Couriers) == 0 {
+		return
+	}
+	frame, err := json.Marshal(m)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), announceTimeout)
+		err = b.Publish(ctx, delivery.BusMessage{Channel: CourierChannel, Frame: frame})
+		cancel()
+	}
+	if err != nil {
+		c.log.Warn().Err(err).Msg("announce couriers whose orders changed")
+	}
 }
 
 // couriersChanged is a message of CourierChannel: every courier, or
@@ -135,37 +204,49 @@ func (c *ActiveCache) sweepLocked(now time.Time) {
 	}
 }
 
-// changed forgets couriers here and announces them to the other
-// instances; a failed announcement leaves their copies to activeTTL or
-// to their next failed compare and set.
-func (c *ActiveCache) changed(ctx context.Context, couriers ...delivery.ID) {
+// changed forgets couriers here and has them announced to the other
+// instances; a lost announcement leaves their copies to activeTTL or to
+// their next failed compare and set.
+func (c *ActiveCache) changed(couriers ...delivery.ID) {
 	if len(couriers) == 0 {
 		return
 	}
 	c.forget(couriers...)
-	c.announce(ctx, couriersChanged{Couriers: couriers})
+	c.annMu.Lock()
+	if c.bus == nil {
+		c.annMu.Unlock()
+		return
+	}
+	for _, id := range couriers {
+		c.pending[id] = struct{}{}
+	}
+	if len(c.pending) > maxPending {
+		c.pendingAll = true
+		clear(c.pending)
+	}
+	c.annMu.Unlock()
+	c.signal()
 }
 
 // changedAll is changed for every courier (a restaurant's place or
 // preparation time, which any active order may hold, changed).
-func (c *ActiveCache) changedAll(ctx context.Context) {
+func (c *ActiveCache) changedAll() {
 	c.forgetAll()
-	c.announce(ctx, couriersChanged{All: true})
-}
-
-func (c *ActiveCache) announce(ctx context.Context, m couriersChanged) {
-	c.mu.Lock()
-	b := c.bus
-	c.mu.Unlock()
-	if b == nil {
+	c.annMu.Lock()
+	if c.bus == nil {
+		c.annMu.Unlock()
 		return
 	}
-	frame, err := json.Marshal(m)
-	if err == nil {
-		err = b.Publish(ctx, delivery.BusMessage{Channel: CourierChannel, Frame: frame})
-	}
-	if err != nil {
-		c.log.Warn().Err(err).Msg("announce couriers whose orders changed")
+	c.pendingAll = true
+	clear(c.pending)
+	c.annMu.Unlock()
+	c.signal()
+}
+
+func (c *ActiveCache) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default: // the loop has been woken already
 	}
 }
 

@@ -83,6 +83,7 @@ func TestActiveOrdersAreForgottenOnEveryInstance(t *testing.T) {
 		b := c.Bus(broker.NewBus())
 		must(t, b.Start(bustest.NewRecorder()))
 		t.Cleanup(func() { _ = b.Close() })
+		t.Cleanup(c.Close) // first: its last announcements go out on the open bus
 		return c
 	}
 	e, _ := newCountedEnv(t, func(cfg *orders.Config) { cfg.Active = newCache() })

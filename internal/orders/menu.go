@@ -65,7 +65,7 @@ func (s *Service) UpdateRestaurant(ctx context.Context, a delivery.Actor, id del
 	if err == nil && (p.Place != nil || p.PrepMinutes != nil) {
 		// The active orders of couriers hold the restaurant's place and
 		// preparation time; which couriers is not worth a read.
-		s.active.changedAll(ctx)
+		s.active.changedAll()
 	}
 	return r, err
 }

@@ -110,7 +110,7 @@ func (s *Service) publish(ctx context.Context, o delivery.Order, ev delivery.Eve
 	if err != nil {
 		// The service wrote the payload: cannot happen. The relay retries.
 		s.log.Error().Err(err).Str("order_id", o.ID.String()).Int64("seq", ev.Seq).Msg("route event")
-		s.active.changedAll(ctx) // which courier it concerns is not known
+		s.active.changedAll() // which courier it concerns is not known
 		return
 	}
 	var couriers []delivery.ID
@@ -120,10 +120,10 @@ func (s *Service) publish(ctx context.Context, o delivery.Order, ev delivery.Eve
 	if removed := pubs[0].Revoke; removed != 0 {
 		couriers = append(couriers, removed)
 	}
-	s.active.changed(ctx, couriers...)
 	if s.outbox != nil {
 		s.outbox.Committed(ctx, ev, pubs)
 	}
+	s.active.changed(couriers...)
 }
 
 // publishEphemeral hands ephemeral publications to the publisher; a
