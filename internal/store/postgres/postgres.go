@@ -33,6 +33,8 @@ var _ delivery.Store = (*Store)(nil)
 // Store is a delivery.Store on a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	// updaters run UpdateOrder's calls in batches (batch.go).
+	updaters *updaterPool
 	// stopPurge ends the periodic purge of refresh tokens and revocations.
 	stopPurge func()
 }
@@ -74,6 +76,7 @@ func openConfig(ctx context.Context, cfg *pgxpool.Config, lockID int64) (*Store,
 		pool.Close()
 		return nil, err
 	}
+	s.startUpdaters()
 	s.stopPurge = sqlutil.Periodic(sqlutil.RefreshPurgeInterval, func(ctx context.Context) {
 		// A failed round is tried again at the next.
 		_, _ = sqlutil.PurgeRounds(ctx, s.PurgeRefreshTokens)
@@ -107,9 +110,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the purge and closes the connection pool.
+// Close stops the purge and the updaters, after their current batches,
+// and closes the connection pool.
 func (s *Store) Close() error {
 	s.stopPurge()
+	s.updaters.close()
 	s.pool.Close()
 	return nil
 }
