@@ -44,7 +44,9 @@ type Store struct {
 // PostgreSQL flushes the commits waiting at once together: pgx's default
 // of max(4, NumCPU) connections kept durable appends near 800/s on two
 // cores, 32 got 2,200/s (BenchmarkDurableAppend); with two round trips a
-// transaction (txn) 32 still does better than 16 or 64.
+// transaction (txn) 32 still does better than 16 or 64. UpdateOrder now
+// takes one connection per loop (batch.go); order creations, chat
+// messages and the other writes still hold one each.
 const defaultMaxConns = 32
 
 // Open connects to the database at url (a postgres:// URL or a key=value
