@@ -29,15 +29,20 @@ import (
 //
 // A call whose mutate fails (or panics, or that finds no order, or whose
 // MaxActive check refuses) is answered with its error and writes
-// nothing; the others of its batch commit. A batch whose transaction
-// fails on the server (a deadlock of the courier locks of MaxActive, a
-// constraint one change broke) was rolled back whole: deadlocks and
-// serialization failures run the batch again, other errors run each of
-// its calls in a transaction of its own (updateOne), so that the failure
-// is its call's alone. mutate may therefore run more than once for a
-// call; only the run whose writes commit counts. A failure whose outcome
-// is unknown (the connection broke after COMMIT was sent) is every
-// call's error, as it would be for one transaction.
+// nothing; the others of its batch commit. A batch locks at most one
+// courier (MaxActive's check), after its orders: a call whose check is of
+// another courier goes to the next batch, with the later calls of its
+// order, so that batches lock in one order (orders by id, then one
+// courier) and do not deadlock on couriers. A batch whose transaction the
+// server refused (rolledBack: a deadlock with other writes, a constraint
+// one change broke) wrote nothing: deadlocks and serialization failures
+// run the batch again, other errors run each of its calls in a
+// transaction of its own (updateOne), so that the failure is its call's
+// alone. mutate may therefore run more than once for a call; only the
+// run whose writes commit counts. A failure whose outcome is unknown
+// (the connection broke after COMMIT was sent) is the error of every call
+// whose writes the batch held, as it would be for one transaction; the
+// others get their own outcomes.
 const (
 	// updaters is the number of loops: PostgreSQL flushes the commits
 	// of the loops in flight together.
@@ -73,6 +78,13 @@ type updateReq struct {
 
 	// Set by the run of the batch that commits.
 	res updateRes
+}
+
+// start marks r started unless its caller gave up; a call put off to
+// the next batch is started already.
+func (r *updateReq) start() bool {
+	r.state.CompareAndSwap(queued, started)
+	return r.state.Load() == started
 }
 
 type updateRes struct {
@@ -146,12 +158,23 @@ func (p *updaterPool) update(ctx context.Context, id delivery.ID, mutate func(*d
 
 func (s *Store) runUpdater(q chan *updateReq, stop chan struct{}) {
 	batch := make([]*updateReq, 0, maxUpdateBatch)
+	var later []*updateReq // put off by the previous batch: started, their callers waiting
 	for {
-		select {
-		case r := <-q:
-			batch = append(batch[:0], r)
-		case <-stop:
-			return
+		batch = append(batch[:0], later...)
+		if len(batch) == 0 {
+			// Once closed, the calls still queued are their callers' to
+			// answer: stop wins over a queue that is ready too.
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			select {
+			case r := <-q:
+				batch = append(batch, r)
+			case <-stop:
+				return
+			}
 		}
 	collect:
 		for len(batch) < maxUpdateBatch {
@@ -162,57 +185,102 @@ func (s *Store) runUpdater(q chan *updateReq, stop chan struct{}) {
 				break collect
 			}
 		}
-		s.updateBatch(batch)
+		later = s.updateBatch(batch)
 	}
 }
 
-// updateBatch runs and answers the calls of batch.
-func (s *Store) updateBatch(batch []*updateReq) {
+// updateBatch runs and answers the calls of batch, but for those put off
+// to the next batch, which it returns.
+func (s *Store) updateBatch(batch []*updateReq) (later []*updateReq) {
 	var run []*updateReq
 	for _, r := range batch {
-		if !r.state.CompareAndSwap(queued, started) {
-			continue // its caller gave up
+		if r.start() {
+			run = append(run, r)
 		}
-		if err := r.ctx.Err(); err != nil {
-			r.done <- updateRes{err: err}
-			continue
-		}
-		run = append(run, r)
-	}
-	if len(run) == 0 {
-		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
+	var ran, answered []*updateReq
 	var err error
 	var committing bool
 	for range batchAttempts {
-		var ran []*updateReq
-		ran, committing, err = s.tryBatch(ctx, run)
+		if run = dropEnded(run); len(run) == 0 {
+			return nil
+		}
+		ran, answered, later, committing, err = s.tryBatch(ctx, run)
 		if err == nil {
-			for _, r := range ran {
-				r.done <- r.res
-			}
-			return
+			answer(ran)
+			answer(answered)
+			return later
 		}
 		if !retryable(err) {
 			break
 		}
 	}
-	var pgErr *pgconn.PgError
-	if committing && !errors.As(err, &pgErr) {
-		// The COMMIT went out and no answer came: it may have committed.
+	if !rolledBack(err, committing) {
+		// The COMMIT went out and no answer came: it may have committed
+		// the writes of ran. The others wrote nothing in any case.
 		err = sqlutil.Wrap("postgres: update order", err)
-		for _, r := range run {
+		for _, r := range ran {
 			r.done <- updateRes{err: err}
 		}
-		return
+		answer(answered)
+		return later
 	}
 	// Nothing of the batch was written: each call on its own, so that
 	// a failure is its call's alone.
 	for _, r := range run {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- updateRes{err: err}
+			continue
+		}
 		r.done <- s.updateAlone(ctx, r)
 	}
+	return nil
+}
+
+// dropEnded answers the calls of run whose context ended, nothing
+// written, and returns the others.
+func dropEnded(run []*updateReq) []*updateReq {
+	live := run[:0]
+	for _, r := range run {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- updateRes{err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	return live
+}
+
+// answer sends each call its res.
+func answer(rs []*updateReq) {
+	for _, r := range rs {
+		r.done <- r.res
+	}
+}
+
+// rolledBack tells whether a batch's transaction that failed with err
+// wrote nothing. Before the COMMIT went out it did not commit. After, an
+// error of severity ERROR (a statement's, which aborts the transaction
+// and makes the server skip the COMMIT behind it, or the COMMIT's own)
+// or a COMMIT answered ROLLBACK means it was rolled back; a FATAL or
+// PANIC, or an error of the network or of the context, leaves the
+// outcome unknown. (A COMMIT acknowledged is a success, whatever came
+// after it: txn.commit.)
+func rolledBack(err error, committing bool) bool {
+	if !committing || errors.Is(err, pgx.ErrTxCommitRollback) {
+		return true
+	}
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return false
+	}
+	severity := e.SeverityUnlocalized // Severity may be translated
+	if severity == "" {
+		severity = e.Severity
+	}
+	return severity == "ERROR"
 }
 
 // updateAlone runs r in a transaction of its own; a panic of its mutate
@@ -237,17 +305,18 @@ func retryable(err error) bool {
 	return false
 }
 
-// tryBatch runs the calls of run in one transaction; each one's outcome
-// is in its res. ran are those answered after the COMMIT, which tryBatch
-// does not answer; the others it answered already (their own errors). If
-// err is not nil, nothing was written and no call of ran was answered;
-// committing tells whether the COMMIT had gone out.
-func (s *Store) tryBatch(ctx context.Context, run []*updateReq) (ran []*updateReq, committing bool, err error) {
+// tryBatch runs the calls of run in one transaction, each one's outcome
+// in its res, and answers none of them: ran are those whose writes the
+// transaction holds, answered those that failed on their own (res their
+// error), later those put off to the next batch, untouched: a call whose
+// MaxActive check is of another courier than the batch's, and the calls
+// of its order after it. If err is not nil the writes of ran did not
+// commit, or, committing and not rolledBack, may have.
+func (s *Store) tryBatch(ctx context.Context, run []*updateReq) (ran, answered, later []*updateReq, committing bool, err error) {
 	ids := make([]int64, len(run))
 	for i, r := range run {
 		ids[i] = int64(r.id)
 	}
-	var answered []*updateReq // answered by their own errors, once this run is final
 	err = s.inTx(ctx, func(tx *txn) error {
 		orders := make(map[delivery.ID]delivery.Order, len(run))
 		b := &pgx.Batch{}
@@ -262,8 +331,14 @@ func (s *Store) tryBatch(ctx context.Context, run []*updateReq) (ran []*updateRe
 			return err
 		}
 		var w batchWrites
+		var courier delivery.ID          // locked by a MaxActive check; 0: none yet
+		putOff := map[delivery.ID]bool{} // orders whose later calls go to the next batch
 		for _, r := range run {
 			r.res = updateRes{}
+			if putOff[r.id] {
+				later = append(later, r)
+				continue
+			}
 			old, found := orders[r.id]
 			if !found {
 				r.res.err = orderNotFound(r.id)
@@ -272,6 +347,12 @@ func (s *Store) tryBatch(ctx context.Context, run []*updateReq) (ran []*updateRe
 			}
 			o, ev, change, err := mutateOnce(old, r)
 			if err == nil && change.MaxActive > 0 && delivery.IsActiveDelivery(o) {
+				if courier != 0 && *o.CourierID != courier {
+					putOff[r.id] = true
+					later = append(later, r)
+					continue
+				}
+				courier = *o.CourierID
 				// The count must see the earlier calls' writes.
 				if b := w.flush(); b != nil {
 					if err := tx.send(ctx, b); err != nil {
@@ -300,16 +381,7 @@ func (s *Store) tryBatch(ctx context.Context, run []*updateReq) (ran []*updateRe
 		committing = true
 		return tx.commit(ctx, w.flush())
 	})
-	if err != nil {
-		for _, r := range answered {
-			r.res = updateRes{}
-		}
-		return nil, committing, err
-	}
-	for _, r := range answered {
-		r.done <- r.res
-	}
-	return ran, committing, nil
+	return ran, answered, later, committing, err
 }
 
 // mutateOnce applies r's mutate to old as UpdateOrder does; a panic of
@@ -417,7 +489,9 @@ func (w *batchWrites) flush() *pgx.Batch {
 	b.Queue(`
 		INSERT INTO order_events (order_id, seq, type, data, created_at)
 		SELECT order_id, seq, type, data::json, created_at
-		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[]) AS v(order_id, seq, type, data, created_at)`,
+		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY
+			AS v(order_id, seq, type, data, created_at, n)
+		ORDER BY n`, // the outbox's ids follow the calls' order
 		w.evOrder, w.evSeq, w.evType, w.evData, w.evCreated).Fn = execFn(wrapErr("insert events"))
 	*w = batchWrites{}
 	return b

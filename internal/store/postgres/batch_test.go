@@ -3,7 +3,13 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 )
@@ -25,6 +31,7 @@ func TestUpdateBatch(t *testing.T) {
 	customer := user("c@example.com", delivery.RoleCustomer, "")
 	staff := user("r@example.com", delivery.RoleRestaurant, "Pizza")
 	courier := user("k@example.com", delivery.RoleCourier, "")
+	courier2 := user("k2@example.com", delivery.RoleCourier, "")
 	newOrder := func() delivery.Order {
 		o, _, err := s.CreateOrder(ctx, delivery.Order{CustomerID: customer.ID, RestaurantID: staff.RestaurantID,
 			TotalCents: 100, DeliveryAddress: "Main Street 1"}, delivery.IdempotencyKey{})
@@ -172,4 +179,158 @@ func TestUpdateBatch(t *testing.T) {
 		wantLog(t, a.ID, 1, 2)
 		wantLog(t, b.ID, 1)
 	})
+
+	t.Run("one courier a batch", func(t *testing.T) {
+		a, b, c := newOrder(), newOrder(), newOrder()
+		claim := func(k delivery.User) func(*delivery.Order) (delivery.Change, error) {
+			return func(o *delivery.Order) (delivery.Change, error) {
+				o.Status, o.CourierID = delivery.StatusAccepted, &k.ID
+				return delivery.Change{Type: delivery.EventOrderAssigned, MaxActive: 5}, nil
+			}
+		}
+		batch := []*updateReq{
+			req(a.ID, claim(courier2)),
+			req(b.ID, claim(courier)), // another courier: the next batch
+			req(c.ID, note("c")),
+			req(b.ID, note("after the put off claim")), // behind it, in its order
+		}
+		later := s.updateBatch(batch)
+		wantSeq(t, batch[0], 2, "")
+		wantSeq(t, batch[2], 2, "c")
+		if len(later) != 2 || later[0] != batch[1] || later[1] != batch[3] {
+			t.Fatalf("put off %v, want the second claim and the call behind it", later)
+		}
+		for _, r := range later {
+			select {
+			case res := <-r.done:
+				t.Fatalf("call put off answered: %+v", res)
+			default:
+			}
+		}
+		wantLog(t, b.ID, 1)
+		if later := s.updateBatch(later); len(later) != 0 {
+			t.Fatalf("the next batch put off %d calls", len(later))
+		}
+		if res := answer(t, batch[1]); res.err != nil || res.o.Seq != 2 || res.o.CourierID == nil || *res.o.CourierID != courier.ID {
+			t.Fatalf("claim put off: %+v", res)
+		}
+		wantSeq(t, batch[3], 3, "after the put off claim")
+		wantLog(t, b.ID, 1, 2, 3)
+	})
+
+	t.Run("a call whose context ended while queued", func(t *testing.T) {
+		a := newOrder()
+		ended, cancel := context.WithCancel(ctx)
+		cancel()
+		gone := req(a.ID, note("gone"))
+		gone.ctx = ended
+		batch := []*updateReq{gone, req(a.ID, note("kept"))}
+		s.updateBatch(batch)
+		if res := answer(t, gone); !errors.Is(res.err, context.Canceled) {
+			t.Errorf("call cancelled: %+v, want context.Canceled", res)
+		}
+		if calls[gone] != 0 {
+			t.Errorf("mutate of the call cancelled ran %d times", calls[gone])
+		}
+		wantSeq(t, batch[1], 2, "kept")
+		wantLog(t, a.ID, 1, 2)
+	})
+}
+
+// TestRolledBack classifies the errors of a batch's transaction: before
+// the COMMIT went out nothing was written; after, an ERROR (a statement's
+// or the COMMIT's) rolled it back, and anything else may have committed.
+func TestRolledBack(t *testing.T) {
+	severe := func(severity string) error {
+		return fmt.Errorf("write orders: %w", &pgconn.PgError{Severity: severity, SeverityUnlocalized: severity, Code: "57P01"})
+	}
+	network := errors.New("read tcp: connection reset by peer")
+	for _, c := range []struct {
+		name       string
+		err        error
+		committing bool
+		want       bool
+	}{
+		{"ERROR before the COMMIT", severe("ERROR"), false, true},
+		{"network before the COMMIT", network, false, true},
+		{"ERROR with the COMMIT", severe("ERROR"), true, true},
+		{"ERROR, severity translated", &pgconn.PgError{Severity: "FEHLER", SeverityUnlocalized: "ERROR"}, true, true},
+		{"COMMIT answered ROLLBACK", fmt.Errorf("commit: %w", pgx.ErrTxCommitRollback), true, true},
+		{"FATAL with the COMMIT", severe("FATAL"), true, false},
+		{"PANIC with the COMMIT", severe("PANIC"), true, false},
+		{"network with the COMMIT", network, true, false},
+		{"context with the COMMIT", context.DeadlineExceeded, true, false},
+	} {
+		if got := rolledBack(c.err, c.committing); got != c.want {
+			t.Errorf("%s: rolledBack = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestCloseWithCallsQueued closes the store while a batch runs and calls
+// wait behind it: the batch commits, and each call queued is answered
+// errClosed, none left waiting.
+func TestCloseWithCallsQueued(t *testing.T) {
+	s := openTest(t, 4)
+	ctx := t.Context()
+	customer, err := s.CreateUser(ctx, delivery.User{Email: "c@example.com", Name: "c", Role: delivery.RoleCustomer, PasswordHash: "h"}, delivery.Restaurant{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	staff, err := s.CreateUser(ctx, delivery.User{Email: "r@example.com", Name: "r", Role: delivery.RoleRestaurant, PasswordHash: "h"}, delivery.Restaurant{Name: "Pizza"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _, err := s.CreateOrder(ctx, delivery.Order{CustomerID: customer.ID, RestaurantID: staff.RestaurantID,
+		TotalCents: 100, DeliveryAddress: "Main Street 1"}, delivery.IdempotencyKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note := func(o *delivery.Order) (delivery.Change, error) {
+		o.Notes = "note"
+		return delivery.Change{Type: "note"}, nil
+	}
+
+	// The first call holds its loop inside its batch until released.
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	first := make(chan error, 1)
+	go func() {
+		_, _, err := s.UpdateOrder(ctx, o.ID, func(cur *delivery.Order) (delivery.Change, error) {
+			once.Do(func() { close(entered) })
+			<-release
+			return note(cur)
+		})
+		first <- err
+	}()
+	<-entered
+	const n = 5
+	queued := make(chan error, n)
+	for range n {
+		go func() {
+			_, _, err := s.UpdateOrder(ctx, o.ID, note)
+			queued <- err
+		}()
+	}
+	q := s.updaters.queues[uint64(o.ID)%uint64(len(s.updaters.queues))]
+	for deadline := time.Now().Add(10 * time.Second); len(q) < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls queued, want %d", len(q), n)
+		}
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	<-s.updaters.stop // Close has begun: the loop takes no more calls
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("call in the batch: %v", err)
+	}
+	for range n {
+		if err := <-queued; !errors.Is(err, errClosed) {
+			t.Errorf("call queued: %v, want errClosed", err)
+		}
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
 }

@@ -220,6 +220,7 @@ func (tx *txn) commit(ctx context.Context, b *pgx.Batch) error {
 	if b == nil {
 		b = &pgx.Batch{}
 	}
+	var acked bool
 	b.Queue("commit").Fn = func(br pgx.BatchResults) error {
 		tag, err := br.Exec()
 		if err == nil && tag.String() == "ROLLBACK" {
@@ -228,9 +229,17 @@ func (tx *txn) commit(ctx context.Context, b *pgx.Batch) error {
 		if err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}
+		acked = true
 		return nil
 	}
 	tx.commitErr = tx.sendBatch(ctx, b)
+	if acked {
+		// The server committed. An error after that (a FATAL on the
+		// Sync behind the COMMIT, when the backend is terminated while
+		// it flushes the commit) is the connection's, which the pool
+		// then drops, not the transaction's.
+		tx.commitErr = nil
+	}
 	return tx.commitErr
 }
 
