@@ -107,7 +107,13 @@ type Store interface {
 	// With Change.MaxActive
 	// set, a courier who would hold more active orders than that gets
 	// ETOOMANYACTIVE and nothing is written, also under concurrent
-	// changes of the courier's other orders.
+	// changes of the courier's other orders. mutate must depend only on
+	// the order it is given: a store may call it again, on the order read
+	// anew, when it runs the transaction again (PostgreSQL's does after a
+	// deadlock, or to take one call's failure out of a batch); only the
+	// call whose writes commit counts. mutate must not block nor call the
+	// store: it may run on a loop that other calls share (PostgreSQL's),
+	// and an UpdateOrder from inside it would wait for that loop forever.
 	UpdateOrder(ctx context.Context, id ID, mutate func(*Order) (Change, error)) (Order, Event, error)
 	// ListOrders returns the orders f selects, newest first.
 	ListOrders(ctx context.Context, f OrderFilter) ([]Order, error)

@@ -226,8 +226,14 @@ func queueEvent(b *pgx.Batch, ev delivery.Event) {
 }
 
 // UpdateOrder locks the order row, applies mutate and appends the change as
-// the event with the next seq.
+// the event with the next seq, in a batch with the calls that queued
+// meanwhile (batch.go); mutate may run more than once.
 func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*delivery.Order) (delivery.Change, error)) (delivery.Order, delivery.Event, error) {
+	return s.updaters.update(ctx, id, mutate)
+}
+
+// updateOne is UpdateOrder in a transaction of its own.
+func (s *Store) updateOne(ctx context.Context, id delivery.ID, mutate func(*delivery.Order) (delivery.Change, error)) (delivery.Order, delivery.Event, error) {
 	var o delivery.Order
 	var ev delivery.Event
 	var mutateErr error

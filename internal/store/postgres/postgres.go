@@ -33,6 +33,8 @@ var _ delivery.Store = (*Store)(nil)
 // Store is a delivery.Store on a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	// updaters run UpdateOrder's calls in batches (batch.go).
+	updaters *updaterPool
 	// stopPurge ends the periodic purge of refresh tokens and revocations.
 	stopPurge func()
 }
@@ -42,7 +44,9 @@ type Store struct {
 // PostgreSQL flushes the commits waiting at once together: pgx's default
 // of max(4, NumCPU) connections kept durable appends near 800/s on two
 // cores, 32 got 2,200/s (BenchmarkDurableAppend); with two round trips a
-// transaction (txn) 32 still does better than 16 or 64.
+// transaction (txn) 32 still does better than 16 or 64. UpdateOrder now
+// takes one connection per loop (batch.go); order creations, chat
+// messages and the other writes still hold one each.
 const defaultMaxConns = 32
 
 // Open connects to the database at url (a postgres:// URL or a key=value
@@ -74,6 +78,7 @@ func openConfig(ctx context.Context, cfg *pgxpool.Config, lockID int64) (*Store,
 		pool.Close()
 		return nil, err
 	}
+	s.startUpdaters()
 	s.stopPurge = sqlutil.Periodic(sqlutil.RefreshPurgeInterval, func(ctx context.Context) {
 		// A failed round is tried again at the next.
 		_, _ = sqlutil.PurgeRounds(ctx, s.PurgeRefreshTokens)
@@ -107,9 +112,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the purge and closes the connection pool.
+// Close stops the purge and the updaters, after their current batches,
+// and closes the connection pool.
 func (s *Store) Close() error {
 	s.stopPurge()
+	s.updaters.close()
 	s.pool.Close()
 	return nil
 }
@@ -213,6 +220,7 @@ func (tx *txn) commit(ctx context.Context, b *pgx.Batch) error {
 	if b == nil {
 		b = &pgx.Batch{}
 	}
+	var acked bool
 	b.Queue("commit").Fn = func(br pgx.BatchResults) error {
 		tag, err := br.Exec()
 		if err == nil && tag.String() == "ROLLBACK" {
@@ -221,9 +229,17 @@ func (tx *txn) commit(ctx context.Context, b *pgx.Batch) error {
 		if err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}
+		acked = true
 		return nil
 	}
 	tx.commitErr = tx.sendBatch(ctx, b)
+	if acked {
+		// The server committed. An error after that (a FATAL on the
+		// Sync behind the COMMIT, when the backend is terminated while
+		// it flushes the commit) is the connection's, which the pool
+		// then drops, not the transaction's.
+		tx.commitErr = nil
+	}
 	return tx.commitErr
 }
 

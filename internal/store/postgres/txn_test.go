@@ -181,13 +181,13 @@ func TestNotFoundKeepsStatements(t *testing.T) {
 	s := openTest(t, 1)
 	ctx := context.Background()
 	const missing = delivery.ID(1 << 40)
-	prepared := func(t *testing.T) bool {
+	prepared := func(t *testing.T, query string) bool {
 		t.Helper()
 		// A cached statement that was dropped is deallocated before the
 		// connection's next query, this one.
 		var n int
 		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_prepared_statements WHERE statement = $1`,
-			orderForUpdateQuery).Scan(&n); err != nil {
+			query).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n > 0
@@ -204,8 +204,8 @@ func TestNotFoundKeepsStatements(t *testing.T) {
 		return delivery.Change{}, nil
 	})
 	wantNotFound(t, err)
-	if !prepared(t) {
-		t.Error("UpdateOrder: the order's locking read is no longer prepared")
+	if !prepared(t, ordersForUpdateQuery) {
+		t.Error("UpdateOrder: the orders' locking read is no longer prepared")
 	}
 	_, err = s.AppendMessage(ctx, delivery.Message{OrderID: missing, ClientMsgID: "m1", Text: "hi"},
 		func(delivery.Order) error {
@@ -213,7 +213,7 @@ func TestNotFoundKeepsStatements(t *testing.T) {
 			return nil
 		})
 	wantNotFound(t, err)
-	if !prepared(t) {
+	if !prepared(t, orderForUpdateQuery) {
 		t.Error("AppendMessage: the order's locking read is no longer prepared")
 	}
 }

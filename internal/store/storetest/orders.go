@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -139,7 +140,11 @@ func testUpdateOrder(t *testing.T, s delivery.Store) {
 	called := 0
 	got, ev, err := s.UpdateOrder(ctx, o.ID, func(cur *delivery.Order) (delivery.Change, error) {
 		called++
-		deepEqual(t, "mutate sees", *cur, o)
+		// mutate may run on a store's goroutine: no t.Fatal in it.
+		if !reflect.DeepEqual(*cur, o) {
+			t.Errorf("mutate sees:\n got %+v\nwant %+v", *cur, o)
+			return delivery.Change{}, errSentinel
+		}
 		cur.Status = delivery.StatusAccepted
 		cur.CourierID = ptr(f.courier.ID)
 		cur.Items = append(cur.Items, delivery.OrderItem{MenuItemID: f.item.ID, Name: "extra", Quantity: 1, PriceCents: 1})
@@ -147,7 +152,7 @@ func testUpdateOrder(t *testing.T, s delivery.Store) {
 		return delivery.Change{Type: delivery.EventOrderAssigned}, nil
 	})
 	must(t, err)
-	if called != 1 {
+	if called < 1 { // a store may run it again (UpdateOrder)
 		t.Fatalf("mutate called %d times", called)
 	}
 	if got.ID != o.ID || got.CustomerID != o.CustomerID || got.Seq != 2 || got.Status != delivery.StatusAccepted ||
