@@ -20,7 +20,7 @@ const CourierChannel = "ops.couriers"
 // activeTTL bounds how long a courier's active orders are used without
 // reading them again: only a backstop, since every change of them is
 // announced; it covers an announcement the bus lost without a gap.
-const activeTTL = 15 * time.Second
+const activeTTL = 30 * time.Second
 
 // maxPending bounds the couriers waiting to be announced; past it the
 // announcement is of every courier. announceTimeout bounds one.

@@ -71,6 +71,13 @@ func TestPositionsReadActiveOrdersOnlyAfterTheyChange(t *testing.T) {
 	if got := w.activeReads.Load() - before; got != 5 {
 		t.Fatalf("the courier's orders were read %d times, want 5 (once, then after each of 4 changes)", got)
 	}
+	// A copy older than its expiry (30 s) is read again: the backstop for
+	// an announcement the bus lost.
+	e.locateOn(e.svc, e.pub, e.w.courier, o2.ID, 29*time.Second)
+	e.locateOn(e.svc, e.pub, e.w.courier, o2.ID, 2*time.Second)
+	if got := w.activeReads.Load() - before; got != 6 {
+		t.Fatalf("the courier's orders were read %d times, want 6 (once more after 30 s)", got)
+	}
 }
 
 // An event committed on another instance makes this one read the
