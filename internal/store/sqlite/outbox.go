@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ordercast/ordercast/internal/delivery"
@@ -60,23 +59,16 @@ func (s *Store) MarkPublished(ctx context.Context, events []delivery.Event) erro
 	return sqlutil.Wrap("sqlite: mark events published", err)
 }
 
-// markPublished updates in chunks that stay under SQLite's limit of
-// bound parameters.
+// markPublished marks each event by its own run of one statement, which
+// the writer keeps prepared: a statement listing the batch's events would
+// be another statement to parse for each batch size.
 func markPublished(ctx context.Context, tx *wtx, events []delivery.Event) error {
-	const chunk = 200
-	for len(events) > 0 {
-		n := min(chunk, len(events))
-		args := make([]any, 0, 2*n)
-		for _, ev := range events[:n] {
-			args = append(args, int64(ev.OrderID), ev.Seq)
-		}
-		rowValues := strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
+	for _, ev := range events {
 		_, err := tx.ExecContext(ctx, `UPDATE order_events SET published = 1
-			WHERE published = 0 AND (order_id, seq) IN (VALUES `+rowValues+`)`, args...)
+			WHERE order_id = ? AND seq = ? AND published = 0`, int64(ev.OrderID), ev.Seq)
 		if err != nil {
-			return fmt.Errorf("mark published: %w", err)
+			return fmt.Errorf("mark published %s/%d: %w", ev.OrderID, ev.Seq, err)
 		}
-		events = events[n:]
 	}
 	return nil
 }

@@ -39,6 +39,9 @@ const (
 	// queueSize bounds the requests waiting for the writer; more callers
 	// wait (with their context) to queue.
 	queueSize = 1024
+	// maxStmts bounds the statements the writer keeps prepared across
+	// transactions (the write methods use a few dozen).
+	maxStmts = 64
 )
 
 var errClosed = errors.New("store closed")
@@ -71,10 +74,14 @@ type writer struct {
 	stop   chan struct{} // closed by close
 	exited chan struct{} // closed when run returns
 	once   sync.Once
+	// stmts are prepared on db's one connection and reused by every
+	// transaction (wtx.stmt); only the writer's goroutine uses the map.
+	stmts map[string]*sql.Stmt
 }
 
 func startWriter(db *sql.DB) *writer {
-	w := &writer{db: db, queue: make(chan *request, queueSize), stop: make(chan struct{}), exited: make(chan struct{})}
+	w := &writer{db: db, queue: make(chan *request, queueSize), stop: make(chan struct{}), exited: make(chan struct{}),
+		stmts: map[string]*sql.Stmt{}}
 	go w.run()
 	return w
 }
@@ -122,6 +129,11 @@ func (w *writer) do(ctx context.Context, fn func(ctx context.Context, tx *wtx) e
 
 func (w *writer) run() {
 	defer close(w.exited)
+	defer func() {
+		for _, st := range w.stmts {
+			_ = st.Close()
+		}
+	}()
 	batch := make([]*request, 0, maxBatch)
 	for {
 		select {
@@ -161,7 +173,8 @@ func (w *writer) commit(batch []*request) []*request {
 		}
 		return nil
 	}
-	tx := &wtx{Tx: sqlTx, stmts: map[string]*sql.Stmt{}}
+	tx := &wtx{Tx: sqlTx, w: w, stmts: map[string]*sql.Stmt{}}
+	defer func() { w.keepPrepared(tx.fresh) }()
 	var ran []*request // run without error, answered after the COMMIT
 	for i, r := range batch {
 		if !r.state.CompareAndSwap(queued, started) {
@@ -232,22 +245,48 @@ func runSavepoint(tx *wtx, r *request) (res result, broken error) {
 	return res, nil
 }
 
-// wtx is a transaction of the writer. It prepares each statement once and
-// reuses it for every request of the batch: parsing a statement costs
-// SQLite about as much as running it. The statements are closed with the
-// transaction.
+// keepPrepared prepares on the writer's connection, for the next
+// transactions, the statements a transaction had to prepare for itself.
+// It runs between transactions: the pool's one connection is free then.
+// A statement that fails to prepare here is prepared by each transaction
+// again.
+func (w *writer) keepPrepared(queries []string) {
+	for _, q := range queries {
+		if len(w.stmts) >= maxStmts {
+			return
+		}
+		if st, err := w.db.PrepareContext(context.Background(), q); err == nil {
+			w.stmts[q] = st
+		}
+	}
+}
+
+// wtx is a transaction of the writer. Parsing a statement costs SQLite
+// about as much as running it, so each is prepared once on the writer's
+// connection and reused by every transaction (the transaction's *sql.Stmt
+// is a handle on it, closed with the transaction). A statement the writer
+// does not hold yet is prepared for the transaction, reused by all its
+// requests, and kept by the writer after it (keepPrepared).
 type wtx struct {
 	*sql.Tx
+	w     *writer
 	stmts map[string]*sql.Stmt
+	fresh []string // prepared by this transaction alone
 }
 
 func (t *wtx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := t.stmts[query]; ok {
 		return st, nil
 	}
-	st, err := t.Tx.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
+	var st *sql.Stmt
+	if kept, ok := t.w.stmts[query]; ok {
+		st = t.Tx.StmtContext(ctx, kept)
+	} else {
+		var err error
+		if st, err = t.Tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		t.fresh = append(t.fresh, query)
 	}
 	t.stmts[query] = st
 	return st, nil
