@@ -21,7 +21,7 @@ import (
 func (s *Store) RelayPending(ctx context.Context, from, to time.Time, limit int, publish func(delivery.Event) error) (int, error) {
 	relayed := 0
 	var publishErr error
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		rows, err := tx.QueryContext(ctx, `
 			SELECT `+eventColumns+` FROM order_events
 			WHERE published = 0 AND created_at >= ? AND created_at < ?
@@ -55,7 +55,7 @@ func (s *Store) MarkPublished(ctx context.Context, events []delivery.Event) erro
 	if len(events) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error { return markPublished(ctx, tx, events) })
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error { return markPublished(ctx, tx, events) })
 	return sqlutil.Wrap("sqlite: mark events published", err)
 }
 
@@ -77,7 +77,7 @@ func markPublished(ctx context.Context, tx *wtx, events []delivery.Event) error 
 // before as published without publishing them, and returns how many.
 func (s *Store) ExpirePending(ctx context.Context, before time.Time, limit int) (int, error) {
 	var n int64
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE order_events SET published = 1 WHERE id IN (
 			SELECT id FROM order_events WHERE published = 0 AND created_at < ? ORDER BY id LIMIT ?)`,
 			sqlutil.FormatTime(before), limit)

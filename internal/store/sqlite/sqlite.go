@@ -269,9 +269,17 @@ func (s *Store) Close() error {
 // inTx runs fn in a write transaction of the writer (see writer.go) and
 // returns once it committed, or with fn's error and nothing of fn written.
 // fn must use the ctx it is given, which does not end the statements of a
-// started transaction.
+// started transaction. The writer then forgets the orders it keeps
+// (writerorders.go), since fn may have changed any.
 func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
-	return s.w.do(ctx, fn)
+	return s.w.do(ctx, false, fn)
+}
+
+// inOrderTx is inTx for an fn that changes no order and no restaurant
+// but as it tells the writer: tx.putOrder for an order as it wrote it,
+// tx.forgetOrder for one it changed otherwise.
+func (s *Store) inOrderTx(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
+	return s.w.do(ctx, true, fn)
 }
 
 // queryer is what both a pool and a transaction offer.

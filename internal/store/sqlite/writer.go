@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ordercast/ordercast/internal/delivery"
 )
 
 // Group commit. With synchronous=FULL every commit waits for an fsync of
@@ -54,10 +56,13 @@ const (
 )
 
 type request struct {
-	ctx   context.Context
-	fn    func(ctx context.Context, tx *wtx) error
-	state atomic.Int32
-	done  chan result // buffered: the writer never waits for the caller
+	ctx context.Context
+	fn  func(ctx context.Context, tx *wtx) error
+	// keepsOrders: fn tells the writer of every order it changes
+	// (writerorders.go).
+	keepsOrders bool
+	state       atomic.Int32
+	done        chan result // buffered: the writer never waits for the caller
 }
 
 // result is a request's outcome; panicked carries a panic of fn back to
@@ -77,11 +82,15 @@ type writer struct {
 	// stmts are prepared on db's one connection and reused by every
 	// transaction (wtx.stmt); only the writer's goroutine uses the map.
 	stmts map[string]*sql.Stmt
+	// orders as the committed transactions left them (writerorders.go),
+	// valid as of dataVersion; only the writer's goroutine uses them.
+	orders      map[delivery.ID]delivery.Order
+	dataVersion int64
 }
 
 func startWriter(db *sql.DB) *writer {
 	w := &writer{db: db, queue: make(chan *request, queueSize), stop: make(chan struct{}), exited: make(chan struct{}),
-		stmts: map[string]*sql.Stmt{}}
+		stmts: map[string]*sql.Stmt{}, orders: map[delivery.ID]delivery.Order{}}
 	go w.run()
 	return w
 }
@@ -94,12 +103,13 @@ func (w *writer) close() {
 }
 
 // do runs fn in a write transaction of the writer and returns once that
-// transaction committed (or fn failed).
-func (w *writer) do(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
+// transaction committed (or fn failed). keepsOrders tells that fn keeps
+// the writer's orders right (see inOrderTx).
+func (w *writer) do(ctx context.Context, keepsOrders bool, fn func(ctx context.Context, tx *wtx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &request{ctx: ctx, fn: fn, done: make(chan result, 1)}
+	r := &request{ctx: ctx, fn: fn, keepsOrders: keepsOrders, done: make(chan result, 1)}
 	select {
 	case w.queue <- r:
 	case <-ctx.Done():
@@ -175,6 +185,12 @@ func (w *writer) commit(batch []*request) []*request {
 	}
 	tx := &wtx{Tx: sqlTx, w: w, stmts: map[string]*sql.Stmt{}}
 	defer func() { w.keepPrepared(tx.fresh) }()
+	if err := tx.beginOrders(ctx); err != nil {
+		// Not knowing what others committed, use no order of the copy.
+		w.forgetOrders()
+		w.dataVersion = -1
+		tx.staleOrders = true
+	}
 	var ran []*request // run without error, answered after the COMMIT
 	for i, r := range batch {
 		if !r.state.CompareAndSwap(queued, started) {
@@ -196,6 +212,7 @@ func (w *writer) commit(batch []*request) []*request {
 		// Nothing of this transaction will commit: the requests run so
 		// far fail with it, those not started yet go to the next.
 		_ = tx.Rollback()
+		w.forgetOrders()
 		r.done <- res
 		for _, d := range ran {
 			d.done <- result{err: fmt.Errorf("transaction rolled back: %w", broken)}
@@ -203,12 +220,14 @@ func (w *writer) commit(batch []*request) []*request {
 		return batch[i+1:]
 	}
 	if err := tx.Commit(); err != nil {
+		w.forgetOrders()
 		err = fmt.Errorf("commit: %w", err)
 		for _, r := range ran {
 			r.done <- result{err: err}
 		}
 		return nil
 	}
+	w.commitOrders(tx)
 	for _, r := range ran {
 		r.done <- result{}
 	}
@@ -223,6 +242,7 @@ func runSavepoint(tx *wtx, r *request) (res result, broken error) {
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT request`); err != nil {
 		return result{err: fmt.Errorf("savepoint: %w", err)}, err
 	}
+	tx.startRequest(r.keepsOrders)
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -231,6 +251,7 @@ func runSavepoint(tx *wtx, r *request) (res result, broken error) {
 		}()
 		res.err = r.fn(ctx, tx)
 	}()
+	defer func() { tx.endRequest(res.err == nil && res.panicked == nil && broken == nil) }()
 	if res.err != nil || res.panicked != nil {
 		if _, err := tx.ExecContext(ctx, `ROLLBACK TO request`); err != nil {
 			return res, err
@@ -272,6 +293,11 @@ type wtx struct {
 	w     *writer
 	stmts map[string]*sql.Stmt
 	fresh []string // prepared by this transaction alone
+	// What the requests told of orders (writerorders.go): the running
+	// one's, the released ones'; staleOrders: a request may have changed
+	// orders unseen, the writer's copy is not to be read.
+	reqOrders, txOrders orderStage
+	staleOrders         bool
 }
 
 func (t *wtx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -152,5 +154,39 @@ func waitQueued(t *testing.T, s *Store, n int) {
 			t.Fatalf("%d requests queued after 10 s, want %d", len(s.w.queue), n)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestWriterKeepsStatements: a transaction runs the statements an earlier
+// one prepared without preparing them again, and the writer keeps at most
+// maxStmts.
+func TestWriterKeepsStatements(t *testing.T) {
+	s := OpenTest(t)
+	if _, err := newUser(t.Context(), s, "first@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxStmts + 10 {
+		err := s.inTx(t.Context(), func(ctx context.Context, tx *wtx) error {
+			if i == 0 && slices.Contains(tx.fresh, `SAVEPOINT request`) {
+				t.Errorf("the second transaction prepared %q again", tx.fresh)
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf(`SELECT %d`, i))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := s.inTx(t.Context(), func(ctx context.Context, tx *wtx) error {
+		if _, ok := tx.w.stmts[`SAVEPOINT request`]; !ok {
+			t.Error("the writer does not keep the savepoint statement")
+		}
+		if n := len(tx.w.stmts); n != maxStmts {
+			t.Errorf("the writer keeps %d statements, want %d", n, maxStmts)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
