@@ -110,10 +110,12 @@ func (s *Store) open(ctx context.Context, path string, opt Options) error {
 	if err := privateFiles(path); err != nil {
 		return err
 	}
-	var err error
-	if s.write, err = sql.Open("sqlite", dsn(path, false, opt)); err != nil {
+	wc, err := sqlite.NewConnector(dsn(path, false, opt))
+	if err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	opens := &countingConnector{Connector: wc}
+	s.write = sql.OpenDB(opens)
 	s.write.SetMaxOpenConns(1)
 	s.write.SetConnMaxIdleTime(0)
 	// The first connection switches the file to WAL before any reader opens.
@@ -132,7 +134,7 @@ func (s *Store) open(ctx context.Context, path string, opt Options) error {
 	if err := s.prepareHot(ctx); err != nil {
 		return err
 	}
-	s.w = startWriter(s.write)
+	s.w = startWriter(s.write, &opens.opens)
 	s.stopPurge = sqlutil.Periodic(sqlutil.RefreshPurgeInterval, func(ctx context.Context) {
 		// A failed round is tried again at the next.
 		_, _ = sqlutil.PurgeRounds(ctx, s.PurgeRefreshTokens)
@@ -229,7 +231,9 @@ func dsn(path string, readOnly bool, opt Options) string {
 	return path + "?" + q.Encode()
 }
 
-// Ping checks that both pools answer.
+// Ping checks that both pools answer. A ping of the write pool that ctx
+// interrupts makes the driver discard the writer's connection; the writer
+// then forgets its orders (countingConnector).
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.write.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping writer: %w", err)

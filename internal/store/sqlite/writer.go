@@ -83,14 +83,19 @@ type writer struct {
 	// transaction (wtx.stmt); only the writer's goroutine uses the map.
 	stmts map[string]*sql.Stmt
 	// orders as the committed transactions left them (writerorders.go),
-	// valid as of dataVersion; only the writer's goroutine uses them.
+	// valid as of dataVersion read on the connection that was the opens-th
+	// db opened (connOpens); only the writer's goroutine uses them.
 	orders      map[delivery.ID]delivery.Order
 	dataVersion int64
+	opens       *atomic.Int64
+	connOpens   int64
 }
 
-func startWriter(db *sql.DB) *writer {
+// startWriter starts the writer of db; opens counts the connections db
+// opened (countingConnector).
+func startWriter(db *sql.DB, opens *atomic.Int64) *writer {
 	w := &writer{db: db, queue: make(chan *request, queueSize), stop: make(chan struct{}), exited: make(chan struct{}),
-		stmts: map[string]*sql.Stmt{}, orders: map[delivery.ID]delivery.Order{}}
+		stmts: map[string]*sql.Stmt{}, orders: map[delivery.ID]delivery.Order{}, opens: opens}
 	go w.run()
 	return w
 }

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/store/sqlutil"
@@ -26,7 +28,10 @@ import (
 //     COMMIT or a broken transaction forgets every order;
 //   - a commit of another connection (another process on the file) is
 //     seen by PRAGMA data_version at each transaction's start, which then
-//     forgets every order.
+//     forgets every order. data_version is the connection's own count, and
+//     a new connection's starts where the old one's may have been, so the
+//     writer also forgets every order when its pool replaced its
+//     connection (countingConnector): a commit in between is not counted.
 //
 // maxOrders bounds the copy: past it an arbitrary order is dropped for
 // each new one (a few hundred bytes each).
@@ -39,15 +44,36 @@ type orderStage map[delivery.ID]*delivery.Order
 // beginOrders starts a transaction's view of the writer's orders, after
 // checking that no other connection committed since the last one.
 func (t *wtx) beginOrders(ctx context.Context) error {
+	// The pool holds one connection at most, the transaction's now: it is
+	// the last one opened.
+	opens := t.w.opens.Load()
 	var v int64
 	if err := t.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
 		return fmt.Errorf("data version: %w", err)
 	}
-	if v != t.w.dataVersion {
+	if v != t.w.dataVersion || opens != t.w.connOpens {
 		clear(t.w.orders)
 		t.w.dataVersion = v
+		t.w.connOpens = opens
 	}
 	return nil
+}
+
+// countingConnector counts the connections the write pool opened, so that
+// the writer knows when its connection is not the one it read data_version
+// on last (database/sql replaces a connection the driver marked bad, such
+// as one whose statement a context interrupted).
+type countingConnector struct {
+	driver.Connector
+	opens atomic.Int64
+}
+
+func (c *countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err == nil {
+		c.opens.Add(1)
+	}
+	return conn, err
 }
 
 // startRequest is called before each request of the transaction runs.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"path/filepath"
 	"reflect"
@@ -208,4 +209,36 @@ func readNotesThenEvent(t *testing.T, s *Store, id delivery.ID) string {
 		t.Fatal(err)
 	}
 	return o.Notes
+}
+
+// TestWriterOrdersForgottenOnNewConnection: a commit of another
+// connection while the write pool replaced its connection (as
+// database/sql does with one the driver marked bad, say after an
+// interrupted statement) is seen, though the new connection's
+// data_version starts where the old one's was.
+func TestWriterOrdersForgottenOnNewConnection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "o.db")
+	s, o := orderFixture(t, path)
+	setNotes(t, s, o.ID, "first")
+	// The writer holds its connection only during a transaction: between
+	// two, the test can take it and have the pool discard it.
+	c, err := s.write.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Raw(func(any) error { return driver.ErrBadConn }); !errors.Is(err, driver.ErrBadConn) {
+		t.Fatalf("raw: %v", err)
+	}
+	_ = c.Close()
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.ExecContext(t.Context(), `UPDATE orders SET notes = 'from elsewhere' WHERE id = ?`, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := readNotesThenEvent(t, s, o.ID); got != "from elsewhere" {
+		t.Fatalf("notes %q, want the other connection's", got)
+	}
 }
