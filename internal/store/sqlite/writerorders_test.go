@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 )
@@ -96,7 +97,7 @@ func TestWriterOrdersMatchTheRow(t *testing.T) {
 	}
 	check := func(step string, got delivery.Order) {
 		t.Helper()
-		want, err := s.OrderByID(ctx, o.ID)
+		want, err := s.OrderByID(ctx, got.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,6 +117,26 @@ func TestWriterOrdersMatchTheRow(t *testing.T) {
 		check(step, got)
 	}
 	check("create", o)
+	// What the store sets, the writer keeps only as it wrote it.
+	at := o.CreatedAt.Add(time.Hour)
+	forged := o
+	forged.ID, forged.FinishedAt, forged.AssignedAt, forged.AcceptedAt = 0, &at, &at, &at
+	forged.ETA = &delivery.ETA{DeliverAt: 1, Basis: "forged", At: 1}
+	forged.RestaurantPlace = &delivery.Place{Lat: 1, Lng: 2}
+	forged.PickupStay, forged.DropoffStay = delivery.Stay{From: 1, Last: 2, Arrived: true}, delivery.Stay{From: 3}
+	f, _, err := s.CreateOrder(ctx, forged, delivery.IdempotencyKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("create with the store's fields set", f)
+	f, _, err = s.UpdateOrder(ctx, f.ID, func(o *delivery.Order) (delivery.Change, error) {
+		o.Status = delivery.StatusAccepted
+		return delivery.Change{Type: "test.step"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("update of the order created with the store's fields set", f)
 	next("accept", func(o *delivery.Order) { o.Status = delivery.StatusAccepted })
 	next("assign", func(o *delivery.Order) { o.CourierID = &courier.ID })
 	if ok, err := s.StoreETA(ctx, o.ID, delivery.StatusAccepted, 0, delivery.ETA{At: 1_900_000_000_000, Basis: "test"}); err != nil || !ok {
