@@ -280,8 +280,9 @@ func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *wtx) 
 }
 
 // inOrderTx is inTx for an fn that changes no order and no restaurant
-// but as it tells the writer: tx.putOrder for an order as it wrote it,
-// tx.forgetOrder for one it changed otherwise.
+// some order shows (name, place) but as it tells the writer: tx.putOrder
+// for an order as it wrote it, tx.forgetOrder for one it changed
+// otherwise. Creating a restaurant, a user or a menu item changes none.
 func (s *Store) inOrderTx(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
 	return s.w.do(ctx, true, fn)
 }

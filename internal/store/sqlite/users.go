@@ -26,7 +26,7 @@ func (s *Store) CreateUser(ctx context.Context, u delivery.User, r delivery.Rest
 	u.Email = sqlutil.NormalizeEmail(u.Email)
 	u.CreatedAt = sqlutil.Now()
 	u.RestaurantID = 0
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		var rid sql.NullInt64
 		if u.Role == delivery.RoleRestaurant {
 			lat, lng := sqlutil.PlaceArgs(r.Place)

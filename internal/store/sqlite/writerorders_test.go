@@ -69,11 +69,24 @@ func writeBehind(t *testing.T, s *Store, id delivery.ID, notes string) {
 
 // TestWriterOrdersKept: UpdateOrder starts from the order as the writer
 // wrote it, not from the row read back (the write behind its back is not
-// seen, which no write method does).
+// seen, which no write method does), also after writes of users and menus,
+// which change no order.
 func TestWriterOrdersKept(t *testing.T) {
 	s, o := orderFixture(t, filepath.Join(t.TempDir(), "o.db"))
+	ctx := t.Context()
 	setNotes(t, s, o.ID, "first")
 	writeBehind(t, s, o.ID, "behind")
+	if _, err := s.CreateUser(ctx, delivery.User{Email: "bob@example.com", Name: "Bob", Role: delivery.RoleRestaurant, PasswordHash: "h"}, delivery.Restaurant{Name: "Sushi"}); err != nil {
+		t.Fatal(err)
+	}
+	item, err := s.CreateMenuItem(ctx, delivery.MenuItem{RestaurantID: o.RestaurantID, Name: "Cola", PriceCents: 200, Available: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	price := int64(250)
+	if _, err := s.UpdateMenuItem(ctx, o.RestaurantID, item.ID, delivery.MenuItemPatch{PriceCents: &price}); err != nil {
+		t.Fatal(err)
+	}
 	got, _, err := s.UpdateOrder(t.Context(), o.ID, func(*delivery.Order) (delivery.Change, error) {
 		return delivery.Change{Type: "test.event", Data: []byte(`{}`)}, nil
 	})
