@@ -42,7 +42,8 @@ const (
 	// wait (with their context) to queue.
 	queueSize = 1024
 	// maxStmts bounds the statements the writer keeps prepared across
-	// transactions (the write methods use a few dozen).
+	// transactions (the write methods use a few dozen), and the ones it
+	// saw prepared once (keepPrepared).
 	maxStmts = 64
 )
 
@@ -80,8 +81,12 @@ type writer struct {
 	exited chan struct{} // closed when run returns
 	once   sync.Once
 	// stmts are prepared on db's one connection and reused by every
-	// transaction (wtx.stmt); only the writer's goroutine uses the map.
-	stmts map[string]*sql.Stmt
+	// transaction (wtx.stmt), uses counts their uses and seen holds the
+	// statements prepared by one transaction so far (keepPrepared); only
+	// the writer's goroutine uses them.
+	stmts map[string]*keptStmt
+	uses  uint64
+	seen  map[string]struct{}
 	// orders as the committed transactions left them (writerorders.go),
 	// valid as of dataVersion read on the connection that was the opens-th
 	// db opened (connOpens); only the writer's goroutine uses them.
@@ -95,7 +100,7 @@ type writer struct {
 // opened (countingConnector).
 func startWriter(db *sql.DB, opens *atomic.Int64) *writer {
 	w := &writer{db: db, queue: make(chan *request, queueSize), stop: make(chan struct{}), exited: make(chan struct{}),
-		stmts: map[string]*sql.Stmt{}, orders: map[delivery.ID]delivery.Order{}, opens: opens}
+		stmts: map[string]*keptStmt{}, seen: map[string]struct{}{}, orders: map[delivery.ID]delivery.Order{}, opens: opens}
 	go w.run()
 	return w
 }
@@ -145,8 +150,8 @@ func (w *writer) do(ctx context.Context, keepsOrders bool, fn func(ctx context.C
 func (w *writer) run() {
 	defer close(w.exited)
 	defer func() {
-		for _, st := range w.stmts {
-			_ = st.Close()
+		for _, k := range w.stmts {
+			_ = k.st.Close()
 		}
 	}()
 	batch := make([]*request, 0, maxBatch)
@@ -271,19 +276,53 @@ func runSavepoint(tx *wtx, r *request) (res result, broken error) {
 	return res, nil
 }
 
+// keptStmt is a statement the writer keeps, last used at its uses-th use.
+type keptStmt struct {
+	st   *sql.Stmt
+	used uint64
+}
+
 // keepPrepared prepares on the writer's connection, for the next
-// transactions, the statements a transaction had to prepare for itself.
-// It runs between transactions: the pool's one connection is free then.
-// A statement that fails to prepare here is prepared by each transaction
-// again.
+// transactions, the statements a transaction had to prepare for itself,
+// each the second time one had to: updateOrderSQL makes a text per set of
+// changed columns, and one seen once may never come again. Past maxStmts
+// the statement least recently used gives way. It runs between
+// transactions: the pool's one connection is free then. A statement that
+// fails to prepare here is prepared by each transaction again.
 func (w *writer) keepPrepared(queries []string) {
 	for _, q := range queries {
+		if _, ok := w.seen[q]; !ok {
+			if len(w.seen) >= maxStmts {
+				clear(w.seen)
+			}
+			w.seen[q] = struct{}{}
+			continue
+		}
+		delete(w.seen, q)
+		st, err := w.db.PrepareContext(context.Background(), q)
+		if err != nil {
+			continue
+		}
 		if len(w.stmts) >= maxStmts {
-			return
+			w.dropLeastUsed()
 		}
-		if st, err := w.db.PrepareContext(context.Background(), q); err == nil {
-			w.stmts[q] = st
+		w.uses++
+		w.stmts[q] = &keptStmt{st: st, used: w.uses}
+	}
+}
+
+// dropLeastUsed closes the kept statement used least recently.
+func (w *writer) dropLeastUsed() {
+	var drop string
+	var oldest *keptStmt
+	for q, k := range w.stmts {
+		if oldest == nil || k.used < oldest.used {
+			drop, oldest = q, k
 		}
+	}
+	if oldest != nil {
+		_ = oldest.st.Close()
+		delete(w.stmts, drop)
 	}
 }
 
@@ -292,7 +331,7 @@ func (w *writer) keepPrepared(queries []string) {
 // connection and reused by every transaction (the transaction's *sql.Stmt
 // is a handle on it, closed with the transaction). A statement the writer
 // does not hold yet is prepared for the transaction, reused by all its
-// requests, and kept by the writer after it (keepPrepared).
+// requests, and may be kept by the writer after it (keepPrepared).
 type wtx struct {
 	*sql.Tx
 	w     *writer
@@ -311,7 +350,9 @@ func (t *wtx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	}
 	var st *sql.Stmt
 	if kept, ok := t.w.stmts[query]; ok {
-		st = t.Tx.StmtContext(ctx, kept)
+		t.w.uses++
+		kept.used = t.w.uses
+		st = t.Tx.StmtContext(ctx, kept.st)
 	} else {
 		var err error
 		if st, err = t.Tx.PrepareContext(ctx, query); err != nil {
