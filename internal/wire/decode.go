@@ -47,7 +47,9 @@ var known = map[string]bool{
 
 // Decode parses one client frame. On error it still returns the frame's
 // id when it could be read, so that the error frame answers the right
-// request. Errors are *delivery.Error with a Code* of this package.
+// request. Errors are *delivery.Error with a Code* of this package. A
+// sound frame is read without reflection (readFrame); any other goes
+// through encoding/json, which decides it and words its error.
 func Decode(b []byte) (ClientFrame, error) { return decode(b, true) }
 
 // decode is Decode; without direct, every frame goes through
