@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"unicode/utf8"
 
+	"github.com/ordercast/ordercast/internal/jsonscan"
 	"github.com/ordercast/ordercast/internal/jsonutf8"
 )
 
@@ -31,9 +32,9 @@ func decodePublishDirect(body []byte, req *publishRequest) bool {
 	if !utf8.Valid(body) {
 		return false
 	}
-	r := publishReader{b: body}
-	r.space()
-	if !r.take('{') {
+	r := jsonscan.NewReader(body)
+	r.Space()
+	if !r.Take('{') {
 		return false
 	}
 	const (
@@ -43,10 +44,10 @@ func decodePublishDirect(body []byte, req *publishRequest) bool {
 		seenDurable
 	)
 	seen := 0
-	r.space()
-	if !r.take('}') {
+	r.Space()
+	if !r.Take('}') {
 		for {
-			key, ok := r.plainString()
+			key, ok := r.PlainString()
 			if !ok {
 				return false
 			}
@@ -67,18 +68,18 @@ func decodePublishDirect(body []byte, req *publishRequest) bool {
 				return false // a duplicate
 			}
 			seen |= bit
-			r.space()
-			if !r.take(':') {
+			r.Space()
+			if !r.Take(':') {
 				return false
 			}
-			r.space()
+			r.Space()
 			switch bit {
 			case seenChannel, seenEvent:
 				var s string
 				switch {
-				case r.literal("null"): // leaves the field as it is, as encoding/json does
+				case r.Literal("null"): // leaves the field as it is, as encoding/json does
 				default:
-					raw, ok := r.plainString()
+					raw, ok := r.PlainString()
 					if !ok {
 						return false
 					}
@@ -91,14 +92,14 @@ func decodePublishDirect(body []byte, req *publishRequest) bool {
 				}
 			case seenDurable:
 				switch {
-				case r.literal("true"):
+				case r.Literal("true"):
 					req.Durable = true
-				case r.literal("false"), r.literal("null"):
+				case r.Literal("false"), r.Literal("null"):
 				default:
 					return false
 				}
 			case seenData:
-				raw, ok := r.skipValue()
+				raw, ok := r.SkipValue()
 				// Valid: the skip only finds the value's end. CheckKeys:
 				// data's keys are the client's own, but one given twice
 				// is refused as everywhere.
@@ -107,112 +108,16 @@ func decodePublishDirect(body []byte, req *publishRequest) bool {
 				}
 				req.Data = bytes.Clone(raw)
 			}
-			r.space()
-			if r.take('}') {
+			r.Space()
+			if r.Take('}') {
 				break
 			}
-			if !r.take(',') {
+			if !r.Take(',') {
 				return false
 			}
-			r.space()
+			r.Space()
 		}
 	}
-	r.space()
-	return r.i == len(r.b)
-}
-
-// publishReader reads the few tokens of a publish body; each method
-// moves past what it accepted.
-type publishReader struct {
-	b []byte
-	i int
-}
-
-func (r *publishReader) space() {
-	for r.i < len(r.b) {
-		switch r.b[r.i] {
-		case ' ', '\t', '\n', '\r':
-			r.i++
-		default:
-			return
-		}
-	}
-}
-
-func (r *publishReader) take(c byte) bool {
-	if r.i < len(r.b) && r.b[r.i] == c {
-		r.i++
-		return true
-	}
-	return false
-}
-
-// literal takes word (true, false, null) if the input goes on with it,
-// whatever follows: "nullx" leaves "x", which the caller's grammar then
-// refuses (only space, ',' or '}' may come next).
-func (r *publishReader) literal(word string) bool {
-	if !bytes.HasPrefix(r.b[r.i:], []byte(word)) {
-		return false
-	}
-	r.i += len(word)
-	return true
-}
-
-// plainString takes a string token without escapes and returns its
-// contents, which are then its value; one with an escape or a control
-// character is left to encoding/json (false).
-func (r *publishReader) plainString() ([]byte, bool) {
-	if !r.take('"') {
-		return nil, false
-	}
-	start := r.i
-	for r.i < len(r.b) {
-		switch c := r.b[r.i]; {
-		case c == '"':
-			r.i++
-			return r.b[start : r.i-1], true
-		case c == '\\' || c < 0x20:
-			return nil, false
-		}
-		r.i++
-	}
-	return nil, false
-}
-
-// skipValue takes the JSON value at r.i without checking it: objects and
-// arrays to their closing bracket (strings inside skipped whole), other
-// values to the next delimiter. The caller validates what it returns.
-func (r *publishReader) skipValue() ([]byte, bool) {
-	start := r.i
-	depth := 0
-	for r.i < len(r.b) {
-		c := r.b[r.i]
-		switch {
-		case c == '"':
-			r.i++
-			for r.i < len(r.b) && r.b[r.i] != '"' {
-				if r.b[r.i] == '\\' {
-					r.i++
-				}
-				r.i++
-			}
-			if r.i >= len(r.b) {
-				return nil, false
-			}
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			if depth == 0 {
-				return r.b[start:r.i], r.i > start
-			}
-			depth--
-		case depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r'):
-			return r.b[start:r.i], r.i > start
-		}
-		r.i++
-		if depth == 0 && (c == '"' || c == '}' || c == ']') {
-			return r.b[start:r.i], true
-		}
-	}
-	return r.b[start:r.i], depth == 0 && r.i > start
+	r.Space()
+	return r.AtEnd()
 }

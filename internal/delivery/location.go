@@ -2,7 +2,11 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"math"
+	"reflect"
+	"slices"
+	"strconv"
 	"time"
 )
 
@@ -39,6 +43,62 @@ type Location struct {
 	Heading   *float64 `json:"heading,omitempty"`
 	Speed     *float64 `json:"speed,omitempty"`
 	Ts        int64    `json:"ts"`
+}
+
+// AppendJSON appends l as JSON to b, byte for byte what json.Marshal
+// makes of it, without the reflection: a courier's position is encoded
+// every second for its orders' channels and the shared store. A
+// coordinate that is NaN or infinite is refused, as json.Marshal refuses
+// it. It is no MarshalJSON: encoding/json would check such a method's
+// output again, which costs more than its reflection saved.
+func (l Location) AppendJSON(b []byte) ([]byte, error) {
+	b = slices.Grow(b, 128)
+	b = append(b, `{"courier_id":"`...)
+	b = strconv.AppendInt(b, int64(l.CourierID), 10) // ID's own encoding, a string
+	b = append(b, `","lat":`...)
+	b, err := appendFloat(b, l.Lat)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, `,"lng":`...)
+	if b, err = appendFloat(b, l.Lng); err != nil {
+		return nil, err
+	}
+	if l.Heading != nil {
+		b = append(b, `,"heading":`...)
+		if b, err = appendFloat(b, *l.Heading); err != nil {
+			return nil, err
+		}
+	}
+	if l.Speed != nil {
+		b = append(b, `,"speed":`...)
+		if b, err = appendFloat(b, *l.Speed); err != nil {
+			return nil, err
+		}
+	}
+	b = append(b, `,"ts":`...)
+	b = strconv.AppendInt(b, l.Ts, 10)
+	return append(b, '}'), nil
+}
+
+// appendFloat appends f as encoding/json encodes a float64 (its
+// floatEncoder, as ES6 formats numbers): the shortest decimal, in
+// exponent form for a magnitude below 1e-6 or from 1e21 up, the exponent
+// without a padding zero ("1e-7", "1e+21").
+func appendFloat(b []byte, f float64) ([]byte, error) {
+	if !finite(f) {
+		return nil, &json.UnsupportedValueError{Value: reflect.ValueOf(f), Str: strconv.FormatFloat(f, 'g', -1, 64)}
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if n := len(b); format == 'e' && n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+		b[n-2] = b[n-1]
+		b = b[:n-1]
+	}
+	return b, nil
 }
 
 // CheckLocation validates u as a position of courierID at now and returns

@@ -37,12 +37,13 @@ var adapterHelpers = []string{
 }
 
 // wireImports is what internal/wire, the protocol's vocabulary, may
-// import of the module: the domain, and the JSON checks it shares with the
-// REST decoder, a leaf like the domain.
-var wireImports = []string{"internal/delivery", "internal/jsonutf8"}
+// import of the module: the domain, the JSON checks it shares with the
+// REST decoder and the token reader it shares with the publish decoder,
+// leaves like the domain.
+var wireImports = []string{"internal/delivery", "internal/jsonutf8", "internal/jsonscan"}
 
 // leaves import nothing of the module.
-var leaves = []string{"internal/delivery", "internal/jsonutf8"}
+var leaves = []string{"internal/delivery", "internal/jsonutf8", "internal/jsonscan"}
 
 // importRule returns why pkg may not import imp ("" when it may); both
 // are paths inside the module.

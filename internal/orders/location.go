@@ -124,7 +124,7 @@ func (s *Service) Latest(ctx context.Context, a delivery.Actor, channel string) 
 		return nil, err
 	}
 	if ok {
-		data, err := json.Marshal(loc)
+		data, err := loc.AppendJSON(nil)
 		if err != nil {
 			return nil, err // plain numbers: cannot happen
 		}

@@ -187,8 +187,8 @@ func routeLocation(loc delivery.Location, active []delivery.ActiveOrder, now tim
 		}
 		if data == nil {
 			var err error
-			if data, err = json.Marshal(loc); err != nil {
-				return nil, err // plain numbers: cannot happen
+			if data, err = loc.AppendJSON(nil); err != nil {
+				return nil, err // finite numbers: cannot happen
 			}
 		}
 		pubs = append(pubs, locationPub(wire.OrderChannel(o.ID), o.Seq, loc, data, now),

@@ -47,8 +47,14 @@ var known = map[string]bool{
 
 // Decode parses one client frame. On error it still returns the frame's
 // id when it could be read, so that the error frame answers the right
-// request. Errors are *delivery.Error with a Code* of this package.
-func Decode(b []byte) (ClientFrame, error) {
+// request. Errors are *delivery.Error with a Code* of this package. A
+// sound frame is read without reflection (readFrame); any other goes
+// through encoding/json, which decides it and words its error.
+func Decode(b []byte) (ClientFrame, error) { return decode(b, true) }
+
+// decode is Decode; without direct, every frame goes through
+// encoding/json, which the tests compare the direct reader with.
+func decode(b []byte, direct bool) (ClientFrame, error) {
 	var f ClientFrame
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || b[0] != '{' {
@@ -57,22 +63,13 @@ func Decode(b []byte) (ClientFrame, error) {
 		}
 		return f, delivery.Errorf(CodeBadFrame, "frame must be a JSON object")
 	}
-	// One parse for a sound frame; only a bad one is read again, for the
-	// id its error frame must answer (a field's error may stop decoding
-	// before the id).
-	if err := json.Unmarshal(b, &f); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return ClientFrame{}, delivery.Errorf(CodeBadFrame, "malformed JSON at byte %d", se.Offset)
+	read := direct && readFrame(b, &f)
+	if !read {
+		var u ClientFrame // not f, which would then live on the heap
+		if err := json.Unmarshal(b, &u); err != nil {
+			return unmarshalError(b, err)
 		}
-		var env struct {
-			ID json.RawMessage `json:"id"`
-		}
-		_ = json.Unmarshal(b, &env) // well-formed: the parse above found no syntax error
-		if idErr := checkID(env.ID); idErr != nil {
-			return ClientFrame{}, idErr
-		}
-		return ClientFrame{ID: presentID(env.ID)}, fieldError(err)
+		f = u
 	}
 	if err := checkID(f.ID); err != nil {
 		return ClientFrame{}, err
@@ -80,8 +77,11 @@ func Decode(b []byte) (ClientFrame, error) {
 	f.ID = presentID(f.ID)
 	// Before any field is looked at: "Type" or a second "text" would be
 	// decoded into the field that the checks below read by its exact key.
-	if err := jsonutf8.CheckKeys(b, clientFrameType); err != nil {
-		return f, delivery.Errorf(CodeInvalid, "%s", err)
+	// readFrame took each key only once and only as spelled.
+	if !read {
+		if err := jsonutf8.CheckKeys(b, clientFrameType); err != nil {
+			return f, delivery.Errorf(CodeInvalid, "%s", err)
+		}
 	}
 	switch {
 	case f.Type == "":
@@ -100,6 +100,25 @@ func Decode(b []byte) (ClientFrame, error) {
 		}
 	}
 	return f, nil
+}
+
+// unmarshalError is the error frame of a frame json.Unmarshal refused. A
+// sound frame is parsed once; only a bad one is read again, for the id
+// its error frame must answer (a field's error may stop decoding before
+// the id).
+func unmarshalError(b []byte, err error) (ClientFrame, error) {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return ClientFrame{}, delivery.Errorf(CodeBadFrame, "malformed JSON at byte %d", se.Offset)
+	}
+	var env struct {
+		ID json.RawMessage `json:"id"`
+	}
+	_ = json.Unmarshal(b, &env) // well-formed: the parse found no syntax error
+	if idErr := checkID(env.ID); idErr != nil {
+		return ClientFrame{}, idErr
+	}
+	return ClientFrame{ID: presentID(env.ID)}, fieldError(err)
 }
 
 // presentID is the id to echo: none for an absent or null id.

@@ -249,3 +249,25 @@ func BenchmarkAppendEvent(b *testing.B) {
 		buf = wire.AppendEvent(buf[:0], "order:42", "order.status", 18, data, 1732406400123)
 	}
 }
+
+func BenchmarkDecodeLocation(b *testing.B) {
+	frame := []byte(`{"type":"location","lat":52.5123,"lng":13.4,"ts":1796317757302}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if _, err := wire.Decode(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeSubscribe(b *testing.B) {
+	frame := []byte(`{"type":"subscribe","id":"7","channel":"order:1234567","since":42}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if _, err := wire.Decode(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

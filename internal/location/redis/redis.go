@@ -70,7 +70,7 @@ func (s *Store) key(courierID delivery.ID) string {
 
 // Put stores loc unless the courier's stored position has a later Ts.
 func (s *Store) Put(ctx context.Context, loc delivery.Location) (*delivery.Location, bool, error) {
-	b, err := json.Marshal(loc)
+	b, err := loc.AppendJSON(nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("location: encode: %w", err)
 	}
