@@ -110,12 +110,10 @@ func (s *Store) open(ctx context.Context, path string, opt Options) error {
 	if err := privateFiles(path); err != nil {
 		return err
 	}
-	wc, err := sqlite.NewConnector(dsn(path, false, opt))
-	if err != nil {
+	var err error
+	if s.write, err = sql.Open("sqlite", dsn(path, false, opt)); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	opens := &countingConnector{Connector: wc}
-	s.write = sql.OpenDB(opens)
 	s.write.SetMaxOpenConns(1)
 	s.write.SetConnMaxIdleTime(0)
 	// The first connection switches the file to WAL before any reader opens.
@@ -134,7 +132,7 @@ func (s *Store) open(ctx context.Context, path string, opt Options) error {
 	if err := s.prepareHot(ctx); err != nil {
 		return err
 	}
-	s.w = startWriter(s.write, &opens.opens)
+	s.w = startWriter(s.write)
 	s.stopPurge = sqlutil.Periodic(sqlutil.RefreshPurgeInterval, func(ctx context.Context) {
 		// A failed round is tried again at the next.
 		_, _ = sqlutil.PurgeRounds(ctx, s.PurgeRefreshTokens)
@@ -231,9 +229,7 @@ func dsn(path string, readOnly bool, opt Options) string {
 	return path + "?" + q.Encode()
 }
 
-// Ping checks that both pools answer. A ping of the write pool that ctx
-// interrupts makes the driver discard the writer's connection; the writer
-// then forgets its orders (countingConnector).
+// Ping checks that both pools answer.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.write.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping writer: %w", err)
@@ -273,18 +269,9 @@ func (s *Store) Close() error {
 // inTx runs fn in a write transaction of the writer (see writer.go) and
 // returns once it committed, or with fn's error and nothing of fn written.
 // fn must use the ctx it is given, which does not end the statements of a
-// started transaction. The writer then forgets the orders it keeps
-// (writerorders.go), since fn may have changed any.
+// started transaction.
 func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
-	return s.w.do(ctx, false, fn)
-}
-
-// inOrderTx is inTx for an fn that changes no order and no restaurant
-// some order shows (name, place) but as it tells the writer: tx.putOrder
-// for an order as it wrote it, tx.forgetOrder for one it changed
-// otherwise. Creating a restaurant, a user or a menu item changes none.
-func (s *Store) inOrderTx(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
-	return s.w.do(ctx, true, fn)
+	return s.w.do(ctx, fn)
 }
 
 // queryer is what both a pool and a transaction offer.
