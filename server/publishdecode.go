@@ -34,9 +34,6 @@ func decodePublishDirect(body []byte, req *publishRequest) bool {
 	}
 	r := jsonscan.NewReader(body)
 	r.Space()
-	if !r.Take('{') {
-		return false
-	}
 	const (
 		seenChannel = 1 << iota
 		seenEvent
@@ -44,80 +41,59 @@ func decodePublishDirect(body []byte, req *publishRequest) bool {
 		seenDurable
 	)
 	seen := 0
-	r.Space()
-	if !r.Take('}') {
-		for {
-			key, ok := r.PlainString()
-			if !ok {
-				return false
-			}
-			var bit int
-			switch string(key) { // no allocation: compared in place
-			case "channel":
-				bit = seenChannel
-			case "event":
-				bit = seenEvent
-			case "data":
-				bit = seenData
-			case "durable":
-				bit = seenDurable
-			default:
-				return false // unknown, a case variant, or the like
-			}
-			if seen&bit != 0 {
-				return false // a duplicate
-			}
-			seen |= bit
-			r.Space()
-			if !r.Take(':') {
-				return false
-			}
-			r.Space()
-			switch bit {
-			case seenChannel, seenEvent:
-				var s string
-				switch {
-				case r.Literal("null"): // leaves the field as it is, as encoding/json does
-				default:
-					raw, ok := r.PlainString()
-					if !ok {
-						return false
-					}
-					s = string(raw)
-				}
-				if bit == seenChannel {
-					req.Channel = s
-				} else {
-					req.Event = s
-				}
-			case seenDurable:
-				switch {
-				case r.Literal("true"):
-					req.Durable = true
-				case r.Literal("false"), r.Literal("null"):
-				default:
-					return false
-				}
-			case seenData:
-				raw, ok := r.SkipValue()
-				// Valid: the skip only finds the value's end. CheckKeys:
-				// data's keys are the client's own, but one given twice
-				// is refused as everywhere.
-				if !ok || !json.Valid(raw) || jsonutf8.CheckKeys(raw, nil) != nil {
-					return false
-				}
-				req.Data = bytes.Clone(raw)
-			}
-			r.Space()
-			if r.Take('}') {
-				break
-			}
-			if !r.Take(',') {
-				return false
-			}
-			r.Space()
+	return r.Object(func(key []byte) bool {
+		var bit int
+		switch string(key) { // no allocation: compared in place
+		case "channel":
+			bit = seenChannel
+		case "event":
+			bit = seenEvent
+		case "data":
+			bit = seenData
+		case "durable":
+			bit = seenDurable
+		default:
+			return false // unknown, a case variant, or the like
 		}
-	}
-	r.Space()
-	return r.AtEnd()
+		if seen&bit != 0 {
+			return false // a duplicate
+		}
+		seen |= bit
+		switch bit {
+		case seenChannel, seenEvent:
+			var s string
+			switch {
+			case r.Literal("null"): // leaves the field as it is, as encoding/json does
+			default:
+				raw, ok := r.PlainString()
+				if !ok {
+					return false
+				}
+				s = string(raw)
+			}
+			if bit == seenChannel {
+				req.Channel = s
+			} else {
+				req.Event = s
+			}
+		case seenDurable:
+			switch {
+			case r.Literal("true"):
+				req.Durable = true
+			case r.Literal("false"), r.Literal("null"):
+			default:
+				return false
+			}
+		case seenData:
+			raw, ok := r.SkipValue()
+			// Valid: the skip only finds the value's end. CheckKeys:
+			// data's keys are the client's own, but one given twice
+			// is refused as everywhere.
+			if !ok || !json.Valid(raw) || jsonutf8.CheckKeys(raw, nil) != nil {
+				return false
+			}
+			req.Data = bytes.Clone(raw)
+		}
+		return true
+	})
 }

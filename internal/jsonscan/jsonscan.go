@@ -160,3 +160,41 @@ func (r *Reader) SkipValue() ([]byte, bool) {
 	}
 	return r.b[start:r.i], depth == 0 && r.i > start
 }
+
+// Object reads a JSON object whose keys are plain strings (PlainString),
+// calling member for each with the reader at its value (past the colon
+// and any space), which member reads, reporting whether it could; then
+// any space, which must end the input. It reports whether all of that
+// held.
+func (r *Reader) Object(member func(key []byte) bool) bool {
+	if !r.Take('{') {
+		return false
+	}
+	r.Space()
+	if !r.Take('}') {
+		for {
+			key, ok := r.PlainString()
+			if !ok {
+				return false
+			}
+			r.Space()
+			if !r.Take(':') {
+				return false
+			}
+			r.Space()
+			if !member(key) {
+				return false
+			}
+			r.Space()
+			if r.Take('}') {
+				break
+			}
+			if !r.Take(',') {
+				return false
+			}
+			r.Space()
+		}
+	}
+	r.Space()
+	return r.AtEnd()
+}

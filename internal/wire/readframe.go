@@ -42,45 +42,17 @@ func readFrame(b []byte, f *ClientFrame) bool {
 		return false // encoding/json would replace the bytes in a string
 	}
 	r := jsonscan.NewReader(b)
-	if !r.Take('{') {
-		return false
-	}
 	seen := 0
-	r.Space()
-	if !r.Take('}') {
-		for {
-			name, ok := r.PlainString()
-			if !ok {
-				return false
-			}
-			key := frameKey(name)
-			if key == 0 || seen&key != 0 {
-				return false // unknown, a case variant, or a duplicate
-			}
-			seen |= key
-			r.Space()
-			if !r.Take(':') {
-				return false
-			}
-			r.Space()
-			// null leaves the field as it is, as encoding/json does
-			// (zero: the key was not seen before), and the id absent, as
-			// presentID would.
-			if !r.Literal("null") && !readValue(&r, key, f) {
-				return false
-			}
-			r.Space()
-			if r.Take('}') {
-				break
-			}
-			if !r.Take(',') {
-				return false
-			}
-			r.Space()
+	return r.Object(func(name []byte) bool {
+		key := frameKey(name)
+		if key == 0 || seen&key != 0 {
+			return false // unknown, a case variant, or a duplicate
 		}
-	}
-	r.Space()
-	return r.AtEnd()
+		seen |= key
+		// null leaves the field as it is, as encoding/json does (zero: the
+		// key was not seen before), and the id absent, as presentID would.
+		return r.Literal("null") || readValue(&r, key, f)
+	})
 }
 
 func frameKey(name []byte) int {
