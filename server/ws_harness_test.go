@@ -233,6 +233,17 @@ func (c *wsClient) subscribe(channel string, since ...int64) {
 	}
 }
 
+// subscribeLive is subscribe that returns once the subscription is live:
+// the ack comes before the replay (without since, of what was committed
+// since the order's seq was read), and the reader replays inline before
+// it reads the next frame, whose ack (a second subscribe, harmless) comes
+// after the replay ended. A test that counts replays publishes only then.
+func (c *wsClient) subscribeLive(channel string, since ...int64) {
+	c.t.Helper()
+	c.subscribe(channel, since...)
+	c.subscribe(channel)
+}
+
 // mustFail sends a frame and fails the test unless it is answered with
 // an error of code; it returns the error frame.
 func (c *wsClient) mustFail(code string, f map[string]any) frame {

@@ -46,7 +46,7 @@ func TestWSResumeWithSince(t *testing.T) {
 	}
 	// Replayed frames are byte-for-byte what live subscribers got.
 	live := e.dial(w.Restaurant)
-	live.subscribe(order)
+	live.subscribeLive(order)
 	e.durable(o, 100)
 	c.waitEvents(order, 5)
 	l := live.waitEvents(order, 1)[0]
@@ -59,7 +59,7 @@ func TestWSResumeWithSince(t *testing.T) {
 
 	// Without since: live from now on, nothing of the past.
 	now := e.dial(w.Restaurant)
-	now.subscribe(order)
+	now.subscribeLive(order)
 	e.durable(o, 101)
 	if got := seqs(now.waitEvents(order, 1)); !slices.Equal(got, []int64{9}) {
 		t.Errorf("subscribe without since: %v", got)

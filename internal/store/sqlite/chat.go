@@ -25,8 +25,8 @@ func scanMessage(row sqlutil.Scanner) (delivery.Message, error) {
 func (s *Store) AppendMessage(ctx context.Context, m delivery.Message, allow func(delivery.Order) error) (delivery.PostedMessage, error) {
 	var p delivery.PostedMessage
 	var allowErr error
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
-		o, err := orderByID(ctx, tx, m.OrderID)
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
+		o, err := tx.order(ctx, m.OrderID)
 		if err != nil {
 			return err
 		}
@@ -60,6 +60,7 @@ func (s *Store) AppendMessage(ctx context.Context, m delivery.Message, allow fun
 		if err != nil {
 			return fmt.Errorf("insert message: %w", err)
 		}
+		tx.putOrder(o)
 		p = delivery.PostedMessage{Order: o, Message: m, Event: ev, Created: true}
 		return nil
 	})
@@ -92,7 +93,7 @@ func (s *Store) MessagesBefore(ctx context.Context, orderID delivery.ID, before 
 // a lower or equal seq change no row, which is how "moved" is known.
 func (s *Store) MarkRead(ctx context.Context, r delivery.ReadMark) (delivery.ReadMark, bool, error) {
 	moved := false
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `
 			INSERT INTO chat_reads (order_id, user_id, seq, updated_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (order_id, user_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at

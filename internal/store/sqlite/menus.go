@@ -54,7 +54,7 @@ func menuItems(rows *sql.Rows, err error, what string) ([]delivery.MenuItem, err
 // UpdateMenuItem sets the fields p holds.
 func (s *Store) UpdateMenuItem(ctx context.Context, restaurantID, itemID delivery.ID, p delivery.MenuItemPatch) (delivery.MenuItem, error) {
 	var m delivery.MenuItem
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		return tx.QueryRowContext(ctx, `
 			UPDATE menu_items SET name = COALESCE(?, name), price_cents = COALESCE(?, price_cents),
 				available = COALESCE(?, available)
@@ -76,7 +76,7 @@ func (s *Store) UpdateMenuItem(ctx context.Context, restaurantID, itemID deliver
 // full menu EUNPROCESSABLE (write transactions are serialized, so the
 // count holds until the insert).
 func (s *Store) CreateMenuItem(ctx context.Context, item delivery.MenuItem) (delivery.MenuItem, error) {
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM menu_items WHERE restaurant_id = ?`, item.RestaurantID).Scan(&n); err != nil {
 			return fmt.Errorf("count menu items: %w", err)

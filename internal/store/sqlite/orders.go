@@ -90,7 +90,7 @@ func (s *Store) OrderByID(ctx context.Context, id delivery.ID) (delivery.Order, 
 func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.IdempotencyKey) (delivery.Order, bool, error) {
 	o = sqlutil.NewOrder(o, sqlutil.Now())
 	created := false
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		if key.Key != "" {
 			var id delivery.ID
 			var hash string
@@ -101,7 +101,7 @@ func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.
 				if hash != key.RequestHash {
 					return delivery.Errorf(delivery.EIDEMPOTENCY, "idempotency key already used for another request")
 				}
-				o, err = orderByID(ctx, tx, id)
+				o, err = tx.order(ctx, id)
 				return err
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
@@ -111,6 +111,7 @@ func (s *Store) CreateOrder(ctx context.Context, o delivery.Order, key delivery.
 		if err := insertOrder(ctx, tx, &o, key); err != nil {
 			return err
 		}
+		tx.putOrder(o)
 		created = true
 		return nil
 	})
@@ -179,8 +180,8 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 	var o delivery.Order
 	var ev delivery.Event
 	var mutateErr error
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
-		old, err := orderByID(ctx, tx, id)
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
+		old, err := tx.order(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -201,7 +202,11 @@ func (s *Store) UpdateOrder(ctx context.Context, id delivery.ID, mutate func(*de
 		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 			return fmt.Errorf("write order: %w", err)
 		}
-		return insertEvent(ctx, tx, ev)
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+		tx.putOrder(o)
+		return nil
 	})
 	if mutateErr != nil {
 		return delivery.Order{}, delivery.Event{}, mutateErr

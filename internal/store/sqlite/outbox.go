@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ordercast/ordercast/internal/delivery"
@@ -22,7 +21,7 @@ import (
 func (s *Store) RelayPending(ctx context.Context, from, to time.Time, limit int, publish func(delivery.Event) error) (int, error) {
 	relayed := 0
 	var publishErr error
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		rows, err := tx.QueryContext(ctx, `
 			SELECT `+eventColumns+` FROM order_events
 			WHERE published = 0 AND created_at >= ? AND created_at < ?
@@ -56,27 +55,20 @@ func (s *Store) MarkPublished(ctx context.Context, events []delivery.Event) erro
 	if len(events) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error { return markPublished(ctx, tx, events) })
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error { return markPublished(ctx, tx, events) })
 	return sqlutil.Wrap("sqlite: mark events published", err)
 }
 
-// markPublished updates in chunks that stay under SQLite's limit of
-// bound parameters.
+// markPublished marks each event by its own run of one statement, which
+// the writer keeps prepared: a statement listing the batch's events would
+// be another statement to parse for each batch size.
 func markPublished(ctx context.Context, tx *wtx, events []delivery.Event) error {
-	const chunk = 200
-	for len(events) > 0 {
-		n := min(chunk, len(events))
-		args := make([]any, 0, 2*n)
-		for _, ev := range events[:n] {
-			args = append(args, int64(ev.OrderID), ev.Seq)
-		}
-		rowValues := strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
+	for _, ev := range events {
 		_, err := tx.ExecContext(ctx, `UPDATE order_events SET published = 1
-			WHERE published = 0 AND (order_id, seq) IN (VALUES `+rowValues+`)`, args...)
+			WHERE order_id = ? AND seq = ? AND published = 0`, int64(ev.OrderID), ev.Seq)
 		if err != nil {
-			return fmt.Errorf("mark published: %w", err)
+			return fmt.Errorf("mark published %s/%d: %w", ev.OrderID, ev.Seq, err)
 		}
-		events = events[n:]
 	}
 	return nil
 }
@@ -85,7 +77,7 @@ func markPublished(ctx context.Context, tx *wtx, events []delivery.Event) error 
 // before as published without publishing them, and returns how many.
 func (s *Store) ExpirePending(ctx context.Context, before time.Time, limit int) (int, error) {
 	var n int64
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE order_events SET published = 1 WHERE id IN (
 			SELECT id FROM order_events WHERE published = 0 AND created_at < ? ORDER BY id LIMIT ?)`,
 			sqlutil.FormatTime(before), limit)

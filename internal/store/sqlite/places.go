@@ -117,7 +117,8 @@ func (s *Store) ActiveOrdersOfCourier(ctx context.Context, courierID delivery.ID
 func (s *Store) RecordStay(ctx context.Context, orderID, courierID delivery.ID, at delivery.Arrival, was, next delivery.Stay) (bool, error) {
 	from, last, arrived := sqlutil.StayColumns(at)
 	var n int64
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
+		tx.forgetOrder(orderID)
 		res, err := tx.ExecContext(ctx, `UPDATE orders SET `+from+` = ?, `+last+` = ?
 			WHERE id = ? AND courier_id = ? AND status IN `+sqlutil.StayStatuses(at)+`
 				AND `+from+` = ? AND `+last+` = ? AND `+arrived+` = 0`,
@@ -138,7 +139,8 @@ func (s *Store) RecordStay(ctx context.Context, orderID, courierID delivery.ID, 
 func (s *Store) StoreETA(ctx context.Context, orderID delivery.ID, status delivery.Status, wasAt int64, eta delivery.ETA) (bool, error) {
 	at, pickup, deliver, basis := sqlutil.ETAArgs(&eta)
 	var n int64
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
+		tx.forgetOrder(orderID)
 		res, err := tx.ExecContext(ctx, `UPDATE orders SET eta_at = ?, eta_pickup_at = ?, eta_deliver_at = ?, eta_basis = ?
 			WHERE id = ? AND status = ? AND status IN `+sqlutil.ActiveStatuses+` AND COALESCE(eta_at, 0) = ?`,
 			at, pickup, deliver, basis, orderID, status, wasAt)

@@ -17,7 +17,7 @@ const pushColumns = `endpoint, user_id, role, restaurant_id, p256dh, auth, creat
 // trims the user's subscriptions to maxPerUser.
 func (s *Store) SavePushSubscription(ctx context.Context, sub delivery.PushSubscription, maxPerUser int) (delivery.PushSubscription, error) {
 	now := sqlutil.FormatTime(sqlutil.Now())
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		var rid sql.NullInt64
 		err := tx.QueryRowContext(ctx, `SELECT role, restaurant_id FROM users WHERE id = ?`, sub.UserID).Scan(&sub.Role, &rid)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -56,7 +56,7 @@ func (s *Store) SavePushSubscription(ctx context.Context, sub delivery.PushSubsc
 // DeletePushSubscription deletes userID's subscription of endpoint.
 func (s *Store) DeletePushSubscription(ctx context.Context, userID delivery.ID, endpoint string) error {
 	var n int64
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM push_subscriptions WHERE endpoint = ? AND user_id = ?`, endpoint, userID)
 		if err != nil {
 			return err

@@ -11,14 +11,14 @@ import (
 
 // RevokeSession ends the session sid of userID.
 func (s *Store) RevokeSession(ctx context.Context, userID delivery.ID, sid string, now time.Time) error {
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error { return revokeSession(ctx, tx, userID, sid, now) })
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error { return revokeSession(ctx, tx, userID, sid, now) })
 	return sqlutil.Wrap("sqlite: revoke session", err)
 }
 
 // RevokeUserSessions ends every live session of userID.
 func (s *Store) RevokeUserSessions(ctx context.Context, userID delivery.ID, now time.Time) ([]string, error) {
 	var sids []string
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		rows, err := tx.QueryContext(ctx, `
 			SELECT DISTINCT family_id FROM refresh_tokens
 			WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY family_id`,
@@ -89,7 +89,7 @@ func (s *Store) RevokedSessions(ctx context.Context, since time.Time) ([]deliver
 // before.
 func (s *Store) PurgeRevocations(ctx context.Context, before time.Time, limit int) (int, error) {
 	var n int64
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `
 			DELETE FROM session_revocations WHERE sid IN (
 				SELECT sid FROM session_revocations WHERE revoked_at < ? LIMIT ?)`,

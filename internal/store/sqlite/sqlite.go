@@ -110,10 +110,12 @@ func (s *Store) open(ctx context.Context, path string, opt Options) error {
 	if err := privateFiles(path); err != nil {
 		return err
 	}
-	var err error
-	if s.write, err = sql.Open("sqlite", dsn(path, false, opt)); err != nil {
+	wc, err := sqlite.NewConnector(dsn(path, false, opt))
+	if err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	opens := &countingConnector{Connector: wc}
+	s.write = sql.OpenDB(opens)
 	s.write.SetMaxOpenConns(1)
 	s.write.SetConnMaxIdleTime(0)
 	// The first connection switches the file to WAL before any reader opens.
@@ -132,7 +134,7 @@ func (s *Store) open(ctx context.Context, path string, opt Options) error {
 	if err := s.prepareHot(ctx); err != nil {
 		return err
 	}
-	s.w = startWriter(s.write)
+	s.w = startWriter(s.write, &opens.opens)
 	s.stopPurge = sqlutil.Periodic(sqlutil.RefreshPurgeInterval, func(ctx context.Context) {
 		// A failed round is tried again at the next.
 		_, _ = sqlutil.PurgeRounds(ctx, s.PurgeRefreshTokens)
@@ -229,7 +231,9 @@ func dsn(path string, readOnly bool, opt Options) string {
 	return path + "?" + q.Encode()
 }
 
-// Ping checks that both pools answer.
+// Ping checks that both pools answer. A ping of the write pool that ctx
+// interrupts makes the driver discard the writer's connection; the writer
+// then forgets its orders (countingConnector).
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.write.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping writer: %w", err)
@@ -269,9 +273,18 @@ func (s *Store) Close() error {
 // inTx runs fn in a write transaction of the writer (see writer.go) and
 // returns once it committed, or with fn's error and nothing of fn written.
 // fn must use the ctx it is given, which does not end the statements of a
-// started transaction.
+// started transaction. The writer then forgets the orders it keeps
+// (writerorders.go), since fn may have changed any.
 func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
-	return s.w.do(ctx, fn)
+	return s.w.do(ctx, false, fn)
+}
+
+// inOrderTx is inTx for an fn that changes no order and no restaurant
+// some order shows (name, place) but as it tells the writer: tx.putOrder
+// for an order as it wrote it, tx.forgetOrder for one it changed
+// otherwise. Creating a restaurant, a user or a menu item changes none.
+func (s *Store) inOrderTx(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
+	return s.w.do(ctx, true, fn)
 }
 
 // queryer is what both a pool and a transaction offer.

@@ -15,7 +15,7 @@ import (
 // the one writer serializes the count and the insert.
 func (s *Store) CreateTrackLink(ctx context.Context, orderID delivery.ID, hash string, max int) (delivery.TrackLink, error) {
 	link := delivery.TrackLink{OrderID: orderID, Hash: hash}
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		var n int
 		err := tx.QueryRowContext(ctx, `
 			SELECT (SELECT COUNT(*) FROM track_links WHERE order_id = o.id) FROM orders o WHERE o.id = ?`, orderID).Scan(&n)
@@ -76,7 +76,7 @@ func (s *Store) TrackLinkByHash(ctx context.Context, hash string) (delivery.Trac
 // DeleteTrackLink deletes the link and records the end of its session
 // for the order's customer.
 func (s *Store) DeleteTrackLink(ctx context.Context, orderID, linkID delivery.ID, now time.Time) error {
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		var customer delivery.ID
 		err := tx.QueryRowContext(ctx, `
 			DELETE FROM track_links WHERE id = ? AND order_id = ?

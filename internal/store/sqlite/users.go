@@ -26,7 +26,7 @@ func (s *Store) CreateUser(ctx context.Context, u delivery.User, r delivery.Rest
 	u.Email = sqlutil.NormalizeEmail(u.Email)
 	u.CreatedAt = sqlutil.Now()
 	u.RestaurantID = 0
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		var rid sql.NullInt64
 		if u.Role == delivery.RoleRestaurant {
 			lat, lng := sqlutil.PlaceArgs(r.Place)
@@ -81,7 +81,7 @@ func userResult(row *sql.Row, what string) (delivery.User, error) {
 
 // CreateRefreshToken stores t.
 func (s *Store) CreateRefreshToken(ctx context.Context, t delivery.RefreshToken) error {
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error { return insertRefreshToken(ctx, tx, t, sqlutil.Now()) })
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error { return insertRefreshToken(ctx, tx, t, sqlutil.Now()) })
 	return sqlutil.Wrap("sqlite: create refresh token", err)
 }
 
@@ -109,7 +109,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next del
 	var userID delivery.ID
 	var familyID string
 	var reused bool
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		var expiresAt time.Time
 		var usedAt, revokedAt sql.NullString
 		err := tx.QueryRowContext(ctx, `
@@ -149,7 +149,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next del
 // revoked RevokedRefreshGrace before.
 func (s *Store) PurgeRefreshTokens(ctx context.Context, now time.Time, limit int) (int, error) {
 	var n int64
-	err := s.inTx(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.inOrderTx(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `
 			DELETE FROM refresh_tokens WHERE hash IN (
 				SELECT hash FROM refresh_tokens WHERE expires_at <= ? OR revoked_at <= ? LIMIT ?)`,

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -153,4 +155,59 @@ func waitQueued(t *testing.T, s *Store, n int) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// TestWriterKeepsStatements: a transaction runs the statements earlier
+// ones prepared twice without preparing them again; a statement prepared
+// once takes no slot, and past maxStmts the least recently used gives way.
+func TestWriterKeepsStatements(t *testing.T) {
+	s := OpenTest(t)
+	if _, err := newUser(t.Context(), s, "first@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	run := func(fn func(ctx context.Context, tx *wtx) error) {
+		t.Helper()
+		if err := s.inTx(t.Context(), fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec := func(queries ...string) {
+		t.Helper()
+		run(func(ctx context.Context, tx *wtx) error {
+			for _, q := range queries {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	const hot = `SELECT 'hot'`
+	for i := range maxStmts + 10 {
+		exec(hot, fmt.Sprintf(`SELECT %d`, i))
+	}
+	common := func(i int) string { return fmt.Sprintf(`SELECT 'common', %d`, i) }
+	for i := range maxStmts + 10 {
+		exec(hot, common(i))
+		exec(hot, common(i))
+	}
+	run(func(ctx context.Context, tx *wtx) error {
+		if slices.Contains(tx.fresh, `SAVEPOINT request`) {
+			t.Errorf("the transaction prepared %q again", tx.fresh)
+		}
+		for _, q := range []string{`SAVEPOINT request`, hot, common(maxStmts + 9)} {
+			if _, ok := tx.w.stmts[q]; !ok {
+				t.Errorf("the writer does not keep %q", q)
+			}
+		}
+		for _, q := range []string{`SELECT 0`, `SELECT 1`, common(0)} {
+			if _, ok := tx.w.stmts[q]; ok {
+				t.Errorf("the writer keeps %q", q)
+			}
+		}
+		if n := len(tx.w.stmts); n != maxStmts {
+			t.Errorf("the writer keeps %d statements, want %d", n, maxStmts)
+		}
+		return nil
+	})
 }

@@ -46,7 +46,10 @@ func ParseTime(s string) (time.Time, error) {
 func NormalizeEmail(email string) string { return strings.ToLower(email) }
 
 // NewOrder returns o as CreateOrder stores it: status placed, seq 1, both
-// times now, and a non-nil Items.
+// times now, a non-nil Items, and none of the fields the store sets later
+// or reads with the order (FinishedAt, ETA, the stays, the restaurant's
+// name and place), which the insert does not write: an order answered
+// with them would not be the row.
 func NewOrder(o delivery.Order, now time.Time) delivery.Order {
 	o = CloneOrder(o)
 	o.ID = 0
@@ -54,6 +57,10 @@ func NewOrder(o delivery.Order, now time.Time) delivery.Order {
 	o.Seq = 1
 	o.CreatedAt = now
 	o.UpdatedAt = now
+	o.RestaurantName, o.RestaurantPlace = "", nil
+	o.FinishedAt, o.AssignedAt, o.AcceptedAt = nil, nil, nil
+	o.ETA = nil
+	o.PickupStay, o.DropoffStay = delivery.Stay{}, delivery.Stay{}
 	return o
 }
 

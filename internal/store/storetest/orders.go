@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ordercast/ordercast/internal/delivery"
 )
@@ -14,7 +15,13 @@ func testCreateOrder(t *testing.T, s delivery.Store) {
 	ctx := t.Context()
 	f := newFixture(t, s)
 	in := f.newOrder(f.customer.ID, f.r)
-	in.Status, in.Seq, in.RestaurantName = delivery.StatusDelivered, 9, "Forged" // the store decides these
+	// The store decides these.
+	in.Status, in.Seq, in.RestaurantName = delivery.StatusDelivered, 9, "Forged"
+	at := in.CreatedAt.Add(time.Hour)
+	in.FinishedAt, in.AssignedAt, in.AcceptedAt = &at, &at, &at
+	in.ETA = &delivery.ETA{DeliverAt: 1, Basis: "forged", At: 1}
+	in.RestaurantPlace = &delivery.Place{Lat: 1, Lng: 2}
+	in.PickupStay, in.DropoffStay = delivery.Stay{From: 1, Last: 2, Arrived: true}, delivery.Stay{From: 3}
 	o, created, err := s.CreateOrder(ctx, in, delivery.IdempotencyKey{})
 	must(t, err)
 	if !created || o.ID <= 0 || o.Status != delivery.StatusPlaced || o.Seq != 1 || o.CourierID != nil {
@@ -27,6 +34,8 @@ func testCreateOrder(t *testing.T, s delivery.Store) {
 	want := in
 	want.ID, want.Status, want.Seq, want.CreatedAt, want.UpdatedAt = o.ID, delivery.StatusPlaced, 1, o.CreatedAt, o.UpdatedAt
 	want.RestaurantName = "Pizza"
+	want.FinishedAt, want.AssignedAt, want.AcceptedAt, want.ETA, want.RestaurantPlace = nil, nil, nil, nil, nil
+	want.PickupStay, want.DropoffStay = delivery.Stay{}, delivery.Stay{}
 	deepEqual(t, "CreateOrder", o, want)
 	got, err := s.OrderByID(ctx, o.ID)
 	must(t, err)
