@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"testing"
@@ -141,66 +140,5 @@ func TestFrameOverQueueNotWrittenAtOnce(t *testing.T) {
 	}
 	if st := e.h.Stats(); st.ShedPublishes != 1 {
 		t.Fatalf("shed %d publishes, want 1", st.ShedPublishes)
-	}
-}
-
-// tcpPair returns the two ends of a loopback connection.
-func tcpPair(t *testing.T) (server, client net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept() // nil on error: Dial fails too
-		accepted <- c
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server = <-accepted
-	t.Cleanup(func() { _ = server.Close(); _ = client.Close() })
-	return server, client
-}
-
-// After a read that emptied the socket, socketReader waits for the next
-// bytes without a read() and then reads them, whether they come alone or
-// more than a read takes; a deadline still ends a wait with a timeout.
-func TestSocketReaderWaitsThenReads(t *testing.T) {
-	server, client := tcpPair(t)
-	rc, err := server.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &socketReader{Conn: server, rc: rc}
-	_ = server.SetReadDeadline(time.Now().Add(testWait))
-	buf := make([]byte, 256)
-	for _, n := range []int{100, 1000, 1} {
-		sent := bytes.Repeat([]byte{byte(n)}, n)
-		if _, err := client.Write(sent); err != nil {
-			t.Fatal(err)
-		}
-		var got []byte
-		for len(got) < n {
-			k, err := r.Read(buf)
-			if err != nil {
-				t.Fatalf("read after %d of %d bytes: %v", len(got), n, err)
-			}
-			got = append(got, buf[:k]...)
-		}
-		if !bytes.Equal(got, sent) {
-			t.Fatalf("read %d bytes unlike the %d sent", len(got), n)
-		}
-		if !r.drained {
-			t.Fatalf("after the last of %d bytes: not drained", n)
-		}
-	}
-	_ = server.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
-	var ne net.Error
-	if _, err := r.Read(buf); !errors.As(err, &ne) || !ne.Timeout() {
-		t.Fatalf("read past the deadline: %v, want a timeout", err)
 	}
 }

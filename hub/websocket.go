@@ -87,8 +87,6 @@ type wsConn struct {
 	pingInterval int64
 	pingAt       int64 // the last ping asked for, Unix ns; sweeper only
 
-	// sr is the connection as the library has it (what it reads).
-	sr socketReader
 	// rc is the socket itself when raw is one (not a TLS or test
 	// connection): writeNow writes to it without waiting. rest is the end
 	// of a frame writeNow began that the socket did not take, in the
@@ -189,13 +187,12 @@ func (u *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // returns true.
 func acceptWS(raw net.Conn, r *http.Request, l Limits, control func() bool, header http.Header) (*wsConn, error) {
 	w := &rawWriter{raw: raw, timeout: l.WriteTimeout}
+	brw := bufio.NewReadWriter(bufio.NewReaderSize(raw, readBufSize), bufio.NewWriterSize(w, controlBufSize))
 	t := &wsConn{raw: raw, w: w, readTimeout: l.ReadTimeout, pingInterval: int64(l.PingInterval)}
 	if sc, ok := raw.(syscall.Conn); ok {
 		t.rc, _ = sc.SyscallConn() // nil on error: every frame goes through the writer
 	}
-	t.sr = socketReader{Conn: raw, rc: t.rc}
-	brw := bufio.NewReadWriter(bufio.NewReaderSize(&t.sr, readBufSize), bufio.NewWriterSize(w, controlBufSize))
-	ws, err := websocket.Accept(&upgradeWriter{raw: &t.sr, brw: brw, header: header}, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(&upgradeWriter{raw: raw, brw: brw, header: header}, r, &websocket.AcceptOptions{
 		// The server checked the Origin before the upgrade (ALLOWED_ORIGINS).
 		InsecureSkipVerify: true,
 		OnPingReceived: func(context.Context, []byte) bool {
@@ -372,51 +369,6 @@ func (t *wsConn) writeNow(frame []byte) (taken, rest bool, err error) {
 	t.rest, t.restBuf = b[n:], bp
 	return true, true, nil
 }
-
-// socketReader is the connection as the library has it (its Hijack),
-// which it reads and closes: after a read that emptied the socket it
-// waits until the socket is readable before it reads again: a
-// plain read would find nothing (EAGAIN) and then wait, a read() call
-// more for every frame of a peer that sends one at a time (a courier's
-// position a second). A read shorter than asked emptied the socket;
-// anything arriving after it is an edge the poller reports, so the wait
-// misses nothing. It waits only on a plain socket (rc), and a wait that
-// fails (deadline, close) falls back to the read, which fails as always.
-type socketReader struct {
-	net.Conn
-	rc      syscall.RawConn
-	drained bool
-}
-
-func (r *socketReader) Read(p []byte) (int, error) {
-	if r.drained && r.rc != nil {
-		w := readWaits.Get().(*readWait)
-		_ = r.rc.Read(w.fn)
-		w.waited = false
-		readWaits.Put(w)
-	}
-	n, err := r.Conn.Read(p)
-	r.drained = n < len(p)
-	return n, err
-}
-
-// readWait is the function RawConn.Read calls for socketReader's wait,
-// made once: its first call asks to wait for readability, its second
-// returns.
-type readWait struct {
-	waited bool
-	fn     func(fd uintptr) bool
-}
-
-var readWaits = sync.Pool{New: func() any {
-	w := &readWait{}
-	w.fn = func(uintptr) bool {
-		done := w.waited
-		w.waited = true
-		return done
-	}
-	return w
-}}
 
 // rawWrite is one write() of writeNow, with the function RawConn.Write
 // calls made once, so that a write allocates no closure.
