@@ -199,3 +199,21 @@ func BenchmarkIdleSocketFrame(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOwnStack is what serving a client frame on a goroutine of its
+// own costs (onOwnStack: a start, a wait, a wake-up at its end), which
+// positions no longer pay (dispatch), against a plain call.
+func BenchmarkOwnStack(b *testing.B) {
+	var n atomic.Int64
+	work := func() { n.Add(1) }
+	b.Run("own-stack", func(b *testing.B) {
+		for b.Loop() {
+			onOwnStack(work)
+		}
+	})
+	b.Run("inline", func(b *testing.B) {
+		for b.Loop() {
+			work()
+		}
+	})
+}
