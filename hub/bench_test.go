@@ -164,3 +164,56 @@ func BenchmarkWriteFrames(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIdleSocketFrame is one frame for an idle websocket over
+// loopback, as a position a second is for its watchers, up to its
+// arrival at the peer: written by its sender at once ("at-once"), or by a
+// writer goroutine started for it ("writer", as every frame was before).
+func BenchmarkIdleSocketFrame(b *testing.B) {
+	for _, atOnce := range []bool{true, false} {
+		name := "at-once"
+		if !atOnce {
+			name = "writer"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := newDirectEnv(b, 0)
+			var c *client
+			e.h.mu.Lock()
+			for c = range e.h.clients {
+			}
+			e.h.mu.Unlock()
+			if !atOnce {
+				c.t.(*wsConn).rc = nil
+			}
+			data := []byte(`{"courier_id":"3","lat":52.5201,"lng":13.4049,"ts":1732406400000}`)
+			b.ReportAllocs()
+			for b.Loop() {
+				c.mu.Lock()
+				c.wroteAt = 0 // the last frame a second ago
+				c.mu.Unlock()
+				e.publish(data)
+				e.read()
+			}
+			st := e.h.Stats()
+			b.ReportMetric(float64(st.Writers)/float64(b.N), "writers/op")
+		})
+	}
+}
+
+// BenchmarkOwnStack is what serving a client frame on a goroutine of its
+// own costs (onOwnStack: a start, a wait, a wake-up at its end), which
+// positions no longer pay (dispatch), against a plain call.
+func BenchmarkOwnStack(b *testing.B) {
+	var n atomic.Int64
+	work := func() { n.Add(1) }
+	b.Run("own-stack", func(b *testing.B) {
+		for b.Loop() {
+			onOwnStack(work)
+		}
+	})
+	b.Run("inline", func(b *testing.B) {
+		for b.Loop() {
+			work()
+		}
+	})
+}

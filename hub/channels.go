@@ -272,6 +272,13 @@ func (h *Hub) lookup(name string) *channel {
 	return sh.m[name]
 }
 
+// maxDirectFanout is the largest fan-out whose frames the fan-out itself
+// writes to idle sockets (client.writeNowLocked): an order channel's
+// parties, a user's sockets. A larger one queues them for the sockets'
+// writers, which write on every core at once instead of one after another
+// under the channel's lock.
+const maxDirectFanout = 16
+
 // inbound is the hub as the bus's handler.
 type inbound Hub
 
@@ -286,6 +293,7 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	h.stats.delivered.Add(uint64(len(cn.subs)))
+	now := len(cn.subs) <= maxDirectFanout
 	if cn.kind != wire.KindOrder || msg.Seq == 0 {
 		var order delivery.ID // of a feed's durable event
 		if msg.Seq != 0 {
@@ -319,7 +327,7 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 				if cn.kind == wire.KindTrack {
 					s.lastSeq = max(s.lastSeq, msg.Seq)
 				}
-				s.c.enqueue(msg.Frame, msg.Seq == 0) // a feed's durable events have their seq
+				s.c.enqueue(msg.Frame, msg.Seq == 0, now) // a feed's durable events have their seq
 			}
 		}
 		return
@@ -332,7 +340,7 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 			// Already given (by the replay, or a redelivery).
 		case msg.Seq == s.lastSeq+1:
 			s.lastSeq = msg.Seq
-			s.c.send(msg.Frame)
+			s.c.enqueue(msg.Frame, false, now)
 			if s.endsAt(msg.Seq, msg.Revoke) {
 				h.endLocked(s)
 			}

@@ -20,12 +20,22 @@ import (
 // their size.
 const idleQueueCap = 8
 
+// directGap is how long after the last frame written at once the next may
+// be too (writeNowLocked): one that comes sooner is likely part of a burst
+// (a replay page, an answer and the event it made), which the writer
+// coalesces into one write instead.
+const directGap = time.Millisecond
+
 var errClientClosed = errors.New("hub: connection closing")
 
 // client is one connection, a websocket or an SSE stream behind the
 // transport interface. Its reader goroutine (readLoop)
-// lives as long as the connection and is the one that cleans up. A writer
-// goroutine (writeLoop) runs only while frames are queued: the first frame
+// lives as long as the connection and is the one that cleans up. A frame
+// for a connection whose writer is idle, and that wrote nothing in the
+// last directGap, is written at once by whoever sends it if the socket
+// takes it without waiting (writeNowLocked): a socket getting a frame a
+// second costs a write() per frame and no goroutine. Otherwise a writer
+// goroutine (writeLoop) runs while frames are queued: the first frame
 // queued on an idle connection starts it, and it ends when it found the
 // queue empty. So an idle connection costs one goroutine, and no timer:
 // the hub's sweeper does pings and token expiry for all connections.
@@ -59,10 +69,12 @@ type client struct {
 	// slices. Frames are shared by every socket and never modified.
 	queue     [][]byte
 	spare     [][]byte
-	queued    int  // bytes in queue
-	writing   bool // a writer goroutine runs (or the close was handed to it)
-	ping      bool // the writer should send a keepalive
-	closeCode int  // a close was requested: nothing more is queued
+	queued    int   // bytes in queue
+	writing   bool  // a writer goroutine runs (or the close was handed to it)
+	ping      bool  // the writer should send a keepalive
+	rest      bool  // the transport holds the end of a frame written at once
+	wroteAt   int64 // when a frame was last written at once, Unix ns
+	closeCode int   // a close was requested: nothing more is queued
 	reason    wire.CloseReason
 	done      bool          // the reader ended; the client is gone
 	room      chan struct{} // closed by the writer when it drains: replay flow control
@@ -79,19 +91,24 @@ func (c *client) touch() { c.lastRead.Store(time.Now().UnixNano()) }
 
 // send queues a durable frame (an event with a seq, an answer) for the
 // socket; sendEphemeral one without a seq.
-func (c *client) send(frame []byte)          { c.enqueue(frame, false) }
-func (c *client) sendEphemeral(frame []byte) { c.enqueue(frame, true) }
+func (c *client) send(frame []byte)          { c.enqueue(frame, false, true) }
+func (c *client) sendEphemeral(frame []byte) { c.enqueue(frame, true, true) }
 
-// enqueue queues frame for the socket. It never blocks. A full queue
+// enqueue queues frame for the socket, or writes it at once when now
+// allows it and the connection's writer is idle (writeNowLocked). It
+// never blocks. A full queue
 // first sheds its ephemeral frames (shedLocked); an ephemeral frame that
 // still finds no room is dropped, and a durable one closes the client
 // with 4009, too slow to keep up, its queued frames dropped so that it
 // holds no memory for others: durable frames are never dropped from an
 // open connection.
-func (c *client) enqueue(frame []byte, ephemeral bool) {
+func (c *client) enqueue(frame []byte, ephemeral, now bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closeCode != 0 || c.done {
+		return
+	}
+	if now && c.writeNowLocked(frame) {
 		return
 	}
 	if !c.fitsLocked(len(frame)) && !c.shedLocked(frame, ephemeral) {
@@ -117,6 +134,51 @@ func (c *client) enqueue(frame []byte, ephemeral bool) {
 	c.kickLocked()
 }
 
+// writeNowLocked writes frame on the caller's goroutine, which saves
+// starting the writer (and the thread wake-ups that come with it), if no
+// writer runs (then nothing is queued), none was written at once within
+// directGap, and the transport takes it without waiting; it reports
+// whether the frame is taken. What the socket did not take of it, the
+// writer writes, started here. A failed write ends the connection as the
+// writer's would.
+func (c *client) writeNowLocked(frame []byte) bool {
+	if c.writing || !c.fitsLocked(len(frame)) {
+		return false // a frame too large for the queue is refused by it
+	}
+	now := time.Now().UnixNano()
+	if now-c.wroteAt < int64(directGap) {
+		return false
+	}
+	c.wroteAt = now
+	taken, rest, err := c.t.writeNow(frame)
+	switch {
+	case err != nil:
+		c.writing = true // no writer after this
+		c.writeFailedLocked()
+		c.t.abort()
+		return true
+	case !taken:
+		return false
+	}
+	c.hub.stats.written.Add(1)
+	c.hub.stats.writtenAtOnce.Add(1)
+	c.framesOut++
+	if rest {
+		c.rest = true
+		c.kickLocked()
+	}
+	return true
+}
+
+// writeFailedLocked ends the connection after a failed write: nothing
+// more is queued, a replay waiting for room sees it, and the reader, which
+// the caller's abort ends, cleans up.
+func (c *client) writeFailedLocked() {
+	c.closeCode = wire.CloseInternal
+	c.reason = reasonWriteFailed
+	c.wakeLocked()
+}
+
 // queueLen is how many frames wait in the queue now.
 func (c *client) queueLen() int {
 	c.mu.Lock()
@@ -137,6 +199,7 @@ func (c *client) kickLocked() {
 	}
 	c.writing = true
 	c.hub.wg.Add(1) // the reader's count is held, so Wait cannot have returned
+	c.hub.stats.writers.Add(1)
 	// One 16-byte closure per start, amortized over the frames of a
 	// burst: the price of holding no goroutine while idle.
 	go c.writeLoop()
@@ -185,8 +248,8 @@ func (c *client) writeLoop() {
 	yielded := false
 	for {
 		c.mu.Lock()
-		batch, ping := c.queue, c.ping
-		if len(batch) == 0 && !ping && !yielded && c.closeCode == 0 {
+		batch, ping, rest := c.queue, c.ping, c.rest
+		if len(batch) == 0 && !ping && !rest && !yielded && c.closeCode == 0 {
 			// Under a stream of events the next one is usually being
 			// fanned out right now: let it land and write it with this
 			// goroutine rather than end and start another.
@@ -196,7 +259,7 @@ func (c *client) writeLoop() {
 			continue
 		}
 		yielded = false
-		if len(batch) == 0 && !ping {
+		if len(batch) == 0 && !ping && !rest {
 			if c.closeCode != 0 && !c.done {
 				code, reason := c.closeCode, c.reason.Text
 				c.mu.Unlock()
@@ -220,7 +283,7 @@ func (c *client) writeLoop() {
 			return
 		}
 		c.queue, c.spare, c.eph = c.spare[:0], nil, c.eph[:0]
-		c.queued, c.ephemerals, c.ping = 0, 0, false
+		c.queued, c.ephemerals, c.ping, c.rest = 0, 0, false, false
 		c.wakeLocked()
 		c.mu.Unlock()
 
@@ -230,9 +293,7 @@ func (c *client) writeLoop() {
 		c.mu.Lock()
 		c.spare = batch[:0]
 		if err != nil {
-			c.closeCode = wire.CloseInternal // nothing more to queue; the reader cleans up
-			c.reason = reasonWriteFailed
-			c.wakeLocked() // a replay waiting for room must see it
+			c.writeFailedLocked()
 			c.mu.Unlock()
 			c.t.abort()
 			return

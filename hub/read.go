@@ -26,10 +26,23 @@ func (c *client) readLoop() {
 		c.touch()
 		c.hub.stats.received.Add(1)
 		if c.admit() {
-			onOwnStack(func() { c.handle(msg, text) })
+			c.dispatch(msg, text)
 		}
 		putBuf(bp, msg)
 	}
+}
+
+// dispatch answers one client frame: a position (one a second on a
+// courier's socket) on the reader's goroutine, since its work (checks, a
+// publish routed from memory, writes at once) fits the reader's stack and
+// a goroutine for it cost more than the rest of it (the thread wake-ups of
+// its start and its end); any other frame on a stack of its own.
+func (c *client) dispatch(msg []byte, text bool) {
+	if f, ok := wire.DecodeLocation(msg); ok && text {
+		c.serve(f)
+		return
+	}
+	onOwnStack(func() { c.handle(msg, text) })
 }
 
 // onOwnStack runs fn on a goroutine of its own and waits for it. The work
@@ -38,8 +51,8 @@ func (c *client) readLoop() {
 // runtime halves a stack only while less than a quarter of it is in use,
 // and a reader parked in its read uses more than a quarter of 8 KiB. So
 // an idle reader stays at 4 KiB, for a goroutine start per client frame
-// (frames are rate-limited): half the stack memory of an idle socket that
-// subscribed to anything.
+// (frames are rate-limited) but positions (dispatch): half the stack
+// memory of an idle socket that subscribed to anything.
 func onOwnStack(fn func()) {
 	done := make(chan struct{})
 	go func() {
@@ -80,6 +93,12 @@ func (c *client) handle(msg []byte, text bool) {
 		c.sendError(f.ID, err)
 		return
 	}
+	c.serve(f)
+}
+
+// serve answers one decoded client frame, as handle.
+func (c *client) serve(f wire.ClientFrame) {
+	var err error
 	if err := c.viewerMay(f.Type); err != nil {
 		c.sendError(f.ID, err)
 		return

@@ -18,6 +18,7 @@ type counters struct {
 	closes                           [numTransports][len(CloseCodes)]atomic.Uint64
 	subscriptions                    [wire.NumKinds]atomic.Int64 // by channel kind
 	received, delivered, written     atomic.Uint64
+	writtenAtOnce, writers           atomic.Uint64
 	replayed, repairs                atomic.Uint64
 	slowClosed, rateLimited, expired atomic.Uint64
 	typingCoalesced                  atomic.Uint64
@@ -42,11 +43,15 @@ type Stats struct {
 	Published           uint64 // frames handed to the bus by the Publisher
 	Delivered           uint64 // frames queued to sockets from the bus (and local pushes)
 	Written             uint64 // frames written to sockets
-	Replayed            uint64 // durable events queued from the Store (since, gap repair)
-	Repairs             uint64 // gaps found in live order channels
-	SlowClosed          uint64 // connections closed with 4009
-	RateLimited         uint64 // connections closed with 4008
-	Expired             uint64 // connections closed with 4001
+	// WrittenAtOnce counts the frames of Written that their sender wrote
+	// (client.writeNowLocked), Writers the writer goroutines started for
+	// the others (each writes one burst or more).
+	WrittenAtOnce, Writers uint64
+	Replayed               uint64 // durable events queued from the Store (since, gap repair)
+	Repairs                uint64 // gaps found in live order channels
+	SlowClosed             uint64 // connections closed with 4009
+	RateLimited            uint64 // connections closed with 4008
+	Expired                uint64 // connections closed with 4001
 	// TypingCoalesced counts typing frames dropped within the interval.
 	TypingCoalesced uint64
 	// LocationsSent counts courier positions (latest-value
@@ -128,6 +133,8 @@ func (h *Hub) Stats() Stats {
 		Published:           h.cfg.Publisher.published.Load(),
 		Delivered:           s.delivered.Load(),
 		Written:             s.written.Load(),
+		WrittenAtOnce:       s.writtenAtOnce.Load(),
+		Writers:             s.writers.Load(),
 		Replayed:            s.replayed.Load(),
 		Repairs:             s.repairs.Load(),
 		SlowClosed:          s.slowClosed.Load(),

@@ -18,6 +18,12 @@ type transport interface {
 	// a keepalive when asked (a websocket ping, an SSE comment). Every
 	// write has a deadline.
 	writeFrames(frames [][]byte, keepalive bool) error
+	// writeNow writes one frame without blocking, if the transport can,
+	// for the goroutine that holds the writing turn while no writer runs.
+	// taken: the frame is written, or its rest held for the next
+	// writeFrames (rest, which the caller must then run); otherwise
+	// nothing was written. An error is a failed write.
+	writeNow(frame []byte) (taken, rest bool, err error)
 	// keepaliveDue tells the hub's sweeper whether to ask for a keepalive
 	// now; lastRead is the peer's last activity (Unix ns). Sweeper only.
 	keepaliveDue(now, lastRead int64) bool

@@ -8,7 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -80,8 +83,18 @@ type wsConn struct {
 	raw          net.Conn
 	w            *rawWriter
 	readTimeout  time.Duration
+	readDeadline atomic.Int64 // the read deadline set last, Unix ns
 	pingInterval int64
 	pingAt       int64 // the last ping asked for, Unix ns; sweeper only
+
+	// rc is the socket itself when raw is one (not a TLS or test
+	// connection): writeNow writes to it without waiting. rest is the end
+	// of a frame writeNow began that the socket did not take, in the
+	// pooled buffer restBuf; the writer writes it before anything else.
+	// Both belong to whoever writes (the client's writing flag).
+	rc      syscall.RawConn
+	rest    []byte
+	restBuf *[]byte
 }
 
 // rawWriter serializes every write on the raw connection and puts a
@@ -176,6 +189,9 @@ func acceptWS(raw net.Conn, r *http.Request, l Limits, control func() bool, head
 	w := &rawWriter{raw: raw, timeout: l.WriteTimeout}
 	brw := bufio.NewReadWriter(bufio.NewReaderSize(raw, readBufSize), bufio.NewWriterSize(w, controlBufSize))
 	t := &wsConn{raw: raw, w: w, readTimeout: l.ReadTimeout, pingInterval: int64(l.PingInterval)}
+	if sc, ok := raw.(syscall.Conn); ok {
+		t.rc, _ = sc.SyscallConn() // nil on error: every frame goes through the writer
+	}
 	ws, err := websocket.Accept(&upgradeWriter{raw: raw, brw: brw, header: header}, r, &websocket.AcceptOptions{
 		// The server checked the Origin before the upgrade (ALLOWED_ORIGINS).
 		InsecureSkipVerify: true,
@@ -226,9 +242,19 @@ func (t *wsConn) keepaliveDue(now, lastRead int64) bool {
 }
 
 // extendRead pushes the read deadline out: a peer that sends nothing, not
-// even a pong to our pings, for readTimeout is dead.
+// even a pong to our pings, for readTimeout is dead. As with writes
+// (writeLocked), a deadline still readTimeout ahead is kept, and a new one
+// is set a quarter further: the peer is given readTimeout at least, up to
+// a quarter more, and a socket reading a frame a second moves its timer
+// once in 15 s (of the default 60 s) instead of at every frame.
 func (t *wsConn) extendRead() {
-	_ = t.raw.SetReadDeadline(time.Now().Add(t.readTimeout))
+	now := time.Now()
+	if t.readDeadline.Load()-now.UnixNano() >= int64(t.readTimeout) {
+		return
+	}
+	d := now.Add(t.readTimeout + t.readTimeout/4)
+	t.readDeadline.Store(d.UnixNano())
+	_ = t.raw.SetReadDeadline(d)
 }
 
 // read returns the next data message and whether it was a text message.
@@ -261,12 +287,18 @@ func (t *wsConn) read() (bp *[]byte, msg []byte, text bool, err error) {
 	}
 }
 
-// writeFrames writes frames as text messages, preceded by a ping when
-// asked, in as few writes as the batch allows (one below flushAt).
+// writeFrames writes frames as text messages, preceded by the rest of a
+// frame writeNow began and by a ping when asked, in as few writes as the
+// batch allows (one below flushAt).
 func (t *wsConn) writeFrames(frames [][]byte, ping bool) error {
 	bp := getBuf()
 	b := (*bp)[:0]
 	defer func() { putBuf(bp, b) }()
+	if t.rest != nil {
+		b = append(b, t.rest...)
+		putBuf(t.restBuf, *t.restBuf)
+		t.rest, t.restBuf = nil, nil
+	}
 	if ping {
 		b = append(b, finBit|opPing, 0)
 	}
@@ -285,6 +317,80 @@ func (t *wsConn) writeFrames(frames [][]byte, ping bool) error {
 	}
 	return t.w.writeData(b)
 }
+
+// writeNow writes frame as a text message on the caller's goroutine if
+// the socket takes it without waiting: one write() whose EAGAIN is not
+// waited for, so that it never blocks, and no deadline to need. It
+// reports whether it took the frame, and whether some of it is left for
+// the writer (writeFrames writes that first). It takes nothing from a
+// connection that is not a plain socket, whose writer is busy (a control
+// frame of the library), whose deadline passed (the writer sets another)
+// or whose socket buffer is full. The caller holds the writing turn.
+func (t *wsConn) writeNow(frame []byte) (taken, rest bool, err error) {
+	if t.rc == nil || !t.w.mu.TryLock() {
+		return false, false, nil
+	}
+	defer t.w.mu.Unlock()
+	if t.w.closeSent {
+		return false, false, errCloseSent
+	}
+	if d := t.w.deadline; d != 0 && d <= time.Now().UnixNano() {
+		// A deadline passed would refuse the write, which needs none: the
+		// writer sets its own (writeLocked).
+		if err := t.raw.SetWriteDeadline(time.Time{}); err != nil {
+			return false, false, err
+		}
+		t.w.deadline = 0
+	}
+	bp := getBuf()
+	b := appendFrameHeader((*bp)[:0], opText, len(frame))
+	b = append(b, frame...)
+	w := rawWrites.Get().(*rawWrite)
+	w.b = b
+	err = t.rc.Write(w.fn)
+	n, werr := w.n, w.err
+	*w = rawWrite{fn: w.fn}
+	rawWrites.Put(w)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = nil
+	case err == nil && werr != nil && werr != syscall.EAGAIN:
+		err = werr
+	}
+	if err != nil || n <= 0 {
+		putBuf(bp, b)
+		return false, false, err
+	}
+	if n == len(b) {
+		putBuf(bp, b)
+		return true, false, nil
+	}
+	*bp = b // the whole buffer, to go back to the pool
+	t.rest, t.restBuf = b[n:], bp
+	return true, true, nil
+}
+
+// rawWrite is one write() of writeNow, with the function RawConn.Write
+// calls made once, so that a write allocates no closure.
+type rawWrite struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+var rawWrites = sync.Pool{New: func() any {
+	w := &rawWrite{}
+	w.fn = func(fd uintptr) bool {
+		for {
+			w.n, w.err = syscall.Write(int(fd), w.b)
+			if w.err != syscall.EINTR {
+				return true // done, whatever it wrote: the caller does not wait
+			}
+		}
+	}
+	return w
+}}
 
 // appendFrameHeader appends the header of an unmasked final frame.
 func appendFrameHeader(b []byte, op byte, n int) []byte {

@@ -62,6 +62,8 @@ func registerHubMetrics(reg prometheus.Registerer, h *hub.Hub) {
 		m.Counter("published_total", "Frames handed to the bus.", func(s hub.Stats) uint64 { return s.Published }),
 		m.Counter("delivered_total", "Frames queued to sockets.", func(s hub.Stats) uint64 { return s.Delivered }),
 		m.Counter("written_total", "Frames written to sockets.", func(s hub.Stats) uint64 { return s.Written }),
+		m.Counter("written_at_once_total", "Frames written to sockets by their sender, without a writer goroutine.", func(s hub.Stats) uint64 { return s.WrittenAtOnce }),
+		m.Counter("writers_total", "Writer goroutines started, each for a burst of frames.", func(s hub.Stats) uint64 { return s.Writers }),
 		m.Counter("replayed_total", "Durable events replayed from the store (since, gap repair).", func(s hub.Stats) uint64 { return s.Replayed }),
 		m.Counter("repairs_total", "Gaps found in live order channels.", func(s hub.Stats) uint64 { return s.Repairs }),
 		m.Counter("slow_closed_total", "Connections closed with 4009.", func(s hub.Stats) uint64 { return s.SlowClosed }),

@@ -1,0 +1,144 @@
+package hub
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/ordercast/ordercast/internal/auth"
+	"github.com/ordercast/ordercast/internal/bus/memory"
+	"github.com/ordercast/ordercast/internal/delivery"
+)
+
+// directEnv is a hub serving one admin over a real loopback socket, which
+// the hub may write to at once (unlike the wrapped conns of other tests).
+type directEnv struct {
+	t  testing.TB
+	h  *Hub
+	ws *websocket.Conn
+}
+
+// newDirectEnv serves the admin; readBuf, when not 0, is the client's
+// socket receive buffer and the server's send buffer, so that the
+// kernel holds little of what the client does not read.
+func newDirectEnv(t testing.TB, readBuf int) *directEnv {
+	t.Helper()
+	h := startHub(t, testConfig(t, &logStore{events: map[delivery.ID][]delivery.Event{}}, memory.New()))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	served := make(chan error, 1)
+	go func() {
+		raw, err := ln.Accept()
+		if err != nil {
+			served <- err
+			return
+		}
+		if readBuf != 0 {
+			_ = raw.(*net.TCPConn).SetWriteBuffer(readBuf)
+		}
+		r, err := http.ReadRequest(bufio.NewReader(raw)) // nothing follows the request
+		if err != nil {
+			_ = raw.Close()
+			served <- err
+			return
+		}
+		served <- h.Serve(raw, r, auth.Claims{UserID: 9, Role: delivery.RoleAdmin, ExpiresAt: time.Now().Add(time.Hour)}, "direct-test")
+	}()
+	var dialer net.Dialer
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dialer.DialContext(ctx, network, addr)
+		if err == nil && readBuf != 0 {
+			_ = conn.(*net.TCPConn).SetReadBuffer(readBuf)
+		}
+		return conn, err
+	}}}
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+ln.Addr().String()+"/ws", &websocket.DialOptions{HTTPClient: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadLimit(4 << 20)
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	return &directEnv{t: t, h: h, ws: ws}
+}
+
+// publish hands an ephemeral event on the admin's feed to the bus, which
+// fans it out before returning, and returns its frame.
+func (e *directEnv) publish(data []byte) []byte {
+	e.t.Helper()
+	frame := encodeEvent("user:9", "test.event", 0, data, 1)
+	if err := e.h.cfg.Bus.Publish(context.Background(), delivery.BusMessage{Channel: "user:9", Frame: frame}); err != nil {
+		e.t.Fatal(err)
+	}
+	return frame
+}
+
+func (e *directEnv) read() []byte {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	_, b, err := e.ws.Read(ctx)
+	if err != nil {
+		e.t.Fatalf("read: %v", err)
+	}
+	return b
+}
+
+// A frame for an idle socket is written by the fan-out that made it,
+// before the publish returns: no writer goroutine starts.
+func TestFrameWrittenAtOnce(t *testing.T) {
+	e := newDirectEnv(t, 0)
+	frame := e.publish([]byte(`{"n":1}`))
+	st := e.h.Stats()
+	if st.WrittenAtOnce != 1 || st.Writers != 0 {
+		t.Fatalf("written at once %d, writers %d; want 1 and 0", st.WrittenAtOnce, st.Writers)
+	}
+	if got := e.read(); !bytes.Equal(got, frame) {
+		t.Fatalf("read %s, want %s", got, frame)
+	}
+}
+
+// What the socket does not take of a frame written at once, the writer
+// writes, before the frames queued behind it: the peer reads both whole
+// and in order.
+func TestFrameRestWrittenByWriter(t *testing.T) {
+	e := newDirectEnv(t, 4<<10)
+	big := e.publish(bytes.Repeat([]byte("x"), 128<<10)) // far more than the buffers hold
+	if st := e.h.Stats(); st.WrittenAtOnce != 1 || st.Writers != 1 {
+		t.Fatalf("written at once %d, writers %d; want 1 and 1 (for the rest)", st.WrittenAtOnce, st.Writers)
+	}
+	small := e.publish([]byte(`{"n":2}`)) // queued: the writer is busy with the rest
+	if got := e.read(); !bytes.Equal(got, big) {
+		t.Fatalf("first frame: %d bytes, want the %d of the big one", len(got), len(big))
+	}
+	if got := e.read(); !bytes.Equal(got, small) {
+		t.Fatalf("second frame %s, want %s", got, small)
+	}
+}
+
+// A frame larger than the send queue takes is not written at once either:
+// it is refused as before (an ephemeral one dropped).
+func TestFrameOverQueueNotWrittenAtOnce(t *testing.T) {
+	e := newDirectEnv(t, 0)
+	e.publish(bytes.Repeat([]byte("x"), e.h.cfg.Limits.SendQueueBytes))
+	next := e.publish([]byte(`{"n":2}`))
+	if got := e.read(); !bytes.Equal(got, next) {
+		t.Fatalf("read %d bytes, want the frame after the dropped one", len(got))
+	}
+	if st := e.h.Stats(); st.ShedPublishes != 1 {
+		t.Fatalf("shed %d publishes, want 1", st.ShedPublishes)
+	}
+}
