@@ -142,3 +142,33 @@ func TestFrameOverQueueNotWrittenAtOnce(t *testing.T) {
 		t.Fatalf("shed %d publishes, want 1", st.ShedPublishes)
 	}
 }
+
+// recordConn keeps what is written to it.
+type recordConn struct {
+	net.Conn
+	wrote bytes.Buffer
+}
+
+func (c *recordConn) Write(p []byte) (int, error)      { return c.wrote.Write(p) }
+func (c *recordConn) SetWriteDeadline(time.Time) error { return nil }
+
+// The rest of a frame the socket took only part of goes out before any
+// other write: a control frame of the library (here a pong) written
+// before the writer came to it must not land inside the frame.
+func TestRestFinishedBeforeControlFrame(t *testing.T) {
+	conn := &recordConn{}
+	w := &rawWriter{raw: conn, timeout: time.Second}
+	bp := getBuf()
+	*bp = append((*bp)[:0], "the end of a frame"...)
+	w.rest, w.restBuf = (*bp)[4:], bp
+	pong := []byte{finBit | 0xA, 0}
+	if _, err := w.Write(pong); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := conn.wrote.String(), "end of a frame"+string(pong); got != want {
+		t.Fatalf("wrote %q, want %q", got, want)
+	}
+	if w.rest != nil {
+		t.Fatal("the rest is still held after it was written")
+	}
+}

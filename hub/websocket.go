@@ -88,13 +88,8 @@ type wsConn struct {
 	pingAt       int64 // the last ping asked for, Unix ns; sweeper only
 
 	// rc is the socket itself when raw is one (not a TLS or test
-	// connection): writeNow writes to it without waiting. rest is the end
-	// of a frame writeNow began that the socket did not take, in the
-	// pooled buffer restBuf; the writer writes it before anything else.
-	// Both belong to whoever writes (the client's writing flag).
-	rc      syscall.RawConn
-	rest    []byte
-	restBuf *[]byte
+	// connection): writeNow writes to it without waiting.
+	rc syscall.RawConn
 }
 
 // rawWriter serializes every write on the raw connection and puts a
@@ -105,6 +100,12 @@ type rawWriter struct {
 	timeout   time.Duration
 	deadline  int64 // the write deadline set last, Unix ns
 	closeSent bool  // a close frame went out: no data frame may follow
+	// rest is the end of a frame writeNow began that the socket did not
+	// take, in the pooled buffer restBuf: every write finishes it first,
+	// the library's control frames too, which would otherwise land inside
+	// the frame.
+	rest    []byte
+	restBuf *[]byte
 }
 
 // Write is the library's: the handshake response, then control frames.
@@ -129,6 +130,16 @@ func (w *rawWriter) writeLocked(p []byte) (int, error) {
 			return 0, err
 		}
 		w.deadline = d.UnixNano()
+	}
+	if w.rest != nil {
+		if _, err := w.raw.Write(w.rest); err != nil {
+			return 0, err
+		}
+		putBuf(w.restBuf, *w.restBuf)
+		w.rest, w.restBuf = nil, nil
+	}
+	if len(p) == 0 {
+		return 0, nil // the writer's call for a rest alone
 	}
 	return w.raw.Write(p)
 }
@@ -287,18 +298,14 @@ func (t *wsConn) read() (bp *[]byte, msg []byte, text bool, err error) {
 	}
 }
 
-// writeFrames writes frames as text messages, preceded by the rest of a
-// frame writeNow began and by a ping when asked, in as few writes as the
-// batch allows (one below flushAt).
+// writeFrames writes frames as text messages, preceded by a ping when
+// asked, in as few writes as the batch allows (one below flushAt); the
+// rest of a frame writeNow began goes first (writeLocked), with an empty
+// batch too.
 func (t *wsConn) writeFrames(frames [][]byte, ping bool) error {
 	bp := getBuf()
 	b := (*bp)[:0]
 	defer func() { putBuf(bp, b) }()
-	if t.rest != nil {
-		b = append(b, t.rest...)
-		putBuf(t.restBuf, *t.restBuf)
-		t.rest, t.restBuf = nil, nil
-	}
 	if ping {
 		b = append(b, finBit|opPing, 0)
 	}
@@ -312,9 +319,6 @@ func (t *wsConn) writeFrames(frames [][]byte, ping bool) error {
 			b = b[:0]
 		}
 	}
-	if len(b) == 0 {
-		return nil
-	}
 	return t.w.writeData(b)
 }
 
@@ -322,7 +326,7 @@ func (t *wsConn) writeFrames(frames [][]byte, ping bool) error {
 // the socket takes it without waiting: one write() whose EAGAIN is not
 // waited for, so that it never blocks, and no deadline to need. It
 // reports whether it took the frame, and whether some of it is left for
-// the writer (writeFrames writes that first). It takes nothing from a
+// the writer (the next write finishes it first: writeLocked). It takes nothing from a
 // connection that is not a plain socket, whose writer is busy (a control
 // frame of the library), whose deadline passed (the writer sets another)
 // or whose socket buffer is full. The caller holds the writing turn.
@@ -366,7 +370,7 @@ func (t *wsConn) writeNow(frame []byte) (taken, rest bool, err error) {
 		return true, false, nil
 	}
 	*bp = b // the whole buffer, to go back to the pool
-	t.rest, t.restBuf = b[n:], bp
+	t.w.rest, t.w.restBuf = b[n:], bp
 	return true, true, nil
 }
 
