@@ -10,36 +10,38 @@ import (
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
-// readLoop reads client frames until the connection ends, then cleans up.
-// It is the connection's one long-lived goroutine.
+// readLoop reads the client's next frame and handles it, then reads the
+// one after on a goroutine of its own, until the connection ends and it
+// cleans up: the connection's one long-lived goroutine, in relays. The
+// work of a client frame (service and store calls, JSON) grows a stack to
+// 8 KiB or more, and the library's read to 4 KiB, which a reader waiting
+// for the next frame would keep, for good: the runtime halves a stack only
+// while less than a quarter of it is in use, which a parked reader never
+// is. A fresh goroutine waits on the runtime's smallest stack (2 KiB;
+// wsConn.awaitFrame keeps it there), for a goroutine start per client frame
+// (frames are rate-limited) and per pong (one a PingInterval).
 func (c *client) readLoop() {
-	defer c.hub.wg.Done()
-	var readErr error
-	defer func() { c.cleanup(readErr) }()
-	for {
-		bp, msg, text, err := c.t.read()
-		if err != nil {
-			readErr = err
-			return
-		}
+	bp, msg, text, err := c.t.read()
+	if err != nil {
+		c.cleanup(err)
+		c.hub.wg.Done()
+		return
+	}
+	if bp != nil { // not a pong awaitFrame took
 		c.framesIn++
 		c.touch()
 		c.hub.stats.received.Add(1)
 		if c.admit() {
-			onOwnStack(func() { c.handle(msg, text) })
+			c.handle(msg, text)
 		}
 		putBuf(bp, msg)
 	}
+	go c.readLoop() // the reader's count of wg goes with it
 }
 
-// onOwnStack runs fn on a goroutine of its own and waits for it. The work
-// of a client frame (service and store calls, JSON) grows a stack to 8 KiB
-// or more, which a reader doing it would keep while idle, for good: the
-// runtime halves a stack only while less than a quarter of it is in use,
-// and a reader parked in its read uses more than a quarter of 8 KiB. So
-// an idle reader stays at 4 KiB, for a goroutine start per client frame
-// (frames are rate-limited): half the stack memory of an idle socket that
-// subscribed to anything.
+// onOwnStack runs fn on a goroutine of its own and waits for it, so that
+// the caller's stack does not grow with fn's (readLoop says why that
+// matters to a goroutine that then waits long).
 func onOwnStack(fn func()) {
 	done := make(chan struct{})
 	go func() {

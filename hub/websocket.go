@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -55,7 +56,9 @@ const (
 	opText  = 0x1
 	opClose = 0x8
 	opPing  = 0x9
+	opPong  = 0xa
 	finBit  = 0x80
+	maskBit = 0x80
 )
 
 var errCloseSent = errors.New("hub: close frame already sent")
@@ -82,6 +85,16 @@ type wsConn struct {
 	readTimeout  time.Duration
 	pingInterval int64
 	pingAt       int64 // the last ping asked for, Unix ns; sweeper only
+
+	// What awaitFrame needs: the library's bufio.Reader, the socket to
+	// wait on (nil: none, the library waits), the peer's pongs taken.
+	br      *bufio.Reader
+	rc      syscall.RawConn
+	control func() bool
+	// mu guards br between awaitFrame and the library's close handshake,
+	// which reads br on the writer's goroutine once closing is set.
+	mu      sync.Mutex
+	closing bool
 }
 
 // rawWriter serializes every write on the raw connection and puts a
@@ -175,7 +188,8 @@ func (u *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func acceptWS(raw net.Conn, r *http.Request, l Limits, control func() bool, header http.Header) (*wsConn, error) {
 	w := &rawWriter{raw: raw, timeout: l.WriteTimeout}
 	brw := bufio.NewReadWriter(bufio.NewReaderSize(raw, readBufSize), bufio.NewWriterSize(w, controlBufSize))
-	t := &wsConn{raw: raw, w: w, readTimeout: l.ReadTimeout, pingInterval: int64(l.PingInterval)}
+	t := &wsConn{raw: raw, w: w, readTimeout: l.ReadTimeout, pingInterval: int64(l.PingInterval),
+		br: brw.Reader, rc: rawConnOf(raw), control: control}
 	ws, err := websocket.Accept(&upgradeWriter{raw: raw, brw: brw, header: header}, r, &websocket.AcceptOptions{
 		// The server checked the Origin before the upgrade (ALLOWED_ORIGINS).
 		InsecureSkipVerify: true,
@@ -231,12 +245,16 @@ func (t *wsConn) extendRead() {
 	_ = t.raw.SetReadDeadline(time.Now().Add(t.readTimeout))
 }
 
-// read returns the next data message and whether it was a text message.
-// The message is in a pooled buffer, taken only once a message arrived (a
+// read returns the next data message and whether it was a text message,
+// or no message (nil bp and msg) when it took a pong (awaitFrame). The
+// message is in a pooled buffer, taken only once a message arrived (a
 // connection waiting for one holds none); the caller puts it back with
 // putBuf(bp, msg) when done with msg.
 func (t *wsConn) read() (bp *[]byte, msg []byte, text bool, err error) {
 	t.extendRead()
+	if t.awaitFrame() {
+		return nil, nil, false, nil
+	}
 	// Background: a context with a deadline would cost a timer per read;
 	// the deadline is on the socket instead.
 	typ, r, err := t.ws.Reader(context.Background())
@@ -259,6 +277,48 @@ func (t *wsConn) read() (bp *[]byte, msg []byte, text bool, err error) {
 			return nil, nil, false, err
 		}
 	}
+}
+
+// awaitFrame waits for the peer's next frame without the library, whose
+// read parks the reader some 2 KiB deep, so that an idle reader's stack
+// stays the runtime's smallest (2 KiB, not 4: the reader starts afresh
+// after each frame, readLoop). It takes a pong there too, the one frame an
+// idle peer sends (to our pings, every PingInterval), and reports that it
+// did; the next read extends the read deadline. Anything else, a partial
+// pong, a failed read or the socket's end, is the library's to read.
+func (t *wsConn) awaitFrame() (tookPong bool) {
+	if t.rc == nil {
+		return false
+	}
+	t.mu.Lock()
+	empty := !t.closing && t.br.Buffered() == 0
+	t.mu.Unlock()
+	if empty && waitReadable(t.rc) != nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing {
+		return false
+	}
+	if t.br.Buffered() == 0 {
+		// The socket is readable: this fills without blocking.
+		if _, err := t.br.Peek(1); err != nil {
+			return false
+		}
+	}
+	b, _ := t.br.Peek(t.br.Buffered())
+	// A client's pong: final, no extension bits, masked, at most 125 bytes.
+	if len(b) < 2 || b[0] != finBit|opPong || b[1]&maskBit == 0 || b[1]&^maskBit > 125 {
+		return false
+	}
+	n := 2 + 4 + int(b[1]&^maskBit)
+	if len(b) < n {
+		return false
+	}
+	_, _ = t.br.Discard(n)
+	t.control() // as OnPongReceived: the pong counts against the frame limit
+	return true
 }
 
 // writeFrames writes frames as text messages, preceded by a ping when
@@ -302,6 +362,9 @@ func appendFrameHeader(b []byte, op byte, n int) []byte {
 // close runs the close handshake with code; it blocks until the peer
 // answered or the library's timeouts (5 s to write, 5 s to wait) passed.
 func (t *wsConn) close(code int, reason string) {
+	t.mu.Lock()
+	t.closing = true // the library reads br from here on (awaitFrame)
+	t.mu.Unlock()
 	_ = t.ws.Close(websocket.StatusCode(code), reason)
 }
 
