@@ -43,8 +43,10 @@ type client struct {
 
 	exp      atomic.Int64 // token expiry, Unix nanoseconds
 	lastRead atomic.Int64 // last frame, ping or pong from the peer, Unix ns
-	// sid is the session of the connection's token (setClaims).
-	sid atomic.Pointer[string]
+	// sid is the session of the connection's token (setClaims);
+	// sidUnchecked says the sweeper has not yet asked whether it ended.
+	sid          atomic.Pointer[string]
+	sidUnchecked atomic.Bool
 
 	// Reader goroutine only. subs are the subscriptions, user:{id}
 	// first: a slice, not a map, since there are a few (MaxSubscriptions)
