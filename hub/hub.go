@@ -358,7 +358,9 @@ func (h *Hub) sweep(now int64) {
 		case h.cfg.SessionRevoked != nil && c.sidUnchecked.Swap(false) && h.cfg.SessionRevoked(c.session()):
 			h.closeEnded(c)
 		case c.t.keepaliveDue(now, c.lastRead.Load()):
-			c.requestPing()
+			if !c.t.keepaliveNow() {
+				c.requestPing()
+			}
 		}
 	}
 }

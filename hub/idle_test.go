@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -262,4 +263,24 @@ func serveOne(t *testing.T, h *Hub, claims auth.Claims) *websocket.Conn {
 		t.Fatal(err)
 	}
 	return ws
+}
+
+// TestKeepaliveNowWritesPing: the sweeper's ping goes straight onto a
+// quiet socket, and is left to the writer while a write holds the socket.
+func TestKeepaliveNowWritesPing(t *testing.T) {
+	ws, client, cbr, _ := wsPair(t)
+	ws.w.mu.Lock()
+	busy := ws.keepaliveNow()
+	ws.w.mu.Unlock()
+	if busy {
+		t.Error("a ping written while another write held the socket")
+	}
+	if !ws.keepaliveNow() {
+		t.Fatal("no ping written on a quiet socket")
+	}
+	var h [2]byte
+	_ = client.SetReadDeadline(time.Now().Add(testWait))
+	if _, err := io.ReadFull(cbr, h[:]); err != nil || h != pingFrame {
+		t.Errorf("read % x, %v; want the ping % x", h, err, pingFrame)
+	}
 }

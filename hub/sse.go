@@ -181,6 +181,10 @@ func (t *sseConn) keepaliveDue(now, _ int64) bool {
 	return now-t.lastWrite.Load() >= t.keepalive
 }
 
+// keepaliveNow leaves a stream's comment to its writer: a stream is
+// written to every StreamKeepalive, not just when its peer is quiet.
+func (t *sseConn) keepaliveNow() bool { return false }
+
 // writeFrames writes frames as events, preceded by a comment when asked,
 // in as few writes as the batch allows.
 func (t *sseConn) writeFrames(frames [][]byte, keepalive bool) error {

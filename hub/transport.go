@@ -21,6 +21,10 @@ type transport interface {
 	// keepaliveDue tells the hub's sweeper whether to ask for a keepalive
 	// now; lastRead is the peer's last activity (Unix ns). Sweeper only.
 	keepaliveDue(now, lastRead int64) bool
+	// keepaliveNow sends a due keepalive at once when that needs no
+	// wait, and reports whether it did; if not, the sweeper asks the
+	// writer for it. Sweeper only.
+	keepaliveNow() bool
 	// close ends the connection with a close code of API.md and a reason,
 	// after what was written; the reader's read then fails.
 	close(code int, reason string)

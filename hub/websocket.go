@@ -102,6 +102,7 @@ type wsConn struct {
 type rawWriter struct {
 	mu        sync.Mutex
 	raw       net.Conn
+	rc        syscall.RawConn // raw's socket, for pingNow; nil: none
 	timeout   time.Duration
 	deadline  int64 // the write deadline set last, Unix ns
 	closeSent bool  // a close frame went out: no data frame may follow
@@ -141,6 +142,39 @@ func (w *rawWriter) writeData(p []byte) error {
 	}
 	_, err := w.writeLocked(p)
 	return err
+}
+
+// pingFrame is our keepalive: a ping with no payload.
+var pingFrame = [2]byte{finBit | opPing, 0}
+
+// pingNow writes a ping if the socket takes it at once: no write in
+// progress, room in the send buffer (always, on a quiet connection). The
+// write does not wait, so it needs no deadline, and the sweeper makes it
+// without starting the connection's writer goroutine for two bytes. The
+// rare part of a ping the socket did not take is written by a goroutine
+// that holds the lock until it is out (so no frame can come between),
+// under the write deadline. It reports false when the writer must send
+// the ping instead.
+func (w *rawWriter) pingNow() bool {
+	if w.rc == nil || !w.mu.TryLock() {
+		return false
+	}
+	if w.closeSent {
+		w.mu.Unlock()
+		return true // nothing to keep alive: our close frame is out
+	}
+	n, err := writeNow(w.rc, pingFrame[:])
+	if n > 0 && n < len(pingFrame) {
+		go func() {
+			defer w.mu.Unlock()
+			if _, err := w.writeLocked(pingFrame[n:]); err != nil {
+				_ = w.raw.Close()
+			}
+		}()
+		return true
+	}
+	w.mu.Unlock()
+	return err == nil && n == len(pingFrame)
 }
 
 func (w *rawWriter) sentClose() bool {
@@ -186,10 +220,11 @@ func (u *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // peer, from the reading goroutine; a ping is answered only when it
 // returns true.
 func acceptWS(raw net.Conn, r *http.Request, l Limits, control func() bool, header http.Header) (*wsConn, error) {
-	w := &rawWriter{raw: raw, timeout: l.WriteTimeout}
+	rc := rawConnOf(raw)
+	w := &rawWriter{raw: raw, rc: rc, timeout: l.WriteTimeout}
 	brw := bufio.NewReadWriter(bufio.NewReaderSize(raw, readBufSize), bufio.NewWriterSize(w, controlBufSize))
 	t := &wsConn{raw: raw, w: w, readTimeout: l.ReadTimeout, pingInterval: int64(l.PingInterval),
-		br: brw.Reader, rc: rawConnOf(raw), control: control}
+		br: brw.Reader, rc: rc, control: control}
 	ws, err := websocket.Accept(&upgradeWriter{raw: raw, brw: brw, header: header}, r, &websocket.AcceptOptions{
 		// The server checked the Origin before the upgrade (ALLOWED_ORIGINS).
 		InsecureSkipVerify: true,
@@ -238,6 +273,9 @@ func (t *wsConn) keepaliveDue(now, lastRead int64) bool {
 	t.pingAt = now
 	return true
 }
+
+// keepaliveNow writes the ping from the sweeper when it can (pingNow).
+func (t *wsConn) keepaliveNow() bool { return t.w.pingNow() }
 
 // extendRead pushes the read deadline out: a peer that sends nothing, not
 // even a pong to our pings, for readTimeout is dead.
@@ -328,7 +366,7 @@ func (t *wsConn) writeFrames(frames [][]byte, ping bool) error {
 	b := (*bp)[:0]
 	defer func() { putBuf(bp, b) }()
 	if ping {
-		b = append(b, finBit|opPing, 0)
+		b = append(b, pingFrame[:]...)
 	}
 	for _, f := range frames {
 		b = appendFrameHeader(b, opText, len(f))

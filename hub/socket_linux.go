@@ -38,3 +38,13 @@ func waitReadable(rc syscall.RawConn) error {
 		return err != unix.EAGAIN
 	})
 }
+
+// writeNow writes what p the socket takes at once, waiting for nothing.
+// It writes through Control, not RawConn's Write, which fails once the
+// last write deadline passed: a write that cannot wait needs none.
+func writeNow(rc syscall.RawConn, p []byte) (n int, err error) {
+	if cerr := rc.Control(func(fd uintptr) { n, err = unix.Write(int(fd), p) }); cerr != nil {
+		return 0, cerr
+	}
+	return n, err
+}
