@@ -43,6 +43,7 @@ type client struct {
 
 	exp      atomic.Int64 // token expiry, Unix nanoseconds
 	lastRead atomic.Int64 // last frame, ping or pong from the peer, Unix ns
+	quiet    int64        // t.keepaliveAfter(), set before the sweeper sees c
 	// sid is the session of the connection's token (setClaims);
 	// sidUnchecked says the sweeper has not yet asked whether it ended.
 	sid          atomic.Pointer[string]

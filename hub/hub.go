@@ -276,6 +276,7 @@ func (h *Hub) start(c *client, first func()) error {
 		c.logClosed(wire.ReasonRestart.Code, wire.ReasonRestart.Name)
 		return ErrClosed
 	}
+	c.quiet = c.t.keepaliveAfter()
 	h.clients[c] = struct{}{}
 	h.wg.Add(1) // the reader's count; taken before the client can be seen
 	h.mu.Unlock()
@@ -347,11 +348,6 @@ func (h *Hub) sweep(now int64) {
 	defer h.mu.Unlock()
 	var queues queueSamples
 	defer h.stats.addQueueSamples(&queues)
-	// No transport asks for a keepalive sooner than this after the peer's
-	// last frame (a stream's last write is after its peer's request), so a
-	// connection heard from since is passed by without reading its
-	// transport: a cache miss per socket and sweep saved.
-	quiet := int64(min(h.cfg.Limits.PingInterval, h.cfg.Limits.StreamKeepalive))
 	for c := range h.clients {
 		queues.add(c.queueLen())
 		lastRead := c.lastRead.Load()
@@ -363,7 +359,8 @@ func (h *Hub) sweep(now int64) {
 			}
 		case h.cfg.SessionRevoked != nil && c.sidUnchecked.Swap(false) && h.cfg.SessionRevoked(c.session()):
 			h.closeEnded(c)
-		case now-lastRead >= quiet && c.t.keepaliveDue(now, lastRead):
+		// c.quiet first: reading the transport is a cache miss per socket.
+		case now-lastRead >= c.quiet && c.t.keepaliveDue(now, lastRead):
 			if !c.t.keepaliveNow() {
 				c.requestPing()
 			}

@@ -181,6 +181,10 @@ func (t *sseConn) keepaliveDue(now, _ int64) bool {
 	return now-t.lastWrite.Load() >= t.keepalive
 }
 
+// keepaliveAfter is the stream's keepalive: its last write is after its
+// peer's request, its one frame.
+func (t *sseConn) keepaliveAfter() int64 { return t.keepalive }
+
 // keepaliveNow leaves a stream's comment to its writer: a stream is
 // written to every StreamKeepalive, not just when its peer is quiet.
 func (t *sseConn) keepaliveNow() bool { return false }

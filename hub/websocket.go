@@ -274,6 +274,8 @@ func (t *wsConn) keepaliveDue(now, lastRead int64) bool {
 	return true
 }
 
+func (t *wsConn) keepaliveAfter() int64 { return t.pingInterval }
+
 // keepaliveNow writes the ping from the sweeper when it can (pingNow).
 func (t *wsConn) keepaliveNow() bool { return t.w.pingNow() }
 
