@@ -128,6 +128,25 @@ func TestAwaitFrameTakesPongs(t *testing.T) {
 	}
 }
 
+// TestAwaitFrameAnswersPings: a client's ping is taken before the
+// library's read too, counted, and answered with its payload.
+func TestAwaitFrameAnswersPings(t *testing.T) {
+	ws, client, cbr, pongs := wsPair(t)
+	ping := maskedFrame(opPing, "hey")
+	ping[2], ping[6] = 0x20, 'h'^0x20 // a mask that changes the payload: 'h' unmasks to itself
+	if _, err := client.Write(append(ping, maskedFrame(opText, "hi")...)); err != nil {
+		t.Fatal(err)
+	}
+	if msg, took := readMessage(t, ws); msg != "hi" || took != 1 || pongs.Load() != 1 {
+		t.Errorf("got %q after %d control frames taken (%d counted), want hi after 1 (1)", msg, took, pongs.Load())
+	}
+	var pong [5]byte
+	_ = client.SetReadDeadline(time.Now().Add(testWait))
+	if _, err := io.ReadFull(cbr, pong[:]); err != nil || string(pong[:]) != "\x8a\x03hey" {
+		t.Errorf("answer % x, %v; want a pong of hey", pong, err)
+	}
+}
+
 // TestAwaitFrameYieldsToClose: a reader waiting in awaitFrame leaves the
 // buffered reader to the library's close handshake (the race detector
 // checks it), and its read then fails.

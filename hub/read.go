@@ -19,7 +19,7 @@ import (
 // while less than a quarter of it is in use, which a parked reader never
 // is. A fresh goroutine waits on the runtime's smallest stack (2 KiB;
 // wsConn.awaitFrame keeps it there), for a goroutine start per client frame
-// (frames are rate-limited) and per pong (one a PingInterval).
+// (frames are rate-limited) and per ping or pong (a pong a PingInterval).
 func (c *client) readLoop() {
 	bp, msg, text, err := c.t.read()
 	if err != nil {
@@ -27,7 +27,7 @@ func (c *client) readLoop() {
 		c.hub.wg.Done()
 		return
 	}
-	if bp != nil { // not a pong awaitFrame took
+	if bp != nil { // not a ping or pong awaitFrame took
 		c.framesIn++
 		c.touch()
 		c.hub.stats.received.Add(1)

@@ -87,7 +87,8 @@ type wsConn struct {
 	pingAt       int64 // the last ping asked for, Unix ns; sweeper only
 
 	// What awaitFrame needs: the library's bufio.Reader, the socket to
-	// wait on (nil: none, the library waits), the peer's pongs taken.
+	// wait on (nil: none, the library waits), the peer's pings and pongs
+	// taken.
 	br      *bufio.Reader
 	rc      syscall.RawConn
 	control func() bool
@@ -286,7 +287,7 @@ func (t *wsConn) extendRead() {
 }
 
 // read returns the next data message and whether it was a text message,
-// or no message (nil bp and msg) when it took a pong (awaitFrame). The
+// or no message (nil bp and msg) when it took a ping or pong (awaitFrame). The
 // message is in a pooled buffer, taken only once a message arrived (a
 // connection waiting for one holds none); the caller puts it back with
 // putBuf(bp, msg) when done with msg.
@@ -322,11 +323,12 @@ func (t *wsConn) read() (bp *[]byte, msg []byte, text bool, err error) {
 // awaitFrame waits for the peer's next frame without the library, whose
 // read parks the reader some 2 KiB deep, so that an idle reader's stack
 // stays the runtime's smallest (2 KiB, not 4: the reader starts afresh
-// after each frame, readLoop). It takes a pong there too, the one frame an
-// idle peer sends (to our pings, every PingInterval), and reports that it
-// did; the next read extends the read deadline. Anything else, a partial
-// pong, a failed read or the socket's end, is the library's to read.
-func (t *wsConn) awaitFrame() (tookPong bool) {
+// after each frame, readLoop). It takes a ping or pong there too, the one
+// frame an idle peer sends (pongs to our pings every PingInterval; some
+// clients ping), and reports that it did; the next read extends the read
+// deadline. Anything else, a control frame in pieces, a failed read or the
+// socket's end, is the library's to read.
+func (t *wsConn) awaitFrame() (tookControl bool) {
 	if t.rc == nil {
 		return false
 	}
@@ -336,29 +338,52 @@ func (t *wsConn) awaitFrame() (tookPong bool) {
 	if empty && waitReadable(t.rc) != nil {
 		return false
 	}
+	took, pong := t.takeControl()
+	if !took {
+		return false
+	}
+	// As OnPingReceived and OnPongReceived: the frame counts against the
+	// frame limit, and past it a ping gets no pong.
+	if t.control() && pong != nil {
+		if err := t.w.writeData(pong); err != nil {
+			t.abort() // as a failed write of the writer's: the read then ends
+		}
+	}
+	return true
+}
+
+// takeControl takes a client's ping or pong whole from the buffer: final,
+// no extension bits, masked, at most 125 bytes (RFC 6455 §5.5). For a
+// ping it returns the pong that answers it, its payload unmasked.
+func (t *wsConn) takeControl() (took bool, pong []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closing {
-		return false
+		return false, nil
 	}
 	if t.br.Buffered() == 0 {
 		// The socket is readable: this fills without blocking.
 		if _, err := t.br.Peek(1); err != nil {
-			return false
+			return false, nil
 		}
 	}
 	b, _ := t.br.Peek(t.br.Buffered())
-	// A client's pong: final, no extension bits, masked, at most 125 bytes.
-	if len(b) < 2 || b[0] != finBit|opPong || b[1]&maskBit == 0 || b[1]&^maskBit > 125 {
-		return false
+	if len(b) < 2 || (b[0] != finBit|opPong && b[0] != finBit|opPing) ||
+		b[1]&maskBit == 0 || b[1]&^maskBit > 125 {
+		return false, nil
 	}
-	n := 2 + 4 + int(b[1]&^maskBit)
-	if len(b) < n {
-		return false
+	size := int(b[1] &^ maskBit)
+	if len(b) < 2+4+size {
+		return false, nil
 	}
-	_, _ = t.br.Discard(n)
-	t.control() // as OnPongReceived: the pong counts against the frame limit
-	return true
+	if b[0] == finBit|opPing {
+		pong = append(make([]byte, 0, 2+size), finBit|opPong, byte(size))
+		for i := range size {
+			pong = append(pong, b[6+i]^b[2+i%4])
+		}
+	}
+	_, _ = t.br.Discard(2 + 4 + size)
+	return true, pong
 }
 
 // writeFrames writes frames as text messages, preceded by a ping when
