@@ -53,8 +53,11 @@ type client struct {
 
 	exp      atomic.Int64 // token expiry, Unix nanoseconds
 	lastRead atomic.Int64 // last frame, ping or pong from the peer, Unix ns
-	// sid is the session of the connection's token (setClaims).
-	sid atomic.Pointer[string]
+	quiet    int64        // t.keepaliveAfter(), set before the sweeper sees c
+	// sid is the session of the connection's token (setClaims);
+	// sidUnchecked says the sweeper has not yet asked whether it ended.
+	sid          atomic.Pointer[string]
+	sidUnchecked atomic.Bool
 
 	// Reader goroutine only. subs are the subscriptions, user:{id}
 	// first: a slice, not a map, since there are a few (MaxSubscriptions)
@@ -164,10 +167,23 @@ func (c *client) writeNowLocked(frame []byte) bool {
 	c.hub.stats.writtenAtOnce.Add(1)
 	c.framesOut++
 	if rest {
-		c.rest = true
-		c.kickLocked()
+		c.finishRestLocked()
 	}
 	return true
+}
+
+// finishRest has the writer finish what the socket did not take of a
+// frame or ping written at once (the transport holds it), before anything
+// else.
+func (c *client) finishRest() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.finishRestLocked()
+}
+
+func (c *client) finishRestLocked() {
+	c.rest = true
+	c.kickLocked()
 }
 
 // writeFailedLocked ends the connection after a failed write: nothing

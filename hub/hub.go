@@ -118,7 +118,8 @@ type Config struct {
 	Tokens    TokenVerifier // required, for auth frames
 	// SessionRevoked reports ended sessions (internal/sessions); the
 	// sweeper closes their connections with 4001, also those that
-	// finished their handshake just as CloseSession ran. Nil: none.
+	// finished their handshake just as CloseSession ran: it asks once per
+	// connection and token's session. Nil: none.
 	SessionRevoked func(sid string) bool
 	// Now is the clock of typing coalescing (time.Now when nil): tests
 	// move it instead of waiting.
@@ -275,6 +276,7 @@ func (h *Hub) start(c *client, first func()) error {
 		c.logClosed(wire.ReasonRestart.Code, wire.ReasonRestart.Name)
 		return ErrClosed
 	}
+	c.quiet = c.t.keepaliveAfter()
 	h.clients[c] = struct{}{}
 	h.wg.Add(1) // the reader's count; taken before the client can be seen
 	h.mu.Unlock()
@@ -337,7 +339,10 @@ func (h *Hub) sweepLoop() {
 }
 
 // sweep also samples every send queue (Stats.SendQueue), so that the
-// frames' own path pays nothing for it.
+// frames' own path pays nothing for it. It asks SessionRevoked once per
+// session a connection takes (setClaims), after the connection is in
+// clients: a session that ends later is CloseSession's, which finds the
+// connection there (the list records an end before it calls it).
 func (h *Hub) sweep(now int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -345,16 +350,23 @@ func (h *Hub) sweep(now int64) {
 	defer h.stats.addQueueSamples(&queues)
 	for c := range h.clients {
 		queues.add(c.queueLen())
+		lastRead := c.lastRead.Load()
 		switch {
 		case now >= c.exp.Load():
 			if !c.closing() {
 				h.stats.expired.Add(1)
 				c.closeWith(wire.ReasonTokenExpired)
 			}
-		case h.cfg.SessionRevoked != nil && h.cfg.SessionRevoked(c.session()):
+		case h.cfg.SessionRevoked != nil && c.sidUnchecked.Swap(false) && h.cfg.SessionRevoked(c.session()):
 			h.closeEnded(c)
-		case c.t.keepaliveDue(now, c.lastRead.Load()):
-			c.requestPing()
+		// c.quiet first: reading the transport is a cache miss per socket.
+		case now-lastRead >= c.quiet && c.t.keepaliveDue(now, lastRead):
+			switch taken, rest := c.t.keepaliveNow(); {
+			case !taken:
+				c.requestPing()
+			case rest:
+				c.finishRest()
+			}
 		}
 	}
 }

@@ -10,49 +10,49 @@ import (
 	"github.com/ordercast/ordercast/internal/wire"
 )
 
-// readLoop reads client frames until the connection ends, then cleans up.
-// It is the connection's one long-lived goroutine.
+// readLoop reads the client's frames and handles them, then reads the
+// one after a frame on a goroutine of its own, until the connection ends
+// and it cleans up: the connection's one long-lived goroutine, in relays.
+// The work of a client frame (service and store calls, JSON) grows a
+// stack to 8 KiB or more, and the library's read to 4 KiB, which a reader
+// waiting for the next frame would keep, for good: the runtime halves a
+// stack only while less than a quarter of it is in use, which a parked
+// reader never is. A fresh goroutine waits on the runtime's smallest stack
+// (2 KiB; wsConn.awaitFrame keeps it there), for a goroutine start per
+// client frame (frames are rate-limited) and per ping or pong (a pong a
+// PingInterval). Positions are the exception: a courier's socket sends one
+// a second, whose relay (a start, and a wake-up of an idle thread to run
+// it) cost more than the rest of its work, so the same goroutine reads the
+// next frame, and the stack they grew goes at the next ping or pong.
 func (c *client) readLoop() {
-	defer c.hub.wg.Done()
-	var readErr error
-	defer func() { c.cleanup(readErr) }()
 	for {
 		bp, msg, text, err := c.t.read()
 		if err != nil {
-			readErr = err
+			c.cleanup(err)
+			c.hub.wg.Done()
 			return
+		}
+		if bp == nil { // a ping or pong awaitFrame took
+			break
 		}
 		c.framesIn++
 		c.touch()
 		c.hub.stats.received.Add(1)
+		position := false
 		if c.admit() {
-			c.dispatch(msg, text)
+			position = c.handle(msg, text)
 		}
 		putBuf(bp, msg)
+		if !position {
+			break
+		}
 	}
+	go c.readLoop() // the reader's count of wg goes with it
 }
 
-// dispatch answers one client frame: a position (one a second on a
-// courier's socket) on the reader's goroutine, since its work (checks, a
-// publish routed from memory, writes at once) fits the reader's stack and
-// a goroutine for it cost more than the rest of it (the thread wake-ups of
-// its start and its end); any other frame on a stack of its own.
-func (c *client) dispatch(msg []byte, text bool) {
-	if f, ok := wire.DecodeLocation(msg); ok && text {
-		c.serve(f)
-		return
-	}
-	onOwnStack(func() { c.handle(msg, text) })
-}
-
-// onOwnStack runs fn on a goroutine of its own and waits for it. The work
-// of a client frame (service and store calls, JSON) grows a stack to 8 KiB
-// or more, which a reader doing it would keep while idle, for good: the
-// runtime halves a stack only while less than a quarter of it is in use,
-// and a reader parked in its read uses more than a quarter of 8 KiB. So
-// an idle reader stays at 4 KiB, for a goroutine start per client frame
-// (frames are rate-limited) but positions (dispatch): half the stack
-// memory of an idle socket that subscribed to anything.
+// onOwnStack runs fn on a goroutine of its own and waits for it, so that
+// the caller's stack does not grow with fn's (readLoop says why that
+// matters to a goroutine that then waits long).
 func onOwnStack(fn func()) {
 	done := make(chan struct{})
 	go func() {
@@ -81,24 +81,19 @@ func (c *client) cleanup(readErr error) {
 	c.logClosed(code, reason)
 }
 
-// handle answers one client frame. Every error is an error frame; the
-// connection stays up.
-func (c *client) handle(msg []byte, text bool) {
+// handle answers one client frame, and reports whether it was a position
+// (readLoop). Every error is an error frame; the connection stays up.
+func (c *client) handle(msg []byte, text bool) (position bool) {
 	if !text {
 		c.sendError(nil, delivery.Errorf(wire.CodeBadFrame, "frames must be text messages holding JSON"))
-		return
+		return false
 	}
 	f, err := wire.Decode(msg)
 	if err != nil {
 		c.sendError(f.ID, err)
-		return
+		return false
 	}
-	c.serve(f)
-}
-
-// serve answers one decoded client frame, as handle.
-func (c *client) serve(f wire.ClientFrame) {
-	var err error
+	position = f.Type == wire.TypeLocation
 	if err := c.viewerMay(f.Type); err != nil {
 		c.sendError(f.ID, err)
 		return
@@ -124,6 +119,7 @@ func (c *client) serve(f wire.ClientFrame) {
 			c.closeWith(ca.reason)
 		}
 	}
+	return position
 }
 
 // viewerMay refuses a viewer (a tracking link's holder) every frame but

@@ -21,6 +21,7 @@ func (c *client) setClaims(claims auth.Claims) {
 	c.exp.Store(exp)
 	sid := claims.SessionID
 	c.sid.Store(&sid)
+	c.sidUnchecked.Store(true) // after the sid: the sweeper reads this one
 }
 
 // session is the session of the connection's current token.

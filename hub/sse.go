@@ -181,6 +181,14 @@ func (t *sseConn) keepaliveDue(now, _ int64) bool {
 	return now-t.lastWrite.Load() >= t.keepalive
 }
 
+// keepaliveAfter is the stream's keepalive: its last write is after its
+// peer's request, its one frame.
+func (t *sseConn) keepaliveAfter() int64 { return t.keepalive }
+
+// keepaliveNow leaves a stream's comment to its writer: a stream is
+// written to every StreamKeepalive, not just when its peer is quiet.
+func (t *sseConn) keepaliveNow() (taken, rest bool) { return false, false }
+
 // writeFrames writes frames as events, preceded by a comment when asked,
 // in as few writes as the batch allows.
 func (t *sseConn) writeFrames(frames [][]byte, keepalive bool) error {

@@ -27,6 +27,15 @@ type transport interface {
 	// keepaliveDue tells the hub's sweeper whether to ask for a keepalive
 	// now; lastRead is the peer's last activity (Unix ns). Sweeper only.
 	keepaliveDue(now, lastRead int64) bool
+	// keepaliveAfter is how long after the peer's last frame a keepalive
+	// is due at the soonest (Unix ns); the sweeper passes by a connection
+	// heard from within it without asking keepaliveDue.
+	keepaliveAfter() int64
+	// keepaliveNow sends a due keepalive at once when that needs no
+	// wait, and reports whether it did (if not, the sweeper asks the
+	// writer for it) and whether a rest of it is left, which the writer
+	// must finish. Sweeper only.
+	keepaliveNow() (taken, rest bool)
 	// close ends the connection with a close code of API.md and a reason,
 	// after what was written; the reader's read then fails.
 	close(code int, reason string)

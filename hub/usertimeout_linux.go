@@ -2,7 +2,6 @@ package hub
 
 import (
 	"net"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,19 +13,8 @@ import (
 // gone from the network is noticed only this way, not after TCP's
 // retransmissions give up some 15 minutes later.
 func setUserTimeout(conn net.Conn, d time.Duration) {
-	for {
-		w, ok := conn.(interface{ NetConn() net.Conn }) // a wrapper (the server's lease)
-		if !ok {
-			break
-		}
-		conn = w.NetConn()
-	}
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		return
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+	raw := rawConnOf(conn)
+	if raw == nil {
 		return
 	}
 	_ = raw.Control(func(fd uintptr) {

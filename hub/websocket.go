@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -58,7 +57,9 @@ const (
 	opText  = 0x1
 	opClose = 0x8
 	opPing  = 0x9
+	opPong  = 0xa
 	finBit  = 0x80
+	maskBit = 0x80
 )
 
 var errCloseSent = errors.New("hub: close frame already sent")
@@ -87,9 +88,16 @@ type wsConn struct {
 	pingInterval int64
 	pingAt       int64 // the last ping asked for, Unix ns; sweeper only
 
-	// rc is the socket itself when raw is one (not a TLS or test
-	// connection): writeNow writes to it without waiting.
-	rc syscall.RawConn
+	// What awaitFrame needs: the library's bufio.Reader, the socket to
+	// wait on (nil: none, the library waits), the peer's pings and pongs
+	// taken.
+	br      *bufio.Reader
+	rc      syscall.RawConn
+	control func() bool
+	// mu guards br between awaitFrame and the library's close handshake,
+	// which reads br on the writer's goroutine once closing is set.
+	mu      sync.Mutex
+	closing bool
 }
 
 // rawWriter serializes every write on the raw connection and puts a
@@ -97,13 +105,14 @@ type wsConn struct {
 type rawWriter struct {
 	mu        sync.Mutex
 	raw       net.Conn
+	rc        syscall.RawConn // raw's socket, for pingNow and frameNow; nil: none
 	timeout   time.Duration
 	deadline  int64 // the write deadline set last, Unix ns
 	closeSent bool  // a close frame went out: no data frame may follow
-	// rest is the end of a frame writeNow began that the socket did not
-	// take, in the pooled buffer restBuf: every write finishes it first,
-	// the library's control frames too, which would otherwise land inside
-	// the frame.
+	// rest is the end of a frame (or ping) written at once that the
+	// socket did not take, in the pooled buffer restBuf when not nil:
+	// every write finishes it first, the library's control frames too,
+	// which would otherwise land inside the frame.
 	rest    []byte
 	restBuf *[]byte
 }
@@ -135,7 +144,9 @@ func (w *rawWriter) writeLocked(p []byte) (int, error) {
 		if _, err := w.raw.Write(w.rest); err != nil {
 			return 0, err
 		}
-		putBuf(w.restBuf, *w.restBuf)
+		if w.restBuf != nil {
+			putBuf(w.restBuf, *w.restBuf)
+		}
 		w.rest, w.restBuf = nil, nil
 	}
 	if len(p) == 0 {
@@ -152,6 +163,50 @@ func (w *rawWriter) writeData(p []byte) error {
 	}
 	_, err := w.writeLocked(p)
 	return err
+}
+
+// pingFrame is our keepalive: a ping with no payload.
+var pingFrame = [2]byte{finBit | opPing, 0}
+
+// atOnceLocked writes what of b the socket takes without waiting
+// (writeNow), so that the write needs no deadline: the caller, holding mu,
+// saves starting the connection's writer for it. It reports whether the
+// socket took any of b, and whether a rest is left, which the next write
+// finishes first (writeLocked) and the caller must have the writer do;
+// bp, when not nil, is b's pooled buffer, which the rest then keeps.
+func (w *rawWriter) atOnceLocked(b []byte, bp *[]byte) (taken, rest bool, err error) {
+	n, err := writeNow(w.rc, b)
+	if err != nil || n == 0 {
+		return false, false, err
+	}
+	if n == len(b) {
+		return true, false, nil
+	}
+	if bp != nil {
+		*bp = b // the whole buffer, to go back to the pool
+	}
+	w.rest, w.restBuf = b[n:], bp
+	return true, true, nil
+}
+
+// pingNow writes a ping if the socket takes it at once: no write in
+// progress, room in the send buffer (always, on a quiet connection), so
+// that the sweeper sends it without starting the connection's writer
+// goroutine for two bytes. It reports whether it took the ping, or the
+// writer must send it, and whether a rest is left for the writer.
+func (w *rawWriter) pingNow() (taken, rest bool) {
+	if w.rc == nil || !w.mu.TryLock() {
+		return false, false
+	}
+	defer w.mu.Unlock()
+	if w.closeSent {
+		return true, false // nothing to keep alive: our close frame is out
+	}
+	if w.rest != nil {
+		return false, false // the writer finishes the frame first
+	}
+	taken, rest, err := w.atOnceLocked(pingFrame[:], nil)
+	return taken && err == nil, rest
 }
 
 func (w *rawWriter) sentClose() bool {
@@ -197,12 +252,11 @@ func (u *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // peer, from the reading goroutine; a ping is answered only when it
 // returns true.
 func acceptWS(raw net.Conn, r *http.Request, l Limits, control func() bool, header http.Header) (*wsConn, error) {
-	w := &rawWriter{raw: raw, timeout: l.WriteTimeout}
+	rc := rawConnOf(raw)
+	w := &rawWriter{raw: raw, rc: rc, timeout: l.WriteTimeout}
 	brw := bufio.NewReadWriter(bufio.NewReaderSize(raw, readBufSize), bufio.NewWriterSize(w, controlBufSize))
-	t := &wsConn{raw: raw, w: w, readTimeout: l.ReadTimeout, pingInterval: int64(l.PingInterval)}
-	if sc, ok := raw.(syscall.Conn); ok {
-		t.rc, _ = sc.SyscallConn() // nil on error: every frame goes through the writer
-	}
+	t := &wsConn{raw: raw, w: w, readTimeout: l.ReadTimeout, pingInterval: int64(l.PingInterval),
+		br: brw.Reader, rc: rc, control: control}
 	ws, err := websocket.Accept(&upgradeWriter{raw: raw, brw: brw, header: header}, r, &websocket.AcceptOptions{
 		// The server checked the Origin before the upgrade (ALLOWED_ORIGINS).
 		InsecureSkipVerify: true,
@@ -252,6 +306,11 @@ func (t *wsConn) keepaliveDue(now, lastRead int64) bool {
 	return true
 }
 
+func (t *wsConn) keepaliveAfter() int64 { return t.pingInterval }
+
+// keepaliveNow writes the ping from the sweeper when it can (pingNow).
+func (t *wsConn) keepaliveNow() (taken, rest bool) { return t.w.pingNow() }
+
 // extendRead pushes the read deadline out: a peer that sends nothing, not
 // even a pong to our pings, for readTimeout is dead. As with writes
 // (writeLocked), a deadline still readTimeout ahead is kept, and a new one
@@ -268,12 +327,16 @@ func (t *wsConn) extendRead() {
 	_ = t.raw.SetReadDeadline(d)
 }
 
-// read returns the next data message and whether it was a text message.
-// The message is in a pooled buffer, taken only once a message arrived (a
+// read returns the next data message and whether it was a text message,
+// or no message (nil bp and msg) when it took a ping or pong (awaitFrame). The
+// message is in a pooled buffer, taken only once a message arrived (a
 // connection waiting for one holds none); the caller puts it back with
 // putBuf(bp, msg) when done with msg.
 func (t *wsConn) read() (bp *[]byte, msg []byte, text bool, err error) {
 	t.extendRead()
+	if t.awaitFrame() {
+		return nil, nil, false, nil
+	}
 	// Background: a context with a deadline would cost a timer per read;
 	// the deadline is on the socket instead.
 	typ, r, err := t.ws.Reader(context.Background())
@@ -298,16 +361,82 @@ func (t *wsConn) read() (bp *[]byte, msg []byte, text bool, err error) {
 	}
 }
 
+// awaitFrame waits for the peer's next frame without the library, whose
+// read parks the reader some 2 KiB deep, so that an idle reader's stack
+// stays the runtime's smallest (2 KiB, not 4: the reader starts afresh
+// after each frame, readLoop). It takes a ping or pong there too, the one
+// frame an idle peer sends (pongs to our pings every PingInterval; some
+// clients ping), and reports that it did; the next read extends the read
+// deadline. Anything else, a control frame in pieces, a failed read or the
+// socket's end, is the library's to read.
+func (t *wsConn) awaitFrame() (tookControl bool) {
+	if t.rc == nil {
+		return false
+	}
+	t.mu.Lock()
+	empty := !t.closing && t.br.Buffered() == 0
+	t.mu.Unlock()
+	if empty && waitReadable(t.rc) != nil {
+		return false
+	}
+	took, pong := t.takeControl()
+	if !took {
+		return false
+	}
+	// As OnPingReceived and OnPongReceived: the frame counts against the
+	// frame limit, and past it a ping gets no pong.
+	if t.control() && pong != nil {
+		if err := t.w.writeData(pong); err != nil {
+			t.abort() // as a failed write of the writer's: the read then ends
+		}
+	}
+	return true
+}
+
+// takeControl takes a client's ping or pong whole from the buffer: final,
+// no extension bits, masked, at most 125 bytes (RFC 6455 §5.5). For a
+// ping it returns the pong that answers it, its payload unmasked.
+func (t *wsConn) takeControl() (took bool, pong []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing {
+		return false, nil
+	}
+	if t.br.Buffered() == 0 {
+		// The socket is readable: this fills without blocking.
+		if _, err := t.br.Peek(1); err != nil {
+			return false, nil
+		}
+	}
+	b, _ := t.br.Peek(t.br.Buffered())
+	if len(b) < 2 || (b[0] != finBit|opPong && b[0] != finBit|opPing) ||
+		b[1]&maskBit == 0 || b[1]&^maskBit > 125 {
+		return false, nil
+	}
+	size := int(b[1] &^ maskBit)
+	if len(b) < 2+4+size {
+		return false, nil
+	}
+	if b[0] == finBit|opPing {
+		pong = append(make([]byte, 0, 2+size), finBit|opPong, byte(size))
+		for i := range size {
+			pong = append(pong, b[6+i]^b[2+i%4])
+		}
+	}
+	_, _ = t.br.Discard(2 + 4 + size)
+	return true, pong
+}
+
 // writeFrames writes frames as text messages, preceded by a ping when
 // asked, in as few writes as the batch allows (one below flushAt); the
-// rest of a frame writeNow began goes first (writeLocked), with an empty
+// rest of a frame written at once goes first (writeLocked), with an empty
 // batch too.
 func (t *wsConn) writeFrames(frames [][]byte, ping bool) error {
 	bp := getBuf()
 	b := (*bp)[:0]
 	defer func() { putBuf(bp, b) }()
 	if ping {
-		b = append(b, finBit|opPing, 0)
+		b = append(b, pingFrame[:]...)
 	}
 	for _, f := range frames {
 		b = appendFrameHeader(b, opText, len(f))
@@ -323,78 +452,32 @@ func (t *wsConn) writeFrames(frames [][]byte, ping bool) error {
 }
 
 // writeNow writes frame as a text message on the caller's goroutine if
-// the socket takes it without waiting: one write() whose EAGAIN is not
-// waited for, so that it never blocks, and no deadline to need. It
-// reports whether it took the frame, and whether some of it is left for
-// the writer (the next write finishes it first: writeLocked). It takes nothing from a
-// connection that is not a plain socket, whose writer is busy (a control
-// frame of the library), whose deadline passed (the writer sets another)
-// or whose socket buffer is full. The caller holds the writing turn.
+// the socket takes it without waiting (atOnceLocked). It takes nothing
+// from a connection that is not a plain socket, whose writer is busy (a
+// control frame of the library, the sweeper's ping) or has a rest to
+// finish, or whose socket buffer is full. The caller holds the writing
+// turn (no writer runs).
 func (t *wsConn) writeNow(frame []byte) (taken, rest bool, err error) {
-	if t.rc == nil || !t.w.mu.TryLock() {
+	w := t.w
+	if w.rc == nil || !w.mu.TryLock() {
 		return false, false, nil
 	}
-	defer t.w.mu.Unlock()
-	if t.w.closeSent {
+	defer w.mu.Unlock()
+	if w.closeSent {
 		return false, false, errCloseSent
 	}
-	if d := t.w.deadline; d != 0 && d <= time.Now().UnixNano() {
-		// A deadline passed would refuse the write, which needs none: the
-		// writer sets its own (writeLocked).
-		if err := t.raw.SetWriteDeadline(time.Time{}); err != nil {
-			return false, false, err
-		}
-		t.w.deadline = 0
+	if w.rest != nil {
+		return false, false, nil
 	}
 	bp := getBuf()
 	b := appendFrameHeader((*bp)[:0], opText, len(frame))
 	b = append(b, frame...)
-	w := rawWrites.Get().(*rawWrite)
-	w.b = b
-	err = t.rc.Write(w.fn)
-	n, werr := w.n, w.err
-	*w = rawWrite{fn: w.fn}
-	rawWrites.Put(w)
-	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		err = nil
-	case err == nil && werr != nil && werr != syscall.EAGAIN:
-		err = werr
-	}
-	if err != nil || n <= 0 {
+	taken, rest, err = w.atOnceLocked(b, bp)
+	if !rest {
 		putBuf(bp, b)
-		return false, false, err
 	}
-	if n == len(b) {
-		putBuf(bp, b)
-		return true, false, nil
-	}
-	*bp = b // the whole buffer, to go back to the pool
-	t.w.rest, t.w.restBuf = b[n:], bp
-	return true, true, nil
+	return taken, rest, err
 }
-
-// rawWrite is one write() of writeNow, with the function RawConn.Write
-// calls made once, so that a write allocates no closure.
-type rawWrite struct {
-	b   []byte
-	n   int
-	err error
-	fn  func(fd uintptr) bool
-}
-
-var rawWrites = sync.Pool{New: func() any {
-	w := &rawWrite{}
-	w.fn = func(fd uintptr) bool {
-		for {
-			w.n, w.err = syscall.Write(int(fd), w.b)
-			if w.err != syscall.EINTR {
-				return true // done, whatever it wrote: the caller does not wait
-			}
-		}
-	}
-	return w
-}}
 
 // appendFrameHeader appends the header of an unmasked final frame.
 func appendFrameHeader(b []byte, op byte, n int) []byte {
@@ -412,6 +495,9 @@ func appendFrameHeader(b []byte, op byte, n int) []byte {
 // close runs the close handshake with code; it blocks until the peer
 // answered or the library's timeouts (5 s to write, 5 s to wait) passed.
 func (t *wsConn) close(code int, reason string) {
+	t.mu.Lock()
+	t.closing = true // the library reads br from here on (awaitFrame)
+	t.mu.Unlock()
 	_ = t.ws.Close(websocket.StatusCode(code), reason)
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -134,15 +133,6 @@ type leasedConn struct {
 // NetConn is the connection under the lease, for socket options (as
 // tls.Conn's).
 func (c leasedConn) NetConn() net.Conn { return c.Conn }
-
-// SyscallConn is the socket's, which the hub writes to without waiting
-// (the lease changes nothing of what is written).
-func (c leasedConn) SyscallConn() (syscall.RawConn, error) {
-	if sc, ok := c.Conn.(syscall.Conn); ok {
-		return sc.SyscallConn()
-	}
-	return nil, errors.ErrUnsupported
-}
 
 func (c leasedConn) Close() error {
 	c.lease.Release()

@@ -52,22 +52,6 @@ var known = map[string]bool{
 // through encoding/json, which decides it and words its error.
 func Decode(b []byte) (ClientFrame, error) { return decode(b, true) }
 
-// DecodeLocation is Decode for a location frame that the hand reader
-// takes whole (the usual one); ok is false for any other frame, which
-// Decode is for. Its work is shallow and does no reflection, so that the
-// hub may run it on a reader's small stack.
-func DecodeLocation(b []byte) (f ClientFrame, ok bool) {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || b[0] != '{' || !readFrame(b, &f) || f.Type != TypeLocation || checkID(f.ID) != nil {
-		return ClientFrame{}, false
-	}
-	f.ID = presentID(f.ID)
-	if f.validate() != nil {
-		return ClientFrame{}, false // Decode words the error
-	}
-	return f, true
-}
-
 // decode is Decode; without direct, every frame goes through
 // encoding/json, which the tests compare the direct reader with.
 func decode(b []byte, direct bool) (ClientFrame, error) {

@@ -180,31 +180,3 @@ func describe(f ClientFrame) string {
 		f.Type, f.ID, f.ID == nil, f.Channel, since, f.OrderID, f.Text, f.ClientMsgID, f.Seq,
 		ptr(f.Lat), ptr(f.Lng), ptr(f.Heading), ptr(f.Speed), f.Ts, f.Token)
 }
-
-// DecodeLocation takes exactly the location frames that Decode takes
-// through the hand reader, with Decode's result, and no other frame.
-func TestDecodeLocation(t *testing.T) {
-	frames := append(append([]string{}, soundFrames...), otherFrames...)
-	frames = append(frames, `{"type":"location","lat":52.5,"lng":13.4,"ts":1,"id":"p:1"}`)
-	took := 0
-	for _, s := range frames {
-		f, ok := DecodeLocation([]byte(s))
-		want, err := Decode([]byte(s))
-		var direct ClientFrame
-		read := readFrame(bytes.TrimSpace([]byte(s)), &direct)
-		switch {
-		case ok && (err != nil || !reflect.DeepEqual(f, want)):
-			t.Errorf("%s: DecodeLocation took %+v, Decode gave %+v, %v", s, f, want, err)
-		case !ok && err == nil && want.Type == TypeLocation && read:
-			t.Errorf("%s: DecodeLocation refused a location frame Decode took by hand", s)
-		case ok && f.Type != TypeLocation:
-			t.Errorf("%s: DecodeLocation took a %s frame", s, f.Type)
-		}
-		if ok {
-			took++
-		}
-	}
-	if took < 5 {
-		t.Fatalf("DecodeLocation took %d frames, want the sound location ones", took)
-	}
-}
