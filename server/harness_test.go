@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -197,6 +198,31 @@ func (e *testEnv) do(method, path, token string, body any, headers ...string) re
 		}
 	}
 	return e.send(method, path, token, "application/json", string(raw), headers...)
+}
+
+// headOnly sends a request head announcing a JSON body of length bytes,
+// and none of the body, and reads the answer.
+func (e *testEnv) headOnly(method, path string, length int) response {
+	e.t.Helper()
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(e.URL, "http://"), waitTimeout)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(waitTimeout))
+	if _, err := fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", method, path, length); err != nil {
+		e.t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatalf("%s %s: read the answer: %v", method, path, err)
+	}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: body}
 }
 
 // send posts body as it is with the given Content-Type ("" sends none).

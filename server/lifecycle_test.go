@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -256,8 +255,10 @@ func TestProbesAndErrors(t *testing.T) {
 	if r := e.do("GET", "/api/v1/nope", "", nil); r.Status != 404 || r.errorCode(t) != "not_found" {
 		t.Fatalf("unknown route: %d %s", r.Status, r.Body)
 	}
-	big := fmt.Sprintf(`{"email":"%s"}`, make([]byte, 70<<10))
-	if r := e.do("POST", "/api/v1/auth/login", "", big); r.Status != 413 || r.errorCode(t) != "too_large" {
+	// A body over the limit is refused by its length, unread: the client
+	// sends the head alone, since the server closes after its answer and
+	// a body it did not read would reset the connection under the answer.
+	if r := e.headOnly("POST", "/api/v1/auth/login", 70<<10); r.Status != 413 || r.errorCode(t) != "too_large" {
 		t.Fatalf("huge body: %d %.200s", r.Status, r.Body)
 	}
 	if r := e.do(http.MethodPut, "/api/v1/orders", "", nil); r.Status >= 500 {
