@@ -183,7 +183,10 @@ func BenchmarkIdleSocketFrame(b *testing.B) {
 			}
 			e.h.mu.Unlock()
 			if !atOnce {
-				c.t.(*wsConn).rc = nil
+				w := c.t.(*wsConn).w
+				w.mu.Lock()
+				w.rc = nil // writeNow and pingNow need it: the writer writes every frame
+				w.mu.Unlock()
 			}
 			data := []byte(`{"courier_id":"3","lat":52.5201,"lng":13.4049,"ts":1732406400000}`)
 			b.ReportAllocs()

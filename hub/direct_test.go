@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -170,5 +172,41 @@ func TestRestFinishedBeforeControlFrame(t *testing.T) {
 	}
 	if w.rest != nil {
 		t.Fatal("the rest is still held after it was written")
+	}
+}
+
+// failingConn fails its first write after taking part of it, then takes
+// every write.
+type failingConn struct {
+	recordConn
+	failed bool
+}
+
+func (c *failingConn) Write(p []byte) (int, error) {
+	if !c.failed {
+		c.failed = true
+		c.wrote.Write(p[:len(p)/2])
+		return len(p) / 2, os.ErrDeadlineExceeded
+	}
+	return c.recordConn.Write(p)
+}
+
+// After a write failed, part of a frame may be on the wire: nothing may
+// follow it, neither the library's pong nor the writer's next frame.
+func TestNoWriteAfterFailedWrite(t *testing.T) {
+	conn := &failingConn{}
+	w := &rawWriter{raw: conn, timeout: time.Second}
+	if err := w.writeData([]byte("a frame cut in two")); err == nil {
+		t.Fatal("the failing write reported no error")
+	}
+	cut := conn.wrote.Len()
+	if _, err := w.Write([]byte{finBit | 0xA, 0}); !errors.Is(err, errWriteFailed) {
+		t.Errorf("pong after a failed write: %v, want errWriteFailed", err)
+	}
+	if err := w.writeData([]byte("next")); !errors.Is(err, errWriteFailed) {
+		t.Errorf("frame after a failed write: %v, want errWriteFailed", err)
+	}
+	if conn.wrote.Len() != cut {
+		t.Fatalf("%d bytes written after the failed write", conn.wrote.Len()-cut)
 	}
 }

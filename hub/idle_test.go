@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -74,21 +75,30 @@ func wsPair(t *testing.T) (ws *wsConn, client net.Conn, cbr *bufio.Reader, pongs
 // reads took a pong on the way.
 func readMessage(t *testing.T, ws *wsConn) (msg string, tookPongs int) {
 	t.Helper()
+	msg, tookPongs, err := nextMessage(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg, tookPongs
+}
+
+// nextMessage is readMessage for a goroutine other than the test's.
+func nextMessage(ws *wsConn) (msg string, tookPongs int, err error) {
 	for {
 		bp, b, text, err := ws.read()
 		if err != nil {
-			t.Fatalf("read: %v", err)
+			return "", tookPongs, fmt.Errorf("read: %w", err)
 		}
 		if bp == nil {
 			tookPongs++
 			continue
 		}
-		if !text {
-			t.Fatalf("%q is not text", b)
-		}
 		msg = string(b)
 		putBuf(bp, b)
-		return msg, tookPongs
+		if !text {
+			return "", tookPongs, fmt.Errorf("%q is not text", msg)
+		}
+		return msg, tookPongs, nil
 	}
 }
 
@@ -110,15 +120,21 @@ func TestAwaitFrameTakesPongs(t *testing.T) {
 	if _, err := client.Write(pong[:3]); err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan string, 1)
+	got, failed := make(chan string, 1), make(chan error, 1)
 	go func() {
-		msg, _ := readMessage(t, ws)
+		msg, _, err := nextMessage(ws)
+		if err != nil {
+			failed <- err
+			return
+		}
 		got <- msg
 	}()
 	if _, err := client.Write(append(pong[3:], maskedFrame(opText, "yo")...)); err != nil {
 		t.Fatal(err)
 	}
 	select {
+	case err := <-failed:
+		t.Fatal(err)
 	case msg := <-got:
 		if msg != "yo" || pongs.Load() != 2 {
 			t.Errorf("got %q with %d pongs counted, want yo with 2", msg, pongs.Load())

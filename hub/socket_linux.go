@@ -10,13 +10,26 @@ import (
 )
 
 // rawConnOf is the socket under conn and the wrappers around it (the
-// server's lease), or nil when it is not one. A TLS connection has none:
-// its socket carries records, not frames.
+// server's lease), for reading and writing frames straight on it; nil
+// when there is none, or under TLS, whose socket carries records.
 func rawConnOf(conn net.Conn) syscall.RawConn {
-	for {
-		if _, ok := conn.(*tls.Conn); ok {
+	for c := conn; ; {
+		if _, ok := c.(*tls.Conn); ok {
 			return nil
 		}
+		w, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = w.NetConn()
+	}
+	return socketOf(conn)
+}
+
+// socketOf is the socket under conn and every wrapper around it (the
+// lease, TLS), for socket options; nil when there is none.
+func socketOf(conn net.Conn) syscall.RawConn {
+	for {
 		w, ok := conn.(interface{ NetConn() net.Conn })
 		if !ok {
 			break
@@ -40,8 +53,12 @@ func rawConnOf(conn net.Conn) syscall.RawConn {
 func waitReadable(rc syscall.RawConn) error {
 	var b [1]byte
 	return rc.Read(func(fd uintptr) bool {
-		_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		return err != unix.EAGAIN
+		for {
+			_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+			if err != unix.EINTR {
+				return err != unix.EAGAIN
+			}
+		}
 	})
 }
 

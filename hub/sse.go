@@ -213,14 +213,14 @@ func (t *sseConn) writeFrames(frames [][]byte, keepalive bool) error {
 	return t.write(b)
 }
 
-// appendEvent appends frame as an event: an event frame under its event
-// name, with the cursor as its id when durable; an unsubscribed frame
-// (the hub ended or refused a subscription) as the error event
-// {"channel":…,"code":…}, its channel leaving the cursor.
 // writeNow takes nothing: a stream's frames go through its writer, which
 // encodes them (few connections are streams).
 func (t *sseConn) writeNow([]byte) (taken, rest bool, err error) { return false, false, nil }
 
+// appendEvent appends frame as an event: an event frame under its event
+// name, with the cursor as its id when durable; an unsubscribed frame
+// (the hub ended or refused a subscription) as the error event
+// {"channel":…,"code":…}, its channel leaving the cursor.
 func (t *sseConn) appendEvent(b, frame []byte) []byte {
 	if ch, ev, ok := wire.EventNames(frame); ok {
 		b = append(b, "event: "...)

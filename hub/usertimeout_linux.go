@@ -13,7 +13,7 @@ import (
 // gone from the network is noticed only this way, not after TCP's
 // retransmissions give up some 15 minutes later.
 func setUserTimeout(conn net.Conn, d time.Duration) {
-	raw := rawConnOf(conn)
+	raw := socketOf(conn)
 	if raw == nil {
 		return
 	}

@@ -64,6 +64,10 @@ const (
 
 var errCloseSent = errors.New("hub: close frame already sent")
 
+// errWriteFailed refuses a write after one failed: that one may have
+// left part of a frame on the wire, after which any byte is garbage.
+var errWriteFailed = errors.New("hub: an earlier write failed")
+
 // bufPool holds write batches and read messages; idle connections hold
 // neither.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
@@ -109,6 +113,7 @@ type rawWriter struct {
 	timeout   time.Duration
 	deadline  int64 // the write deadline set last, Unix ns
 	closeSent bool  // a close frame went out: no data frame may follow
+	failed    bool  // a write failed: none may follow (errWriteFailed)
 	// rest is the end of a frame (or ping) written at once that the
 	// socket did not take, in the pooled buffer restBuf when not nil:
 	// every write finishes it first, the library's control frames too,
@@ -131,7 +136,15 @@ func (w *rawWriter) Write(p []byte) (int, error) {
 // moving the deadline updates a runtime timer, so one set less than a
 // quarter of the timeout ago is kept (a socket that gets a frame a second
 // moves it once in three writes, not every time).
-func (w *rawWriter) writeLocked(p []byte) (int, error) {
+func (w *rawWriter) writeLocked(p []byte) (n int, err error) {
+	if w.failed {
+		return 0, errWriteFailed
+	}
+	defer func() {
+		if err != nil {
+			w.failed = true
+		}
+	}()
 	now := time.Now()
 	if w.deadline-now.UnixNano() < int64(w.timeout-w.timeout/4) {
 		d := now.Add(w.timeout)
@@ -158,6 +171,9 @@ func (w *rawWriter) writeLocked(p []byte) (int, error) {
 func (w *rawWriter) writeData(p []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if len(p) == 0 && w.rest == nil {
+		return nil // the writer came for a rest another write finished
+	}
 	if w.closeSent {
 		return errCloseSent
 	}
@@ -175,9 +191,16 @@ var pingFrame = [2]byte{finBit | opPing, 0}
 // finishes first (writeLocked) and the caller must have the writer do;
 // bp, when not nil, is b's pooled buffer, which the rest then keeps.
 func (w *rawWriter) atOnceLocked(b []byte, bp *[]byte) (taken, rest bool, err error) {
+	if w.failed {
+		return false, false, errWriteFailed
+	}
 	n, err := writeNow(w.rc, b)
-	if err != nil || n == 0 {
+	if err != nil {
+		w.failed = true
 		return false, false, err
+	}
+	if n == 0 {
+		return false, false, nil
 	}
 	if n == len(b) {
 		return true, false, nil
@@ -199,14 +222,16 @@ func (w *rawWriter) pingNow() (taken, rest bool) {
 		return false, false
 	}
 	defer w.mu.Unlock()
-	if w.closeSent {
-		return true, false // nothing to keep alive: our close frame is out
+	if w.closeSent || w.failed {
+		return true, false // nothing to keep alive: our close frame is out, or the end near
 	}
 	if w.rest != nil {
 		return false, false // the writer finishes the frame first
 	}
-	taken, rest, err := w.atOnceLocked(pingFrame[:], nil)
-	return taken && err == nil, rest
+	// A failed write is left to the writer, whose next write fails too
+	// (errWriteFailed) and ends the connection.
+	taken, rest, _ = w.atOnceLocked(pingFrame[:], nil)
+	return taken, rest
 }
 
 func (w *rawWriter) sentClose() bool {
@@ -386,7 +411,9 @@ func (t *wsConn) awaitFrame() (tookControl bool) {
 	// As OnPingReceived and OnPongReceived: the frame counts against the
 	// frame limit, and past it a ping gets no pong.
 	if t.control() && pong != nil {
-		if err := t.w.writeData(pong); err != nil {
+		// After our close frame no pong may follow, and the close
+		// handshake is on its way: only another failure ends the read.
+		if err := t.w.writeData(pong); err != nil && !errors.Is(err, errCloseSent) {
 			t.abort() // as a failed write of the writer's: the read then ends
 		}
 	}
