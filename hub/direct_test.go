@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/ordercast/ordercast/internal/auth"
 	"github.com/ordercast/ordercast/internal/bus/memory"
 	"github.com/ordercast/ordercast/internal/delivery"
 )
@@ -32,29 +30,12 @@ type directEnv struct {
 func newDirectEnv(t testing.TB, readBuf int) *directEnv {
 	t.Helper()
 	h := startHub(t, testConfig(t, &logStore{events: map[delivery.ID][]delivery.Event{}}, memory.New()))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	served := make(chan error, 1)
-	go func() {
-		raw, err := ln.Accept()
-		if err != nil {
-			served <- err
-			return
-		}
+	setBuffer := func(raw net.Conn) net.Conn {
 		if readBuf != 0 {
 			_ = raw.(*net.TCPConn).SetWriteBuffer(readBuf)
 		}
-		r, err := http.ReadRequest(bufio.NewReader(raw)) // nothing follows the request
-		if err != nil {
-			_ = raw.Close()
-			served <- err
-			return
-		}
-		served <- h.Serve(raw, r, auth.Claims{UserID: 9, Role: delivery.RoleAdmin, ExpiresAt: time.Now().Add(time.Hour)}, "direct-test")
-	}()
+		return raw
+	}
 	var dialer net.Dialer
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := dialer.DialContext(ctx, network, addr)
@@ -63,17 +44,8 @@ func newDirectEnv(t testing.TB, readBuf int) *directEnv {
 		}
 		return conn, err
 	}}}
-	ctx, cancel := context.WithTimeout(context.Background(), testWait)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://"+ln.Addr().String()+"/ws", &websocket.DialOptions{HTTPClient: client})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws := serveLoopback(t, h, adminClaims(), setBuffer, &websocket.DialOptions{HTTPClient: client})
 	ws.SetReadLimit(4 << 20)
-	t.Cleanup(func() { _ = ws.CloseNow() })
-	if err := <-served; err != nil {
-		t.Fatal(err)
-	}
 	return &directEnv{t: t, h: h, ws: ws}
 }
 

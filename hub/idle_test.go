@@ -3,7 +3,6 @@ package hub
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -226,7 +225,7 @@ func TestSweepAsksSessionOncePerToken(t *testing.T) {
 	}
 	h := startHub(t, cfg)
 	claims := auth.Claims{UserID: 9, Role: delivery.RoleCustomer, SessionID: "s1", ExpiresAt: time.Now().Add(time.Hour)}
-	ws := serveOne(t, h, claims)
+	ws := serveLoopback(t, h, claims, nil, nil)
 	asked := func(sid string) int {
 		mu.Lock()
 		defer mu.Unlock()
@@ -261,43 +260,6 @@ func TestSweepAsksSessionOncePerToken(t *testing.T) {
 		}
 		break
 	}
-}
-
-// serveOne serves one websocket of claims on h over loopback TCP and
-// returns the client's end, which reads frames until the test ends.
-func serveOne(t *testing.T, h *Hub, claims auth.Claims) *websocket.Conn {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	served := make(chan error, 1)
-	go func() {
-		raw, err := ln.Accept()
-		if err != nil {
-			served <- err
-			return
-		}
-		r, err := http.ReadRequest(bufio.NewReader(raw))
-		if err != nil {
-			_ = raw.Close()
-			served <- err
-			return
-		}
-		served <- h.Serve(raw, r, claims, "idle-test")
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), testWait)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://"+ln.Addr().String()+"/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ws.CloseNow() })
-	if err := <-served; err != nil && !errors.Is(err, ErrClosed) {
-		t.Fatal(err)
-	}
-	return ws
 }
 
 // TestKeepaliveNowWritesPing: the sweeper's ping goes straight onto a

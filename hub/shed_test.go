@@ -1,20 +1,17 @@
 package hub
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
-	"github.com/ordercast/ordercast/internal/auth"
 	"github.com/ordercast/ordercast/internal/bus/memory"
 	"github.com/ordercast/ordercast/internal/delivery"
 	"github.com/ordercast/ordercast/internal/wire"
@@ -81,40 +78,8 @@ func newShedEnv(t *testing.T) *shedEnv {
 	cfg := testConfig(t, store, bus)
 	cfg.Limits = Limits{SendQueueFrames: shedQueue}
 	h := startHub(t, cfg)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	gc := &gatedConn{waiting: make(chan struct{}, 1)}
-	served := make(chan error, 1)
-	go func() {
-		raw, err := ln.Accept()
-		if err != nil {
-			served <- err
-			return
-		}
-		// The client sends nothing before the 101: the reader buffers
-		// only the request.
-		r, err := http.ReadRequest(bufio.NewReader(raw))
-		if err != nil {
-			_ = raw.Close()
-			served <- err
-			return
-		}
-		gc.Conn = raw
-		served <- h.Serve(gc, r, auth.Claims{UserID: 9, Role: delivery.RoleAdmin, ExpiresAt: time.Now().Add(time.Hour)}, "shed-test")
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), testWait)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://"+ln.Addr().String()+"/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ws.CloseNow() })
-	if err := <-served; err != nil {
-		t.Fatal(err)
-	}
+	ws := serveLoopback(t, h, adminClaims(), func(raw net.Conn) net.Conn { gc.Conn = raw; return gc }, nil)
 	return &shedEnv{t: t, h: h, store: store, ws: ws, gc: gc}
 }
 
