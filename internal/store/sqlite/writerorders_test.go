@@ -218,17 +218,7 @@ func TestWriterOrdersForgotten(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "o.db")
 		s, o := orderFixture(t, path)
 		setNotes(t, s, o.ID, "first")
-		other, err := sql.Open("sqlite", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer other.Close()
-		if _, err := other.ExecContext(t.Context(), `UPDATE orders SET notes = 'from elsewhere' WHERE id = ?`, o.ID); err != nil {
-			t.Fatal(err)
-		}
-		if got := readNotesThenEvent(t, s, o.ID); got != "from elsewhere" {
-			t.Fatalf("notes %q, want the other connection's", got)
-		}
+		seeOtherConnection(t, s, path, o.ID)
 	})
 }
 
@@ -264,15 +254,23 @@ func TestWriterOrdersForgottenOnNewConnection(t *testing.T) {
 		t.Fatalf("raw: %v", err)
 	}
 	_ = c.Close()
+	seeOtherConnection(t, s, path, o.ID)
+}
+
+// seeOtherConnection changes o's notes through a connection of its own
+// to the file at path and checks that s reads them: s's writer must not
+// start from its copy of the order.
+func seeOtherConnection(t *testing.T, s *Store, path string, id delivery.ID) {
+	t.Helper()
 	other, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if _, err := other.ExecContext(t.Context(), `UPDATE orders SET notes = 'from elsewhere' WHERE id = ?`, o.ID); err != nil {
+	if _, err := other.ExecContext(t.Context(), `UPDATE orders SET notes = 'from elsewhere' WHERE id = ?`, id); err != nil {
 		t.Fatal(err)
 	}
-	if got := readNotesThenEvent(t, s, o.ID); got != "from elsewhere" {
+	if got := readNotesThenEvent(t, s, id); got != "from elsewhere" {
 		t.Fatalf("notes %q, want the other connection's", got)
 	}
 }
