@@ -22,6 +22,7 @@ import (
 
 type courier struct {
 	conn      *websocket.Conn
+	sentAt    *sendTimes    // when each of its positions was written
 	sent      atomic.Uint64 // positions written
 	errors    atomic.Uint64 // writes that failed
 	refused   atomic.Uint64 // error frames from the server
@@ -37,7 +38,14 @@ const (
 
 func runLocation(ctx context.Context, cfg config, o *ordercast, procs []process) (*result, error) {
 	r := newSocketRun(ctx, cfg, o, procs, map[string]any{"couriers": cfg.couriers, "users": cfg.users})
-	r.subs.parse = parseLocation
+	sentAt := make([]sendTimes, cfg.couriers) // courier i's order is channel i
+	r.subs.parse = func(ch int, b []byte) (uint64, int64, bool) {
+		n, _, ok := parseLocation(b)
+		if !ok || ch >= len(sentAt) {
+			return 0, 0, false
+		}
+		return n, sentAt[ch].at(n), true
+	}
 	defer r.end()
 	if o.seed != nil {
 		progress("seeding %d couriers and placing their orders…", cfg.couriers)
@@ -93,7 +101,7 @@ func runLocation(ctx context.Context, cfg config, o *ordercast, procs []process)
 		if err != nil {
 			return nil, err
 		}
-		fleet[i] = &courier{conn: conn}
+		fleet[i] = &courier{conn: conn, sentAt: &sentAt[i]}
 		wg.Go(func() { fleet[i].read(r.readCtx) })
 	}
 	r.res.Connections += len(fleet)
@@ -137,8 +145,9 @@ func runLocation(ctx context.Context, cfg config, o *ordercast, procs []process)
 	return r.res, nil
 }
 
-// parseLocation numbers a courier.location by its latitude and times it
-// from its ts (milliseconds: latencies come out up to 1 ms high).
+// parseLocation numbers a courier.location by its latitude and gives its
+// ts (milliseconds, so latencies timed from it come out up to 1 ms high:
+// the run times positions from sendTimes instead).
 func parseLocation(b []byte) (uint64, int64, bool) {
 	var f struct {
 		Event string `json:"event"`
@@ -185,7 +194,9 @@ func (c *courier) drive(ctx context.Context, start time.Time) {
 	defer tick.Stop()
 	buf := make([]byte, 0, 96)
 	for n := 1; ; n++ {
-		buf = fmt.Appendf(buf[:0], `{"type":"location","lat":%.4f,"lng":13.4,"ts":%d}`, latBase+float64(n)*latStep, time.Now().UnixMilli())
+		now := time.Now()
+		buf = fmt.Appendf(buf[:0], `{"type":"location","lat":%.4f,"lng":13.4,"ts":%d}`, latBase+float64(n)*latStep, now.UnixMilli())
+		c.sentAt.record(uint64(n), now.UnixNano())
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := c.conn.Write(wctx, websocket.MessageText, buf)
 		cancel()
@@ -203,3 +214,12 @@ func (c *courier) drive(ctx context.Context, start time.Time) {
 		}
 	}
 }
+
+// sendTimes keeps when a courier wrote each of its last positions, by
+// number, for the watchers to time them to the nanosecond: the frame's
+// own ts is in milliseconds. A position is read within seconds of its
+// write, long before its slot is taken again.
+type sendTimes [64]atomic.Int64
+
+func (s *sendTimes) record(n uint64, ns int64) { s[n%uint64(len(s))].Store(ns) }
+func (s *sendTimes) at(n uint64) int64         { return s[n%uint64(len(s))].Load() }

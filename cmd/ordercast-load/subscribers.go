@@ -43,8 +43,10 @@ func (r *recorder) observe(sent int64, now time.Time) {
 // publishes to, each read by its own goroutine from the moment it is
 // open (a socket not read misses the server's pings and is dropped).
 type subscribers struct {
-	t     target
-	parse func([]byte) (n uint64, sent int64, ok bool)
+	t target
+	// parse numbers and times a frame of the socket on channel ch (its
+	// index in the run's channels).
+	parse func(ch int, b []byte) (n uint64, sent int64, ok bool)
 	rec   *recorder
 	done  *completions // the closed loop's, or nil
 
@@ -58,6 +60,7 @@ type subscribers struct {
 }
 
 type sock struct {
+	ch    int // index of its channel
 	conn  *websocket.Conn
 	win   seqWindow
 	tally tally
@@ -76,7 +79,7 @@ func (s *subscribers) open(ctx, readCtx context.Context, chs []channel, n, concu
 			if err != nil {
 				return err
 			}
-			sk := &sock{conn: conn}
+			sk := &sock{ch: i % len(chs), conn: conn}
 			s.mu.Lock()
 			s.socks = append(s.socks, sk)
 			s.mu.Unlock()
@@ -89,7 +92,7 @@ func (s *subscribers) open(ctx, readCtx context.Context, chs []channel, n, concu
 
 func (s *subscribers) read(ctx context.Context, sk *sock) {
 	err := s.t.read(ctx, sk.conn, func(b []byte) {
-		n, sent, ok := s.parse(b)
+		n, sent, ok := s.parse(sk.ch, b)
 		if !ok {
 			return
 		}
@@ -113,7 +116,7 @@ func (s *subscribers) read(ctx context.Context, sk *sock) {
 // loadNumber is parse for the tool's publishes: a durable event is
 // numbered by its seq (the server's, consecutive per channel), an
 // ephemeral one by the tool's count.
-func loadNumber(b []byte) (uint64, int64, bool) {
+func loadNumber(_ int, b []byte) (uint64, int64, bool) {
 	d, ok := parseLoad(b)
 	if d.seq > 0 {
 		return d.seq, d.sent, ok
