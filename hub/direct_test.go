@@ -62,13 +62,7 @@ func (e *directEnv) publish(data []byte) []byte {
 
 func (e *directEnv) read() []byte {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testWait)
-	defer cancel()
-	_, b, err := e.ws.Read(ctx)
-	if err != nil {
-		e.t.Fatalf("read: %v", err)
-	}
-	return b
+	return readFrame(e.t, e.ws)
 }
 
 // A frame for an idle socket is written by the fan-out that made it,

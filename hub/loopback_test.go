@@ -64,3 +64,15 @@ func serveLoopback(t testing.TB, h *Hub, claims auth.Claims, wrap func(net.Conn)
 	}
 	return ws
 }
+
+// readFrame reads the client's next message, within testWait.
+func readFrame(t testing.TB, ws *websocket.Conn) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	_, b, err := ws.Read(ctx)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return b
+}

@@ -102,12 +102,7 @@ func (e *shedEnv) request(f map[string]any) {
 // seq 7, "<event> <channel> <data>" for an ephemeral one.
 func (e *shedEnv) read() string {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testWait)
-	defer cancel()
-	_, b, err := e.ws.Read(ctx)
-	if err != nil {
-		e.t.Fatalf("read: %v", err)
-	}
+	b := readFrame(e.t, e.ws)
 	var f struct {
 		Type, Channel, Event string
 		Seq                  int64
