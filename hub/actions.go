@@ -113,7 +113,8 @@ func (g *typingGate) sweep(now, window int64) {
 // carries the seq at which Orders found it current (AsOf): it is sent only
 // if the subscriber has been given nothing beyond that (the event that
 // ended the delivery may be among what came since), and only if no live
-// event of its kind reached it meanwhile (that one is newer).
+// event of its kind reached it meanwhile (that one is newer). The live one
+// it read may still be on its way through the bus: HandleMessage drops it.
 func (h *Hub) sendLatest(s *subscription) {
 	ctx, cancel := h.callCtx()
 	defer cancel()
@@ -131,7 +132,7 @@ func (h *Hub) sendLatest(s *subscription) {
 		cn.mu.Lock()
 		event := []byte(p.Event)
 		if !s.removed && !s.ended && !s.gotLatest.has(event) && s.lastSeq <= p.AsOf {
-			s.gotLatest.add(event)
+			s.gotLatest.set(event, latestHash(p.Data))
 			s.c.sendEphemeral(frame)
 			if cn.kind == wire.KindTrack {
 				s.lastSeq = p.AsOf // the state it was given is as of this seq

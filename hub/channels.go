@@ -80,9 +80,10 @@ type subscription struct {
 	// seen: the durable events a feed subscription was given, to drop a
 	// relayed second copy (guarded by ch.mu; nil until the first).
 	seen feedSeen
-	// gotLatest: the latest-value events (a position, an ETA) queued
-	// live, so that the one of each sendLatest gives after the replay,
-	// which would be older, is not (guarded by ch.mu).
+	// gotLatest: the latest-value events (a position, an ETA) given, so
+	// that sendLatest, after the replay, gives none of a kind that came
+	// live (its own would be older), and that the live one it raced with
+	// is not given twice (guarded by ch.mu).
 	gotLatest latestSeen
 	// ended: the client is no longer entitled to the channel (endLocked);
 	// nothing more is given, and the removal is under way (guarded by
@@ -92,23 +93,45 @@ type subscription struct {
 	authSeq int64
 }
 
-// latestSeen names the latest-value events a subscription was given live:
-// few kinds a channel (a position, an ETA), so a slice, grown once a kind.
-type latestSeen []string
+// latestSeen holds, for each latest-value event (a position, an ETA) a
+// subscription was given, a hash of the data it was given last: few kinds
+// a channel, so a slice, grown once a kind.
+type latestSeen []latestGiven
 
-func (l latestSeen) has(event []byte) bool {
-	for _, e := range l {
-		if e == string(event) {
-			return true
-		}
-	}
-	return false
+type latestGiven struct {
+	event string
+	data  uint64 // latestHash of the data
 }
 
-func (l *latestSeen) add(event []byte) {
-	if !l.has(event) {
-		*l = append(*l, string(event))
+// latestSeed hashes latest-value data: a repeat is told by its hash.
+var latestSeed = maphash.MakeSeed()
+
+func latestHash(data []byte) uint64 { return maphash.Bytes(latestSeed, data) }
+
+func (l latestSeen) find(event []byte) int {
+	for i, g := range l {
+		if g.event == string(event) {
+			return i
+		}
 	}
+	return -1
+}
+
+func (l latestSeen) has(event []byte) bool { return l.find(event) >= 0 }
+
+// repeats reports whether data is what the subscription was last given of
+// event.
+func (l latestSeen) repeats(event []byte, data uint64) bool {
+	i := l.find(event)
+	return i >= 0 && l[i].data == data
+}
+
+func (l *latestSeen) set(event []byte, data uint64) {
+	if i := l.find(event); i >= 0 {
+		(*l)[i].data = data
+		return
+	}
+	*l = append(*l, latestGiven{string(event), data})
 }
 
 func (h *Hub) shard(name string) *shard {
@@ -300,8 +323,12 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 			order = wire.EventOrder(msg.Frame)
 		}
 		var latest []byte // the event of a latest-value one (AsOf set)
+		var latestData uint64
 		if msg.AsOf != 0 {
 			_, latest, _ = wire.EventNames(msg.Frame)
+			if data, ok := wire.EventData(msg.Frame); ok {
+				latestData = latestHash(data)
+			}
 		}
 		for _, s := range cn.subs {
 			switch {
@@ -317,9 +344,12 @@ func (in *inbound) HandleMessage(msg delivery.BusMessage) {
 				// Checked before an event this subscriber already has,
 				// which may have ended the delivery (a position).
 				h.stats.locationsStale.Add(1)
+			case latest != nil && s.gotLatest.repeats(latest, latestData):
+				// sendLatest gave this very one: it read the position
+				// store after the publish, before the bus delivered it.
 			default:
 				if latest != nil {
-					s.gotLatest.add(latest)
+					s.gotLatest.set(latest, latestData)
 				}
 				if msg.Expires != 0 {
 					s.c.expireBy(msg.Expires)

@@ -107,6 +107,30 @@ func EventOrder(frame []byte) delivery.ID {
 	return delivery.ID(leadingInt(rest))
 }
 
+// EventData returns the data of a frame built by AppendEvent or
+// AppendFeedEvent, as it was encoded; ok is false for any other frame.
+func EventData(frame []byte) (data []byte, ok bool) {
+	_, _, rest, ok := splitEvent(frame)
+	if !ok {
+		return nil, false
+	}
+	if r, ok := bytes.CutPrefix(rest, []byte(orderField)); ok {
+		_, rest, _ = bytes.Cut(r, []byte{'"'})
+	}
+	if r, ok := bytes.CutPrefix(rest, []byte(`,"seq":`)); ok {
+		rest = bytes.TrimLeft(r, "0123456789")
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"data":`)); !ok {
+		return nil, false
+	}
+	// The frame ends with its ts, after the data.
+	i := bytes.LastIndex(rest, []byte(`,"ts":`))
+	if i < 0 || len(rest) == 0 || rest[len(rest)-1] != '}' {
+		return nil, false
+	}
+	return rest[:i], true
+}
+
 // splitEvent splits the names off the front of an event frame.
 func splitEvent(frame []byte) (channel, event, rest []byte, ok bool) {
 	rest, ok = bytes.CutPrefix(frame, []byte(eventHead))

@@ -271,3 +271,28 @@ func BenchmarkDecodeSubscribe(b *testing.B) {
 		}
 	}
 }
+
+// TestEventData reads back the data of order and feed events, with or
+// without a seq, whatever the data holds, and refuses frames that are not
+// events.
+func TestEventData(t *testing.T) {
+	for _, data := range []string{`{"lat":52.1,"ts":17}`, `null`, `"a,\"ts\":1}"`, `[{"seq":1}]`} {
+		for _, seq := range []int64{0, 18} {
+			for _, order := range []delivery.ID{0, 42} {
+				f := wire.AppendFeedEvent(nil, "order:42", "courier.location", order, seq, []byte(data), 1732406400123)
+				if got, ok := wire.EventData(f); !ok || string(got) != data {
+					t.Errorf("%s: got %q, %v", f, got, ok)
+				}
+			}
+		}
+	}
+	for _, f := range [][]byte{
+		wire.AppendAck(nil, []byte(`"1"`)),
+		wire.AppendAckSeq(nil, []byte(`"1"`), 5),
+		[]byte(`{"type":"event","channel":"order:42","event":"x","data":{}`),
+	} {
+		if got, ok := wire.EventData(f); ok {
+			t.Errorf("%s: data %q", f, got)
+		}
+	}
+}
