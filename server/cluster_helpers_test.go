@@ -88,7 +88,7 @@ func (c *cluster) start(i int, o instanceOpts) *instance {
 		opt.Addr = o.redisAddr
 	}
 	inst := &instance{}
-	client := goredis.NewClient(redistest.Tune(opt))
+	client := goredis.NewClient(redisbus.TuneClient(opt))
 	inst.Bus = redisbus.New(client, redisbus.Options{Prefix: c.prefix})
 	t.Cleanup(func() { _ = client.Close() }) // after the instance's shutdown
 	inst.rtEnv = newRealtimeEnvWith(t, store, o.sessions, func(cfg *app.Config) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
@@ -81,7 +80,7 @@ func (ad *adapters) close() {
 func newRedisClient(cfg config) (goredis.UniversalClient, error) {
 	switch {
 	case len(cfg.RedisClusterAddrs) > 0:
-		return goredis.NewClusterClient(tuneCluster(&goredis.ClusterOptions{Addrs: cfg.RedisClusterAddrs})), nil
+		return goredis.NewClusterClient(redisbus.TuneCluster(&goredis.ClusterOptions{Addrs: cfg.RedisClusterAddrs})), nil
 	case cfg.RedisURL != "":
 		opt, err := goredis.ParseURL(cfg.RedisURL)
 		if _, ok := errors.AsType[*url.Error](err); ok {
@@ -92,32 +91,9 @@ func newRedisClient(cfg config) (goredis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
-		return goredis.NewClient(tuneRedis(opt)), nil
+		return goredis.NewClient(redisbus.TuneClient(opt)), nil
 	}
 	return nil, nil
-}
-
-// tuneRedis makes network calls follow their contexts and notice a dead
-// Redis within seconds; a publish is not retried behind the caller's back
-// (the outbox's relay retries it).
-func tuneRedis(o *goredis.Options) *goredis.Options {
-	o.ContextTimeoutEnabled = true
-	o.DialTimeout = 2 * time.Second
-	o.ReadTimeout = 2 * time.Second
-	o.WriteTimeout = 2 * time.Second
-	o.MaxRetries = -1
-	return o
-}
-
-func tuneCluster(o *goredis.ClusterOptions) *goredis.ClusterOptions {
-	o.ContextTimeoutEnabled = true
-	o.DialTimeout = 2 * time.Second
-	o.ReadTimeout = 2 * time.Second
-	o.WriteTimeout = 2 * time.Second
-	// Redirections (MOVED during resharding) are followed; plain network
-	// errors are not retried.
-	o.MaxRetries = -1
-	return o
 }
 
 // parseAddrs splits a comma list of host:port.

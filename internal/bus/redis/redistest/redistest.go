@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	redisbus "github.com/ordercast/ordercast/internal/bus/redis"
 	"github.com/ordercast/ordercast/internal/testenv"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -46,18 +47,7 @@ func URL(t testing.TB) string {
 // Options returns client options for addr with short timeouts that
 // follow the callers' contexts, as cmd/ordercast configures them.
 func Options(addr string) *goredis.Options {
-	return Tune(&goredis.Options{Addr: addr})
-}
-
-// Tune sets what the bus expects of a client: contexts bound network
-// calls, and a dead server is noticed within seconds.
-func Tune(o *goredis.Options) *goredis.Options {
-	o.ContextTimeoutEnabled = true
-	o.DialTimeout = 2 * time.Second
-	o.ReadTimeout = 2 * time.Second
-	o.WriteTimeout = 2 * time.Second
-	o.MaxRetries = -1 // a publish is not retried behind the caller's back
-	return o
+	return redisbus.TuneClient(&goredis.Options{Addr: addr})
 }
 
 // Client returns a client for url (a redis:// URL), closed when the test
@@ -68,7 +58,7 @@ func Client(t testing.TB, url string) *goredis.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := goredis.NewClient(Tune(opt))
+	c := goredis.NewClient(redisbus.TuneClient(opt))
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
