@@ -269,3 +269,20 @@ func TestEveryConnectionEndsWithOneClosedLine(t *testing.T) {
 		checkClosed(t, "caller's id", e.closedLine("caller-chosen-id"), "ws", delivery.RoleCustomer, 1001, "peer_closed", 0, 0)
 	})
 }
+
+// TestRequestIDs: a request without a plain X-Request-ID of its own is
+// given one, 16 hex digits, never the same twice; a plain one is echoed.
+func TestRequestIDs(t *testing.T) {
+	e := newTestEnv(t)
+	seen := map[string]bool{}
+	for _, h := range [][]string{nil, nil, {"X-Request-ID", "has space"}, {"X-Request-ID", strings.Repeat("a", 65)}} {
+		id := e.must(http.StatusOK, "GET", "/healthz", "", nil, h...).Header.Get("X-Request-ID")
+		if len(id) != 16 || strings.Trim(id, "0123456789abcdef") != "" || seen[id] {
+			t.Fatalf("request %d (%q) got id %q; made before: %v", len(seen), h, id, seen)
+		}
+		seen[id] = true
+	}
+	if id := e.must(http.StatusOK, "GET", "/healthz", "", nil, "X-Request-ID", "caller-1").Header.Get("X-Request-ID"); id != "caller-1" {
+		t.Fatalf("caller's id came back as %q", id)
+	}
+}

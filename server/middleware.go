@@ -2,7 +2,7 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"strings"
 	"time"
@@ -23,13 +23,15 @@ const (
 )
 
 // requestID takes the caller's X-Request-ID when it is short and plain,
-// else makes one. The id is a string of its own, not a view of fasthttp's
-// buffer: a socket's log lines carry it long after the request.
-func requestID(c *fiber.Ctx) string {
+// else makes one: the next of the server's ids, which start at a random
+// number (so that instances do not share them) and count up, without a
+// random read per request. The id is a string of its own, not a view of
+// fasthttp's buffer: a socket's log lines carry it long after the request.
+func (s *Server) requestID(c *fiber.Ctx) string {
 	id := c.Get(fiber.HeaderXRequestID)
 	if id == "" || len(id) > maxRequestID || strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 		var b [8]byte
-		_, _ = rand.Read(b[:])
+		binary.BigEndian.PutUint64(b[:], s.requestIDs.Add(1))
 		return hex.EncodeToString(b[:])
 	}
 	return strings.Clone(id)
@@ -48,7 +50,7 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 	start := time.Now()
 	s.metrics.inFlight.Inc()
 	defer s.metrics.inFlight.Dec()
-	id := requestID(c)
+	id := s.requestID(c)
 	c.Set(fiber.HeaderXRequestID, id)
 	// The request's logger is made only when something logs (requestLogger):
 	// at LOG_LEVEL=warn most requests log nothing.

@@ -4,6 +4,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"net"
 	"net/http"
 	"net/netip"
@@ -94,6 +96,7 @@ type Server struct {
 	metrics *httpMetrics
 	// rateLimited counts REST requests answered 429, for the operator.
 	rateLimited atomic.Uint64
+	requestIDs  atomic.Uint64 // the last id made (requestID)
 }
 
 // New builds the app with every route mounted.
@@ -108,6 +111,9 @@ func New(cfg Config) *Server {
 		cfg.Registry = NewRegistry()
 	}
 	s := &Server{cfg: cfg, metrics: newHTTPMetrics(cfg.Registry)}
+	var start [8]byte
+	_, _ = rand.Read(start[:]) // never fails (crypto/rand)
+	s.requestIDs.Store(binary.BigEndian.Uint64(start[:]))
 	s.app = fiber.New(fiber.Config{
 		AppName:               "ordercast",
 		BodyLimit:             cfg.BodyLimit,
